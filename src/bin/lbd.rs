@@ -1,0 +1,6 @@
+//! `lbd`, the director daemon.
+
+fn main() {
+    eprintln!("lbd: not implemented yet");
+    std::process::exit(1);
+}

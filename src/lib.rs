@@ -1,0 +1,8 @@
+//! lbd: a control plane for Linux Virtual Server directors.
+//!
+//! The library holds every part of the director; the two binaries (`lbd`, the daemon, and
+//! `lbctl`, the operator's tool) are thin shells over it. I/O lives at the edges: packet
+//! formats, state machines, the check scheduler's timing and the reconciler's diff are pure
+//! and driven by events and a caller-supplied clock. See `DESIGN.md` for the architecture.
+
+pub mod config;
