@@ -41,6 +41,7 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
     }
 
     let mut services = Vec::new();
+    let mut broken_services = false;
     for (path, stem) in list_yaml(dir, "services", &mut report) {
         let decoded = read_yaml(&path, "service", &mut report).and_then(|item| {
             let mut sink = Sink {
@@ -49,8 +50,9 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
             };
             service::decode(&item, &stem, &mut sink)
         });
-        if let Some((svc, spots)) = decoded {
-            services.push((svc, spots, path));
+        match decoded {
+            Some((svc, spots)) => services.push((svc, spots, path)),
+            None => broken_services = true,
         }
     }
 
@@ -61,6 +63,7 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
             hostgroups: &hostgroups,
             broken_hostgroups: &broken_hostgroups,
             services: &services,
+            broken_services,
         },
         &mut report,
     );

@@ -19,6 +19,8 @@ pub(crate) struct Inputs<'a> {
     pub hostgroups: &'a [(Hostgroup, HostgroupSpots, PathBuf)],
     pub broken_hostgroups: &'a HashSet<String>,
     pub services: &'a [(Service, ServiceSpots, PathBuf)],
+    /// Some service file did not decode: it may use any hostgroup.
+    pub broken_services: bool,
 }
 
 pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
@@ -87,7 +89,7 @@ pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
     }
 
     for (group, spots, file) in inputs.hostgroups {
-        if !used.contains(group.name.as_str()) {
+        if !inputs.broken_services && !used.contains(group.name.as_str()) {
             report.push(
                 Severity::Warning,
                 file,
