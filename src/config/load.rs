@@ -58,6 +58,7 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
 
     rules::check(
         &rules::Inputs {
+            config_dir: dir,
             director_file: &director_file,
             director: director.as_ref(),
             hostgroups: &hostgroups,

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 /// Everything decoded, with positions; broken hostgroups are known by file stem so that
 /// services naming them get no second, misleading "unknown hostgroup".
 pub(crate) struct Inputs<'a> {
+    /// Other files are named relative to this in hints.
+    pub config_dir: &'a Path,
     pub director_file: &'a Path,
     pub director: Option<&'a (Director, DirectorSpots)>,
     pub hostgroups: &'a [(Hostgroup, HostgroupSpots, PathBuf)],
@@ -32,7 +34,10 @@ pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
                 file,
                 spots.name,
                 format!("duplicate hostgroup `{}`", group.name),
-                Some(format!("already defined in {}", first_file.display())),
+                Some(format!(
+                    "already defined in {}",
+                    rel(inputs.config_dir, first_file)
+                )),
             );
             continue;
         }
@@ -49,7 +54,7 @@ pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
                 file,
                 spots.name,
                 format!("duplicate service name `{}`", svc.name),
-                Some(format!("already used by {}", first.display())),
+                Some(format!("already used by {}", rel(inputs.config_dir, first))),
             );
         }
         if let Some((first, pos)) = virtuals.get(&svc.virtual_service) {
@@ -60,7 +65,7 @@ pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
                 format!("duplicate virtual service {}", svc.virtual_service),
                 Some(format!(
                     "already defined at {}:{}:{}",
-                    first.display(),
+                    rel(inputs.config_dir, first),
                     pos.line,
                     pos.column
                 )),
@@ -171,7 +176,7 @@ fn check_vips(inputs: &Inputs, spots: &DirectorSpots, report: &mut Report) {
                     format!("virtual address {address} is not carried by any VRRP instance"),
                     Some(format!(
                         "add it to the vips of an instance in {}",
-                        inputs.director_file.display()
+                        rel(inputs.config_dir, inputs.director_file)
                     )),
                 );
             }
@@ -202,4 +207,9 @@ fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
             }
         }
     }
+}
+
+/// `file` relative to the configuration directory, for hints.
+fn rel(dir: &Path, file: &Path) -> String {
+    file.strip_prefix(dir).unwrap_or(file).display().to_string()
 }

@@ -213,7 +213,11 @@ pub(crate) fn duration(item: &Item, sink: &mut Sink) -> Option<Duration> {
     match &item.value {
         Value::Str(s) => match parse_duration(s) {
             Ok(d) => Some(d),
-            Err(e @ (DurationError::NoUnit(_) | DurationError::Malformed(_))) => {
+            Err(
+                e @ (DurationError::NoUnit(_)
+                | DurationError::Malformed(_)
+                | DurationError::UnknownUnit(_)),
+            ) => {
                 sink.error_hint(item.pos, format!("invalid duration: {e}"), hint);
                 None
             }

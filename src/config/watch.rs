@@ -353,6 +353,7 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
                 let args = f.or("args", sink, Vec::new(), list(string));
                 let kind_pos = f.key_pos("type");
                 let has_type = f.has("type");
+                f.known("type");
                 f.finish_with(sink, |k| misplaced(k, "external"));
                 if has_type {
                     sink.error_hint(
