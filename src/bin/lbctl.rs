@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = lbd::cli::Cli::parse();
-    let exit = lbd::cli::run(&cli, &mut std::io::stdout().lock(), &mut std::io::stderr().lock());
+    let exit = lbd::cli::run(
+        &cli,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
     exit.into()
 }

@@ -26,7 +26,12 @@ struct Report<'a> {
 }
 
 /// Runs the check; I/O errors on the output streams are failures (exit 1).
-pub fn run(dir: &Path, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    dir: &Path,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let loaded = config::load(dir);
     if args.json {
         let (summary, warnings, errors) = match &loaded {
@@ -42,7 +47,11 @@ pub fn run(dir: &Path, args: &Args, out: &mut dyn Write, err: &mut dyn Write) ->
         };
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
-        return Ok(if loaded.is_ok() { Exit::Ok } else { Exit::Config });
+        return Ok(if loaded.is_ok() {
+            Exit::Ok
+        } else {
+            Exit::Config
+        });
     }
     match loaded {
         Ok(l) => {
@@ -74,7 +83,12 @@ pub fn run(dir: &Path, args: &Args, out: &mut dyn Write, err: &mut dyn Write) ->
                 s.checks_per_second
             )?;
             if !l.warnings.is_empty() {
-                writeln!(out, "{} warning{}", l.warnings.len(), plural(l.warnings.len()))?;
+                writeln!(
+                    out,
+                    "{} warning{}",
+                    l.warnings.len(),
+                    plural(l.warnings.len())
+                )?;
             }
             Ok(Exit::Ok)
         }

@@ -41,19 +41,16 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
     }
 
     let mut services = Vec::new();
-    let mut broken_services = false;
     for (path, stem) in list_yaml(dir, "services", &mut report) {
+        let mut spots = service::ServiceSpots::default();
         let decoded = read_yaml(&path, "service", &mut report).and_then(|item| {
             let mut sink = Sink {
                 file: &path,
                 report: &mut report,
             };
-            service::decode(&item, &stem, &mut sink)
+            service::decode(&item, &stem, &mut spots, &mut sink)
         });
-        match decoded {
-            Some((svc, spots)) => services.push((svc, spots, path)),
-            None => broken_services = true,
-        }
+        services.push((decoded, spots, path));
     }
 
     rules::check(
@@ -64,7 +61,6 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
             hostgroups: &hostgroups,
             broken_hostgroups: &broken_hostgroups,
             services: &services,
-            broken_services,
         },
         &mut report,
     );
@@ -79,7 +75,7 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
                 config: Config {
                     director,
                     hostgroups,
-                    services: services.into_iter().map(|(s, _, _)| s).collect(),
+                    services: services.into_iter().filter_map(|(s, _, _)| s).collect(),
                 },
                 warnings: report.warnings,
             })

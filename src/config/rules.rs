@@ -20,9 +20,8 @@ pub(crate) struct Inputs<'a> {
     pub director: Option<&'a (Director, DirectorSpots)>,
     pub hostgroups: &'a [(Hostgroup, HostgroupSpots, PathBuf)],
     pub broken_hostgroups: &'a HashSet<String>,
-    pub services: &'a [(Service, ServiceSpots, PathBuf)],
-    /// Some service file did not decode: it may use any hostgroup.
-    pub broken_services: bool,
+    /// Every service file: the service if it decoded, and what could be read of it.
+    pub services: &'a [(Option<Service>, ServiceSpots, PathBuf)],
 }
 
 pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
@@ -48,53 +47,69 @@ pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
     let mut virtuals: HashMap<Virtual, (&Path, Pos)> = HashMap::new();
     let mut used: HashSet<&str> = HashSet::new();
     for (svc, spots, file) in inputs.services {
-        if let Some(first) = names.insert(&svc.name, file) {
-            report.push(
-                Severity::Error,
-                file,
-                spots.name,
-                format!("duplicate service name `{}`", svc.name),
-                Some(format!("already used by {}", rel(inputs.config_dir, first))),
-            );
+        if let Some(name) = &spots.name_value {
+            if let Some(first) = names.insert(name, file) {
+                report.push(
+                    Severity::Error,
+                    file,
+                    spots.name,
+                    format!("duplicate service name `{name}`"),
+                    Some(format!("already used by {}", rel(inputs.config_dir, first))),
+                );
+            }
         }
-        if let Some((first, pos)) = virtuals.get(&svc.virtual_service) {
-            report.push(
-                Severity::Error,
-                file,
-                spots.virtual_service,
-                format!("duplicate virtual service {}", svc.virtual_service),
-                Some(format!(
-                    "already defined at {}:{}:{}",
-                    rel(inputs.config_dir, first),
-                    pos.line,
-                    pos.column
-                )),
-            );
-        } else {
-            virtuals.insert(svc.virtual_service, (file, spots.virtual_service));
+        if let Some(virt) = spots.virtual_value {
+            if let Some((first, pos)) = virtuals.get(&virt) {
+                report.push(
+                    Severity::Error,
+                    file,
+                    spots.virtual_service,
+                    format!("duplicate virtual service {virt}"),
+                    Some(format!(
+                        "already defined at {}:{}:{}",
+                        rel(inputs.config_dir, first),
+                        pos.line,
+                        pos.column
+                    )),
+                );
+            } else {
+                virtuals.insert(virt, (file, spots.virtual_service));
+            }
         }
-        used.insert(&svc.hostgroup);
-        match groups.get(svc.hostgroup.as_str()) {
-            Some((group, _, _)) => check_members(svc, spots, file, group, report),
-            None if inputs.broken_hostgroups.contains(&svc.hostgroup) => {}
+        let Some(hostgroup) = &spots.hostgroup_value else {
+            continue;
+        };
+        used.insert(hostgroup);
+        match groups.get(hostgroup.as_str()) {
+            Some((group, _, _)) => {
+                if let Some(svc) = svc {
+                    check_members(svc, spots, file, group, report);
+                }
+            }
+            None if inputs.broken_hostgroups.contains(hostgroup) => {}
             None => {
                 let known: Vec<&str> = groups.keys().copied().collect();
-                let hint = suggest(&svc.hostgroup, &known)
+                let hint = suggest(hostgroup, &known)
                     .filter(|h| h.starts_with("did you mean"))
-                    .or_else(|| Some(format!("no file hostgroups/{}.yaml", svc.hostgroup)));
+                    .or_else(|| Some(format!("no file hostgroups/{hostgroup}.yaml")));
                 report.push(
                     Severity::Error,
                     file,
                     spots.hostgroup,
-                    format!("unknown hostgroup `{}`", svc.hostgroup),
+                    format!("unknown hostgroup `{hostgroup}`"),
                     hint,
                 );
             }
         }
     }
 
+    // A service whose hostgroup could not be read may use any group.
+    let all_refs_known = inputs
+        .services
+        .iter()
+        .all(|(_, s, _)| s.hostgroup_value.is_some());
     for (group, spots, file) in inputs.hostgroups {
-        if !inputs.broken_services && !used.contains(group.name.as_str()) {
+        if all_refs_known && !used.contains(group.name.as_str()) {
             report.push(
                 Severity::Warning,
                 file,
@@ -166,8 +181,8 @@ fn check_members(
 fn check_vips(inputs: &Inputs, spots: &DirectorSpots, report: &mut Report) {
     let carried: HashSet<IpAddr> = spots.vips.iter().map(|(a, _)| *a).collect();
     let mut warned = HashSet::new();
-    for (svc, sspots, file) in inputs.services {
-        if let Virtual::Address { address, .. } = svc.virtual_service {
+    for (_, sspots, file) in inputs.services {
+        if let Some(Virtual::Address { address, .. }) = sspots.virtual_value {
             if !carried.contains(&address) && warned.insert(address) {
                 report.push(
                     Severity::Warning,
@@ -188,6 +203,7 @@ fn check_vips(inputs: &Inputs, spots: &DirectorSpots, report: &mut Report) {
 fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
     let mut seen = HashSet::new();
     for (svc, spots, file) in inputs.services {
+        let Some(svc) = svc else { continue };
         let mut scripts = Vec::new();
         if let Monitor::External(ext) = &svc.watch.monitor {
             scripts.push(("monitor", director.monitor_dir.join(&ext.script)));

@@ -257,9 +257,13 @@ pub struct SorryServer {
     pub weight: u32,
 }
 
-/// Positions the cross-file checks need.
+/// What the cross-file checks need: positions, and the references read even when another
+/// part of the service is wrong (so an unknown hostgroup is reported with a bad scheduler).
 #[derive(Debug, Default)]
 pub(crate) struct ServiceSpots {
+    pub name_value: Option<String>,
+    pub virtual_value: Option<Virtual>,
+    pub hostgroup_value: Option<String>,
     pub name: Pos,
     pub virtual_service: Pos,
     pub address: Pos,
@@ -291,8 +295,9 @@ const FLAGS: &[(&str, &str)] = &[
 pub(crate) fn decode(
     item: &Item,
     default_name: &str,
+    spots: &mut ServiceSpots,
     sink: &mut Sink,
-) -> Option<(Service, ServiceSpots)> {
+) -> Option<Service> {
     let mut f = Fields::of(item, "service", sink)?;
     let svc_name = f.or("name", sink, default_name.to_string(), name);
     let mut address_pos = Pos::FILE;
@@ -337,7 +342,10 @@ pub(crate) fn decode(
     let quorum = f.or("quorum", sink, 1, int_in(1, 65_535, "quorum"));
     let sorry_item = f.get("sorry_server");
     let watch = f.req("watch", sink, watch::decode);
-    let spots = ServiceSpots {
+    *spots = ServiceSpots {
+        name_value: svc_name.clone(),
+        virtual_value: virt,
+        hostgroup_value: hostgroup.clone(),
         name: if f.has("name") {
             f.pos_of("name")
         } else {
@@ -451,25 +459,22 @@ pub(crate) fn decode(
     if !ok {
         return None;
     }
-    Some((
-        Service {
-            name: svc_name?,
-            virtual_service: virt,
-            scheduler,
-            scheduler_flags: scheduler_flags?,
-            persistent,
-            one_packet,
-            forwarding,
-            hostgroup: hostgroup?,
-            port: port_override,
-            upper_threshold: upper,
-            lower_threshold: lower,
-            quorum: quorum?,
-            sorry_server,
-            watch: watch?,
-        },
-        spots,
-    ))
+    Some(Service {
+        name: svc_name?,
+        virtual_service: virt,
+        scheduler,
+        scheduler_flags: scheduler_flags?,
+        persistent,
+        one_packet,
+        forwarding,
+        hostgroup: hostgroup?,
+        port: port_override,
+        upper_threshold: upper,
+        lower_threshold: lower,
+        quorum: quorum?,
+        sorry_server,
+        watch: watch?,
+    })
 }
 
 /// The position of `key`'s `address` value inside the top-level mapping of `item`.
