@@ -41,7 +41,6 @@ pub use watch::{
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// The default configuration directory.
 pub const DEFAULT_DIR: &str = "/etc/lbd";
@@ -72,9 +71,4 @@ impl Config {
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<Diagnostic>,
-}
-
-/// Whether `dir` looks like a configuration directory (has a `director.yaml`).
-pub fn is_config_dir(dir: &Path) -> bool {
-    dir.join("director.yaml").is_file()
 }

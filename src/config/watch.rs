@@ -546,8 +546,7 @@ fn regex(item: &Item, sink: &mut Sink) -> Option<String> {
             let detail = e.to_string();
             let last = detail
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .next_back()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .trim();
             sink.error(
