@@ -1,0 +1,1 @@
+//! Mon-style monitoring: the check scheduler and the checks it runs.
