@@ -36,13 +36,10 @@ fn simulate(
             running.push(Reverse((now + took, d.id)));
             out.push((d.id, now));
         }
-        let wake = [
-            s.poll_timeout(),
-            running.peek().map(|Reverse((t, _))| *t),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let wake = [s.poll_timeout(), running.peek().map(|Reverse((t, _))| *t)]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(wake) = wake else { break };
         if wake > end {
             break;
@@ -95,8 +92,14 @@ fn randskew_stays_within_bounds_and_averages_out() {
         .collect();
     let min = offsets.iter().min().copied().unwrap_or(0);
     let max = offsets.iter().max().copied().unwrap_or(0);
-    assert!(min >= -5_000 && max <= 5_000, "skew out of bounds: {min}..{max}");
-    assert!(min < -4_900 && max > 4_900, "skew does not use its range: {min}..{max}");
+    assert!(
+        min >= -5_000 && max <= 5_000,
+        "skew out of bounds: {min}..{max}"
+    );
+    assert!(
+        min < -4_900 && max > 4_900,
+        "skew does not use its range: {min}..{max}"
+    );
     let mean = offsets.iter().sum::<i64>() as f64 / offsets.len() as f64;
     assert!(mean.abs() < 100.0, "skew is biased: mean {mean}");
     assert_eq!(s.stats().missed, 0);
@@ -134,7 +137,9 @@ fn first_runs_are_spread_over_the_interval() {
 fn a_hung_check_never_delays_the_others() {
     let mut s = Scheduler::new(64, 9);
     let hung = s.add_at(timing(1_000, 0), 0);
-    let others: Vec<CheckId> = (0..50).map(|i| s.add_at(timing(1_000, 0), i * 10)).collect();
+    let others: Vec<CheckId> = (0..50)
+        .map(|i| s.add_at(timing(1_000, 0), i * 10))
+        .collect();
     let runs = simulate(&mut s, 1_000 * HOUR / 100, |id, _| {
         if id == hung {
             u64::MAX

@@ -184,8 +184,7 @@ impl NodeMachine {
 
     /// The debounced health of a service on this node, if the node serves it.
     pub fn health(&self, service: &str) -> Option<Health> {
-        self.slot(service)
-            .map(|i| self.services[i].debounce.health)
+        self.slot(service).map(|i| self.services[i].debounce.health)
     }
 
     /// The weight the (node, service) real server has in the table, if it is there.
@@ -239,13 +238,23 @@ impl NodeMachine {
             let old = self.state;
             if alive {
                 self.ping.record(true);
-                self.change_state(now, "service check failed, ping answers", NodeState::Failed, out);
+                self.change_state(
+                    now,
+                    "service check failed, ping answers",
+                    NodeState::Failed,
+                    out,
+                );
             } else {
                 self.ping.health = Health::Down;
                 self.ping.passes = 0;
                 self.ping.fails = self.ping.fall;
                 self.ping.alerts_sent = self.ping.alerts_sent.saturating_add(1);
-                self.change_state(now, "service check failed, ping silent", NodeState::Offline, out);
+                self.change_state(
+                    now,
+                    "service check failed, ping silent",
+                    NodeState::Offline,
+                    out,
+                );
                 self.reset_services();
             }
             for i in failed {

@@ -18,7 +18,11 @@ fn check(service: &str, pass: bool) -> Input {
         service: service.into(),
         pass,
         load: None,
-        summary: if pass { String::new() } else { format!("{service} down") },
+        summary: if pass {
+            String::new()
+        } else {
+            format!("{service} down")
+        },
     }
 }
 
