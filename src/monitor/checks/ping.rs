@@ -37,7 +37,8 @@ pub async fn check(pingers: &Pingers, addr: IpAddr, count: u16, timeout: Duratio
     let client = pingers.client(addr.is_ipv6()).await?;
     let ident = PingIdentifier(rand::random());
     let mut pinger = client.pinger(addr, ident).await;
-    let per_ping = timeout / u32::from(count.max(1));
+    // Leave a tenth of the check's timeout so that silence reports as "no echo reply".
+    let per_ping = timeout.mul_f64(0.9) / u32::from(count.max(1));
     pinger.timeout(per_ping);
     let payload = [0u8; 56];
     let mut last = CheckError::NoEchoReply;

@@ -22,7 +22,12 @@ pub async fn check(spec: &TcpCheck, addr: IpAddr) -> Outcome {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
-            let n = stream.read(&mut chunk).await.map_err(io_error)?;
+            let n = match stream.read(&mut chunk).await {
+                Ok(n) => n,
+                // The peer gave up on us: what it said did not contain the string.
+                Err(_) if !buf.is_empty() => 0,
+                Err(e) => return Err(io_error(e)),
+            };
             if n == 0 {
                 return Err(CheckError::Expect(expect.clone()));
             }

@@ -20,14 +20,10 @@ pub async fn check(spec: &UdpCheck, addr: IpAddr) -> Outcome {
         .map_err(io_error)?;
     sock.send(spec.send.as_bytes()).await.map_err(io_error)?;
     let mut buf = vec![0u8; 65536];
-    loop {
-        let n = sock.recv(&mut buf).await.map_err(io_error)?;
-        let reply = buf.get(..n).unwrap_or_default();
-        match &spec.expect {
-            Some(e) if !contains(reply, e.as_bytes()) => {
-                return Err(CheckError::Expect(e.clone()));
-            }
-            _ => return Ok(Pass::default()),
-        }
+    let n = sock.recv(&mut buf).await.map_err(io_error)?;
+    let reply = buf.get(..n).unwrap_or_default();
+    match &spec.expect {
+        Some(e) if !contains(reply, e.as_bytes()) => Err(CheckError::Expect(e.clone())),
+        _ => Ok(Pass::default()),
     }
 }
