@@ -163,7 +163,15 @@ fn main() {
     let _ = child.wait();
     let wall = wall.as_secs_f64();
     let expected = n as f64 * wall;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("nodes                 {n}");
+    println!(
+        "machine load average  {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("duration              {wall:.1} s");
     println!(
         "checks                {} passed, {failed} failed ({:.0} per second, {:.1}% of n × seconds)",

@@ -117,6 +117,10 @@ impl Runner {
         reports: mpsc::UnboundedSender<CheckReport>,
     ) -> Stats {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CheckId, Vec<CheckReport>)>();
+        let far = || Instant::now() + Duration::from_secs(3600);
+        let sleep = tokio::time::sleep_until(far().into());
+        tokio::pin!(sleep);
+        let mut armed: Option<Millis> = None;
         loop {
             let now = self.now();
             while let Some(d) = self.scheduler.poll_due(now) {
@@ -131,17 +135,30 @@ impl Runner {
                     let _ = done.send((d.id, reports));
                 });
             }
-            let wake = self
-                .scheduler
-                .poll_timeout()
-                .map(|t| self.start + Duration::from_millis(t))
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            // Re-arm the timer only when the next due time changed.
+            let next = self.scheduler.poll_timeout();
+            if next != armed {
+                armed = next;
+                let at = next
+                    .map(|t| self.start + Duration::from_millis(t))
+                    .unwrap_or_else(far);
+                sleep.as_mut().reset(at.into());
+            }
             tokio::select! {
-                _ = tokio::time::sleep_until(wake.into()) => {}
+                // Fired: force a re-arm (to the next due time, or far away).
+                _ = &mut sleep => armed = Some(Millis::MAX),
                 Some((id, done)) = done_rx.recv() => {
-                    self.scheduler.complete(id, self.now());
+                    let now = self.now();
+                    self.scheduler.complete(id, now);
                     for r in done {
                         let _ = reports.send(r);
+                    }
+                    // Take every other completion that is already waiting in one go.
+                    while let Ok((id, done)) = done_rx.try_recv() {
+                        self.scheduler.complete(id, now);
+                        for r in done {
+                            let _ = reports.send(r);
+                        }
                     }
                 }
                 cmd = commands.recv() => match cmd {
