@@ -7,4 +7,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod monitor;
+pub mod node;
 pub mod state;
