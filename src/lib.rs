@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod monitor;
 pub mod node;
 pub mod state;
