@@ -277,7 +277,7 @@ mod tests {
             r#"{"cmd":"drain"}"#,
             "[]",
             "",
-            r#"{"cmd":"status","x":1}"#,
+            r#"{"cmd":"drain","node":"rs1","x":1}"#,
         ] {
             assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
         }
