@@ -1,0 +1,3 @@
+//! Operator-facing output of `lbctl` subcommands, kept apart from argument parsing.
+
+pub mod table;
