@@ -1,3 +1,4 @@
 //! Operator-facing output of `lbctl` subcommands, kept apart from argument parsing.
 
+pub mod apply;
 pub mod table;

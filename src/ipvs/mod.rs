@@ -32,6 +32,9 @@ pub mod ops;
 pub mod types;
 pub mod wire;
 
+#[cfg(test)]
+mod codec_tests;
+
 pub use client::{ApplyReport, ClientCounters, IpvsClient, OpFailure};
 pub use error::IpvsError;
 pub use message::{IpvsCmd, IpvsMessage};
