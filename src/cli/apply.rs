@@ -93,18 +93,22 @@ pub fn apply_table(
         report.sent - report.failures.len(),
         ops.len()
     );
-    Ok(ApplyOutcome { ops, report: Some(report) })
+    Ok(ApplyOutcome {
+        ops,
+        report: Some(report),
+    })
 }
 
 /// Runs `lbctl apply`; errors are returned as the words to print.
 pub fn run(args: &ApplyArgs) -> Result<(), String> {
     let desired = match &args.table {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let doc: TableDoc =
                 serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            doc.to_table().map_err(|e| format!("{}: {e}", path.display()))?
+            doc.to_table()
+                .map_err(|e| format!("{}: {e}", path.display()))?
         }
         None => {
             return Err(format!(

@@ -2,3 +2,6 @@
 
 pub mod apply;
 pub mod table;
+
+#[cfg(test)]
+mod table_tests;

@@ -51,8 +51,11 @@ pub fn run(args: &TableArgs) -> Result<(), IpvsError> {
             conn_tab_size: u32,
             services: &'a [ServiceEntry],
         }
-        let doc =
-            Doc { version: info.version_string(), conn_tab_size: info.conn_tab_size, services: &entries };
+        let doc = Doc {
+            version: info.version_string(),
+            conn_tab_size: info.conn_tab_size,
+            services: &entries,
+        };
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| IpvsError::Io(std::io::Error::other(e)))?;
         println!("{text}");
@@ -82,7 +85,11 @@ fn addr_cmp(a: &IpAddr, b: &IpAddr) -> Ordering {
 /// number, address, port.
 pub fn service_cmp(a: &ServiceKey, b: &ServiceKey) -> Ordering {
     let parts = |k: &ServiceKey| match k {
-        ServiceKey::Addr { protocol, addr, port } => (0, k.family(), protocol.number(), *addr, *port),
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => (0, k.family(), protocol.number(), *addr, *port),
         ServiceKey::Fwmark { family, mark } => {
             let zero = match family {
                 Family::Ipv4 => IpAddr::from([0u8; 4]),
@@ -137,9 +144,19 @@ pub fn largenum(i: u64, exact: bool) -> String {
 
 fn service_name(key: &ServiceKey) -> String {
     match key {
-        ServiceKey::Fwmark { family: Family::Ipv4, mark } => format!("FWM  {mark}"),
-        ServiceKey::Fwmark { family: Family::Ipv6, mark } => format!("FWM  {mark} IPv6"),
-        ServiceKey::Addr { protocol, addr, port } => {
+        ServiceKey::Fwmark {
+            family: Family::Ipv4,
+            mark,
+        } => format!("FWM  {mark}"),
+        ServiceKey::Fwmark {
+            family: Family::Ipv6,
+            mark,
+        } => format!("FWM  {mark} IPv6"),
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
             let proto = protocol.name().to_uppercase();
             format!("{proto:<4} {}", addr_port(addr, *port))
         }
@@ -239,7 +256,11 @@ pub fn render(info: &Info, entries: &[ServiceEntry], layout: Layout, exact: bool
                     out.push('\n');
                 }
                 Layout::Rate => {
-                    let _ = write!(out, "  -> {dname:<28} {:>8} {:>8} {:>8}", st.cps, st.inpps, st.outpps);
+                    let _ = write!(
+                        out,
+                        "  -> {dname:<28} {:>8} {:>8} {:>8}",
+                        st.cps, st.inpps, st.outpps
+                    );
                     for v in [st.inbps, st.outbps] {
                         out.push_str(&largenum(v, exact));
                     }

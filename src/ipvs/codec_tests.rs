@@ -18,31 +18,56 @@ fn family() -> impl Strategy<Value = Family> {
 
 fn addr(f: Family) -> BoxedStrategy<IpAddr> {
     match f {
-        Family::Ipv4 => any::<[u8; 4]>().prop_map(|b| IpAddr::V4(Ipv4Addr::from(b))).boxed(),
-        Family::Ipv6 => any::<[u8; 16]>().prop_map(|b| IpAddr::V6(Ipv6Addr::from(b))).boxed(),
+        Family::Ipv4 => any::<[u8; 4]>()
+            .prop_map(|b| IpAddr::V4(Ipv4Addr::from(b)))
+            .boxed(),
+        Family::Ipv6 => any::<[u8; 16]>()
+            .prop_map(|b| IpAddr::V6(Ipv6Addr::from(b)))
+            .boxed(),
     }
 }
 
 fn key() -> impl Strategy<Value = ServiceKey> {
     family().prop_flat_map(|f| {
         prop_oneof![
-            (prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp), Just(Protocol::Sctp)], addr(f), any::<u16>())
-                .prop_map(|(protocol, addr, port)| ServiceKey::Addr { protocol, addr, port }),
+            (
+                prop_oneof![
+                    Just(Protocol::Tcp),
+                    Just(Protocol::Udp),
+                    Just(Protocol::Sctp)
+                ],
+                addr(f),
+                any::<u16>()
+            )
+                .prop_map(|(protocol, addr, port)| ServiceKey::Addr {
+                    protocol,
+                    addr,
+                    port
+                }),
             (1u32..).prop_map(move |mark| ServiceKey::Fwmark { family: f, mark }),
         ]
     })
 }
 
 fn service() -> impl Strategy<Value = Service> {
-    (key(), "[a-z]{1,15}", any::<u32>(), any::<u32>(), any::<u8>(), proptest::option::of("[a-z]{1,15}"))
-        .prop_map(|(key, scheduler, flags, timeout, netmask, pe_name)| Service {
-            netmask: netmask % (key.family().max_prefix() + 1),
-            key,
-            scheduler,
-            flags: SvcFlags::from_kernel(flags),
-            timeout,
-            pe_name,
-        })
+    (
+        key(),
+        "[a-z]{1,15}",
+        any::<u32>(),
+        any::<u32>(),
+        any::<u8>(),
+        proptest::option::of("[a-z]{1,15}"),
+    )
+        .prop_map(
+            |(key, scheduler, flags, timeout, netmask, pe_name)| Service {
+                netmask: netmask % (key.family().max_prefix() + 1),
+                key,
+                scheduler,
+                flags: SvcFlags::from_kernel(flags),
+                timeout,
+                pe_name,
+            },
+        )
 }
 
 fn forward() -> impl Strategy<Value = ForwardMethod> {
@@ -52,22 +77,34 @@ fn forward() -> impl Strategy<Value = ForwardMethod> {
         Just(ForwardMethod::Local),
         Just(ForwardMethod::Bypass),
         (0u8..3, any::<u16>(), any::<u16>()).prop_map(|(k, port, flags)| {
-            ForwardMethod::Tunnel(Tunnel { kind: TunnelType::from_number(k), port, flags })
+            ForwardMethod::Tunnel(Tunnel {
+                kind: TunnelType::from_number(k),
+                port,
+                flags,
+            })
         }),
     ]
 }
 
 fn dest(f: Family) -> impl Strategy<Value = Dest> {
-    (addr(f), any::<u16>(), forward(), any::<i32>(), any::<u32>(), any::<u32>()).prop_map(
-        |(addr, port, forward, weight, upper_threshold, lower_threshold)| Dest {
-            addr,
-            port,
-            forward,
-            weight,
-            upper_threshold,
-            lower_threshold,
-        },
+    (
+        addr(f),
+        any::<u16>(),
+        forward(),
+        any::<i32>(),
+        any::<u32>(),
+        any::<u32>(),
     )
+        .prop_map(
+            |(addr, port, forward, weight, upper_threshold, lower_threshold)| Dest {
+                addr,
+                port,
+                forward,
+                weight,
+                upper_threshold,
+                lower_threshold,
+            },
+        )
 }
 
 /// Encodes `op`, parses the bytes back and returns the IPVS message.
@@ -88,7 +125,13 @@ fn through_bytes(op: &Op) -> IpvsMessage {
 fn svc_attrs(msg: &IpvsMessage) -> &[attr::SvcAttr] {
     msg.attrs
         .iter()
-        .find_map(|a| if let IpvsAttr::Service(s) = a { Some(s.as_slice()) } else { None })
+        .find_map(|a| {
+            if let IpvsAttr::Service(s) = a {
+                Some(s.as_slice())
+            } else {
+                None
+            }
+        })
         .expect("service attribute")
 }
 
@@ -195,12 +238,18 @@ fn exercise(msgs: &[IpvsNetlinkMessage]) {
 #[test]
 fn netmask_encodings() {
     // IPv4: byte mask in network order; IPv6: the prefix length as a host-order integer.
-    assert_eq!(netmask_raw(Family::Ipv4, 24).to_ne_bytes(), [255, 255, 255, 0]);
+    assert_eq!(
+        netmask_raw(Family::Ipv4, 24).to_ne_bytes(),
+        [255, 255, 255, 0]
+    );
     assert_eq!(netmask_raw(Family::Ipv4, 32).to_ne_bytes(), [255; 4]);
     assert_eq!(netmask_raw(Family::Ipv4, 0), 0);
     assert_eq!(netmask_raw(Family::Ipv6, 64), 64);
     for p in 0..=32 {
-        assert_eq!(netmask_prefix(Family::Ipv4, netmask_raw(Family::Ipv4, p)), p);
+        assert_eq!(
+            netmask_prefix(Family::Ipv4, netmask_raw(Family::Ipv4, p)),
+            p
+        );
     }
 }
 
@@ -209,10 +258,16 @@ fn port_is_big_endian_and_fwmark_host_order() {
     let key = ServiceKey::tcp("192.0.2.10".parse().unwrap(), 80);
     let mut buf = vec![0u8; 64];
     let attrs = service_key_attrs(&key);
-    let port = attrs.iter().find(|a| matches!(a, attr::SvcAttr::Port(_))).unwrap();
+    let port = attrs
+        .iter()
+        .find(|a| matches!(a, attr::SvcAttr::Port(_)))
+        .unwrap();
     netlink_packet_core::Emitable::emit(port, &mut buf);
     assert_eq!(&buf[..8], &[6, 0, 4, 0, 0, 80, 0, 0]);
-    let fw = service_key_attrs(&ServiceKey::Fwmark { family: Family::Ipv4, mark: 0x0102 });
+    let fw = service_key_attrs(&ServiceKey::Fwmark {
+        family: Family::Ipv4,
+        mark: 0x0102,
+    });
     netlink_packet_core::Emitable::emit(&fw[1], &mut buf);
     assert_eq!(&buf[..8], &[8, 0, 5, 0, 0x02, 0x01, 0, 0]);
 }
@@ -223,23 +278,39 @@ fn hashed_flag_is_masked_out() {
         attr::SvcAttr::Af(constants::AF_INET),
         attr::SvcAttr::Fwmark(3),
         attr::SvcAttr::SchedName("rr".into()),
-        attr::SvcAttr::Flags(attr::FlagsMask { flags: 0x3, mask: !0 }),
+        attr::SvcAttr::Flags(attr::FlagsMask {
+            flags: 0x3,
+            mask: !0,
+        }),
         attr::SvcAttr::Timeout(300),
         attr::SvcAttr::Netmask(u32::MAX),
     ])
     .unwrap();
     assert_eq!(svc.flags, SvcFlags(SvcFlags::PERSISTENT));
     assert_eq!(svc.netmask, 32);
-    assert_eq!(svc.key, ServiceKey::Fwmark { family: Family::Ipv4, mark: 3 });
+    assert_eq!(
+        svc.key,
+        ServiceKey::Fwmark {
+            family: Family::Ipv4,
+            mark: 3
+        }
+    );
 }
 
 #[test]
 fn missing_mandatory_attribute_is_an_error() {
-    let err = service_from_attrs(&[attr::SvcAttr::Af(constants::AF_INET), attr::SvcAttr::Fwmark(3)])
-        .unwrap_err();
+    let err = service_from_attrs(&[
+        attr::SvcAttr::Af(constants::AF_INET),
+        attr::SvcAttr::Fwmark(3),
+    ])
+    .unwrap_err();
     assert!(err.to_string().contains("missing service flags"), "{err}");
     let err = dest_from_attrs(Family::Ipv4, &[attr::DestAttr::Port(80)]).unwrap_err();
-    assert!(err.to_string().contains("missing destination forwarding method"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("missing destination forwarding method"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -262,14 +333,24 @@ fn unknown_attributes_are_kept() {
 fn info_reply_reuses_attribute_numbers() {
     let msg = IpvsMessage::new(
         IpvsCmd::SetInfo,
-        vec![IpvsAttr::InfoVersion(0x010201), IpvsAttr::InfoConnTabSize(4096)],
+        vec![
+            IpvsAttr::InfoVersion(0x010201),
+            IpvsAttr::InfoConnTabSize(4096),
+        ],
     );
     let bytes = encode_request(msg.clone(), 0x1d, 0, 1);
     let NetlinkPayload::InnerMessage(genl) = parse_message(&bytes).unwrap().payload else {
         panic!("no inner message")
     };
     assert_eq!(genl.payload, msg);
-    assert_eq!(Info { version: 0x010201, conn_tab_size: 4096 }.version_string(), "1.2.1");
+    assert_eq!(
+        Info {
+            version: 0x010201,
+            conn_tab_size: 4096
+        }
+        .version_string(),
+        "1.2.1"
+    );
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub mod wire;
 
 #[cfg(test)]
 mod codec_tests;
+#[cfg(test)]
+mod error_tests;
 
 pub use client::{ApplyReport, ClientCounters, IpvsClient, OpFailure};
 pub use error::IpvsError;

@@ -14,3 +14,6 @@ mod table;
 
 pub use diff::diff;
 pub use table::{Table, TableError, TableService};
+
+#[cfg(test)]
+mod tests;
