@@ -86,6 +86,14 @@ pub struct IpvsClient {
     rx: Vec<u8>,
     window: usize,
     counters: ClientCounters,
+    recording: Option<Vec<Captured>>,
+}
+
+/// A datagram the client sent or received, kept while recording (for byte fixtures).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Captured {
+    Sent(Vec<u8>),
+    Received(Vec<u8>),
 }
 
 impl IpvsClient {
@@ -106,6 +114,7 @@ impl IpvsClient {
             rx: Vec::with_capacity(1 << 20),
             window: DEFAULT_WINDOW,
             counters: ClientCounters::default(),
+            recording: None,
         };
         client.family = client.resolve_family()?;
         Ok(client)
@@ -126,6 +135,27 @@ impl IpvsClient {
         self.window = window.max(1);
     }
 
+    /// Starts keeping a copy of every datagram sent and received.
+    pub fn start_recording(&mut self) {
+        self.recording = Some(Vec::new());
+    }
+
+    /// The datagrams recorded since `start_recording` (recording goes on).
+    pub fn take_recording(&mut self) -> Vec<Captured> {
+        self.recording
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn send(&mut self, buf: &[u8]) -> Result<(), IpvsError> {
+        if let Some(r) = self.recording.as_mut() {
+            r.push(Captured::Sent(buf.to_vec()));
+        }
+        self.sock.send(buf, 0)?;
+        Ok(())
+    }
+
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
@@ -134,7 +164,12 @@ impl IpvsClient {
     fn recv(&mut self) -> Result<(), IpvsError> {
         self.rx.clear();
         match self.sock.recv(&mut self.rx, 0) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Some(r) = self.recording.as_mut() {
+                    r.push(Captured::Received(self.rx.clone()));
+                }
+                Ok(())
+            }
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Err(IpvsError::Io(
                 std::io::Error::new(e.kind(), "timed out waiting for the kernel's reply"),
             )),
@@ -156,7 +191,7 @@ impl IpvsClient {
             NLM_F_REQUEST | NLM_F_ACK,
             seq,
         );
-        self.sock.send(&buf, 0)?;
+        self.send(&buf)?;
         let mut family = None;
         loop {
             self.recv()?;
@@ -220,7 +255,7 @@ impl IpvsClient {
         } else {
             self.counters.mutating += 1;
         }
-        self.sock.send(&buf, 0)?;
+        self.send(&buf)?;
         let what = || describe(cmd, target);
         let mut out = Vec::new();
         loop {
@@ -373,7 +408,7 @@ impl IpvsClient {
                     seq,
                 ));
             }
-            self.sock.send(&buf, 0)?;
+            self.send(&buf)?;
             report.sendmsgs += 1;
             self.counters.mutating += chunk.len() as u64;
             let mut acked = vec![false; chunk.len()];

@@ -36,8 +36,10 @@ pub mod wire;
 mod codec_tests;
 #[cfg(test)]
 mod error_tests;
+#[cfg(test)]
+mod fixture_tests;
 
-pub use client::{ApplyReport, ClientCounters, IpvsClient, OpFailure};
+pub use client::{ApplyReport, Captured, ClientCounters, IpvsClient, OpFailure};
 pub use error::IpvsError;
 pub use message::{IpvsCmd, IpvsMessage};
 pub use ops::Op;
