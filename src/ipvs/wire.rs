@@ -71,3 +71,34 @@ pub fn parse_datagram(buf: &[u8]) -> Result<Vec<IpvsNetlinkMessage>, DecodeError
         .map(parse_message)
         .collect()
 }
+
+/// Parses a datagram and turns every service, destination and daemon it carries into domain
+/// types, returning how many converted cleanly. The entry point of the reply-parser fuzz
+/// target (`fuzz/fuzz_targets/ipvs_reply.rs`) and of the bounded fuzz tests: whatever the
+/// bytes, it returns, never panics.
+pub fn decode_everything(buf: &[u8]) -> usize {
+    use super::attr::IpvsAttr;
+    use super::convert::{daemon_from_attrs, dest_from_attrs, service_from_attrs};
+    use super::types::Family;
+    let Ok(msgs) = parse_datagram(buf) else {
+        return 0;
+    };
+    let mut ok = 0;
+    for m in &msgs {
+        let NetlinkPayload::InnerMessage(genl) = &m.payload else {
+            continue;
+        };
+        for a in &genl.payload.attrs {
+            ok += match a {
+                IpvsAttr::Service(s) => usize::from(service_from_attrs(s).is_ok()),
+                IpvsAttr::Dest(d) => {
+                    usize::from(dest_from_attrs(Family::Ipv4, d).is_ok())
+                        + usize::from(dest_from_attrs(Family::Ipv6, d).is_ok())
+                }
+                IpvsAttr::Daemon(d) => usize::from(daemon_from_attrs(d).is_ok()),
+                _ => 0,
+            };
+        }
+    }
+    ok
+}
