@@ -4,13 +4,15 @@
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
+use std::io::Write;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::Exit;
 use crate::ipvs::ops::sched_flag_names;
 use crate::ipvs::{
-    addr_port, DestEntry, Family, Info, IpvsClient, IpvsError, ServiceEntry, ServiceKey, SvcFlags,
+    addr_port, DestEntry, Family, Info, IpvsClient, ServiceEntry, ServiceKey, SvcFlags,
 };
 
 /// Arguments of `lbctl table`.
@@ -38,8 +40,8 @@ pub enum Layout {
     Rate,
 }
 
-/// Runs `lbctl table`, printing to stdout.
-pub fn run(args: &TableArgs) -> Result<(), IpvsError> {
+/// Runs `lbctl table`, printing to `out`.
+pub fn run(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mut client = IpvsClient::connect()?;
     let info = client.info()?;
     let mut entries = client.dump()?;
@@ -56,9 +58,8 @@ pub fn run(args: &TableArgs) -> Result<(), IpvsError> {
             conn_tab_size: info.conn_tab_size,
             services: &entries,
         };
-        let text = serde_json::to_string_pretty(&doc)
-            .map_err(|e| IpvsError::Io(std::io::Error::other(e)))?;
-        println!("{text}");
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
     } else {
         let layout = if args.stats {
             Layout::Stats
@@ -67,9 +68,9 @@ pub fn run(args: &TableArgs) -> Result<(), IpvsError> {
         } else {
             Layout::Plain
         };
-        print!("{}", render(&info, &entries, layout, args.exact));
+        write!(out, "{}", render(&info, &entries, layout, args.exact))?;
     }
-    Ok(())
+    Ok(Exit::Ok)
 }
 
 fn addr_cmp(a: &IpAddr, b: &IpAddr) -> Ordering {

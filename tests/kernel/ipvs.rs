@@ -592,6 +592,25 @@ fn apply_twice_is_idempotent() -> R {
     if !dry.is_empty() || real.trim() != "applied 0 of 0 operations" {
         return Err(format!("second lbctl apply: dry run {dry:?}, run {real:?}").into());
     }
+    // From the project's example configuration (all nodes healthy): twice, the second sends
+    // nothing, and the kernel then holds the configuration's table.
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+    let cfg = Netns::new("applycfg")?;
+    let first = cfg.exec(&format!("{lbctl} -c {config} apply"))?;
+    let dry = cfg.exec(&format!("{lbctl} -c {config} apply --dry-run"))?;
+    let second = cfg.exec(&format!("{lbctl} -c {config} apply"))?;
+    if first.trim() != "applied 7 of 7 operations"
+        || !dry.is_empty()
+        || second.trim() != "applied 0 of 0 operations"
+    {
+        return Err(format!(
+            "lbctl -c config apply: {first:?}, then dry run {dry:?}, then {second:?}"
+        )
+        .into());
+    }
+    let loaded = lbd::config::load(std::path::Path::new(config)).map_err(|e| e.to_string())?;
+    let want = lbd::cli::apply::desired_from_config(&loaded.config).map_err(|e| e.to_string())?;
+    cross_check(&cfg, &want)?;
     // And `lbctl table` matches ipvsadm -Ln byte for byte, --stats and --rate included.
     for flags in ["", " --stats", " --rate", " --stats --exact"] {
         let ours = ns.exec(&format!("{lbctl} table{flags}"))?;
