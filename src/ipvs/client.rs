@@ -246,11 +246,15 @@ impl IpvsClient {
         let seq = self.next_seq();
         let flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { NLM_F_ACK };
         let buf = encode_request(msg, self.family, flags, seq);
-        if matches!(
+        let read = matches!(
             cmd,
-            IpvsCmd::GetService | IpvsCmd::GetDest | IpvsCmd::GetDaemon | IpvsCmd::GetConfig
-        ) || cmd == IpvsCmd::GetInfo
-        {
+            IpvsCmd::GetService
+                | IpvsCmd::GetDest
+                | IpvsCmd::GetDaemon
+                | IpvsCmd::GetConfig
+                | IpvsCmd::GetInfo
+        );
+        if read {
             self.counters.reads += 1;
         } else {
             self.counters.mutating += 1;

@@ -531,6 +531,27 @@ fn typed_errors() -> R {
     if errors != want {
         return Err(format!("errors {errors:#?}").into());
     }
+    // Without CAP_NET_ADMIN even reading the table is refused, and said so.
+    let lbctl = env!("CARGO_BIN_EXE_lbctl");
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--bounding-set",
+            "-net_admin",
+            lbctl,
+            "table",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(1)
+        || stderr.trim() != "lbctl: permission denied: CAP_NET_ADMIN needed"
+    {
+        return Err(format!("without CAP_NET_ADMIN: {:?} {stderr}", out.status).into());
+    }
     Ok(())
 }
 
