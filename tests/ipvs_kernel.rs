@@ -8,7 +8,7 @@ mod ipvs;
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
     let in_lab = std::env::var_os("LBD_LAB").is_some();
-    let trials = ipvs::trials()
+    let trials = ipvs::tests()
         .into_iter()
         .map(|t| t.with_ignored_flag(!in_lab))
         .collect();

@@ -677,7 +677,7 @@ fn batch_is_pipelined() -> R {
 }
 
 /// The IPVS kernel trials.
-pub fn trials() -> Vec<Trial> {
+pub fn tests() -> Vec<Trial> {
     let mut out = Vec::new();
     for family in [Family::Ipv4, Family::Ipv6] {
         for fwd in ["masq", "route", "tunnel"] {
