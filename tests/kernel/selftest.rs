@@ -1,7 +1,7 @@
 //! The lab's self-test: proves the data path before lbd uses it. `ipvsadm` in dir1 programs a
 //! TCP virtual service VIP:80 (rr) with two real servers, and HTTP requests from `client`
-//! through the VIP reach both servers alternately, in NAT (masquerading) and in direct-routing
-//! mode, over IPv4 and IPv6. Also: every IPVS scheduler module is loaded.
+//! through the VIP reach both servers alternately, in NAT (masquerading), direct-routing and
+//! tunnelling (IP-in-IP) mode, over IPv4 and IPv6. Also: every IPVS scheduler module is loaded.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +20,9 @@ pub fn tests() -> Vec<Trial> {
         Trial::test("selftest::dr_round_robin", || {
             round_robin("-g", "Route").map_err(Failed::from)
         }),
+        Trial::test("selftest::tunnel_round_robin", || {
+            round_robin("-i", "Tunnel").map_err(Failed::from)
+        }),
         Trial::test("selftest::every_scheduler_loads", || {
             every_scheduler_loads().map_err(Failed::from)
         }),
@@ -31,7 +34,7 @@ fn ipvsadm_addr(addr: IpAddr, port: u16) -> String {
     SocketAddr::new(addr, port).to_string()
 }
 
-/// Programs VIP:80 rr with rs1 and rs2 using `method` (-m, -g) in dir1, checks `ipvsadm -Ln`
+/// Programs VIP:80 rr with rs1 and rs2 using `method` (-m, -g, -i) in dir1, checks `ipvsadm -Ln`
 /// shows `forward` for both, then checks that 6 requests from the client alternate rs1/rs2.
 fn round_robin(method: &str, forward: &str) -> Result<(), String> {
     let _topology = Topology::up(Options {
