@@ -1,10 +1,10 @@
 //! Network namespace helpers for kernel tests: run a program in a named namespace
-//! (`ip netns exec`), run Rust code in one (a thread that `setns`es), and a scratch namespace
-//! guard that is deleted on drop.
+//! (`ip netns exec`), start a daemon there that is killed on drop, run Rust code in one (a
+//! thread that `setns`es), and a scratch namespace guard that is deleted on drop.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// `ip netns exec NS PROGRAM`, ready for arguments.
 pub fn command(ns: &str, program: &str) -> Command {
@@ -32,6 +32,42 @@ pub fn run(ns: &str, args: &[&str]) -> Result<String, String> {
             String::from_utf8_lossy(&output.stderr).trim()
         ))
     }
+}
+
+/// A process started in a namespace by [`spawn`]; killed (by its pid) and reaped on drop.
+pub struct Spawned {
+    child: Child,
+}
+
+impl Spawned {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `args` in namespace `ns` in the background (stdin closed, stdout and stderr inherited
+/// so they show in the test's output). `ip netns exec` execs the program: the pid is its own.
+pub fn spawn(ns: &str, args: &[&str]) -> Result<Spawned, String> {
+    let (program, rest) = args.split_first().ok_or("netns::spawn: empty command")?;
+    let child = command(ns, program)
+        .args(rest)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{ns}: cannot start {program}: {e}"))?;
+    Ok(Spawned { child })
 }
 
 /// Runs `f` on a thread that has entered network namespace `ns` (`/run/netns/NS`). Sockets it

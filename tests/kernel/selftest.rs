@@ -1,7 +1,8 @@
 //! The lab's self-test: proves the data path before lbd uses it. `ipvsadm` in dir1 programs a
 //! TCP virtual service VIP:80 (rr) with two real servers, and HTTP requests from `client`
 //! through the VIP reach both servers alternately, in NAT (masquerading), direct-routing and
-//! tunnelling (IP-in-IP) mode, over IPv4 and IPv6. Also: every IPVS scheduler module is loaded.
+//! tunnelling (IP-in-IP) mode, over IPv4 and IPv6. Also: every IPVS scheduler module is loaded,
+//! and the helpers' guards clean up.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +26,9 @@ pub fn tests() -> Vec<Trial> {
         }),
         Trial::test("selftest::every_scheduler_loads", || {
             every_scheduler_loads().map_err(Failed::from)
+        }),
+        Trial::test("selftest::spawned_process_ends_with_its_guard", || {
+            spawned_process_ends_with_its_guard().map_err(Failed::from)
         }),
     ]
 }
@@ -97,6 +101,26 @@ fn every_scheduler_loads() -> Result<(), String> {
         if !table.lines().any(|l| l.trim_end() == line) {
             return Err(format!("no `{line}` in the IPVS table:\n{table}"));
         }
+    }
+    Ok(())
+}
+
+/// A process that `netns::spawn` started runs inside the namespace and is gone once its guard
+/// drops.
+fn spawned_process_ends_with_its_guard() -> Result<(), String> {
+    let ns = Netns::new("lbd-spawn")?;
+    let mut sleeper = netns::spawn(ns.name(), &["sleep", "600"])?;
+    let pid = sleeper.id();
+    if !sleeper.is_running() {
+        return Err("sleep 600 is not running".into());
+    }
+    let pids = netns::run("lbd-spawn", &["ip", "netns", "pids", "lbd-spawn"])?;
+    if !pids.lines().any(|p| p.trim() == pid.to_string()) {
+        return Err(format!("pid {pid} is not in namespace lbd-spawn: {pids:?}"));
+    }
+    drop(sleeper);
+    if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!("pid {pid} still exists after its guard dropped"));
     }
     Ok(())
 }
