@@ -27,6 +27,9 @@ pub fn tests() -> Vec<Trial> {
         Trial::test("selftest::every_scheduler_loads", || {
             every_scheduler_loads().map_err(Failed::from)
         }),
+        Trial::test("selftest::topology_down_removes_everything", || {
+            topology_down_removes_everything().map_err(Failed::from)
+        }),
         Trial::test("selftest::spawned_process_ends_with_its_guard", || {
             spawned_process_ends_with_its_guard().map_err(Failed::from)
         }),
@@ -114,13 +117,74 @@ fn spawned_process_ends_with_its_guard() -> Result<(), String> {
     if !sleeper.is_running() {
         return Err("sleep 600 is not running".into());
     }
-    let pids = netns::run("lbd-spawn", &["ip", "netns", "pids", "lbd-spawn"])?;
+    let pids = std::process::Command::new("ip")
+        .args(["netns", "pids", "lbd-spawn"])
+        .output()
+        .map_err(|e| format!("cannot run ip netns pids: {e}"))?;
+    let pids = String::from_utf8_lossy(&pids.stdout);
     if !pids.lines().any(|p| p.trim() == pid.to_string()) {
         return Err(format!("pid {pid} is not in namespace lbd-spawn: {pids:?}"));
     }
     drop(sleeper);
     if std::path::Path::new(&format!("/proc/{pid}")).exists() {
         return Err(format!("pid {pid} still exists after its guard dropped"));
+    }
+    Ok(())
+}
+
+/// Namespaces of the topology that `ip netns list` shows.
+fn topology_namespaces() -> Result<Vec<String>, String> {
+    let output = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map_err(|e| format!("cannot run ip netns list: {e}"))?;
+    let list = String::from_utf8_lossy(&output.stdout);
+    Ok(list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| ["client", "dir1", "dir2", "rs1", "rs2", "switch"].contains(n))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Dropping the topology removes its namespaces and stops its HTTP servers; `down` again is a
+/// no-op that succeeds.
+fn topology_down_removes_everything() -> Result<(), String> {
+    let topology = Topology::up(Options {
+        real_servers: 2,
+        static_gateway: false,
+    })?;
+    let up = topology_namespaces()?;
+    if up.len() != 6 {
+        return Err(format!("expected 6 namespaces after up, found {up:?}"));
+    }
+    let servers = std::process::Command::new("ip")
+        .args(["netns", "pids", "rs1"])
+        .output()
+        .map_err(|e| format!("cannot run ip netns pids: {e}"))?;
+    let servers = String::from_utf8_lossy(&servers.stdout);
+    let pids: Vec<&str> = servers.split_whitespace().collect();
+    if pids.len() != 2 {
+        return Err(format!(
+            "expected 2 HTTP servers in rs1, found pids {pids:?}"
+        ));
+    }
+    drop(topology);
+    let left = topology_namespaces()?;
+    if !left.is_empty() {
+        return Err(format!("namespaces left after down: {left:?}"));
+    }
+    for pid in &pids {
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(format!("HTTP server {pid} still running after down"));
+        }
+    }
+    let again = std::process::Command::new(super::lab::project_dir().join("vagrant/topology"))
+        .arg("down")
+        .status()
+        .map_err(|e| format!("cannot run vagrant/topology down: {e}"))?;
+    if !again.success() {
+        return Err(format!("a second vagrant/topology down failed: {again}"));
     }
     Ok(())
 }
