@@ -5,4 +5,8 @@
 //! formats, state machines, the check scheduler's timing and the reconciler's diff are pure
 //! and driven by events and a caller-supplied clock. See `DESIGN.md` for the architecture.
 
+pub mod cli;
 pub mod config;
+pub mod monitor;
+pub mod node;
+pub mod state;
