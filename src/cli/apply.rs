@@ -161,38 +161,23 @@ pub fn forward_of(svc: &config::Service) -> ForwardMethod {
     }
 }
 
-/// The desired table of a configuration with every node healthy: each service with one
-/// real server per node of its hostgroup (port from `Service::real_port`, the node's
-/// weight, the service's thresholds). If the hostgroup has fewer nodes than the quorum,
+/// The desired table of a configuration with every node healthy (the daemon's
+/// [`crate::daemon::desired::desired`] with every check passing and no override): each service
+/// with one real server per node of its hostgroup (port from `Service::real_port`, the node's
+/// weight, the service's thresholds). If fewer nodes than the quorum have a weight above 0,
 /// the sorry server (if any) is in the table as well.
 pub fn desired_from_config(cfg: &config::Config) -> Result<Table, TableError> {
-    let mut t = Table::new();
-    for svc in &cfg.services {
-        let service = service_of(svc);
-        let key = service.key;
-        t.insert_service(service);
-        let forward = forward_of(svc);
-        let nodes = cfg
-            .hostgroup_of(svc)
-            .map(|h| h.nodes.as_slice())
-            .unwrap_or_default();
-        for node in nodes {
-            let mut d = Dest::new(node.address, svc.real_port(node), forward);
-            d.weight = i32::try_from(node.weight).unwrap_or(i32::MAX);
-            d.upper_threshold = svc.upper_threshold;
-            d.lower_threshold = svc.lower_threshold;
-            t.insert_dest(&key, d)?;
-        }
-        if let Some(sorry) = svc
-            .sorry_server
-            .filter(|_| (nodes.len() as u64) < u64::from(svc.quorum))
-        {
-            let mut d = Dest::new(sorry.address, svc.sorry_port(&sorry), forward);
-            d.weight = i32::try_from(sorry.weight).unwrap_or(i32::MAX);
-            t.insert_dest(&key, d)?;
-        }
+    use crate::daemon::desired::{all_healthy, desired};
+    let plan = desired(
+        cfg,
+        &all_healthy(cfg),
+        &Default::default(),
+        &Default::default(),
+    );
+    match plan.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(plan.table),
     }
-    Ok(t)
 }
 
 /// Runs `lbctl apply`.

@@ -1,0 +1,237 @@
+//! The desired IPVS table as a pure function of the configuration, the health of every
+//! (service, node) pair (with the weight an agent check reported), the operator's overrides
+//! and the previous plan (for the mass-removal guard).
+//!
+//! Rules, per service:
+//! - a node is in the table when its check passes and the operator has not disabled it or put
+//!   it in maintenance; drain keeps it with weight 0;
+//! - the mass-removal guard: at most `mass_removal_guard` percent of the service's eligible
+//!   nodes may be out for failing checks. Failing nodes that were in the previous plan beyond
+//!   that share stay in (fail open) with their previous weight, and the plan reports the trip;
+//! - quorum: when fewer than `quorum` passing real servers with a weight above 0 are in the
+//!   table, the sorry server (if any) is added; it leaves when quorum returns.
+
+use super::admin::{Effective, Overrides};
+use crate::cli::apply::{forward_of, service_of};
+use crate::config::{Config, Service};
+use crate::ipvs::{Dest, ServiceKey};
+use crate::reconcile::{Table, TableError};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// The debounced result of a (service, node) check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Not decided yet: out of the table unless it already was (guard) or adopted.
+    Unknown,
+    Up,
+    Down,
+}
+
+/// The health of one (service, node) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    pub check: Check,
+    /// The weight it should have when in: the node's weight scaled by an agent's load.
+    pub weight: u32,
+}
+
+/// (service name, node name).
+pub type Pair = (String, String);
+
+/// One (service, node) real server in the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub addr: IpAddr,
+    pub port: u16,
+    /// `None`: not in the table.
+    pub weight: Option<i32>,
+    pub admin: Effective,
+    pub check: Check,
+    /// Why it is (or is not) in the table.
+    pub why: String,
+}
+
+/// What the plan says of one service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServicePlan {
+    pub key: Option<ServiceKey>,
+    /// Passing real servers in the table with a weight above 0.
+    pub healthy: u32,
+    pub sorry_active: bool,
+    /// Nodes kept in by the mass-removal guard although their check fails.
+    pub guard_held: Vec<String>,
+}
+
+/// The desired state.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub table: Table,
+    pub members: BTreeMap<Pair, Member>,
+    pub services: BTreeMap<String, ServicePlan>,
+    /// Real servers that could not be put in the table (the configuration rules prevent these).
+    pub errors: Vec<TableError>,
+}
+
+impl Plan {
+    /// Weights of the members in the table, the `previous` of the next plan.
+    pub fn in_table(&self) -> BTreeMap<Pair, i32> {
+        self.members
+            .iter()
+            .filter_map(|(k, m)| m.weight.map(|w| (k.clone(), w)))
+            .collect()
+    }
+}
+
+fn weight_i32(w: u32) -> i32 {
+    i32::try_from(w).unwrap_or(i32::MAX)
+}
+
+/// The desired plan. `health` lacks a pair: `Unknown` with the node's weight. `previous` holds
+/// the weights of the pairs the last plan (or, at start, the kernel) had in the table.
+pub fn desired(
+    cfg: &Config,
+    health: &BTreeMap<Pair, Health>,
+    admin: &Overrides,
+    previous: &BTreeMap<Pair, i32>,
+) -> Plan {
+    let mut plan = Plan::default();
+    let guard = u64::from(cfg.director.mass_removal_guard.min(100));
+    for svc in &cfg.services {
+        plan_service(cfg, svc, health, admin, previous, guard, &mut plan);
+    }
+    plan
+}
+
+fn plan_service(
+    cfg: &Config,
+    svc: &Service,
+    health: &BTreeMap<Pair, Health>,
+    admin: &Overrides,
+    previous: &BTreeMap<Pair, i32>,
+    guard: u64,
+    plan: &mut Plan,
+) {
+    let service = service_of(svc);
+    let key = service.key;
+    plan.table.insert_service(service);
+    let forward = forward_of(svc);
+    let nodes = cfg
+        .hostgroup_of(svc)
+        .map(|h| h.nodes.as_slice())
+        .unwrap_or_default();
+    let mut sp = ServicePlan {
+        key: Some(key),
+        ..ServicePlan::default()
+    };
+    // First pass: what each node would be without the guard.
+    let mut eligible = 0u64;
+    let mut out_for_health: Vec<&str> = Vec::new();
+    let mut members: Vec<(String, Member)> = Vec::new();
+    for node in nodes {
+        let pair = (svc.name.clone(), node.name.clone());
+        let h = health.get(&pair).copied().unwrap_or(Health {
+            check: Check::Unknown,
+            weight: node.weight,
+        });
+        let eff = admin.effective(&node.name, &svc.name);
+        let (weight, why) = match (eff, h.check) {
+            (Effective::Maintenance, _) => (None, "node in maintenance".to_string()),
+            (Effective::Disabled, _) => (None, "disabled by the operator".to_string()),
+            (_, Check::Down) => (None, format!("{} check fails", svc.name)),
+            (_, Check::Unknown) => (None, format!("{} check has not passed yet", svc.name)),
+            (Effective::Drain, Check::Up) => (Some(0), "drained by the operator".to_string()),
+            (Effective::Enabled, Check::Up) => (
+                Some(weight_i32(h.weight)),
+                format!("{} check passes", svc.name),
+            ),
+        };
+        if matches!(eff, Effective::Enabled | Effective::Drain) {
+            eligible += 1;
+            if h.check != Check::Up {
+                out_for_health.push(&node.name);
+            }
+        }
+        members.push((
+            node.name.clone(),
+            Member {
+                addr: node.address,
+                port: svc.real_port(node),
+                weight,
+                admin: eff,
+                check: h.check,
+                why,
+            },
+        ));
+    }
+    // The guard: how many may be out for health, and who is already out.
+    let allowed = eligible * guard / 100;
+    let out_count = out_for_health.len() as u64;
+    if out_count > allowed {
+        let newly: Vec<&str> = out_for_health
+            .iter()
+            .copied()
+            .filter(|n| previous.contains_key(&(svc.name.clone(), n.to_string())))
+            .collect();
+        let already_out = out_count - newly.len() as u64;
+        let may_remove = allowed.saturating_sub(already_out) as usize;
+        for n in newly.into_iter().skip(may_remove) {
+            let pair = (svc.name.clone(), n.to_string());
+            if let Some((_, m)) = members.iter_mut().find(|(name, _)| name == n) {
+                let w = previous.get(&pair).copied().unwrap_or(0);
+                m.weight = Some(if m.admin == Effective::Drain { 0 } else { w });
+                m.why = format!(
+                    "{} kept by the mass-removal guard ({} of {} nodes failing, limit {}%)",
+                    m.why, out_count, eligible, guard
+                );
+                sp.guard_held.push(n.to_string());
+            }
+        }
+    }
+    for (name, m) in members {
+        if let Some(w) = m.weight {
+            if w > 0 && m.check == Check::Up {
+                sp.healthy += 1;
+            }
+            let mut d = Dest::new(m.addr, m.port, forward);
+            d.weight = w;
+            d.upper_threshold = svc.upper_threshold;
+            d.lower_threshold = svc.lower_threshold;
+            if let Err(e) = plan.table.insert_dest(&key, d) {
+                plan.errors.push(e);
+            }
+        }
+        plan.members.insert((svc.name.clone(), name), m);
+    }
+    if let Some(sorry) = svc
+        .sorry_server
+        .filter(|_| u64::from(sp.healthy) < u64::from(svc.quorum))
+    {
+        let mut d = Dest::new(sorry.address, svc.sorry_port(&sorry), forward);
+        d.weight = weight_i32(sorry.weight);
+        if let Err(e) = plan.table.insert_dest(&key, d) {
+            plan.errors.push(e);
+        } else {
+            sp.sorry_active = true;
+        }
+    }
+    plan.services.insert(svc.name.clone(), sp);
+}
+
+/// Every (service, node) pair of the configuration passing its check with the node's weight:
+/// the table `lbctl apply` programs.
+pub fn all_healthy(cfg: &Config) -> BTreeMap<Pair, Health> {
+    let mut out = BTreeMap::new();
+    for svc in &cfg.services {
+        for node in cfg.hostgroup_of(svc).map(|h| h.nodes.as_slice()).unwrap_or_default() {
+            out.insert(
+                (svc.name.clone(), node.name.clone()),
+                Health {
+                    check: Check::Up,
+                    weight: node.weight,
+                },
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,923 @@
+//! The one event loop: check reports → node state machines → desired table → reconcile against
+//! the mirror of the kernel's table; a periodic drift pass (dump + diff + apply, owned services
+//! only); SIGHUP reloads; SIGTERM/SIGINT stop the loop and leave the table as it is (never
+//! flushed on exit); control requests; the systemd watchdog petted from here.
+//!
+//! Start-up adopts the kernel table: a configured real server the kernel already has counts as
+//! passing until a check says otherwise (so restarting over a converged table sends nothing and
+//! resets no weight, and a crash never removes a server that was healthy); the state file
+//! restores what is known of the others (drained, failed, passing). A server never known is
+//! added only after its first passing checks.
+
+use super::admin::Overrides;
+use super::desired::{desired, Pair, Plan};
+use super::history::History;
+use super::kernel::{conns_of, patch, Conns, Kernel};
+use super::nodes::{Known, LastCheck, Nodes};
+use super::persist::{NodeRecord, Persister, StateDoc};
+use super::reload::{self, Watches};
+use super::{systemd, watches};
+use crate::config::{Config, ConfigErrors};
+use crate::control::proto::{EventKind, EventRecord, Request, Response};
+use crate::ipvs::{IpvsError, Op, ServiceKey};
+use crate::monitor::alert::{AlertCall, AlertQueues, AlertRecord};
+use crate::monitor::{CheckReport, Command, Runner};
+use crate::node::{Action, AlertKind, CheckTarget, Millis};
+use crate::reconcile::{diff, Table};
+use crate::state::StateError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Records kept in memory (and, up to twice that, in `events.jsonl`).
+const HISTORY_CAP: usize = 10_000;
+/// Above this many operations in one pass the history gets one summary record instead of one
+/// record per operation (the log still has one line per operation).
+const HISTORY_OPS_DETAIL: usize = 200;
+/// Checks in flight per watch.
+const CHECK_BUDGET: usize = 512;
+/// The state file is rewritten at most this often for health changes (admin changes, reloads
+/// and shutdown write at once). A crash in between loses nothing that matters: start-up adopts
+/// whatever the kernel has.
+const PERSIST_GAP: Duration = Duration::from_secs(1);
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_dir: PathBuf,
+    /// Overrides the configuration's `state_dir`.
+    pub state_dir: Option<PathBuf>,
+    /// Start the health checks (tests driving reports by hand turn them off).
+    pub run_checks: bool,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(ConfigErrors),
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("cannot open the event history {path}: {source}")]
+    History {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the IPVS table: {0}")]
+    Kernel(#[from] IpvsError),
+}
+
+/// The receiving end of the control channel, owned by the loop.
+pub struct ControlInbox {
+    pub requests: mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
+}
+
+/// A control handle and the inbox the loop reads.
+pub fn control_channel() -> (super::ControlHandle, ControlInbox) {
+    let (tx, rx) = mpsc::channel(64);
+    let (events, _) = broadcast::channel(1024);
+    (
+        super::ControlHandle {
+            requests: tx,
+            events,
+        },
+        ControlInbox { requests: rx },
+    )
+}
+
+/// What one reconcile pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Operations sent.
+    pub ops: usize,
+    /// Operations the kernel refused.
+    pub failed: usize,
+    pub took: Duration,
+}
+
+struct Watch {
+    commands: mpsc::Sender<Command>,
+    task: JoinHandle<crate::monitor::Stats>,
+}
+
+/// The running daemon.
+pub struct Daemon {
+    pub(super) dir: PathBuf,
+    pub(super) state_dir: PathBuf,
+    pub(super) cfg: Config,
+    pub(super) watches: Watches,
+    pub(super) nodes: Nodes,
+    pub(super) admin: Overrides,
+    pub(super) plan: Plan,
+    pub(super) kernel: Box<dyn Kernel>,
+    pub(super) actual: Table,
+    pub(super) conns: Conns,
+    pub(super) history: History,
+    persister: Persister,
+    last_persist: Option<Instant>,
+    persist_pending: bool,
+    running: BTreeMap<String, Watch>,
+    reports_tx: mpsc::UnboundedSender<CheckReport>,
+    reports_rx: Option<mpsc::UnboundedReceiver<CheckReport>>,
+    alerts_tx: mpsc::UnboundedSender<AlertRecord>,
+    alerts_rx: Option<mpsc::UnboundedReceiver<AlertRecord>>,
+    alerts: Option<AlertQueues>,
+    run_checks: bool,
+    start: Instant,
+    /// Why a pair last changed, used once by the next pass's log lines.
+    reasons: BTreeMap<Pair, String>,
+    /// Services removed from the configuration by a reload, deleted by the next pass.
+    pub(super) removed: BTreeSet<ServiceKey>,
+    guard_tripped: BTreeSet<String>,
+    dirty: bool,
+    /// Passes run, and the first one's report.
+    pub passes: u64,
+    pub first_pass: PassReport,
+}
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Runs `f`, letting other tasks go on if we are on a multi-threaded runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+impl Daemon {
+    /// Loads the configuration and the state, reads the kernel's table, adopts and restores,
+    /// and runs the first reconcile. Health checks start with [`Daemon::run`].
+    pub fn start(
+        opts: Options,
+        mut kernel: Box<dyn Kernel>,
+        events: broadcast::Sender<EventRecord>,
+    ) -> Result<Daemon, StartError> {
+        let (cfg, warnings) = reload::load(&opts.config_dir).map_err(StartError::Config)?;
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let state_dir = opts
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| cfg.director.state_dir.clone());
+        let (persister, doc) = Persister::open(&state_dir)?;
+        let history = History::open(&state_dir, HISTORY_CAP, doc.event_seq, events).map_err(
+            |source| StartError::History {
+                path: state_dir.join(super::history::HISTORY_FILE),
+                source,
+            },
+        )?;
+        let entries = blocking(|| kernel.dump())?;
+        let actual = Table::from_entries(&entries);
+        let conns = conns_of(&entries);
+        let start = Instant::now();
+        let now_unix = unix_ms();
+        let mut nodes = Nodes::new(watches::node_configs(&cfg), 0, now_unix);
+        let (known, previous, adopted) = adopt(&cfg, &actual, &doc);
+        nodes.restore(0, &known);
+        for (name, rec) in &doc.nodes {
+            if nodes.machine(name).is_some_and(|m| m.state() == rec.state) {
+                nodes.since_unix.insert(name.clone(), rec.since_ms);
+            }
+        }
+        let mut admin = doc.admin.clone();
+        admin.retain(|n, s| {
+            nodes.machine(n).is_some() && s.is_none_or(|s| cfg.service(s).is_some())
+        });
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let (alerts_tx, alerts_rx) = mpsc::unbounded_channel();
+        let mut d = Daemon {
+            dir: opts.config_dir,
+            state_dir,
+            watches: reload::watches(&cfg),
+            cfg,
+            nodes,
+            admin,
+            plan: Plan::default(),
+            kernel,
+            actual,
+            conns,
+            history,
+            persister,
+            last_persist: None,
+            persist_pending: true,
+            running: BTreeMap::new(),
+            reports_tx,
+            reports_rx: Some(reports_rx),
+            alerts_tx,
+            alerts_rx: Some(alerts_rx),
+            alerts: None,
+            run_checks: opts.run_checks,
+            start,
+            reasons: BTreeMap::new(),
+            removed: BTreeSet::new(),
+            guard_tripped: BTreeSet::new(),
+            dirty: true,
+            passes: 0,
+            first_pass: PassReport::default(),
+        };
+        tracing::info!(
+            services = d.cfg.services.len(),
+            nodes = d.nodes.names().count(),
+            adopted,
+            restored = doc.health.values().map(|m| m.len()).sum::<usize>(),
+            kernel_services = d.actual.services.len(),
+            kernel_real_servers = d.actual.dest_count(),
+            "starting: adopted the kernel table and the last known state"
+        );
+        d.plan = desired(&d.cfg, &d.nodes.health(), &d.admin, &previous);
+        let report = d.reconcile("start-up");
+        d.first_pass = report.clone();
+        d.persist(true);
+        tracing::info!(
+            mutating_ops = report.ops,
+            failed = report.failed,
+            took_ms = report.took.as_millis() as u64,
+            "first reconcile done"
+        );
+        Ok(d)
+    }
+
+    /// Milliseconds since start, the machines' clock.
+    pub(super) fn now(&self) -> Millis {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The current plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The mirror of the kernel's table.
+    pub fn mirror(&self) -> &Table {
+        &self.actual
+    }
+
+    /// Mutating operations sent to the kernel since start.
+    pub fn mutating_ops(&self) -> u64 {
+        self.kernel.mutating()
+    }
+
+    /// The services this daemon may touch: the configuration's and the ones a reload removed.
+    pub(super) fn owned(&self) -> BTreeSet<ServiceKey> {
+        self.plan
+            .services
+            .values()
+            .filter_map(|s| s.key)
+            .chain(self.removed.iter().copied())
+            .collect()
+    }
+
+    /// Feeds one check report into its node's machine and acts on what it says.
+    pub fn on_report(&mut self, r: CheckReport) {
+        let now = self.now();
+        let pair = (r.service.clone(), r.node.clone());
+        let before = self.nodes.machine(&r.node).and_then(|m| m.health(&r.service));
+        let (pass, load, summary) = match &r.outcome {
+            Ok(p) => (true, p.load, p.warning.clone().unwrap_or_default()),
+            Err(e) => (false, None, e.to_string()),
+        };
+        self.nodes.last.insert(
+            pair.clone(),
+            LastCheck {
+                ok: pass,
+                summary: summary.clone(),
+                latency_ms: r.duration_ms,
+                at_ms: unix_ms(),
+            },
+        );
+        let actions = self
+            .nodes
+            .report(now, &r.service, &r.node, pass, load, summary.clone());
+        let after = self.nodes.machine(&r.node).and_then(|m| m.health(&r.service));
+        let reason = if pass {
+            format!("{} check passes on {}", r.service, r.node)
+        } else {
+            format!("{} check fails on {}: {}", r.service, r.node, summary)
+        };
+        if before != after || load.is_some() {
+            self.reasons.insert(pair, reason.clone());
+            self.dirty = true;
+            self.persist_pending = true;
+        }
+        self.act(actions, &reason);
+    }
+
+    fn act(&mut self, actions: Vec<Action>, reason: &str) {
+        for a in actions {
+            match a {
+                Action::AddRealServer { node, service, .. }
+                | Action::RemoveRealServer { node, service }
+                | Action::SetWeight { node, service, .. } => {
+                    self.reasons.insert((service, node), reason.to_string());
+                    self.dirty = true;
+                }
+                Action::StateChanged {
+                    node,
+                    old,
+                    new,
+                    cause,
+                } => {
+                    tracing::info!(node, %old, %new, cause, "node transition");
+                    self.nodes.since_unix.insert(node.clone(), unix_ms());
+                    self.history.record(
+                        unix_ms(),
+                        EventKind::NodeTransition,
+                        format!("{node}: {old} → {new} ({cause})"),
+                        Some(node),
+                        None,
+                    );
+                    self.dirty = true;
+                    self.persist_pending = true;
+                }
+                Action::RunAlert {
+                    node,
+                    watch,
+                    old,
+                    new,
+                    summary,
+                } => self.alert(node, watch, AlertKind::Alert, old, new, summary),
+                Action::RunUpalert {
+                    node,
+                    watch,
+                    old,
+                    new,
+                } => self.alert(node, watch, AlertKind::Upalert, old, new, String::new()),
+                Action::ScheduleCheck {
+                    node,
+                    check: CheckTarget::Service(service),
+                    cadence,
+                } => {
+                    if let Some(w) = self.running.get(&service) {
+                        let _ = w.commands.try_send(Command::Cadence {
+                            service,
+                            node,
+                            cadence,
+                        });
+                    }
+                }
+                Action::ScheduleCheck { .. } => {}
+            }
+        }
+    }
+
+    fn alert(
+        &mut self,
+        node: String,
+        watch: String,
+        kind: AlertKind,
+        old: crate::node::NodeState,
+        new: crate::node::NodeState,
+        summary: String,
+    ) {
+        if self.admin.in_maintenance(&node) {
+            return;
+        }
+        let word = if kind == AlertKind::Alert {
+            "alert"
+        } else {
+            "upalert"
+        };
+        self.history.record(
+            unix_ms(),
+            EventKind::Alert,
+            format!("{word} {watch} on {node}: {old} → {new} {summary}")
+                .trim_end()
+                .to_string(),
+            Some(node.clone()),
+            Some(watch.clone()),
+        );
+        let Some((spec, targets)) = self.watches.get(&watch) else {
+            return;
+        };
+        let list = if kind == AlertKind::Alert {
+            spec.alert.clone()
+        } else {
+            spec.upalert.clone()
+        };
+        if list.is_empty() {
+            return;
+        }
+        let address = targets
+            .iter()
+            .find(|t| t.node == node)
+            .map(|t| t.addr.to_string())
+            .unwrap_or_default();
+        let call = AlertCall {
+            node,
+            address,
+            group: spec.group.clone(),
+            watch,
+            kind,
+            old,
+            new,
+            summary,
+        };
+        let timeout = spec.alert_timeout;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let tx = self.alerts_tx.clone();
+            self.alerts
+                .get_or_insert_with(|| AlertQueues::new(tx))
+                .send(list, call, timeout);
+        }
+    }
+
+    fn on_alert_record(&mut self, r: AlertRecord) {
+        let status = match (r.exit_code, r.signal, r.timed_out, &r.error) {
+            (_, _, _, Some(e)) => format!("could not run: {e}"),
+            (_, _, true, _) => "timed out".to_string(),
+            (Some(c), _, _, _) => format!("exit {c}"),
+            (_, Some(s), _, _) => format!("signal {s}"),
+            _ => "done".to_string(),
+        };
+        self.history.record(
+            unix_ms(),
+            EventKind::Alert,
+            format!("{} for {} on {}: {status}", r.alert, r.watch, r.node),
+            Some(r.node),
+            Some(r.watch),
+        );
+    }
+
+    /// Recomputes the plan and sends what the mirror lacks. `cause` names the pass in the log
+    /// lines of changes that have no more specific reason.
+    pub fn reconcile(&mut self, cause: &str) -> PassReport {
+        let t0 = Instant::now();
+        let previous = self.plan.in_table();
+        self.plan = desired(&self.cfg, &self.nodes.health(), &self.admin, &previous);
+        self.dirty = false;
+        for e in &self.plan.errors {
+            tracing::error!(error = %e, "real server left out of the desired table");
+        }
+        self.check_guard();
+        let owned = self.owned();
+        let ops = diff(&self.plan.table, &self.actual, &owned);
+        self.passes += 1;
+        if ops.is_empty() {
+            self.reasons.clear();
+            self.removed.clear();
+            return PassReport {
+                took: t0.elapsed(),
+                ..PassReport::default()
+            };
+        }
+        // The state goes to disk before the table changes.
+        self.persist(false);
+        let result = {
+            let kernel = &mut self.kernel;
+            blocking(|| kernel.apply(&ops))
+        };
+        let (failed_idx, failed) = match &result {
+            Ok(r) => (
+                r.failures.iter().map(|f| f.index).collect::<BTreeSet<_>>(),
+                r.failures.len(),
+            ),
+            Err(_) => ((0..ops.len()).collect(), ops.len()),
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = %e, ops = ops.len(), "cannot apply operations");
+        }
+        if let Ok(r) = &result {
+            for f in &r.failures {
+                tracing::error!(op = %f.op, error = %f.error, "kernel refused an operation");
+            }
+        }
+        let owners = self.owners();
+        let detail = ops.len() <= HISTORY_OPS_DETAIL;
+        for (i, op) in ops.iter().enumerate() {
+            if failed_idx.contains(&i) {
+                continue;
+            }
+            patch(&mut self.actual, op);
+            let (svc, node, why) = self.why(&owners, op);
+            let pair = (svc.clone(), node.clone());
+            let reason = self
+                .reasons
+                .get(&pair)
+                .cloned()
+                .unwrap_or_else(|| cause.to_string());
+            tracing::info!(op = %op, service = svc, node = node, why = why, cause = reason, "table change");
+            if detail {
+                self.history.record(
+                    unix_ms(),
+                    EventKind::TableOp,
+                    format!("{op} ({why}; {reason})"),
+                    (!node.is_empty()).then_some(node),
+                    (!svc.is_empty()).then_some(svc),
+                );
+            }
+        }
+        if !detail {
+            self.history.record(
+                unix_ms(),
+                EventKind::TableOp,
+                format!(
+                    "{} operations ({cause}), {failed} refused",
+                    ops.len() - failed
+                ),
+                None,
+                None,
+            );
+        }
+        self.reasons.clear();
+        self.removed.clear();
+        PassReport {
+            ops: ops.len(),
+            failed,
+            took: t0.elapsed(),
+        }
+    }
+
+    fn check_guard(&mut self) {
+        let mut tripped = BTreeSet::new();
+        let mut new_trips = Vec::new();
+        for (name, sp) in &self.plan.services {
+            if !sp.guard_held.is_empty() {
+                tripped.insert(name.clone());
+                if !self.guard_tripped.contains(name) {
+                    new_trips.push((name.clone(), sp.guard_held.clone()));
+                }
+            }
+        }
+        for (name, held) in new_trips {
+            let msg = format!(
+                "mass-removal guard: {name} keeps {} failing real server(s) in the table ({}): too many checks fail at once",
+                held.len(),
+                held.join(", ")
+            );
+            tracing::warn!(service = name, held = held.join(","), "{msg}");
+            self.history
+                .record(unix_ms(), EventKind::Alert, msg, None, Some(name));
+        }
+        for name in self.guard_tripped.difference(&tripped) {
+            tracing::info!(service = %name, "mass-removal guard released");
+        }
+        self.guard_tripped = tripped;
+    }
+
+    /// (service key, address, port) → (service, node) of every configured real server, and
+    /// the sorry servers.
+    fn owners(&self) -> BTreeMap<(ServiceKey, IpAddr, u16), (String, String)> {
+        let mut out = BTreeMap::new();
+        for ((svc, node), m) in &self.plan.members {
+            if let Some(key) = self.plan.services.get(svc).and_then(|s| s.key) {
+                out.insert((key, m.addr, m.port), (svc.clone(), node.clone()));
+            }
+        }
+        for svc in &self.cfg.services {
+            if let (Some(sorry), Some(key)) = (
+                svc.sorry_server,
+                self.plan.services.get(&svc.name).and_then(|s| s.key),
+            ) {
+                out.entry((key, sorry.address, svc.sorry_port(&sorry)))
+                    .or_insert((svc.name.clone(), "sorry-server".into()));
+            }
+        }
+        out
+    }
+
+    fn why(
+        &self,
+        owners: &BTreeMap<(ServiceKey, IpAddr, u16), (String, String)>,
+        op: &Op,
+    ) -> (String, String, String) {
+        let key = *op.service_key();
+        let svc_name = self
+            .plan
+            .services
+            .iter()
+            .find(|(_, s)| s.key == Some(key))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        let Some((addr, port)) = op.dest_addr() else {
+            let why = match op {
+                Op::DelService(_) => "service not in the configuration",
+                Op::EditService(_) => "service settings differ from the configuration",
+                _ => "service in the configuration",
+            };
+            return (svc_name, String::new(), why.into());
+        };
+        match owners.get(&(key, addr, port)) {
+            Some((svc, node)) if node == "sorry-server" => {
+                let sp = self.plan.services.get(svc);
+                let why = if sp.is_some_and(|s| s.sorry_active) {
+                    "below quorum: sorry server takes the traffic"
+                } else {
+                    "quorum met: sorry server not needed"
+                };
+                (svc.clone(), node.clone(), why.into())
+            }
+            Some((svc, node)) => {
+                let why = self
+                    .plan
+                    .members
+                    .get(&(svc.clone(), node.clone()))
+                    .map(|m| m.why.clone())
+                    .unwrap_or_default();
+                (svc.clone(), node.clone(), why)
+            }
+            None => (svc_name, String::new(), "not in the configuration".into()),
+        }
+    }
+
+    /// Drift repair: reads the kernel's table and repairs what differs (owned services only).
+    pub fn drift_pass(&mut self) -> PassReport {
+        let result = {
+            let kernel = &mut self.kernel;
+            blocking(|| kernel.dump())
+        };
+        match result {
+            Ok(entries) => {
+                self.actual = Table::from_entries(&entries);
+                self.conns = conns_of(&entries);
+                self.reconcile("drift repair")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "drift pass: cannot read the IPVS table");
+                PassReport::default()
+            }
+        }
+    }
+
+    /// The state document of now.
+    fn state_doc(&self) -> StateDoc {
+        let mut doc = StateDoc {
+            version: 1,
+            admin: self.admin.clone(),
+            event_seq: self.history.seq(),
+            ..StateDoc::default()
+        };
+        doc.set_known(&self.nodes.known());
+        for name in self.nodes.names() {
+            if let Some(m) = self.nodes.machine(name) {
+                doc.nodes.insert(
+                    name.clone(),
+                    NodeRecord {
+                        state: m.state(),
+                        since_ms: self.nodes.since_unix.get(name).copied().unwrap_or(0),
+                    },
+                );
+            }
+        }
+        doc
+    }
+
+    /// Writes the state file if something changed (health changes at most once per
+    /// [`PERSIST_GAP`] unless `force`).
+    pub(super) fn persist(&mut self, force: bool) {
+        if !force && !self.persist_pending {
+            return;
+        }
+        if !force && self.last_persist.is_some_and(|t| t.elapsed() < PERSIST_GAP) {
+            return;
+        }
+        let doc = self.state_doc();
+        match self.persister.store(doc) {
+            Ok(_) => {
+                self.persist_pending = false;
+                self.last_persist = Some(Instant::now());
+            }
+            Err(e) => tracing::error!(error = %e, "cannot save the state"),
+        }
+    }
+
+    /// Re-reads the configuration directory. Invalid: every diagnostic is logged, the running
+    /// configuration stays, the errors are returned. Valid: applied as a difference.
+    pub fn reload(&mut self) -> Result<String, ConfigErrors> {
+        systemd::reloading();
+        let (cfg, warnings) = match reload::load(&self.dir) {
+            Ok(x) => x,
+            Err(e) => {
+                for d in &e.errors {
+                    tracing::error!("reload rejected: {d}");
+                }
+                self.history.record(
+                    unix_ms(),
+                    EventKind::Reload,
+                    format!(
+                        "reload rejected, the running configuration stays: {}",
+                        e.errors
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    None,
+                    None,
+                );
+                systemd::reloaded("reload rejected: the running configuration stays");
+                return Err(e);
+            }
+        };
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let changed = reload::changed_services(&self.cfg, &cfg);
+        let new_watches = reload::watches(&cfg);
+        let wc = reload::watch_changes(&self.watches, &new_watches);
+        let now = self.now();
+        let kept = self
+            .nodes
+            .reconfigure(watches::node_configs(&cfg), now, unix_ms());
+        // Services that leave the configuration are deleted by the next pass.
+        let new_keys: BTreeSet<ServiceKey> = cfg
+            .services
+            .iter()
+            .map(|s| crate::cli::apply::service_of(s).key)
+            .collect();
+        for k in self.owned() {
+            if !new_keys.contains(&k) {
+                self.removed.insert(k);
+            }
+        }
+        self.cfg = cfg;
+        self.watches = new_watches;
+        let nodes = &self.nodes;
+        let cfg = &self.cfg;
+        self.admin
+            .retain(|n, s| nodes.machine(n).is_some() && s.is_none_or(|s| cfg.service(s).is_some()));
+        if self.run_checks {
+            for name in &wc.stop {
+                self.stop_watch(name);
+            }
+            for name in &wc.start {
+                self.start_watch(name);
+            }
+        }
+        let msg = format!(
+            "reloaded: {} service(s) changed ({}), {} watch(es) restarted, {} unchanged, {} node(s) kept their state",
+            changed.len(),
+            changed.join(", "),
+            wc.start.len(),
+            wc.unchanged,
+            kept
+        );
+        tracing::info!("{msg}");
+        self.history
+            .record(unix_ms(), EventKind::Reload, msg.clone(), None, None);
+        let r = self.reconcile("reload");
+        tracing::info!(mutating_ops = r.ops, failed = r.failed, "reload reconcile done");
+        self.persist(true);
+        systemd::reloaded("running");
+        Ok(format!("{msg}; {} operation(s) sent", r.ops))
+    }
+
+    fn start_watch(&mut self, name: &str) {
+        let Some((spec, targets)) = self.watches.get(name) else {
+            return;
+        };
+        let seed = unix_ms() ^ (self.running.len() as u64).wrapping_mul(0x9e37_79b9);
+        let mut runner = Runner::new(CHECK_BUDGET, seed);
+        if let Err(e) = runner.add_watch(spec, targets) {
+            tracing::error!(service = name, error = %e, "cannot start the watch");
+            return;
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let reports = self.reports_tx.clone();
+        let task = tokio::spawn(runner.run(rx, reports));
+        self.running.insert(
+            name.to_string(),
+            Watch {
+                commands: tx,
+                task,
+            },
+        );
+    }
+
+    fn stop_watch(&mut self, name: &str) {
+        if let Some(w) = self.running.remove(name) {
+            let _ = w.commands.try_send(Command::Stop);
+            drop(w.commands);
+            drop(w.task);
+        }
+    }
+
+    /// The event loop: runs until SIGTERM/SIGINT or `shutdown`; the IPVS table is left as it is.
+    pub async fn run(
+        mut self,
+        mut inbox: ControlInbox,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        if self.run_checks {
+            let names: Vec<String> = self.watches.keys().cloned().collect();
+            for n in names {
+                self.start_watch(&n);
+            }
+        }
+        let mut reports = self.reports_rx.take().unwrap_or_else(|| {
+            let (_, rx) = mpsc::unbounded_channel();
+            rx
+        });
+        let mut alert_records = self.alerts_rx.take().unwrap_or_else(|| {
+            let (_, rx) = mpsc::unbounded_channel();
+            rx
+        });
+        let drift_every = self.cfg.director.reconcile_interval;
+        let mut drift = tokio::time::interval_at(tokio::time::Instant::now() + drift_every, drift_every);
+        drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let wd = systemd::watchdog_tick();
+        let mut watchdog = tokio::time::interval(wd.unwrap_or(Duration::from_secs(3600)));
+        let mut persist_tick = tokio::time::interval(PERSIST_GAP);
+        systemd::ready(&format!(
+            "running: {} services, first reconcile sent {} operations",
+            self.cfg.services.len(),
+            self.first_pass.ops
+        ));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping, the IPVS table stays as it is"); break }
+                _ = int.recv() => { tracing::info!("SIGINT: stopping, the IPVS table stays as it is"); break }
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = self.reload();
+                }
+                Some(r) = reports.recv() => {
+                    self.on_report(r);
+                    while let Ok(r) = reports.try_recv() {
+                        self.on_report(r);
+                    }
+                }
+                Some(a) = alert_records.recv() => self.on_alert_record(a),
+                Some((req, reply)) = inbox.requests.recv() => {
+                    let resp = self.request(req);
+                    let _ = reply.send(resp);
+                }
+                _ = drift.tick() => { self.drift_pass(); }
+                _ = watchdog.tick(), if wd.is_some() => systemd::watchdog(),
+                _ = persist_tick.tick() => self.persist(false),
+            }
+            if self.dirty {
+                self.reconcile("health change");
+            }
+        }
+        systemd::stopping();
+        for name in self.running.keys().cloned().collect::<Vec<_>>() {
+            self.stop_watch(&name);
+        }
+        self.persist(true);
+        Ok(())
+    }
+
+    /// Where the state lives.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+}
+
+/// What start-up knows of each pair: every configured real server the kernel has counts as
+/// passing (with the load the state file remembered); the state file's health for the others.
+/// Also the weights of the pairs in the kernel (the guard's `previous`) and how many were
+/// adopted.
+fn adopt(
+    cfg: &Config,
+    actual: &Table,
+    doc: &StateDoc,
+) -> (BTreeMap<Pair, Known>, BTreeMap<Pair, i32>, usize) {
+    let mut known = doc.known();
+    let mut previous = BTreeMap::new();
+    let mut adopted = 0;
+    for svc in &cfg.services {
+        let key = crate::cli::apply::service_of(svc).key;
+        let Some(have) = actual.services.get(&key) else {
+            continue;
+        };
+        for node in cfg.hostgroup_of(svc).map(|h| h.nodes.as_slice()).unwrap_or_default() {
+            let port = crate::ipvs::normalise_dest_port(
+                &key,
+                crate::cli::apply::forward_of(svc),
+                svc.real_port(node),
+            );
+            if let Some(d) = have.dests.get(&(node.address, port)) {
+                let pair = (svc.name.clone(), node.name.clone());
+                let load = known.get(&pair).and_then(|k| k.load);
+                known.insert(pair.clone(), Known { up: true, load });
+                previous.insert(pair, d.weight);
+                adopted += 1;
+            }
+        }
+    }
+    (known, previous, adopted)
+}

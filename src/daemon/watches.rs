@@ -1,0 +1,154 @@
+//! The configuration's watches as the monitor runner wants them: one [`WatchSpec`] per service
+//! with its targets (the nodes of the service's hostgroup), and one [`NodeConfig`] per node for
+//! its state machine.
+
+use crate::config::{self, Config, Monitor, Service};
+use crate::monitor::spec::{self as m, AlertSpec, CheckSpec, WatchSpec};
+use crate::monitor::status::StatusRanges;
+use crate::monitor::Target;
+use crate::node::{NodeConfig, ServiceConfig};
+use std::collections::BTreeMap;
+
+/// The port a network check goes to when the monitor names none: the service's real-server
+/// port for a node without its own.
+fn check_port(svc: &Service, own: Option<u16>) -> u16 {
+    own.or(svc.port).unwrap_or(svc.virtual_service.port())
+}
+
+fn word<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
+    match &svc.watch.monitor {
+        Monitor::Ping => CheckSpec::Ping(m::PingCheck { count: 1 }),
+        Monitor::Tcp(t) => CheckSpec::Tcp(m::TcpCheck {
+            port: check_port(svc, t.port),
+            send: t.send.clone(),
+            expect: t.expect.clone(),
+        }),
+        Monitor::Http(h) => {
+            let spec = m::HttpCheck {
+                port: Some(check_port(svc, h.port)),
+                method: h.method.clone(),
+                path: h.path.clone(),
+                host: h.host.clone(),
+                status: StatusRanges(h.expect_status.iter().map(|r| (r.low, r.high)).collect()),
+                body: h.body.clone(),
+                verify: h.tls.as_ref().is_none_or(|t| t.verify),
+                sni: h.tls.as_ref().and_then(|t| t.sni.clone()),
+                ca_file: None,
+                cert_expiry_warn_days: h
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.cert_expiry_warn)
+                    .map(|d| u32::try_from(d.as_secs() / 86_400).unwrap_or(u32::MAX))
+                    .unwrap_or(14),
+            };
+            if h.tls.is_some() {
+                CheckSpec::Https(spec)
+            } else {
+                CheckSpec::Http(spec)
+            }
+        }
+        Monitor::Dns(d) => CheckSpec::Dns(m::DnsCheck {
+            port: d.port.unwrap_or(53),
+            name: d.name.clone(),
+            qtype: word(&d.qtype),
+            expect: d.expect.clone(),
+            rcode: word(&d.rcode),
+        }),
+        Monitor::Udp(u) => CheckSpec::Udp(m::UdpCheck {
+            port: check_port(svc, u.port),
+            send: u.send.clone(),
+            expect: u.expect.clone(),
+        }),
+        Monitor::Agent(a) => CheckSpec::Agent(m::AgentCheck {
+            port: a.port,
+            protocol: m::AgentProtocol::Tcp,
+            path: "/".into(),
+        }),
+        Monitor::External(e) => CheckSpec::External(m::ExternalCheck {
+            monitor: e.script.clone(),
+            args: e.args.clone(),
+            dir: cfg.director.monitor_dir.clone(),
+            user: None,
+        }),
+    }
+}
+
+fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
+    list.iter()
+        .map(|a| {
+            if a.script == "log" {
+                AlertSpec::Log
+            } else {
+                AlertSpec::Script {
+                    path: cfg.director.alert_dir.join(&a.script),
+                    args: a.args.clone(),
+                    user: None,
+                }
+            }
+        })
+        .collect()
+}
+
+/// The watch of one service and the nodes it checks.
+pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
+    let w = &svc.watch;
+    let spec = WatchSpec {
+        service: svc.name.clone(),
+        group: svc.hostgroup.clone(),
+        monitor: check_spec(cfg, svc),
+        interval: w.interval,
+        randskew: w.randskew,
+        timeout: w.timeout,
+        failed_interval: Some(w.failed_interval),
+        rise: w.rise,
+        fall: w.fall,
+        alert: alerts(cfg, &w.alert),
+        upalert: alerts(cfg, &w.upalert),
+        numalerts: w.numalerts.unwrap_or(0),
+        alert_timeout: w.alert_timeout,
+    };
+    let targets = cfg
+        .hostgroup_of(svc)
+        .map(|h| {
+            h.nodes
+                .iter()
+                .map(|n| Target {
+                    node: n.name.clone(),
+                    addr: n.address,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (spec, targets)
+}
+
+/// One state machine configuration per node name, with every service whose hostgroup holds
+/// the node. Nodes have no ping watch of their own (the configuration has none): a failing
+/// service check makes them `failed`.
+pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
+    let mut out: BTreeMap<String, NodeConfig> = BTreeMap::new();
+    for svc in &cfg.services {
+        for node in cfg.hostgroup_of(svc).map(|h| h.nodes.as_slice()).unwrap_or_default() {
+            let nc = out.entry(node.name.clone()).or_insert_with(|| {
+                let mut nc = NodeConfig::new(node.name.clone(), Vec::new());
+                nc.ping = false;
+                nc
+            });
+            nc.services.push(ServiceConfig {
+                name: svc.name.clone(),
+                rise: svc.watch.rise,
+                fall: svc.watch.fall,
+                weight: node.weight,
+                numalerts: svc.watch.numalerts.unwrap_or(0),
+            });
+        }
+    }
+    out
+}
