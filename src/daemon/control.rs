@@ -7,8 +7,8 @@ use super::desired::{desired, Check};
 use super::event_loop::{unix_ms, Daemon};
 use crate::config::Service;
 use crate::control::proto::{
-    CheckView, ErrorCode, EventKind, NodeServiceView, NodeView, RealServerView, Request,
-    Response, ServiceView, StatusView,
+    CheckView, ErrorCode, EventKind, NodeServiceView, NodeView, RealServerView, Request, Response,
+    ServiceView, StatusView,
 };
 use crate::ipvs::addr_port;
 use crate::reconcile::diff;
@@ -50,7 +50,11 @@ impl Daemon {
                     return error(ErrorCode::NotFound, format!("no node `{node}`"));
                 }
                 let changed = self.admin.set_maintenance(&node, on);
-                let what = if on { "maintenance on" } else { "maintenance off" };
+                let what = if on {
+                    "maintenance on"
+                } else {
+                    "maintenance off"
+                };
                 self.admin_done(&node, None, what, changed)
             }
             Request::Reload => match self.reload() {
@@ -151,7 +155,12 @@ impl Daemon {
     }
 
     fn service_view(&self, svc: &Service) -> ServiceView {
-        let sp = self.plan.services.get(&svc.name).cloned().unwrap_or_default();
+        let sp = self
+            .plan
+            .services
+            .get(&svc.name)
+            .cloned()
+            .unwrap_or_default();
         let key = sp.key;
         let kernel = key.and_then(|k| self.actual.services.get(&k));
         let mut real_servers = Vec::new();

@@ -223,7 +223,11 @@ fn plan_service(
 pub fn all_healthy(cfg: &Config) -> BTreeMap<Pair, Health> {
     let mut out = BTreeMap::new();
     for svc in &cfg.services {
-        for node in cfg.hostgroup_of(svc).map(|h| h.nodes.as_slice()).unwrap_or_default() {
+        for node in cfg
+            .hostgroup_of(svc)
+            .map(|h| h.nodes.as_slice())
+            .unwrap_or_default()
+        {
             out.insert(
                 (svc.name.clone(), node.name.clone()),
                 Health {

@@ -173,12 +173,13 @@ impl Daemon {
             .clone()
             .unwrap_or_else(|| cfg.director.state_dir.clone());
         let (persister, doc) = Persister::open(&state_dir)?;
-        let history = History::open(&state_dir, HISTORY_CAP, doc.event_seq, events).map_err(
-            |source| StartError::History {
-                path: state_dir.join(super::history::HISTORY_FILE),
-                source,
-            },
-        )?;
+        let history =
+            History::open(&state_dir, HISTORY_CAP, doc.event_seq, events).map_err(|source| {
+                StartError::History {
+                    path: state_dir.join(super::history::HISTORY_FILE),
+                    source,
+                }
+            })?;
         let entries = blocking(|| kernel.dump())?;
         let actual = Table::from_entries(&entries);
         let conns = conns_of(&entries);
@@ -289,7 +290,10 @@ impl Daemon {
     pub fn on_report(&mut self, r: CheckReport) {
         let now = self.now();
         let pair = (r.service.clone(), r.node.clone());
-        let before = self.nodes.machine(&r.node).and_then(|m| m.health(&r.service));
+        let before = self
+            .nodes
+            .machine(&r.node)
+            .and_then(|m| m.health(&r.service));
         let (pass, load, summary) = match &r.outcome {
             Ok(p) => (true, p.load, p.warning.clone().unwrap_or_default()),
             Err(e) => (false, None, e.to_string()),
@@ -306,7 +310,10 @@ impl Daemon {
         let actions = self
             .nodes
             .report(now, &r.service, &r.node, pass, load, summary.clone());
-        let after = self.nodes.machine(&r.node).and_then(|m| m.health(&r.service));
+        let after = self
+            .nodes
+            .machine(&r.node)
+            .and_then(|m| m.health(&r.service));
         let reason = if pass {
             format!("{} check passes on {}", r.service, r.node)
         } else {
@@ -751,8 +758,9 @@ impl Daemon {
         self.watches = new_watches;
         let nodes = &self.nodes;
         let cfg = &self.cfg;
-        self.admin
-            .retain(|n, s| nodes.machine(n).is_some() && s.is_none_or(|s| cfg.service(s).is_some()));
+        self.admin.retain(|n, s| {
+            nodes.machine(n).is_some() && s.is_none_or(|s| cfg.service(s).is_some())
+        });
         if self.run_checks {
             for name in &wc.stop {
                 self.stop_watch(name);
@@ -773,7 +781,11 @@ impl Daemon {
         self.history
             .record(unix_ms(), EventKind::Reload, msg.clone(), None, None);
         let r = self.reconcile("reload");
-        tracing::info!(mutating_ops = r.ops, failed = r.failed, "reload reconcile done");
+        tracing::info!(
+            mutating_ops = r.ops,
+            failed = r.failed,
+            "reload reconcile done"
+        );
         self.persist(true);
         systemd::reloaded("running");
         Ok(format!("{msg}; {} operation(s) sent", r.ops))
@@ -792,13 +804,8 @@ impl Daemon {
         let (tx, rx) = mpsc::channel(1024);
         let reports = self.reports_tx.clone();
         let task = tokio::spawn(runner.run(rx, reports));
-        self.running.insert(
-            name.to_string(),
-            Watch {
-                commands: tx,
-                task,
-            },
-        );
+        self.running
+            .insert(name.to_string(), Watch { commands: tx, task });
     }
 
     fn stop_watch(&mut self, name: &str) {
@@ -834,7 +841,8 @@ impl Daemon {
             rx
         });
         let drift_every = self.cfg.director.reconcile_interval;
-        let mut drift = tokio::time::interval_at(tokio::time::Instant::now() + drift_every, drift_every);
+        let mut drift =
+            tokio::time::interval_at(tokio::time::Instant::now() + drift_every, drift_every);
         drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let wd = systemd::watchdog_tick();
         let mut watchdog = tokio::time::interval(wd.unwrap_or(Duration::from_secs(3600)));
@@ -904,7 +912,11 @@ fn adopt(
         let Some(have) = actual.services.get(&key) else {
             continue;
         };
-        for node in cfg.hostgroup_of(svc).map(|h| h.nodes.as_slice()).unwrap_or_default() {
+        for node in cfg
+            .hostgroup_of(svc)
+            .map(|h| h.nodes.as_slice())
+            .unwrap_or_default()
+        {
             let port = crate::ipvs::normalise_dest_port(
                 &key,
                 crate::cli::apply::forward_of(svc),

@@ -178,7 +178,10 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"seq\":11,\"at").unwrap();
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
-        assert!(lines <= 7, "the file is rewritten at twice the ring: {lines} lines");
+        assert!(
+            lines <= 7,
+            "the file is rewritten at twice the ring: {lines} lines"
+        );
         let mut h = History::open(dir.path(), 3, 0, tx).unwrap();
         assert_eq!(h.seq(), 10);
         let r = h.record(20, EventKind::Reload, "r".into(), None, None);
@@ -191,6 +194,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, _rx) = broadcast::channel(4);
         let mut h = History::open(dir.path(), 10, 41, tx).unwrap();
-        assert_eq!(h.record(0, EventKind::Admin, "x".into(), None, None).seq, 42);
+        assert_eq!(
+            h.record(0, EventKind::Admin, "x".into(), None, None).seq,
+            42
+        );
     }
 }

@@ -1,0 +1,282 @@
+//! The daemon against a fake IPVS table (fast; the kernel tests in `tests/kernel/daemon.rs` do
+//! the same against the real one): adoption and restore at start, drift repair, reload,
+//! operator overrides that survive a restart, and the event loop driven through the control
+//! channel.
+
+use super::desired_tests::write_config;
+use super::event_loop::{control_channel, Daemon, Options};
+use super::kernel::{FakeKernel, Kernel};
+use crate::control::proto::{Request, Response};
+use crate::ipvs::{ApplyReport, IpvsError, Op, ServiceEntry};
+use crate::monitor::{CheckError, CheckReport, Pass};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<FakeKernel>>);
+
+impl Kernel for Shared {
+    fn dump(&mut self) -> Result<Vec<ServiceEntry>, IpvsError> {
+        self.0.lock().unwrap().dump()
+    }
+    fn apply(&mut self, ops: &[Op]) -> Result<ApplyReport, IpvsError> {
+        self.0.lock().unwrap().apply(ops)
+    }
+    fn mutating(&self) -> u64 {
+        self.0.lock().unwrap().mutating
+    }
+}
+
+impl Shared {
+    fn ops(&self) -> Vec<Op> {
+        std::mem::take(&mut self.0.lock().unwrap().log)
+    }
+    fn dest_count(&self) -> usize {
+        self.0.lock().unwrap().table.dest_count()
+    }
+}
+
+fn start(dir: &Path, state: &Path, kernel: &Shared) -> Daemon {
+    let (tx, _) = tokio::sync::broadcast::channel(16);
+    Daemon::start(
+        Options {
+            config_dir: dir.to_path_buf(),
+            state_dir: Some(state.to_path_buf()),
+            run_checks: false,
+        },
+        Box::new(kernel.clone()),
+        tx,
+    )
+    .unwrap_or_else(|e| panic!("start: {e}"))
+}
+
+fn report(d: &mut Daemon, node: &str, pass: bool) {
+    d.on_report(CheckReport {
+        group: "web_nodes".into(),
+        service: "web".into(),
+        node: node.into(),
+        outcome: if pass {
+            Ok(Pass::default())
+        } else {
+            Err(CheckError::Refused)
+        },
+        started: 0,
+        duration_ms: 1,
+    });
+}
+
+fn converged(n: u8) -> (tempfile::TempDir, tempfile::TempDir, Shared) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), n, "", "");
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let kernel = Shared::default();
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    (dir, state, kernel)
+}
+
+#[test]
+fn restart_over_a_converged_table_sends_nothing() {
+    let (dir, state, kernel) = converged(5);
+    // First start without a state file: everything in the kernel is adopted.
+    let d = start(dir.path(), state.path(), &kernel);
+    assert_eq!(d.first_pass.ops, 0);
+    assert_eq!(d.mutating_ops(), 0);
+    drop(d);
+    // Second start with the state file it wrote.
+    let d = start(dir.path(), state.path(), &kernel);
+    assert_eq!(d.first_pass.ops, 0);
+    assert!(kernel.ops().is_empty());
+    assert!(state.path().join("state.json").exists());
+}
+
+#[test]
+fn cold_start_adds_servers_only_after_their_checks_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 3, "", "");
+    let kernel = Shared::default();
+    let mut d = start(dir.path(), state.path(), &kernel);
+    assert!(matches!(kernel.ops().as_slice(), [Op::AddService(_)]));
+    report(&mut d, "n1", false);
+    report(&mut d, "n2", true);
+    d.reconcile("test");
+    let ops = kernel.ops();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert!(
+        matches!(&ops[0], Op::AddDest { dest, .. } if dest.addr.to_string() == "198.51.100.12")
+    );
+}
+
+#[test]
+fn a_crash_before_the_table_was_written_is_repaired_and_nothing_healthy_removed() {
+    let (dir, state, kernel) = converged(4);
+    drop(start(dir.path(), state.path(), &kernel));
+    // As after a reboot (or a kill in the middle of a big apply): half of it is missing.
+    {
+        let mut k = kernel.0.lock().unwrap();
+        let svc = k.table.services.values_mut().next().unwrap();
+        let keys: Vec<_> = svc.dests.keys().copied().take(2).collect();
+        for key in keys {
+            svc.dests.remove(&key);
+        }
+    }
+    let d = start(dir.path(), state.path(), &kernel);
+    let ops = kernel.ops();
+    assert_eq!(d.first_pass.ops, 2);
+    assert!(
+        ops.iter().all(|o| matches!(o, Op::AddDest { .. })),
+        "{ops:?}"
+    );
+    assert_eq!(kernel.dest_count(), 4);
+}
+
+#[test]
+fn drift_is_repaired_and_foreign_services_are_left_alone() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let foreign = crate::ipvs::Service::new(
+        crate::ipvs::ServiceKey::Addr {
+            protocol: crate::ipvs::Protocol::Tcp,
+            addr: "203.0.113.1".parse().unwrap(),
+            port: 8080,
+        },
+        "wlc",
+    );
+    {
+        let mut k = kernel.0.lock().unwrap();
+        k.table.services.clear();
+        k.table.insert_service(foreign.clone());
+    }
+    let r = d.drift_pass();
+    assert_eq!(r.ops, 4, "service + 3 real servers");
+    let k = kernel.0.lock().unwrap();
+    assert!(k.table.services.contains_key(&foreign.key));
+    assert_eq!(k.table.dest_count(), 3);
+}
+
+#[test]
+fn reload_keeps_the_old_configuration_when_invalid_and_sends_only_the_difference() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let web = dir.path().join("services/web.yaml");
+    let good = std::fs::read_to_string(&web).unwrap();
+    std::fs::write(&web, good.replace("scheduler: rr", "scheduler: nosuch")).unwrap();
+    let err = d.reload().unwrap_err().to_string();
+    assert!(err.contains("web.yaml:2:"), "{err}");
+    assert!(kernel.ops().is_empty());
+    assert_eq!(d.config().services[0].scheduler.name(), "rr");
+    std::fs::write(&web, good.replace("scheduler: rr", "scheduler: wlc")).unwrap();
+    d.reload().unwrap();
+    let ops = kernel.ops();
+    assert!(
+        matches!(ops.as_slice(), [Op::EditService(s)] if s.scheduler == "wlc"),
+        "{ops:?}"
+    );
+}
+
+#[test]
+fn operator_overrides_apply_at_once_and_survive_a_restart() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let r = d.request(Request::Drain {
+        node: "n1".into(),
+        service: None,
+    });
+    assert!(matches!(r, Response::Done { .. }), "{r:?}");
+    assert!(matches!(kernel.ops().as_slice(), [Op::EditDest { dest, .. }] if dest.weight == 0));
+    let r = d.request(Request::Disable {
+        node: "n9".into(),
+        service: None,
+    });
+    assert!(matches!(r, Response::Error { .. }), "{r:?}");
+    d.request(Request::Maintenance {
+        node: "n2".into(),
+        on: true,
+    });
+    assert!(matches!(kernel.ops().as_slice(), [Op::DelDest { .. }]));
+    drop(d);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    assert_eq!(d.first_pass.ops, 0, "overrides restored: nothing to change");
+    let Response::Nodes { nodes } = d.request(Request::Nodes) else {
+        panic!("nodes view")
+    };
+    let n1 = nodes.iter().find(|n| n.name == "n1").unwrap();
+    assert_eq!(n1.admin, "drain");
+    let n2 = nodes.iter().find(|n| n.name == "n2").unwrap();
+    assert_eq!(n2.admin, "maintenance");
+    d.request(Request::Enable {
+        node: "n1".into(),
+        service: None,
+    });
+    assert!(matches!(kernel.ops().as_slice(), [Op::EditDest { dest, .. }] if dest.weight == 1));
+    let Response::Events { events } = d.request(Request::Events {
+        since: None,
+        limit: None,
+        follow: false,
+    }) else {
+        panic!("events view")
+    };
+    assert!(events.iter().any(|e| e.message.contains("drain n1")));
+}
+
+#[test]
+fn a_failing_check_removes_its_server_with_a_logged_reason() {
+    let (dir, state, kernel) = converged(4);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    report(&mut d, "n3", false);
+    d.reconcile("test");
+    assert!(
+        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.13")
+    );
+    let Response::Status(s) = d.request(Request::Status) else {
+        panic!("status view")
+    };
+    let rs = &s.services[0].real_servers[2];
+    assert_eq!(rs.weight, None);
+    assert_eq!(rs.health, "down");
+    assert_eq!(rs.node_state, "failed");
+    report(&mut d, "n3", true);
+    d.reconcile("test");
+    assert!(matches!(kernel.ops().as_slice(), [Op::AddDest { .. }]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_answers_control_requests_and_stops_without_touching_the_table() {
+    let (dir, state, kernel) = converged(2);
+    let (handle, inbox) = control_channel();
+    let d = Daemon::start(
+        Options {
+            config_dir: dir.path().to_path_buf(),
+            state_dir: Some(state.path().to_path_buf()),
+            run_checks: false,
+        },
+        Box::new(kernel.clone()),
+        handle.events.clone(),
+    )
+    .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(d.run(inbox, async {
+        let _ = stop_rx.await;
+    }));
+    let mut follow = handle.events.subscribe();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    handle
+        .requests
+        .send((
+            Request::Drain {
+                node: "n2".into(),
+                service: Some("web".into()),
+            },
+            tx,
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(rx.await.unwrap(), Response::Done { .. }));
+    let ev = follow.recv().await.unwrap();
+    assert!(ev.message.contains("drain n2"), "{ev:?}");
+    let before = kernel.dest_count();
+    stop_tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(kernel.dest_count(), before, "the table stays on exit");
+}

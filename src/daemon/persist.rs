@@ -142,6 +142,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(STATE_FILE), b"{\"health\": 3").unwrap();
         let err = Persister::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("state.json") && err.contains("corrupt"), "{err}");
+        assert!(
+            err.contains("state.json") && err.contains("corrupt"),
+            "{err}"
+        );
     }
 }

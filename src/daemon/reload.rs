@@ -58,9 +58,9 @@ pub fn load(dir: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigErrors> {
 pub fn changed_services(old: &Config, new: &Config) -> Vec<String> {
     let mut out = Vec::new();
     for s in &new.services {
-        let same = old.service(&s.name).is_some_and(|o| {
-            o == s && old.hostgroup_of(o) == new.hostgroup_of(s)
-        });
+        let same = old
+            .service(&s.name)
+            .is_some_and(|o| o == s && old.hostgroup_of(o) == new.hostgroup_of(s));
         if !same {
             out.push(s.name.clone());
         }

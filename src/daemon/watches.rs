@@ -135,7 +135,11 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
 pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
     let mut out: BTreeMap<String, NodeConfig> = BTreeMap::new();
     for svc in &cfg.services {
-        for node in cfg.hostgroup_of(svc).map(|h| h.nodes.as_slice()).unwrap_or_default() {
+        for node in cfg
+            .hostgroup_of(svc)
+            .map(|h| h.nodes.as_slice())
+            .unwrap_or_default()
+        {
             let nc = out.entry(node.name.clone()).or_insert_with(|| {
                 let mut nc = NodeConfig::new(node.name.clone(), Vec::new());
                 nc.ping = false;
