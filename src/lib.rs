@@ -6,3 +6,4 @@
 //! and driven by events and a caller-supplied clock. See `DESIGN.md` for the architecture.
 
 pub mod config;
+pub mod vrrp;
