@@ -340,7 +340,10 @@ mod tests {
         assert_eq!(c.track[1].target, TrackTarget::Service("http".into()));
         let f = c.to_fsm().unwrap();
         assert_eq!(f.advert_interval_cs, 10);
-        assert_eq!(f.advert_addrs, vec!["192.0.2.10".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            f.advert_addrs,
+            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
         assert_eq!(f.garp_repeat, 4);
         // JSON round trip of the whole thing.
         let json = serde_json::to_string(&c).unwrap();

@@ -350,8 +350,8 @@ impl Advert {
         let addrs = body
             .chunks_exact(family.addr_len())
             .filter_map(|c| match family {
-                Family::V4 => <[u8; 4]>::try_from(c).ok().map(|b| IpAddr::from(b)),
-                Family::V6 => <[u8; 16]>::try_from(c).ok().map(|b| IpAddr::from(b)),
+                Family::V4 => <[u8; 4]>::try_from(c).ok().map(IpAddr::from),
+                Family::V6 => <[u8; 16]>::try_from(c).ok().map(IpAddr::from),
             })
             .collect();
         Ok(Advert {

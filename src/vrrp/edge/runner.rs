@@ -152,7 +152,11 @@ impl Instance {
 
     /// Finds our source address: the first non-VIP IPv4 address, or the link-local IPv6
     /// address once duplicate address detection is over. Waits for it (or for shutdown).
-    async fn source_addr(&mut self, handle: &Handle, index: u32) -> Result<Option<IpAddr>, RunError> {
+    async fn source_addr(
+        &mut self,
+        handle: &Handle,
+        index: u32,
+    ) -> Result<Option<IpAddr>, RunError> {
         let family = self.cfg.family();
         let vips: Vec<IpAddr> = self.cfg.vips.iter().map(|v| v.address).collect();
         let mut logged = false;
@@ -206,9 +210,9 @@ impl Instance {
         names.extend(self.cfg.vips.iter().filter_map(|v| v.interface.clone()));
         names.extend(self.tracker.interfaces());
         for n in names {
-            if !ifaces.contains_key(&n) {
-                let i = Self::iface(&handle, &n).await.map_err(nl)?;
-                ifaces.insert(n, i);
+            if let std::collections::hash_map::Entry::Vacant(slot) = ifaces.entry(n) {
+                let i = Self::iface(&handle, slot.key()).await.map_err(nl)?;
+                slot.insert(i);
             }
         }
         let main = self.cfg.interface.clone();
@@ -368,7 +372,9 @@ impl Instance {
         for dst in dsts {
             match edge.sock.send(&advert.encode(src, dst), dst) {
                 Ok(()) => edge.adverts_sent += 1,
-                Err(e) => tracing::warn!(instance = %self.cfg.name, %dst, "advert send failed: {e}"),
+                Err(e) => {
+                    tracing::warn!(instance = %self.cfg.name, %dst, "advert send failed: {e}")
+                }
             }
         }
     }
