@@ -242,6 +242,9 @@ impl Instance {
                 self.execute(&mut edge, acts).await;
             }
         }
+        // A previous run that was killed may have left the VIPs behind: a backup must not
+        // hold them.
+        self.vips(&mut edge, false).await;
         let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
         let mut main_up = own_up;
         if own_up {
