@@ -70,7 +70,19 @@ impl Lab {
         let d1 = Netns::new(format!("lbdv-{tag}-1"));
         let d2 = Netns::new(format!("lbdv-{tag}-2"));
         let c = client.0.as_str();
-        ip(&["-n", c, "link", "add", "br0", "type", "bridge"]);
+        // A fixed address: a bridge otherwise takes its lowest port's MAC, which changes when
+        // a port leaves (the partition test), and replies to the old one would be lost.
+        ip(&[
+            "-n",
+            c,
+            "link",
+            "add",
+            "br0",
+            "address",
+            "02:00:00:00:01:64",
+            "type",
+            "bridge",
+        ]);
         ip(&["-n", c, "link", "set", "br0", "up"]);
         ip(&["-n", c, "addr", "add", "192.0.2.100/24", "dev", "br0"]);
         ip(&[
@@ -221,6 +233,9 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
+        if thread::panicking() {
+            eprintln!("--- {} ---\n{}", self.log.display(), self.log());
+        }
     }
 }
 
@@ -239,6 +254,18 @@ fn spawn_in(ns: &Netns, log: &Path, prog: &str, args: &[String]) -> Child {
 
 /// `lbd vrrp` in `ns` (the pid is lbd's own: `ip netns exec` execs).
 fn lbd(lab: &Lab, ns: &Netns, name: &str, priority: u8, interval: &str, vip: &str) -> Proc {
+    lbd_with(lab, ns, name, priority, interval, vip, &[])
+}
+
+fn lbd_with(
+    lab: &Lab,
+    ns: &Netns,
+    name: &str,
+    priority: u8,
+    interval: &str,
+    vip: &str,
+    extra: &[String],
+) -> Proc {
     let log = lab.dir.path().join(format!("{name}.log"));
     let prefix = if vip.contains(':') { "64" } else { "24" };
     let args: Vec<String> = [
@@ -258,6 +285,7 @@ fn lbd(lab: &Lab, ns: &Netns, name: &str, priority: u8, interval: &str, vip: &st
     ]
     .iter()
     .map(|s| s.to_string())
+    .chain(extra.iter().cloned())
     .collect();
     let child = spawn_in(ns, &log, env!("CARGO_BIN_EXE_lbd"), &args);
     Proc {
@@ -563,7 +591,9 @@ fn partition_then_heal_leaves_one_master() {
         thread::sleep(Duration::from_millis(100));
         assert!(lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4));
     }
-    assert_eq!(lab.neigh_mac(VIP4).as_deref(), Some(MAC1));
+    wait_for("the client to use d1", Duration::from_secs(2), || {
+        lab.neigh_mac(VIP4).as_deref() == Some(MAC1)
+    });
 }
 
 #[test]
@@ -647,6 +677,44 @@ fn keepalived_interop_both_directions() {
     wait_for("lbd to preempt keepalived", Duration::from_secs(5), || {
         lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
     });
+}
+
+#[test]
+fn unicast_peers_and_notify_hooks() {
+    let _g = serial();
+    let lab = Lab::new("up");
+    let states = lab.dir.path().join("d1.states");
+    let hook = lab.dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$LBD_VRRP_STATE $LBD_VRRP_PRIORITY\" >> {}\n",
+            states.display()
+        ),
+    )
+    .expect("hook");
+    let _ = Command::new("chmod").arg("+x").arg(&hook).status();
+    let peer = |p: &str| vec!["--unicast-peer".to_string(), p.to_string()];
+    let mut d1_args = peer("192.0.2.3");
+    d1_args.extend(["--notify".to_string(), hook.display().to_string()]);
+    let mut m = lbd_with(&lab, &lab.d1, "d1", 150, "100ms", VIP4, &d1_args);
+    let b = lbd_with(&lab, &lab.d2, "d2", 100, "100ms", VIP4, &peer("192.0.2.2"));
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    // The backup follows the unicast adverts: no VIP on d2 well past Master_Down_Interval.
+    thread::sleep(Duration::from_millis(800));
+    assert!(!lab.has_vip(&lab.d2, VIP4), "d2 log:\n{}", b.log());
+    assert!(m.stop(), "{}", m.log());
+    wait_for("d2 to take over", Duration::from_secs(2), || {
+        lab.has_vip(&lab.d2, VIP4)
+    });
+    let text = std::fs::read_to_string(&states).unwrap_or_default();
+    assert_eq!(
+        text, "backup 150\nmaster 150\nstop 150\n",
+        "hook runs in order"
+    );
+    assert!(m.log().contains("notify hook ran"), "{}", m.log());
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

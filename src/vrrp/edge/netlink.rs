@@ -134,8 +134,8 @@ pub async fn add_address(
     }
 }
 
-/// Removes `addr` from interface `index`. Already absent is fine.
-pub async fn del_address(handle: &Handle, index: u32, addr: IpAddr) -> Result<(), NetlinkError> {
+/// Removes `addr` from interface `index`; returns whether it was there.
+pub async fn del_address(handle: &Handle, index: u32, addr: IpAddr) -> Result<bool, NetlinkError> {
     let mut msgs = handle
         .address()
         .get()
@@ -148,6 +148,7 @@ pub async fn del_address(handle: &Handle, index: u32, addr: IpAddr) -> Result<()
             found.push(m);
         }
     }
+    let present = !found.is_empty();
     for m in found {
         match handle.address().del(m).execute().await {
             Ok(()) => {}
@@ -156,5 +157,5 @@ pub async fn del_address(handle: &Handle, index: u32, addr: IpAddr) -> Result<()
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(present)
 }

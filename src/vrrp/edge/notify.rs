@@ -134,3 +134,68 @@ async fn run_hook(name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
         elapsed: start.elapsed(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::fsm::State;
+
+    fn transition(notify: NotifyState) -> Transition {
+        Transition {
+            from: State::Backup,
+            to: State::Master,
+            notify,
+            event: "master-down-timer",
+            reason: "test".into(),
+            priority: 100,
+        }
+    }
+
+    fn hook(on: NotifyState, script: &str, timeout_ms: u64) -> NotifyHook {
+        NotifyHook {
+            on: vec![on],
+            command: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            timeout: Duration::from_millis(timeout_ms),
+        }
+    }
+
+    #[tokio::test]
+    async fn hooks_run_in_order_with_timeouts_and_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let o = out.display();
+        let mut q = HookQueue::start(
+            "vi_1",
+            vec![
+                hook(NotifyState::Master, "sleep 5", 100),
+                hook(
+                    NotifyState::Master,
+                    &format!("echo $LBD_VRRP_INSTANCE $LBD_VRRP_STATE $LBD_VRRP_FROM >> {o}"),
+                    2000,
+                ),
+                hook(
+                    NotifyState::Stop,
+                    &format!("echo stop >> {o}; exit 3"),
+                    2000,
+                ),
+                hook(NotifyState::Backup, "/nonexistent", 2000),
+            ],
+        );
+        q.push(transition(NotifyState::Master));
+        q.push(transition(NotifyState::Stop));
+        q.finish(Duration::from_secs(10)).await;
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, "vi_1 master backup\nstop\n");
+        let runs = q.records();
+        let outcomes: Vec<&HookOutcome> = runs.iter().map(|r| &r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                &HookOutcome::TimedOut,
+                &HookOutcome::Exited(0),
+                &HookOutcome::Exited(3)
+            ]
+        );
+        assert!(runs[0].elapsed < Duration::from_secs(2));
+    }
+}

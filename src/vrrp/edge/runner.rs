@@ -389,13 +389,16 @@ impl Instance {
                 continue;
             };
             let res = if add {
-                netlink::add_address(&edge.handle, index, v.address, v.prefix).await
+                netlink::add_address(&edge.handle, index, v.address, v.prefix)
+                    .await
+                    .map(|()| true)
             } else {
                 netlink::del_address(&edge.handle, index, v.address).await
             };
             match res {
-                Ok(()) => tracing::info!(instance = %self.cfg.name, vip = %v.address,
+                Ok(true) => tracing::info!(instance = %self.cfg.name, vip = %v.address,
                     interface = ifname, "{} vip", if add { "added" } else { "removed" }),
+                Ok(false) => {}
                 Err(e) => tracing::warn!(instance = %self.cfg.name, vip = %v.address,
                     "vip {} failed: {e}", if add { "add" } else { "removal" }),
             }
