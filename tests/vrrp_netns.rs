@@ -717,6 +717,77 @@ fn unicast_peers_and_notify_hooks() {
     assert!(m.log().contains("notify hook ran"), "{}", m.log());
 }
 
+#[test]
+fn tracking_and_interface_fault_move_the_vip() {
+    let _g = serial();
+    let lab = Lab::new("tr");
+    let d1 = lab.d1.0.as_str();
+    // (This kernel has no dummy links: a veth pair stands in for the uplink.)
+    ip(&[
+        "-n",
+        d1,
+        "link",
+        "add",
+        "uplink",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "uplink-peer",
+    ]);
+    ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
+    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    // d1 from a YAML file: priority 150, minus 60 while `uplink` is down.
+    let conf = lab.dir.path().join("d1.yaml");
+    std::fs::write(
+        &conf,
+        "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
+         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink, weight: 60}]\n",
+    )
+    .expect("write conf");
+    let log = lab.dir.path().join("d1.log");
+    let child = spawn_in(
+        &lab.d1,
+        &log,
+        env!("CARGO_BIN_EXE_lbd"),
+        &[
+            "vrrp".to_string(),
+            "--config".into(),
+            conf.display().to_string(),
+        ],
+    );
+    let m = Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: None,
+    };
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    // Tracked interface down: 150 - 60 = 90 < 100, and d2 preempts.
+    ip(&["-n", d1, "link", "set", "uplink", "down"]);
+    wait_for(
+        "d2 to preempt the degraded d1",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    assert!(m.log().contains("old=150 new=90"), "{}", m.log());
+    // Back up: d1 preempts again.
+    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    wait_for("d1 to take the VIP back", Duration::from_secs(3), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+    // d1's own interface loses carrier: fault, VIP released, d2 takes over.
+    ip(&["-n", &lab.client.0, "link", "set", "p-d1", "down"]);
+    wait_for(
+        "d2 to take over from the faulty d1",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    assert!(m.log().contains("interface down"), "{}", m.log());
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]

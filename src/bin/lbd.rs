@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use lbd::vrrp::config::{parse_duration, GarpConfig, NotifyHook};
-use lbd::vrrp::{self, InstanceConfig, NoSyncDaemon, Vip};
+use lbd::vrrp::{self, InstanceConfig, NoSyncDaemon, Track, TrackTarget, Vip};
 
 #[derive(Parser)]
 #[command(name = "lbd", version, about = "LVS director daemon")]
@@ -57,6 +57,9 @@ struct VrrpArgs {
     /// A program run (with LBD_VRRP_* in its environment) on every transition, repeatable.
     #[arg(long)]
     notify: Vec<String>,
+    /// INTERFACE:WEIGHT: lower the priority by WEIGHT while INTERFACE is down, repeatable.
+    #[arg(long, value_parser = track_arg)]
+    track_interface: Vec<Track>,
     /// Gratuitous ARPs sent on becoming master.
     #[arg(long, default_value_t = 5)]
     garp_count: u32,
@@ -64,6 +67,19 @@ struct VrrpArgs {
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn track_arg(s: &str) -> Result<Track, String> {
+    let (name, weight) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected INTERFACE:WEIGHT, not {s:?}"))?;
+    let weight = weight
+        .parse::<u8>()
+        .map_err(|_| format!("bad weight in {s:?}: expected 0-255"))?;
+    Ok(Track {
+        target: TrackTarget::Interface(name.to_string()),
+        weight,
+    })
 }
 
 fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
@@ -86,7 +102,7 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
         preempt_delay: args.preempt_delay,
         vips: args.vip,
         unicast_peers: args.unicast_peer,
-        track: Vec::new(),
+        track: args.track_interface,
         notify: args
             .notify
             .into_iter()
