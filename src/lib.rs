@@ -5,5 +5,10 @@
 //! formats, state machines, the check scheduler's timing and the reconciler's diff are pure
 //! and driven by events and a caller-supplied clock. See `DESIGN.md` for the architecture.
 
+pub mod cli;
 pub mod config;
+pub mod control;
+pub mod monitor;
+pub mod node;
+pub mod state;
 pub mod vrrp;

@@ -339,9 +339,12 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Durati
     panic!("timed out after {limit:?} waiting for {what}");
 }
 
-/// Records gratuitous ARPs seen on the client's bridge: (when, ip, sender MAC).
+/// A gratuitous ARP seen: when, for which IP, from which MAC.
+type Seen = (Instant, Ipv4Addr, [u8; 6]);
+
+/// Records gratuitous ARPs seen on the client's bridge.
 struct GarpWatch {
-    seen: Arc<Mutex<Vec<(Instant, Ipv4Addr, [u8; 6])>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }

@@ -1,2 +1,74 @@
 //! Configuration: YAML files (`director.yaml`, `hostgroups/*.yaml`, `services/*.yaml`) turned
 //! into validated domain types, every error with file, line and column.
+//!
+//! [`load`] reads a whole directory and returns either a [`Config`] that passed every rule
+//! (with the warnings found) or [`ConfigErrors`] listing every error at once; nothing
+//! half-parsed is ever returned. The format is documented in `config/` (the lab's own
+//! configuration, commented) and README.md.
+
+mod diagnostic;
+mod director;
+mod duration;
+mod fields;
+mod hostgroup;
+mod load;
+mod rules;
+mod scalars;
+mod service;
+mod summary;
+mod watch;
+mod yaml;
+
+pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use director::{
+    Control, Director, Notify, SyncDaemon, SyncDestination, Track, Vip, VrrpInstance,
+    DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET, DEFAULT_LISTEN, DEFAULT_MONITOR_DIR,
+    DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
+};
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use hostgroup::{Hostgroup, Node};
+pub use load::load;
+pub use service::{
+    Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlags, Service, SorryServer,
+    Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,
+};
+pub use summary::Summary;
+pub use watch::{
+    AgentCheck, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck, Monitor,
+    StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch, DEFAULT_ALERT_TIMEOUT, DEFAULT_INTERVAL,
+    DEFAULT_TIMEOUT_MAX,
+};
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The default configuration directory.
+pub const DEFAULT_DIR: &str = "/etc/lbd";
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub director: Director,
+    pub hostgroups: BTreeMap<String, Hostgroup>,
+    /// In file-name order.
+    pub services: Vec<Service>,
+}
+
+impl Config {
+    /// The hostgroup a service is served by (always present in a loaded configuration).
+    pub fn hostgroup_of(&self, service: &Service) -> Option<&Hostgroup> {
+        self.hostgroups.get(&service.hostgroup)
+    }
+
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// A configuration that loaded, and the warnings it raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}

@@ -1,0 +1,452 @@
+//! `director.yaml`: this director's identity, files, control socket, status listener,
+//! reconcile pace, VRRP instances and the IPVS connection-sync daemon.
+
+use super::diagnostic::{Pos, Sink};
+use super::fields::Fields;
+use super::scalars::{
+    abs_path, boolean, cidr, duration, family_word, int_in, interface, ip, list, name, nonempty,
+    percent, socket_addr,
+};
+use super::yaml::{Item, Value};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default state directory.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/lbd";
+/// Default control socket.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/lbd/control.sock";
+/// Default metrics and status listener.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9180);
+/// Default directory of external monitor scripts.
+pub const DEFAULT_MONITOR_DIR: &str = "/usr/lib/lbd/monitors";
+/// Default directory of alert scripts.
+pub const DEFAULT_ALERT_DIR: &str = "/usr/lib/lbd/alerts";
+/// Default IPVS sync-daemon multicast group and port (the kernel's own defaults).
+pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
+pub const DEFAULT_SYNC_PORT: u16 = 8848;
+
+/// This director.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Director {
+    pub name: String,
+    pub state_dir: PathBuf,
+    pub control: Control,
+    /// Where `/metrics` and the status page listen. Default 127.0.0.1:9180.
+    pub listen: SocketAddr,
+    /// How often the kernel table is compared with the desired one (drift repair). Default 10s.
+    pub reconcile_interval: Duration,
+    /// Largest share (percent) of a service's real servers that may leave the table in one
+    /// pass; beyond it the removal is held back and an alert raised. Default 50.
+    pub mass_removal_guard: u8,
+    /// External monitor scripts (`monitor: {external: NAME}`) live here.
+    pub monitor_dir: PathBuf,
+    /// Alert scripts (`alert:` / `upalert:`) live here.
+    pub alert_dir: PathBuf,
+    pub vrrp: Vec<VrrpInstance>,
+    pub sync_daemon: Option<SyncDaemon>,
+}
+
+/// The control socket `lbctl` talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Control {
+    pub socket: PathBuf,
+    /// Group allowed to use the socket; `None`: root only.
+    pub group: Option<String>,
+}
+
+/// One VRRPv3 virtual router. With both IPv4 and IPv6 VIPs it runs as one RFC 5798 router per
+/// family, sharing VRID, priority and timers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpInstance {
+    pub name: String,
+    /// Where adverts are sent and received.
+    pub interface: String,
+    pub vrid: u8,
+    /// 1-254; the highest becomes master.
+    pub priority: u8,
+    /// 10ms-40.95s in steps of 10ms. Default 1s.
+    pub advert_interval: Duration,
+    /// Default true.
+    pub preempt: bool,
+    /// Default 0s.
+    pub preempt_delay: Duration,
+    pub vips: Vec<Vip>,
+    /// Send adverts to these peers instead of the multicast group.
+    pub unicast_peers: Vec<IpAddr>,
+    pub track: Option<Track>,
+    pub notify: Notify,
+}
+
+impl VrrpInstance {
+    /// The interface a VIP is added to: its own, or the instance's.
+    pub fn vip_interface<'a>(&'a self, vip: &'a Vip) -> &'a str {
+        vip.interface.as_deref().unwrap_or(&self.interface)
+    }
+}
+
+/// A virtual address moved by VRRP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vip {
+    pub address: IpAddr,
+    pub prefix: u8,
+    /// Another interface than the instance's (for example the inside gateway on eth1).
+    pub interface: Option<String>,
+}
+
+/// Interfaces whose loss lowers the priority (or, without a decrement, faults the instance).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Track {
+    pub interfaces: Vec<String>,
+    pub priority_decrement: Option<u8>,
+}
+
+/// Scripts run on state changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Notify {
+    pub master: Option<PathBuf>,
+    pub backup: Option<PathBuf>,
+    pub fault: Option<PathBuf>,
+}
+
+/// The IPVS connection-sync daemon: master on the VRRP master, backup on the backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncDaemon {
+    pub interface: String,
+    pub sync_id: u8,
+    /// Multicast group (default 224.0.0.81) or the peer director's unicast address.
+    pub destination: SyncDestination,
+    pub port: u16,
+    pub ttl: u8,
+}
+
+/// Where sync messages go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncDestination {
+    Multicast(IpAddr),
+    Peer(IpAddr),
+}
+
+/// Positions the cross-file checks need.
+#[derive(Debug, Default)]
+pub(crate) struct DirectorSpots {
+    /// Every VIP address with its position.
+    pub vips: Vec<(IpAddr, Pos)>,
+}
+
+/// Decodes `director.yaml`. Relative script directories are taken relative to `config_dir`.
+pub(crate) fn decode(
+    item: &Item,
+    config_dir: &Path,
+    sink: &mut Sink,
+) -> Option<(Director, DirectorSpots)> {
+    let mut f = Fields::of(item, "director.yaml", sink)?;
+    let dir_name = f.req("name", sink, name);
+    let state_dir = f.or("state_dir", sink, DEFAULT_STATE_DIR.into(), abs_path);
+    let control = f.opt("control", sink, decode_control);
+    let listen = f.or("listen", sink, DEFAULT_LISTEN, socket_addr);
+    let reconcile_interval = f.or(
+        "reconcile_interval",
+        sink,
+        Duration::from_secs(10),
+        positive_duration,
+    );
+    let guard = f.or("mass_removal_guard", sink, 50, percent);
+    let rel = |item: &Item, sink: &mut Sink| nonempty(item, sink).map(|s| config_dir.join(s));
+    let monitor_dir = f.or("monitor_dir", sink, DEFAULT_MONITOR_DIR.into(), rel);
+    let alert_dir = f.or("alert_dir", sink, DEFAULT_ALERT_DIR.into(), rel);
+    let mut spots = DirectorSpots::default();
+    let vrrp = f.or("vrrp", sink, Vec::new(), |item, sink| {
+        decode_instances(item, &mut spots, sink)
+    });
+    let sync_daemon = f.opt("sync_daemon", sink, decode_sync);
+    f.finish(sink);
+    let control = control?.unwrap_or_else(|| Control {
+        socket: DEFAULT_CONTROL_SOCKET.into(),
+        group: None,
+    });
+    Some((
+        Director {
+            name: dir_name?,
+            state_dir: state_dir?,
+            control,
+            listen: listen?,
+            reconcile_interval: reconcile_interval?,
+            mass_removal_guard: guard?,
+            monitor_dir: monitor_dir?,
+            alert_dir: alert_dir?,
+            vrrp: vrrp?,
+            sync_daemon: sync_daemon?,
+        },
+        spots,
+    ))
+}
+
+fn positive_duration(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    if d.is_zero() {
+        sink.error(item.pos, "duration must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+fn decode_control(item: &Item, sink: &mut Sink) -> Option<Control> {
+    let mut f = Fields::of(item, "control", sink)?;
+    let socket = f.or("socket", sink, DEFAULT_CONTROL_SOCKET.into(), abs_path);
+    let group = f.opt("group", sink, nonempty);
+    f.finish(sink);
+    Some(Control {
+        socket: socket?,
+        group: group?,
+    })
+}
+
+fn decode_instances(
+    item: &Item,
+    spots: &mut DirectorSpots,
+    sink: &mut Sink,
+) -> Option<Vec<VrrpInstance>> {
+    let Value::Seq(items) = &item.value else {
+        sink.error(
+            item.pos,
+            format!("expected a list of VRRP instances, found {}", item.kind()),
+        );
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut names: HashMap<String, Pos> = HashMap::new();
+    let mut vrids: HashMap<(String, u8), (String, Pos)> = HashMap::new();
+    let mut vips: HashMap<IpAddr, String> = HashMap::new();
+    for it in items {
+        let Some((inst, name_pos, vrid_pos, vip_pos)) = decode_instance(it, sink) else {
+            ok = false;
+            continue;
+        };
+        if let Some(first) = names.insert(inst.name.clone(), name_pos) {
+            sink.error_hint(
+                name_pos,
+                format!("duplicate VRRP instance name `{}`", inst.name),
+                format!("first used at line {}", first.line),
+            );
+            ok = false;
+        }
+        let key = (inst.interface.clone(), inst.vrid);
+        if let Some((other, _)) = vrids.get(&key) {
+            sink.error_hint(
+                vrid_pos,
+                format!(
+                    "duplicate VRID {} on interface {}",
+                    inst.vrid, inst.interface
+                ),
+                format!("instance `{other}` already uses it"),
+            );
+            ok = false;
+        } else {
+            vrids.insert(key, (inst.name.clone(), vrid_pos));
+        }
+        for (vip, pos) in inst.vips.iter().zip(vip_pos) {
+            if let Some(other) = vips.insert(vip.address, inst.name.clone()) {
+                sink.error_hint(
+                    pos,
+                    format!("VIP {} is carried twice", vip.address),
+                    format!("instance `{other}` already carries it"),
+                );
+                ok = false;
+            }
+            spots.vips.push((vip.address, pos));
+        }
+        out.push(inst);
+    }
+    ok.then_some(out)
+}
+
+type InstanceAndSpots = (VrrpInstance, Pos, Pos, Vec<Pos>);
+
+fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
+    let mut f = Fields::of(item, "VRRP instance", sink)?;
+    let inst_name = f.req("name", sink, name);
+    let iface = f.req("interface", sink, interface);
+    let vrid = f.req("vrid", sink, int_in(1, 255, "vrid"));
+    let priority = f.req("priority", sink, int_in(1, 254, "priority"));
+    let advert = f.or(
+        "advert_interval",
+        sink,
+        Duration::from_secs(1),
+        advert_interval,
+    );
+    let preempt = f.or("preempt", sink, true, boolean);
+    let preempt_delay = f.or("preempt_delay", sink, Duration::ZERO, duration);
+    let mut vip_pos = Vec::new();
+    let vips = f.req("vips", sink, |item, sink| {
+        decode_vips(item, &mut vip_pos, sink)
+    });
+    let peers = f.or("unicast_peers", sink, Vec::new(), list(ip));
+    let track = f.opt("track", sink, decode_track);
+    let notify = f.opt("notify", sink, decode_notify);
+    let (name_pos, vrid_pos, vips_pos) = (f.pos_of("name"), f.pos_of("vrid"), f.pos_of("vips"));
+    f.finish(sink);
+    let vips = vips?;
+    if vips.is_empty() {
+        sink.error(vips_pos, "VRRP instance has no VIPs");
+        return None;
+    }
+    Some((
+        VrrpInstance {
+            name: inst_name?,
+            interface: iface?,
+            vrid: vrid?,
+            priority: priority?,
+            advert_interval: advert?,
+            preempt: preempt?,
+            preempt_delay: preempt_delay?,
+            vips,
+            unicast_peers: peers?,
+            track: track?,
+            notify: notify?.unwrap_or_default(),
+        },
+        name_pos,
+        vrid_pos,
+        vip_pos,
+    ))
+}
+
+/// RFC 5798 5.2.7: Max Advertise Interval is 12 bits of centiseconds.
+fn advert_interval(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    let ms = d.as_millis();
+    if !(10..=40_950).contains(&ms) || ms % 10 != 0 {
+        sink.error_hint(
+            item.pos,
+            "advert_interval out of range",
+            "VRRPv3 allows 10ms to 40950ms in steps of 10ms",
+        );
+        return None;
+    }
+    Some(d)
+}
+
+fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option<Vec<Vip>> {
+    let Value::Seq(items) = &item.value else {
+        sink.error(
+            item.pos,
+            format!("expected a list of VIPs, found {}", item.kind()),
+        );
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for it in items {
+        let vip = match &it.value {
+            Value::Map(_) => Fields::of(it, "VIP", sink).and_then(|mut f| {
+                let addr = f.req("address", sink, cidr);
+                let iface = f.opt("interface", sink, interface);
+                f.finish(sink);
+                let (address, prefix) = addr?;
+                Some(Vip {
+                    address,
+                    prefix,
+                    interface: iface?,
+                })
+            }),
+            _ => cidr(it, sink).map(|(address, prefix)| Vip {
+                address,
+                prefix,
+                interface: None,
+            }),
+        };
+        match vip {
+            Some(v) => {
+                positions.push(match &it.value {
+                    Value::Map(entries) => entries
+                        .iter()
+                        .find(|(k, _)| k.value == Value::Str("address".into()))
+                        .map_or(it.pos, |(_, v)| v.pos),
+                    _ => it.pos,
+                });
+                out.push(v);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn decode_track(item: &Item, sink: &mut Sink) -> Option<Track> {
+    let mut f = Fields::of(item, "track", sink)?;
+    let interfaces = f.req("interfaces", sink, list(interface));
+    let decrement = f.opt(
+        "priority_decrement",
+        sink,
+        int_in(1, 253, "priority_decrement"),
+    );
+    f.finish(sink);
+    Some(Track {
+        interfaces: interfaces?,
+        priority_decrement: decrement?,
+    })
+}
+
+fn decode_notify(item: &Item, sink: &mut Sink) -> Option<Notify> {
+    let mut f = Fields::of(item, "notify", sink)?;
+    let master = f.opt("master", sink, abs_path);
+    let backup = f.opt("backup", sink, abs_path);
+    let fault = f.opt("fault", sink, abs_path);
+    f.finish(sink);
+    Some(Notify {
+        master: master?,
+        backup: backup?,
+        fault: fault?,
+    })
+}
+
+fn decode_sync(item: &Item, sink: &mut Sink) -> Option<SyncDaemon> {
+    let mut f = Fields::of(item, "sync_daemon", sink)?;
+    let iface = f.req("interface", sink, interface);
+    let sync_id = f.req("sync_id", sink, int_in(0, 255, "sync_id"));
+    let group = f.opt("multicast_group", sink, ip);
+    let peer = f.opt("peer", sink, ip);
+    let port = f.or("port", sink, DEFAULT_SYNC_PORT, super::scalars::port);
+    let ttl = f.or("ttl", sink, 1, int_in(1, 255, "ttl"));
+    let (group_pos, peer_pos) = (f.pos_of("multicast_group"), f.pos_of("peer"));
+    f.finish(sink);
+    let destination = match (group?, peer?) {
+        (Some(_), Some(_)) => {
+            sink.error_hint(
+                peer_pos,
+                "sync_daemon has both multicast_group and peer",
+                "give one of them",
+            );
+            return None;
+        }
+        (Some(g), None) if !g.is_multicast() => {
+            sink.error_hint(
+                group_pos,
+                format!("multicast_group {g} is not a multicast address"),
+                "for a unicast peer director use `peer:`",
+            );
+            return None;
+        }
+        (None, Some(p)) if p.is_multicast() || p.is_unspecified() => {
+            sink.error(
+                peer_pos,
+                format!("peer {p} is not a unicast {} address", family_word(&p)),
+            );
+            return None;
+        }
+        (Some(g), None) => SyncDestination::Multicast(g),
+        (None, Some(p)) => SyncDestination::Peer(p),
+        (None, None) => SyncDestination::Multicast(IpAddr::V4(DEFAULT_SYNC_GROUP)),
+    };
+    Some(SyncDaemon {
+        interface: iface?,
+        sync_id: sync_id?,
+        destination,
+        port: port?,
+        ttl: ttl?,
+    })
+}

@@ -1,0 +1,762 @@
+//! `services/NAME.yaml`: one IPVS virtual service (VIP:port/protocol or fwmark), how it
+//! schedules and forwards, the hostgroup that serves it, and its Mon-style watch.
+//!
+//! Port normalisation: with `dr` and `tunnel` forwarding packets keep the service's port, so a
+//! real server's port means nothing; the domain model always uses the virtual port for them
+//! ([`Service::real_port`]), the way ipvsadm does, so that apply and diff agree.
+
+use super::diagnostic::{Pos, Sink};
+use super::fields::Fields;
+use super::hostgroup::Node;
+use super::scalars::{
+    boolean, family_word, int_in, ip, list, name, port, weight, whole_seconds, word,
+};
+use super::watch::{self, Watch};
+use super::yaml::{Item, Value};
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Default persistence timeout (ipvsadm's).
+pub const DEFAULT_PERSISTENCE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A virtual service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub virtual_service: Virtual,
+    pub scheduler: Scheduler,
+    pub scheduler_flags: SchedulerFlags,
+    pub persistent: Option<Persistence>,
+    /// One-packet scheduling (ipvsadm -o), UDP only.
+    pub one_packet: bool,
+    pub forwarding: Forwarding,
+    pub hostgroup: String,
+    /// Real-server port for NAT when the node has none; see [`Service::real_port`].
+    pub port: Option<u16>,
+    /// Per real server connection limits (ipvsadm -x / -y); 0: none.
+    pub upper_threshold: u32,
+    pub lower_threshold: u32,
+    /// Fewest online real servers for the service to be up; below it the sorry server (if
+    /// any) takes the traffic. Default 1.
+    pub quorum: u32,
+    pub sorry_server: Option<SorryServer>,
+    pub watch: Watch,
+}
+
+impl Service {
+    /// The destination port of `node` for this service: the virtual port for dr and tunnel
+    /// (the only port that means anything there); for nat the node's own port, else the
+    /// service's `port`, else the virtual port. For fwmark services the virtual port is 0.
+    pub fn real_port(&self, node: &Node) -> u16 {
+        self.port_for(node.port)
+    }
+
+    /// The sorry server's destination port, normalised like [`Service::real_port`].
+    pub fn sorry_port(&self, sorry: &SorryServer) -> u16 {
+        self.port_for(sorry.port)
+    }
+
+    fn port_for(&self, own: Option<u16>) -> u16 {
+        let vport = self.virtual_service.port();
+        match self.forwarding {
+            Forwarding::Nat => own.or(self.port).unwrap_or(vport),
+            Forwarding::Dr | Forwarding::Tunnel(_) => vport,
+        }
+    }
+}
+
+/// What the kernel matches packets on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Virtual {
+    Address {
+        protocol: Protocol,
+        address: IpAddr,
+        port: u16,
+    },
+    Fwmark {
+        fwmark: u32,
+        family: Family,
+    },
+}
+
+impl Virtual {
+    pub fn family(&self) -> Family {
+        match self {
+            Virtual::Address { address, .. } => Family::of(address),
+            Virtual::Fwmark { family, .. } => *family,
+        }
+    }
+
+    /// The virtual port; 0 for fwmark services.
+    pub fn port(&self) -> u16 {
+        match self {
+            Virtual::Address { port, .. } => *port,
+            Virtual::Fwmark { .. } => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Virtual {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Virtual::Address {
+                protocol,
+                address: IpAddr::V6(a),
+                port,
+            } => write!(f, "{} [{a}]:{port}", protocol.name()),
+            Virtual::Address {
+                protocol,
+                address,
+                port,
+            } => write!(f, "{} {address}:{port}", protocol.name()),
+            Virtual::Fwmark { fwmark, family } => write!(f, "fwmark {fwmark} {}", family.name()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(addr: &IpAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+}
+
+/// Every IPVS scheduler the kernel has (`ip_vs_<name>.ko`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduler {
+    Rr,
+    Wrr,
+    Lc,
+    Wlc,
+    Lblc,
+    Lblcr,
+    Dh,
+    Sh,
+    Sed,
+    Nq,
+    Fo,
+    Ovf,
+    Mh,
+    Twos,
+}
+
+impl Scheduler {
+    /// Every scheduler with its kernel name.
+    pub const ALL: &'static [(&'static str, Scheduler)] = &[
+        ("rr", Scheduler::Rr),
+        ("wrr", Scheduler::Wrr),
+        ("lc", Scheduler::Lc),
+        ("wlc", Scheduler::Wlc),
+        ("lblc", Scheduler::Lblc),
+        ("lblcr", Scheduler::Lblcr),
+        ("dh", Scheduler::Dh),
+        ("sh", Scheduler::Sh),
+        ("sed", Scheduler::Sed),
+        ("nq", Scheduler::Nq),
+        ("fo", Scheduler::Fo),
+        ("ovf", Scheduler::Ovf),
+        ("mh", Scheduler::Mh),
+        ("twos", Scheduler::Twos),
+    ];
+
+    /// The kernel's name (`IPVS_SVC_ATTR_SCHED_NAME`).
+    pub fn name(&self) -> &'static str {
+        Scheduler::ALL
+            .iter()
+            .find(|(_, s)| s == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// ipvsadm -b flags; `sh-*` only with sh, `mh-*` only with mh. In the kernel, `*-fallback`
+/// is IP_VS_SVC_F_SCHED1 and `*-port` IP_VS_SVC_F_SCHED2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SchedulerFlags {
+    pub fallback: bool,
+    pub port: bool,
+}
+
+/// Client affinity (ipvsadm -p / -M).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Persistence {
+    /// Whole seconds. Default 300s.
+    pub timeout: Duration,
+    /// Client addresses sharing this prefix stick to one real server. Default /32 or /128.
+    pub netmask: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forwarding {
+    /// Masquerading (ipvsadm -m).
+    Nat,
+    /// Direct routing (ipvsadm -g).
+    Dr,
+    /// IP-in-IP and friends (ipvsadm -i); the only method that may mix address families.
+    Tunnel(Tunnel),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// UDP port, GUE only.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelKind {
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Takes the traffic when fewer than `quorum` real servers are online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SorryServer {
+    pub address: IpAddr,
+    pub port: Option<u16>,
+    pub weight: u32,
+}
+
+/// What the cross-file checks need: positions, and the references read even when another
+/// part of the service is wrong (so an unknown hostgroup is reported with a bad scheduler).
+#[derive(Debug, Default)]
+pub(crate) struct ServiceSpots {
+    pub name_value: Option<String>,
+    pub virtual_value: Option<Virtual>,
+    pub hostgroup_value: Option<String>,
+    pub name: Pos,
+    pub virtual_service: Pos,
+    pub address: Pos,
+    pub hostgroup: Pos,
+    pub quorum: Pos,
+    pub watch: Pos,
+}
+
+const FORWARDING: &[(&str, &str)] = &[("nat", "nat"), ("dr", "dr"), ("tunnel", "tunnel")];
+const PROTOCOLS: &[(&str, Protocol)] = &[
+    ("tcp", Protocol::Tcp),
+    ("udp", Protocol::Udp),
+    ("sctp", Protocol::Sctp),
+];
+const FAMILIES: &[(&str, Family)] = &[("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)];
+const TUNNELS: &[(&str, TunnelKind)] = &[
+    ("ipip", TunnelKind::Ipip),
+    ("gue", TunnelKind::Gue),
+    ("gre", TunnelKind::Gre),
+];
+const FLAGS: &[(&str, &str)] = &[
+    ("sh-fallback", "sh-fallback"),
+    ("sh-port", "sh-port"),
+    ("mh-fallback", "mh-fallback"),
+    ("mh-port", "mh-port"),
+];
+
+/// Decodes a service file; `default_name` is the file's stem.
+pub(crate) fn decode(
+    item: &Item,
+    default_name: &str,
+    spots: &mut ServiceSpots,
+    sink: &mut Sink,
+) -> Option<Service> {
+    let mut f = Fields::of(item, "service", sink)?;
+    let svc_name = f.or("name", sink, default_name.to_string(), name);
+    let mut address_pos = Pos::FILE;
+    let virt = f.req("virtual", sink, |item, sink| {
+        decode_virtual(item, &mut address_pos, sink)
+    });
+    let scheduler = f.or(
+        "scheduler",
+        sink,
+        Scheduler::Wlc,
+        word("scheduler", Scheduler::ALL),
+    );
+    let flags = f.or(
+        "scheduler_flags",
+        sink,
+        Vec::new(),
+        list(word("scheduler flag", FLAGS)),
+    );
+    let persistent_item = f.get("persistent");
+    let one_packet = f.or("one_packet", sink, false, boolean);
+    let forwarding = f.or(
+        "forwarding",
+        sink,
+        "nat",
+        word("forwarding method", FORWARDING),
+    );
+    let tunnel = f.opt("tunnel", sink, decode_tunnel);
+    let hostgroup = f.req("hostgroup", sink, name);
+    let port_override = f.opt("port", sink, port);
+    let upper = f.or(
+        "upper_threshold",
+        sink,
+        0,
+        int_in(0, i128::from(u32::MAX), "upper_threshold"),
+    );
+    let lower = f.or(
+        "lower_threshold",
+        sink,
+        0,
+        int_in(0, i128::from(u32::MAX), "lower_threshold"),
+    );
+    let quorum = f.or("quorum", sink, 1, int_in(1, 65_535, "quorum"));
+    let sorry_item = f.get("sorry_server");
+    let watch = f.req("watch", sink, watch::decode);
+    *spots = ServiceSpots {
+        name_value: svc_name.clone(),
+        virtual_value: virt,
+        hostgroup_value: hostgroup.clone(),
+        name: if f.has("name") {
+            f.pos_of("name")
+        } else {
+            Pos::FILE
+        },
+        virtual_service: f.pos_of("virtual"),
+        address: address_pos,
+        hostgroup: f.pos_of("hostgroup"),
+        quorum: f.pos_of("quorum"),
+        watch: f.pos_of("watch"),
+    };
+    let positions = [
+        f.pos_of("scheduler_flags"),
+        f.pos_of("one_packet"),
+        f.key_pos("tunnel"),
+        f.pos_of("lower_threshold"),
+        f.pos_of("port"),
+    ];
+    let [flags_pos, one_packet_pos, tunnel_pos, lower_pos, port_pos] = positions;
+    f.finish(sink);
+
+    let virt = virt?;
+    let family = virt.family();
+    let persistent = persistent_item.map(|item| decode_persistence(item, family, sink));
+    let sorry = sorry_item.map(|item| decode_sorry(item, sink));
+    let (scheduler, flags, one_packet, forwarding, tunnel) =
+        (scheduler?, flags?, one_packet?, forwarding?, tunnel?);
+    let (upper, lower, port_override) = (upper?, lower?, port_override?);
+    let mut ok = true;
+
+    let scheduler_flags = check_flags(scheduler, &flags, flags_pos, sink);
+    ok &= scheduler_flags.is_some();
+    if one_packet
+        && matches!(
+            virt,
+            Virtual::Address {
+                protocol: Protocol::Tcp | Protocol::Sctp,
+                ..
+            }
+        )
+    {
+        sink.error_hint(
+            one_packet_pos,
+            "one_packet needs a udp service",
+            "one-packet scheduling is for UDP",
+        );
+        ok = false;
+    }
+    let forwarding = match (forwarding, tunnel) {
+        ("tunnel", t) => Some(Forwarding::Tunnel(t.unwrap_or(Tunnel {
+            kind: TunnelKind::Ipip,
+            port: None,
+        }))),
+        (_, Some(_)) => {
+            sink.error_hint(
+                tunnel_pos,
+                "`tunnel` given without tunnel forwarding",
+                "set `forwarding: tunnel` or remove `tunnel`",
+            );
+            None
+        }
+        ("dr", None) => Some(Forwarding::Dr),
+        _ => Some(Forwarding::Nat),
+    };
+    if upper > 0 && lower > upper {
+        sink.error(
+            lower_pos,
+            format!("lower_threshold {lower} is above upper_threshold {upper}"),
+        );
+        ok = false;
+    }
+    if let (Some(p), Some(Forwarding::Dr | Forwarding::Tunnel(_))) = (port_override, forwarding) {
+        sink.warn(
+            port_pos,
+            format!(
+                "port {p} is ignored with {} forwarding",
+                if forwarding == Some(Forwarding::Dr) {
+                    "dr"
+                } else {
+                    "tunnel"
+                }
+            ),
+            Some("real servers receive the service's own port".into()),
+        );
+    }
+    let persistent = match persistent {
+        Some(p) => Some(p?),
+        None => None,
+    };
+    let sorry_server = match sorry {
+        Some(s) => Some(s?),
+        None => None,
+    };
+    let forwarding = forwarding?;
+    if let Some(sorry) = &sorry_server {
+        let mixed = Family::of(&sorry.address) != family;
+        if mixed && !matches!(forwarding, Forwarding::Tunnel(_)) {
+            sink.error_hint(
+                address_of(item, "sorry_server"),
+                format!(
+                    "sorry server {} is {} but the virtual service is {}",
+                    sorry.address,
+                    family_word(&sorry.address),
+                    family.name()
+                ),
+                "only tunnel forwarding may mix address families",
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    Some(Service {
+        name: svc_name?,
+        virtual_service: virt,
+        scheduler,
+        scheduler_flags: scheduler_flags?,
+        persistent,
+        one_packet,
+        forwarding,
+        hostgroup: hostgroup?,
+        port: port_override,
+        upper_threshold: upper,
+        lower_threshold: lower,
+        quorum: quorum?,
+        sorry_server,
+        watch: watch?,
+    })
+}
+
+/// The position of `key`'s `address` value inside the top-level mapping of `item`.
+fn address_of(item: &Item, key: &str) -> Pos {
+    let Value::Map(entries) = &item.value else {
+        return item.pos;
+    };
+    let Some((_, inner)) = entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+    else {
+        return item.pos;
+    };
+    match &inner.value {
+        Value::Map(fields) => fields
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "address"))
+            .map_or(inner.pos, |(_, v)| v.pos),
+        _ => inner.pos,
+    }
+}
+
+fn decode_virtual(item: &Item, address_pos: &mut Pos, sink: &mut Sink) -> Option<Virtual> {
+    let mut f = Fields::of(item, "virtual", sink)?;
+    if f.has("fwmark") {
+        let fwmark = f.req("fwmark", sink, int_in(1, i128::from(u32::MAX), "fwmark"));
+        let family = f.or("family", sink, Family::Ipv4, word("family", FAMILIES));
+        let extra = ["address", "port", "protocol"]
+            .into_iter()
+            .find(|k| f.has(k));
+        if let Some(k) = extra {
+            let pos = f.key_pos(k);
+            f.known("address");
+            f.known("port");
+            f.known("protocol");
+            f.finish(sink);
+            sink.error_hint(
+                pos,
+                format!("`{k}` given with `fwmark`"),
+                "a virtual service is either an address, port and protocol, or a fwmark",
+            );
+            return None;
+        }
+        f.finish(sink);
+        return Some(Virtual::Fwmark {
+            fwmark: fwmark?,
+            family: family?,
+        });
+    }
+    let protocol = f.or("protocol", sink, Protocol::Tcp, word("protocol", PROTOCOLS));
+    let address = f.req("address", sink, ip);
+    let vport = f.req("port", sink, port);
+    f.known("fwmark");
+    *address_pos = f.pos_of("address");
+    f.finish(sink);
+    let address = address?;
+    if address.is_unspecified()
+        || address.is_multicast()
+        || address == IpAddr::V4(Ipv4Addr::BROADCAST)
+    {
+        sink.error(
+            *address_pos,
+            format!("virtual address {address} is not a unicast address"),
+        );
+        return None;
+    }
+    Some(Virtual::Address {
+        protocol: protocol?,
+        address,
+        port: vport?,
+    })
+}
+
+fn check_flags(
+    scheduler: Scheduler,
+    flags: &[&str],
+    pos: Pos,
+    sink: &mut Sink,
+) -> Option<SchedulerFlags> {
+    let mut out = SchedulerFlags::default();
+    for flag in flags {
+        let (sched, what) = flag.split_once('-').unwrap_or((flag, ""));
+        if sched != scheduler.name() {
+            sink.error_hint(
+                pos,
+                format!(
+                    "scheduler flag `{flag}` does not apply to scheduler {}",
+                    scheduler.name()
+                ),
+                format!("`{flag}` is for the {sched} scheduler"),
+            );
+            return None;
+        }
+        match what {
+            "fallback" => out.fallback = true,
+            _ => out.port = true,
+        }
+    }
+    Some(out)
+}
+
+fn decode_tunnel(item: &Item, sink: &mut Sink) -> Option<Tunnel> {
+    let mut f = Fields::of(item, "tunnel", sink)?;
+    let kind = f.or("type", sink, TunnelKind::Ipip, word("tunnel type", TUNNELS));
+    let tport = f.opt("port", sink, port);
+    let (pos, port_pos) = (f.pos(), f.pos_of("port"));
+    f.finish(sink);
+    let (kind, tport) = (kind?, tport?);
+    match (kind, tport) {
+        (TunnelKind::Gue, None) => {
+            sink.error_hint(
+                pos,
+                "gue tunnel needs a `port`",
+                "the UDP port the real servers decapsulate on",
+            );
+            None
+        }
+        (TunnelKind::Ipip | TunnelKind::Gre, Some(_)) => {
+            sink.error(port_pos, "only gue tunnels take a `port`");
+            None
+        }
+        _ => Some(Tunnel { kind, port: tport }),
+    }
+}
+
+/// `persistent: 300s` or `persistent: {timeout: 300s, netmask: 255.255.255.0}`.
+fn decode_persistence(item: &Item, family: Family, sink: &mut Sink) -> Option<Persistence> {
+    let full = match family {
+        Family::Ipv4 => 32,
+        Family::Ipv6 => 128,
+    };
+    if let Value::Str(_) = item.value {
+        return Some(Persistence {
+            timeout: persistence_timeout(item, sink)?,
+            netmask: full,
+        });
+    }
+    let mut f = Fields::of(item, "persistent", sink)?;
+    let timeout = f.or(
+        "timeout",
+        sink,
+        DEFAULT_PERSISTENCE_TIMEOUT,
+        persistence_timeout,
+    );
+    let netmask = f.or("netmask", sink, full, |item, sink| {
+        netmask(item, family, sink)
+    });
+    f.finish(sink);
+    Some(Persistence {
+        timeout: timeout?,
+        netmask: netmask?,
+    })
+}
+
+fn persistence_timeout(item: &Item, sink: &mut Sink) -> Option<std::time::Duration> {
+    let d = whole_seconds(item, sink)?;
+    if d.is_zero() || d.as_secs() > u64::from(u32::MAX) {
+        sink.error(
+            item.pos,
+            "persistence timeout out of range (1s to 4294967295s)",
+        );
+        return None;
+    }
+    Some(d)
+}
+
+/// IPv4: a dotted mask (`255.255.255.0`) or a prefix (`24`, `/24`); IPv6: a prefix 1-128.
+fn netmask(item: &Item, family: Family, sink: &mut Sink) -> Option<u8> {
+    let text = item.scalar_text().unwrap_or_default();
+    let text = text.trim().trim_start_matches('/');
+    let (max, name) = match family {
+        Family::Ipv4 => (32, "IPv4"),
+        Family::Ipv6 => (128, "IPv6"),
+    };
+    if let Ok(prefix) = text.parse::<u32>() {
+        if (1..=max).contains(&prefix) {
+            return u8::try_from(prefix).ok();
+        }
+        sink.error(
+            item.pos,
+            format!("persistence netmask /{prefix} is out of range for {name} (1-{max})"),
+        );
+        return None;
+    }
+    match (family, text.parse::<Ipv4Addr>()) {
+        (Family::Ipv4, Ok(mask)) => {
+            let bits = u32::from(mask);
+            if bits.leading_ones() + bits.trailing_zeros() == 32 && bits != 0 {
+                return u8::try_from(bits.leading_ones()).ok();
+            }
+            sink.error(
+                item.pos,
+                format!("persistence netmask {mask} is not a contiguous mask"),
+            );
+            None
+        }
+        (Family::Ipv6, Ok(_)) => {
+            sink.error_hint(
+                item.pos,
+                format!("persistence netmask {text} is IPv4 but the service is IPv6"),
+                "give an IPv6 prefix length, 1-128",
+            );
+            None
+        }
+        _ => {
+            sink.error_hint(
+                item.pos,
+                format!("invalid persistence netmask `{text}`"),
+                "write a dotted mask (255.255.255.0) or a prefix length (24)",
+            );
+            None
+        }
+    }
+}
+
+fn decode_sorry(item: &Item, sink: &mut Sink) -> Option<SorryServer> {
+    let mut f = Fields::of(item, "sorry_server", sink)?;
+    let address = f.req("address", sink, ip);
+    let sport = f.opt("port", sink, port);
+    let sweight = f.or("weight", sink, 1, weight);
+    f.finish(sink);
+    Some(SorryServer {
+        address: address?,
+        port: sport?,
+        weight: sweight?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diagnostic::Report;
+    use crate::config::yaml;
+    use std::path::Path;
+
+    fn persistence(text: &str, family: Family) -> (Option<Persistence>, Vec<String>) {
+        let item = yaml::parse(text).expect("yaml");
+        let mut report = Report::default();
+        let mut sink = Sink {
+            file: Path::new("s.yaml"),
+            report: &mut report,
+        };
+        let p = decode_persistence(&item, family, &mut sink);
+        (p, report.errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn netmasks_become_prefix_lengths() {
+        let p = |t, f| {
+            persistence(t, f)
+                .0
+                .map(|p| (p.timeout.as_secs(), p.netmask))
+        };
+        assert_eq!(p("netmask: 255.255.255.0", Family::Ipv4), Some((300, 24)));
+        assert_eq!(p("netmask: /16", Family::Ipv4), Some((300, 16)));
+        assert_eq!(
+            p("{timeout: 60s, netmask: 255.255.255.255}", Family::Ipv4),
+            Some((60, 32))
+        );
+        assert_eq!(p("netmask: 48", Family::Ipv6), Some((300, 48)));
+        assert_eq!(p("120s", Family::Ipv6), Some((120, 128)));
+    }
+
+    #[test]
+    fn persistence_timeout_is_whole_seconds() {
+        let (p, errors) = persistence("timeout: 1500ms", Family::Ipv4);
+        assert_eq!(p, None);
+        assert_eq!(
+            errors,
+            vec!["s.yaml:1:10: this duration must be whole seconds"]
+        );
+    }
+
+    #[test]
+    fn every_kernel_scheduler_has_its_name() {
+        let names: Vec<&str> = Scheduler::ALL.iter().map(|(_, s)| s.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf",
+                "mh", "twos"
+            ]
+        );
+    }
+}

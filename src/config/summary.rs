@@ -1,0 +1,42 @@
+//! A short account of a valid configuration: what `lbctl check` prints.
+
+use super::Config;
+use serde::Serialize;
+
+/// Counts and load of a configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub director: String,
+    pub vrrp_instances: usize,
+    pub vips: usize,
+    pub services: usize,
+    pub hostgroups: usize,
+    pub nodes: usize,
+    /// Σ over services of the nodes of their hostgroup: the IPVS destinations when all are up.
+    pub real_servers: usize,
+    /// Σ over services of nodes / interval: service checks started per second when all pass.
+    pub checks_per_second: f64,
+}
+
+impl Config {
+    /// Counts the configuration's parts.
+    pub fn summary(&self) -> Summary {
+        let group_size = |name: &str| self.hostgroups.get(name).map_or(0, |g| g.nodes.len());
+        let real_servers = self.services.iter().map(|s| group_size(&s.hostgroup)).sum();
+        let checks_per_second = self
+            .services
+            .iter()
+            .map(|s| group_size(&s.hostgroup) as f64 / s.watch.interval.as_secs_f64())
+            .sum();
+        Summary {
+            director: self.director.name.clone(),
+            vrrp_instances: self.director.vrrp.len(),
+            vips: self.director.vrrp.iter().map(|i| i.vips.len()).sum(),
+            services: self.services.len(),
+            hostgroups: self.hostgroups.len(),
+            nodes: self.hostgroups.values().map(|g| g.nodes.len()).sum(),
+            real_servers,
+            checks_per_second,
+        }
+    }
+}

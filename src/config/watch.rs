@@ -1,0 +1,613 @@
+//! The Mon-style `watch` of a service: which monitor checks each node, how often (interval,
+//! randskew, failed_interval), how long a check may take, how many results flip a node
+//! (rise/fall), and the alert scripts run on transitions.
+
+use super::diagnostic::Sink;
+use super::fields::Fields;
+use super::scalars::{boolean, duration, int_in, list, nonempty, port, script_name, string, word};
+use super::service::Protocol;
+use super::yaml::{Item, Value};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Default check interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// Upper bound of the default timeout (the default is half the interval, at most this).
+pub const DEFAULT_TIMEOUT_MAX: Duration = Duration::from_secs(5);
+/// Default time an alert script may run.
+pub const DEFAULT_ALERT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a service's nodes are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Watch {
+    pub monitor: Monitor,
+    /// Time between checks of one node. Default 10s.
+    pub interval: Duration,
+    /// Random extra delay, 0 to randskew, added to each interval. Default 0s.
+    pub randskew: Duration,
+    /// A check running longer fails. Default half the shorter of `interval` and
+    /// `failed_interval`, at most 5s; always less than both.
+    pub timeout: Duration,
+    /// Passing checks in a row that bring a node up. Default 1.
+    pub rise: u32,
+    /// Failing checks in a row that take a node down. Default 1.
+    pub fall: u32,
+    /// Interval while a node is failed (faster re-check). Default `interval`.
+    pub failed_interval: Duration,
+    /// Run when a node fails this service.
+    pub alert: Vec<Alert>,
+    /// Run when a node passes again.
+    pub upalert: Vec<Alert>,
+    /// At most this many alerts per failure; `None`: no limit.
+    pub numalerts: Option<u32>,
+    /// An alert script running longer is killed. Default 30s.
+    pub alert_timeout: Duration,
+}
+
+/// An alert script from the alert directory, with its arguments (Mon: `alert mail.alert root`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub script: String,
+    pub args: Vec<String>,
+}
+
+/// The check itself. Network checks go to the real server's port unless given `port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Monitor {
+    /// ICMP echo (the node-level liveness test).
+    Ping,
+    /// TCP connect, optionally send a string and expect a reply containing another.
+    Tcp(TcpCheck),
+    /// HTTP or, with `tls`, HTTPS.
+    Http(HttpCheck),
+    Dns(DnsCheck),
+    Udp(UdpCheck),
+    /// A feedback agent reporting load/weight (HAProxy agent-check style).
+    Agent(AgentCheck),
+    /// A Mon-style script from the monitor directory, called with the node addresses.
+    External(ExternalMonitor),
+}
+
+impl Monitor {
+    /// The type word (`http`, `https`, `external`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Monitor::Ping => "ping",
+            Monitor::Tcp(_) => "tcp",
+            Monitor::Http(h) if h.tls.is_some() => "https",
+            Monitor::Http(_) => "http",
+            Monitor::Dns(_) => "dns",
+            Monitor::Udp(_) => "udp",
+            Monitor::Agent(_) => "agent",
+            Monitor::External(_) => "external",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TcpCheck {
+    pub port: Option<u16>,
+    pub send: Option<String>,
+    pub expect: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpCheck {
+    pub port: Option<u16>,
+    /// Default GET.
+    pub method: String,
+    /// Default `/`.
+    pub path: String,
+    /// Host header; default the node's address.
+    pub host: Option<String>,
+    /// Accepted status codes. Default 200-399.
+    pub expect_status: Vec<StatusRange>,
+    /// A regular expression the body must match.
+    pub body: Option<String>,
+    /// Present for https.
+    pub tls: Option<TlsCheck>,
+}
+
+/// An inclusive range of HTTP status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatusRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl StatusRange {
+    pub fn contains(&self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsCheck {
+    /// Default true.
+    pub verify: bool,
+    /// Server name to send; default the `host`, else none.
+    pub sni: Option<String>,
+    /// Warn (alert, node stays up) when the certificate expires within this.
+    pub cert_expiry_warn: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsCheck {
+    /// Default 53.
+    pub port: Option<u16>,
+    pub name: String,
+    /// Default A.
+    pub qtype: DnsType,
+    /// Answers that must all be present (addresses or names); empty: any answer.
+    pub expect: Vec<String>,
+    /// Default NOERROR.
+    pub rcode: DnsRcode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DnsType {
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Ns,
+    Ptr,
+    Soa,
+    Srv,
+    Txt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DnsRcode {
+    NoError,
+    FormErr,
+    ServFail,
+    NxDomain,
+    NotImp,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UdpCheck {
+    pub port: Option<u16>,
+    pub send: String,
+    /// A reply must contain this; without it any reply passes.
+    pub expect: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentCheck {
+    pub port: u16,
+    /// tcp or udp. Default tcp.
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalMonitor {
+    pub script: String,
+    pub args: Vec<String>,
+}
+
+const TYPES: &[(&str, &str)] = &[
+    ("ping", "ping"),
+    ("tcp", "tcp"),
+    ("http", "http"),
+    ("https", "https"),
+    ("dns", "dns"),
+    ("udp", "udp"),
+    ("agent", "agent"),
+];
+
+/// Which parameters belong to which monitor type, for hints on misplaced keys.
+const PARAMS: &[(&str, &[&str])] = &[
+    ("tcp", &["port", "send", "expect"]),
+    (
+        "http",
+        &["port", "method", "path", "host", "expect_status", "body"],
+    ),
+    (
+        "https",
+        &[
+            "port",
+            "method",
+            "path",
+            "host",
+            "expect_status",
+            "body",
+            "verify_tls",
+            "sni",
+            "cert_expiry_warn",
+        ],
+    ),
+    ("dns", &["port", "name", "qtype", "expect", "rcode"]),
+    ("udp", &["port", "send", "expect"]),
+    ("agent", &["port", "protocol"]),
+    ("external", &["args"]),
+];
+
+/// Decodes a service's `watch`; `None` if anything in it is wrong (all of it reported).
+pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
+    let mut f = Fields::of(item, "watch", sink)?;
+    let monitor = f.req("monitor", sink, decode_monitor);
+    let interval = f.or("interval", sink, DEFAULT_INTERVAL, positive);
+    let randskew = f.or("randskew", sink, Duration::ZERO, duration);
+    let timeout = f.opt("timeout", sink, positive);
+    let rise = f.or("rise", sink, 1, int_in(1, 100, "rise"));
+    let fall = f.or("fall", sink, 1, int_in(1, 100, "fall"));
+    let failed_interval = f.opt("failed_interval", sink, positive);
+    let alert = f.or("alert", sink, Vec::new(), list(decode_alert));
+    let upalert = f.or("upalert", sink, Vec::new(), list(decode_alert));
+    let numalerts = f.opt("numalerts", sink, int_in(1, 1_000_000, "numalerts"));
+    let alert_timeout = f.or("alert_timeout", sink, DEFAULT_ALERT_TIMEOUT, positive);
+    let (timeout_pos, randskew_pos) = (f.pos_of("timeout"), f.pos_of("randskew"));
+    f.finish(sink);
+    let interval = interval?;
+    let randskew = randskew?;
+    let failed_interval = failed_interval?.unwrap_or(interval);
+    let timeout =
+        timeout?.unwrap_or_else(|| (interval.min(failed_interval) / 2).min(DEFAULT_TIMEOUT_MAX));
+    let mut ok = true;
+    if timeout >= interval {
+        sink.error_hint(
+            timeout_pos,
+            format!(
+                "timeout {} is not shorter than interval {}",
+                super::format_duration(timeout),
+                super::format_duration(interval)
+            ),
+            "a check must finish before the next one starts",
+        );
+        ok = false;
+    } else if timeout >= failed_interval {
+        sink.error_hint(
+            timeout_pos,
+            format!(
+                "timeout {} is not shorter than failed_interval {}",
+                super::format_duration(timeout),
+                super::format_duration(failed_interval)
+            ),
+            "a check must finish before the next one starts",
+        );
+        ok = false;
+    }
+    if randskew >= interval {
+        sink.error(
+            randskew_pos,
+            format!(
+                "randskew {} is not shorter than interval {}",
+                super::format_duration(randskew),
+                super::format_duration(interval)
+            ),
+        );
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    Some(Watch {
+        monitor: monitor?,
+        interval,
+        randskew,
+        timeout,
+        rise: rise?,
+        fall: fall?,
+        failed_interval,
+        alert: alert?,
+        upalert: upalert?,
+        numalerts: numalerts?,
+        alert_timeout: alert_timeout?,
+    })
+}
+
+fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    if d.is_zero() {
+        sink.error(item.pos, "duration must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+/// `script arg arg` (Mon's words) or a list `[script, arg, arg]`.
+fn decode_alert(item: &Item, sink: &mut Sink) -> Option<Alert> {
+    let words: Vec<String> = match &item.value {
+        Value::Seq(_) => list(string)(item, sink)?,
+        _ => string(item, sink)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    };
+    let mut words = words.into_iter();
+    let Some(script) = words.next() else {
+        sink.error(item.pos, "empty alert");
+        return None;
+    };
+    let script_item = Item {
+        value: Value::Str(script),
+        pos: item.pos,
+    };
+    Some(Alert {
+        script: script_name(&script_item, sink)?,
+        args: words.collect(),
+    })
+}
+
+fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
+    match &item.value {
+        Value::Str(_) => {
+            let kind = word("monitor type", TYPES)(item, sink)?;
+            let empty = Item {
+                value: Value::Map(Vec::new()),
+                pos: item.pos,
+            };
+            let f = Fields::of(&empty, "monitor", sink)?;
+            builtin(kind, f, item, sink)
+        }
+        Value::Map(_) => {
+            let mut f = Fields::of(item, "monitor", sink)?;
+            if f.has("external") {
+                let script = f.req("external", sink, script_name);
+                let args = f.or("args", sink, Vec::new(), list(string));
+                let kind_pos = f.key_pos("type");
+                let has_type = f.has("type");
+                f.known("type");
+                f.finish_with(sink, |k| misplaced(k, "external"));
+                if has_type {
+                    sink.error_hint(
+                        kind_pos,
+                        "monitor has both `type` and `external`",
+                        "a monitor is either built in (`type`) or a script (`external`)",
+                    );
+                    return None;
+                }
+                return Some(Monitor::External(ExternalMonitor {
+                    script: script?,
+                    args: args?,
+                }));
+            }
+            let Some(kind) = f.req("type", sink, word("monitor type", TYPES)) else {
+                f.finish(sink);
+                return None;
+            };
+            builtin(kind, f, item, sink)
+        }
+        _ => {
+            sink.error_hint(
+                item.pos,
+                format!("expected a monitor, found {}", item.kind()),
+                "write a type (`monitor: http`) or a mapping (`monitor: {type: http, path: /}`)",
+            );
+            None
+        }
+    }
+}
+
+/// Explains a key that is a parameter of another monitor type than `kind`.
+fn misplaced(key: &str, kind: &str) -> Option<String> {
+    let owners: Vec<&str> = PARAMS
+        .iter()
+        .filter(|(_, keys)| keys.contains(&key))
+        .map(|(t, _)| *t)
+        .collect();
+    if owners.is_empty() || owners.contains(&kind) {
+        return None;
+    }
+    Some(format!(
+        "`{key}` is a parameter of {} monitors, not {kind}",
+        owners.join("/")
+    ))
+}
+
+fn builtin(kind: &str, mut f: Fields, item: &Item, sink: &mut Sink) -> Option<Monitor> {
+    f.known("type");
+    let monitor = params(kind, &mut f, item, sink);
+    f.finish_with(sink, |k| misplaced(k, kind));
+    monitor
+}
+
+/// Reads the parameters of a built-in monitor (every key before the first `?`).
+fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Monitor> {
+    match kind {
+        "ping" => Some(Monitor::Ping),
+        "tcp" => {
+            let port = f.opt("port", sink, port);
+            let send = f.opt("send", sink, string);
+            let expect = f.opt("expect", sink, string);
+            Some(Monitor::Tcp(TcpCheck {
+                port: port?,
+                send: send?,
+                expect: expect?,
+            }))
+        }
+        "http" | "https" => decode_http(kind == "https", f, sink),
+        "dns" => {
+            let port = f.opt("port", sink, port);
+            let name = f.req("name", sink, nonempty);
+            let qtype = f.or("qtype", sink, DnsType::A, word("DNS query type", DNS_TYPES));
+            let expect = f.or("expect", sink, Vec::new(), list(nonempty));
+            let rcode = f.or(
+                "rcode",
+                sink,
+                DnsRcode::NoError,
+                word("DNS rcode", DNS_RCODES),
+            );
+            Some(Monitor::Dns(DnsCheck {
+                port: port?,
+                name: name?,
+                qtype: qtype?,
+                expect: expect?,
+                rcode: rcode?,
+            }))
+        }
+        "udp" => {
+            let port = f.opt("port", sink, port);
+            let send = f.req("send", sink, string);
+            let expect = f.opt("expect", sink, string);
+            Some(Monitor::Udp(UdpCheck {
+                port: port?,
+                send: send?,
+                expect: expect?,
+            }))
+        }
+        "agent" => {
+            let port = f.req("port", sink, port);
+            let protocol = f.or(
+                "protocol",
+                sink,
+                Protocol::Tcp,
+                word("agent protocol", AGENT_PROTOCOLS),
+            );
+            Some(Monitor::Agent(AgentCheck {
+                port: port?,
+                protocol: protocol?,
+            }))
+        }
+        _ => {
+            sink.error(item.pos, format!("unknown monitor type `{kind}`"));
+            None
+        }
+    }
+}
+
+const AGENT_PROTOCOLS: &[(&str, Protocol)] = &[("tcp", Protocol::Tcp), ("udp", Protocol::Udp)];
+
+fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<Monitor> {
+    let port = f.opt("port", sink, port);
+    let method = f.or("method", sink, "GET".to_string(), method);
+    let path = f.or("path", sink, "/".to_string(), http_path);
+    let host = f.opt("host", sink, nonempty);
+    let expect_status = f.or(
+        "expect_status",
+        sink,
+        vec![StatusRange {
+            low: 200,
+            high: 399,
+        }],
+        status_ranges,
+    );
+    let body = f.opt("body", sink, regex);
+    let tls_check = if tls {
+        let verify = f.or("verify_tls", sink, true, boolean);
+        let sni = f.opt("sni", sink, nonempty);
+        let warn = f.opt("cert_expiry_warn", sink, duration);
+        Some(TlsCheck {
+            verify: verify?,
+            sni: sni?,
+            cert_expiry_warn: warn?,
+        })
+    } else {
+        None
+    };
+    Some(Monitor::Http(HttpCheck {
+        port: port?,
+        method: method?,
+        path: path?,
+        host: host?,
+        expect_status: expect_status?,
+        body: body?,
+        tls: tls_check,
+    }))
+}
+
+fn method(item: &Item, sink: &mut Sink) -> Option<String> {
+    let m = nonempty(item, sink)?;
+    if !m.bytes().all(|b| b.is_ascii_uppercase()) {
+        sink.error_hint(
+            item.pos,
+            format!("invalid HTTP method `{m}`"),
+            "write it in capitals, e.g. GET or HEAD",
+        );
+        return None;
+    }
+    Some(m)
+}
+
+fn http_path(item: &Item, sink: &mut Sink) -> Option<String> {
+    let p = nonempty(item, sink)?;
+    if !p.starts_with('/') || p.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
+        sink.error_hint(
+            item.pos,
+            format!("invalid HTTP path `{p}`"),
+            "start it with / and leave out spaces",
+        );
+        return None;
+    }
+    Some(p)
+}
+
+fn regex(item: &Item, sink: &mut Sink) -> Option<String> {
+    let r = string(item, sink)?;
+    match regex::Regex::new(&r) {
+        Ok(_) => Some(r),
+        Err(e) => {
+            let detail = e.to_string();
+            let last = detail
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            sink.error(
+                item.pos,
+                format!("invalid body regex: {}", last.trim_start_matches("error: ")),
+            );
+            None
+        }
+    }
+}
+
+/// `200`, `"200-299"`, or a list of them.
+fn status_ranges(item: &Item, sink: &mut Sink) -> Option<Vec<StatusRange>> {
+    match &item.value {
+        Value::Seq(_) => list(status_range)(item, sink),
+        _ => status_range(item, sink).map(|r| vec![r]),
+    }
+}
+
+fn status_range(item: &Item, sink: &mut Sink) -> Option<StatusRange> {
+    let text = item.scalar_text().unwrap_or_default();
+    let parsed = match &item.value {
+        Value::Int(n) => u16::try_from(*n).ok().map(|n| (n, n)),
+        Value::Str(s) => match s.split_once('-') {
+            Some((a, b)) => a.trim().parse().ok().zip(b.trim().parse().ok()),
+            None => s.trim().parse().ok().map(|n| (n, n)),
+        },
+        _ => None,
+    };
+    match parsed {
+        Some((low, high)) if (100..=599).contains(&low) && (low..=599).contains(&high) => {
+            Some(StatusRange { low, high })
+        }
+        _ => {
+            sink.error_hint(
+                item.pos,
+                format!("invalid HTTP status `{text}`"),
+                "write a code or a range between 100 and 599, e.g. 200 or \"200-399\"",
+            );
+            None
+        }
+    }
+}
+
+const DNS_TYPES: &[(&str, DnsType)] = &[
+    ("A", DnsType::A),
+    ("AAAA", DnsType::Aaaa),
+    ("CNAME", DnsType::Cname),
+    ("MX", DnsType::Mx),
+    ("NS", DnsType::Ns),
+    ("PTR", DnsType::Ptr),
+    ("SOA", DnsType::Soa),
+    ("SRV", DnsType::Srv),
+    ("TXT", DnsType::Txt),
+];
+
+const DNS_RCODES: &[(&str, DnsRcode)] = &[
+    ("NOERROR", DnsRcode::NoError),
+    ("FORMERR", DnsRcode::FormErr),
+    ("SERVFAIL", DnsRcode::ServFail),
+    ("NXDOMAIN", DnsRcode::NxDomain),
+    ("NOTIMP", DnsRcode::NotImp),
+    ("REFUSED", DnsRcode::Refused),
+];

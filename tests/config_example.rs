@@ -1,0 +1,273 @@
+//! The documented example configuration (`config/`, the lab's own) loads without warnings
+//! into exactly the lab topology; several mistakes in several files are all reported at once;
+//! and the port normalisation for dr/tunnel forwarding holds.
+
+use lbd::config::{
+    self, Family, Forwarding, Monitor, Protocol, Scheduler, StatusRange, SyncDestination, Virtual,
+};
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+#[test]
+fn example_is_the_lab_configuration() {
+    let loaded = config::load(&example()).unwrap_or_else(|e| panic!("example rejected:\n{e}"));
+    assert_eq!(
+        loaded.warnings,
+        vec![],
+        "the example must load without warnings"
+    );
+    let c = loaded.config;
+
+    let d = &c.director;
+    assert_eq!(d.name, "dir1");
+    assert_eq!(d.listen, config::DEFAULT_LISTEN);
+    assert_eq!(d.control.socket, Path::new(config::DEFAULT_CONTROL_SOCKET));
+    assert_eq!(d.vrrp.len(), 1);
+    let vi = &d.vrrp[0];
+    assert_eq!(
+        (vi.interface.as_str(), vi.vrid, vi.priority),
+        ("eth0", 51, 150)
+    );
+    assert_eq!(vi.advert_interval, Duration::from_secs(1));
+    assert!(vi.preempt);
+    let vips: Vec<(IpAddr, u8, &str)> = vi
+        .vips
+        .iter()
+        .map(|v| (v.address, v.prefix, vi.vip_interface(v)))
+        .collect();
+    assert_eq!(
+        vips,
+        vec![
+            (ip("192.0.2.10"), 24, "eth0"),
+            (ip("2001:db8::10"), 64, "eth0"),
+            (ip("198.51.100.1"), 24, "eth1"),
+        ]
+    );
+    let sync = d.sync_daemon.as_ref().expect("sync daemon");
+    assert_eq!(sync.sync_id, 51);
+    assert_eq!(
+        sync.destination,
+        SyncDestination::Multicast(ip("224.0.0.81"))
+    );
+
+    let groups: Vec<(&str, Vec<(&str, IpAddr)>)> = c
+        .hostgroups
+        .values()
+        .map(|g| {
+            (
+                g.name.as_str(),
+                g.nodes
+                    .iter()
+                    .map(|n| (n.name.as_str(), n.address))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            (
+                "http_nodes",
+                vec![
+                    ("rs1", ip("198.51.100.11")),
+                    ("rs2", ip("198.51.100.12")),
+                    ("rs3", ip("198.51.100.13"))
+                ]
+            ),
+            (
+                "myapp_nodes",
+                vec![("rs4", ip("198.51.100.14")), ("rs5", ip("198.51.100.15"))]
+            ),
+        ]
+    );
+
+    assert_eq!(c.services.len(), 2);
+    let http = c.service("http").expect("http service");
+    assert_eq!(
+        http.virtual_service,
+        Virtual::Address {
+            protocol: Protocol::Tcp,
+            address: ip("192.0.2.10"),
+            port: 80
+        }
+    );
+    assert_eq!(http.scheduler, Scheduler::Rr);
+    assert_eq!(http.forwarding, Forwarding::Nat);
+    assert_eq!(http.hostgroup, "http_nodes");
+    let Monitor::Http(check) = &http.watch.monitor else {
+        panic!("http watch is {:?}", http.watch.monitor);
+    };
+    assert_eq!(check.path, "/");
+    assert_eq!(
+        check.expect_status,
+        vec![StatusRange {
+            low: 200,
+            high: 200
+        }]
+    );
+    assert_eq!(http.watch.interval, Duration::from_secs(2));
+    assert!(http.watch.timeout < http.watch.failed_interval);
+    let group = c.hostgroup_of(http).expect("hostgroup");
+    let ports: Vec<u16> = group.nodes.iter().map(|n| http.real_port(n)).collect();
+    assert_eq!(ports, vec![80, 80, 80]);
+
+    let myapp = c.service("myapp").expect("myapp service");
+    assert_eq!(myapp.virtual_service.port(), 5000);
+    assert_eq!(myapp.hostgroup, "myapp_nodes");
+    assert_eq!(myapp.scheduler, Scheduler::Wlc);
+
+    let s = c.summary();
+    assert_eq!(
+        (s.services, s.hostgroups, s.nodes, s.real_servers),
+        (2, 2, 5, 5)
+    );
+    // 3 nodes every 2s + 2 nodes every 2s.
+    assert!((s.checks_per_second - 2.5).abs() < 1e-9);
+}
+
+/// Copies the example into a temporary directory and rewrites some of its files.
+fn edited(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in ["", "hostgroups", "services"] {
+        fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        for entry in fs::read_dir(example().join(sub)).expect("example dir") {
+            let entry = entry.expect("entry");
+            if entry.file_type().expect("type").is_file() {
+                fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).expect("copy");
+            }
+        }
+    }
+    for (file, from, to) in edits {
+        let path = dir.path().join(file);
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.contains(from), "{file} has no {from:?}");
+        fs::write(&path, text.replacen(from, to, 1)).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let dir = edited(&[
+        ("director.yaml", "vrid: 51", "vrid: 300"),
+        (
+            "hostgroups/http_nodes.yaml",
+            "198.51.100.12",
+            "198.51.100.11",
+        ),
+        (
+            "services/http.yaml",
+            "scheduler: rr",
+            "scheduler: roundrobin",
+        ),
+        ("services/http.yaml", "interval: 2s", "interval: 2"),
+        (
+            "services/myapp.yaml",
+            "hostgroup: myapp_nodes",
+            "hostgroup: app_nodes",
+        ),
+    ]);
+    let err = config::load(dir.path()).expect_err("five mistakes");
+    let found: Vec<(String, u32, String)> = err
+        .errors
+        .iter()
+        .map(|d| {
+            let file = d
+                .file
+                .strip_prefix(dir.path())
+                .expect("inside")
+                .display()
+                .to_string();
+            (file, d.line, d.message.clone())
+        })
+        .collect();
+    let files: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        files,
+        vec![
+            "director.yaml",
+            "hostgroups/http_nodes.yaml",
+            "services/http.yaml",
+            "services/http.yaml",
+            "services/myapp.yaml"
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].2.contains("vrid 300 is out of range"));
+    assert!(found[1].2.contains("duplicate node address 198.51.100.11"));
+    assert!(found[2].2.contains("unknown scheduler `roundrobin`"));
+    assert!(found[3].2.contains("has no unit"));
+    assert!(found[4].2.contains("unknown hostgroup `app_nodes`"));
+}
+
+#[test]
+fn dr_and_tunnel_use_the_virtual_port_nat_the_node_or_service_port() {
+    let dir = edited(&[
+        (
+            "hostgroups/http_nodes.yaml",
+            "    # port: 8080",
+            "    port: 8080",
+        ),
+        ("services/myapp.yaml", "forwarding: nat", "forwarding: dr"),
+        (
+            "services/myapp.yaml",
+            "hostgroup: myapp_nodes",
+            "hostgroup: http_nodes",
+        ),
+        ("director.yaml", "vrid: 51", "vrid: 51"),
+    ]);
+    // http_nodes is now used by both; myapp_nodes by none (a warning, not an error).
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(loaded.warnings[0]
+        .message
+        .contains("`myapp_nodes` is not used"));
+    let c = &loaded.config;
+    let group = &c.hostgroups["http_nodes"];
+    let http = c.service("http").expect("http");
+    let myapp = c.service("myapp").expect("myapp");
+    // NAT: rs3 has its own port 8080; the others take the service's `port: 80`.
+    let nat: Vec<u16> = group.nodes.iter().map(|n| http.real_port(n)).collect();
+    assert_eq!(nat, vec![80, 80, 8080]);
+    // DR: every real server gets the virtual port, whatever the node says.
+    let dr: Vec<u16> = group.nodes.iter().map(|n| myapp.real_port(n)).collect();
+    assert_eq!(dr, vec![5000, 5000, 5000]);
+}
+
+#[test]
+fn fwmark_services_and_ipv6_persistence() {
+    let dir = edited(&[
+        (
+            "services/myapp.yaml",
+            "  protocol: tcp\n  address: 192.0.2.10\n  port: 5000\n",
+            "  fwmark: 7\n  family: ipv6\npersistent:\n  timeout: 600s\n  netmask: 64\n",
+        ),
+        (
+            "services/myapp.yaml",
+            "forwarding: nat",
+            "forwarding: tunnel\ntunnel: {type: gue, port: 6080}",
+        ),
+    ]);
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let myapp = loaded.config.service("myapp").expect("myapp");
+    assert_eq!(
+        myapp.virtual_service,
+        Virtual::Fwmark {
+            fwmark: 7,
+            family: Family::Ipv6
+        }
+    );
+    let p = myapp.persistent.expect("persistent");
+    assert_eq!((p.timeout, p.netmask), (Duration::from_secs(600), 64));
+    assert!(matches!(myapp.forwarding, Forwarding::Tunnel(t) if t.port == Some(6080)));
+}

@@ -1,0 +1,130 @@
+//! The real `lbctl check` binary: exit codes, the summary, the JSON form, and errors on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lbctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(args)
+        .env_remove("LBD_CONFIG")
+        .output()
+        .expect("run lbctl")
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_passes_the_example_with_a_summary() {
+    let dir = example();
+    let out = lbctl(&["check", "-c", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout,
+        format!(
+            "{}: configuration ok\n\
+             director dir1: 1 VRRP instance, 3 VIPs\n\
+             2 services, 2 hostgroups, 5 nodes, 5 real servers, 2.5 checks/s\n",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let dir = example();
+    // -c may come before the subcommand too.
+    let out = lbctl(&["-c", dir.to_str().expect("utf-8 path"), "check", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["summary"]["services"], 2);
+    assert_eq!(v["summary"]["nodes"], 5);
+    assert_eq!(v["summary"]["real_servers"], 5);
+    assert_eq!(v["summary"]["checks_per_second"], 2.5);
+    assert_eq!(v["errors"], serde_json::json!([]));
+}
+
+fn broken() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("hostgroups")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("services")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("director.yaml"),
+        "name: dir1\nvrrp:\n  - name: v\n    interface: eth0\n    vrid: 51\n    priority: 100\n    vips: [192.0.2.10]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("hostgroups/web.yaml"),
+        "nodes:\n  - name: a\n    address: 198.51.100.11\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("services/web.yaml"),
+        "virtual: {address: 192.0.2.10, port: 80}\nscheduler: rrr\nhostgroup: webs\nwatch:\n  monitor: tcp\n",
+    )
+    .expect("write");
+    dir
+}
+
+#[test]
+fn check_reports_every_error_on_stderr_and_exits_2() {
+    let dir = broken();
+    let out = lbctl(&["check", "-c", dir.path().to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    let file = dir.path().join("services/web.yaml");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{f}:2:12: unknown scheduler `rrr` (did you mean `rr`?)\n\
+             {f}:3:12: unknown hostgroup `webs` (did you mean `web`?)\n\
+             {g}: warning: hostgroup `web` is not used by any service\n\
+             {d}: 2 errors, configuration not valid\n",
+            f = file.display(),
+            g = dir.path().join("hostgroups/web.yaml").display(),
+            d = dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn check_json_lists_errors_and_exits_2() {
+    let dir = broken();
+    let out = lbctl(&[
+        "check",
+        "--json",
+        "-c",
+        dir.path().to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["summary"], serde_json::Value::Null);
+    let errors = v["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["line"], 2);
+    assert_eq!(errors[0]["column"], 12);
+    assert_eq!(errors[0]["message"], "unknown scheduler `rrr`");
+    assert_eq!(errors[0]["hint"], "did you mean `rr`?");
+}
+
+#[test]
+fn missing_directory_and_usage_errors_exit_2() {
+    let out = lbctl(&["check", "-c", "/nonexistent/lbd-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with(
+        "/nonexistent/lbd-config/director.yaml: cannot read file: No such file or directory"
+    ));
+    let out = lbctl(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = lbctl(&["check", "--jsn"]);
+    assert_eq!(out.status.code(), Some(2));
+}
