@@ -11,3 +11,4 @@ pub mod control;
 pub mod monitor;
 pub mod node;
 pub mod state;
+pub mod vrrp;
