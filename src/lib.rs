@@ -14,3 +14,4 @@ pub mod monitor;
 pub mod node;
 pub mod reconcile;
 pub mod state;
+pub mod vrrp;
