@@ -487,6 +487,7 @@ impl Daemon {
         }
         // The state goes to disk before the table changes.
         self.persist(false);
+        tracing::info!(ops = ops.len(), cause, "applying operations");
         let result = {
             let kernel = &mut self.kernel;
             blocking(|| kernel.apply(&ops))

@@ -10,6 +10,7 @@
 //! module name, e.g. `ipvs::add_service`) and append it to `all_trials`. Build the cluster with
 //! [`topology::Topology`], run commands with [`netns`], fetch pages with [`http`].
 
+mod daemon;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
 mod http;
@@ -25,6 +26,7 @@ use libtest_mimic::{Arguments, Trial};
 fn all_trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     trials.extend(selftest::tests());
+    trials.extend(daemon::tests());
     trials
 }
 

@@ -1,0 +1,590 @@
+//! Kernel tests of the director daemon: the real `lbd` binary runs in namespace `dir1` (or a
+//! scratch namespace for the big table) with a configuration in a temp directory, against the
+//! real IPVS table, read back with `ipvsadm`.
+//!
+//! - restart over a converged 1,000 × 50 table sends zero mutating operations (the daemon's
+//!   `first reconcile done mutating_ops=N` line, N counted by the IPVS client); `kill -9` in the
+//!   middle of applying it, then a restart, converges, and no real server ever leaves the table
+//!   (polled with `ipvsadm -Ln` during the restart, and no `-d` in the daemon's log);
+//! - a real server's HTTP stopped leaves the table within interval + timeout and comes back;
+//!   `ipvsadm -D` / `ipvsadm -e` on an owned service are repaired within one drift pass, a
+//!   foreign service is left alone; a reload with an invalid file keeps the old configuration
+//!   and names file and line; a reload changing one service sends only that service's operation;
+//! - quorum and sorry server, and the mass-removal guard.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Failed, Trial};
+
+use super::netns::{self, Netns, Spawned};
+use super::topology::{Options, Topology};
+
+pub fn tests() -> Vec<Trial> {
+    vec![
+        Trial::test("daemon::restart_and_kill9_over_1000x50", || {
+            big_table().map_err(Failed::from)
+        }),
+        Trial::test("daemon::checks_drift_and_reload", || {
+            checks_drift_and_reload().map_err(Failed::from)
+        }),
+        Trial::test("daemon::quorum_sorry_server_and_mass_removal_guard", || {
+            quorum_and_guard().map_err(Failed::from)
+        }),
+    ]
+}
+
+const LBD: &str = env!("CARGO_BIN_EXE_lbd");
+const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
+
+/// A running `lbd` in a namespace, its log in a file; SIGKILLed on drop if still running.
+struct Lbd {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Lbd {
+    fn start(ns: &str, config: &Path, state: &Path, log: &Path) -> Result<Self, String> {
+        let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let child = netns::command(ns, LBD)
+            .arg("-c")
+            .arg(config)
+            .arg("--state-dir")
+            .arg(state)
+            .env("LBD_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .map_err(|e| format!("cannot start lbd: {e}"))?;
+        Ok(Lbd {
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for a log line containing `needle` after byte `from`; the line.
+    fn wait_line(
+        &mut self,
+        needle: &str,
+        from: usize,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let t0 = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(line) = log
+                .get(from..)
+                .unwrap_or("")
+                .lines()
+                .find(|l| l.contains(needle))
+            {
+                return Ok(line.to_string());
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Err(format!("lbd exited ({st}) before `{needle}`:\n{log}"));
+            }
+            if t0.elapsed() > timeout {
+                return Err(format!("no `{needle}` within {timeout:?}:\n{}", tail(&log)));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    fn stop(mut self) -> Result<String, String> {
+        self.signal(libc::SIGTERM);
+        let t0 = Instant::now();
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                let log = self.log();
+                return if st.success() {
+                    Ok(log)
+                } else {
+                    Err(format!("lbd exited with {st}:\n{}", tail(&log)))
+                };
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                return Err("lbd did not stop within 60 s of SIGTERM".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Lbd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// `mutating_ops=N` from a log line.
+fn mutating_ops(line: &str) -> Result<u64, String> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("mutating_ops="))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no mutating_ops in {line:?}"))
+}
+
+/// Real servers (`->` lines with an address) in `ipvsadm -Ln` of `ns`, optionally of one service.
+fn real_servers(ns: &str, service: Option<&str>) -> Result<Vec<String>, String> {
+    let mut args = vec!["ipvsadm", "-Ln"];
+    if let Some(s) = service {
+        args.extend(["-t", s]);
+    }
+    let out = match netns::run(ns, &args) {
+        Ok(out) => out,
+        // Not there (yet): no real servers.
+        Err(e) if service.is_some() && e.contains("No such service") => String::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("-> ") && !l.starts_with("-> RemoteAddress"))
+        .map(|l| l.to_string())
+        .collect())
+}
+
+fn wait_for(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Result<bool, String>,
+) -> Result<Duration, String> {
+    let t0 = Instant::now();
+    loop {
+        if f()? {
+            return Ok(t0.elapsed());
+        }
+        if t0.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn tempdir() -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1,000 services × 50 real servers.
+
+const SERVICES: u16 = 1000;
+const NODES: u8 = 50;
+
+fn big_config(dir: &Path) -> Result<(), String> {
+    write(
+        &dir.join("director.yaml"),
+        &format!(
+            "name: dir1\nreconcile_interval: 10m\nmonitor_dir: {}\n",
+            dir.join("monitors").display()
+        ),
+    )?;
+    // An external monitor that always passes, checked once an hour: the table stays as it is
+    // for the length of the test whatever the spread of the first checks.
+    write(&dir.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
+    Command::new("chmod")
+        .args(["755"])
+        .arg(dir.join("monitors/true.monitor"))
+        .status()
+        .map_err(|e| format!("chmod: {e}"))?;
+    let mut nodes = String::from("nodes:\n");
+    for i in 1..=NODES {
+        nodes.push_str(&format!(
+            "  - name: n{i}\n    address: 198.51.100.{}\n",
+            10 + i
+        ));
+    }
+    write(&dir.join("hostgroups/big.yaml"), &nodes)?;
+    for s in 0..SERVICES {
+        write(
+            &dir.join(format!("services/s{s:04}.yaml")),
+            &format!(
+                "virtual: {{address: 192.0.2.10, port: {}}}\nscheduler: rr\nhostgroup: big\n\
+                 watch:\n  monitor: {{external: true.monitor}}\n  interval: 1h\n",
+                10000 + s
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn big_table() -> Result<(), String> {
+    let ns = Netns::new("lbd-big")?;
+    netns::run(
+        ns.name(),
+        &[
+            "sh",
+            "-c",
+            "ip link add d0 type dummy && ip link set d0 up && ip addr add 198.51.100.1/24 dev d0",
+        ],
+    )?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    let state = tmp.path().join("state");
+    big_config(&config)?;
+    let want = usize::from(SERVICES) * usize::from(NODES);
+
+    // Converge the table with lbctl apply (every node healthy).
+    let t0 = Instant::now();
+    netns::run(
+        ns.name(),
+        &[LBCTL, "-c", config.to_str().unwrap_or(""), "apply"],
+    )?;
+    eprintln!("lbctl apply of {SERVICES} x {NODES}: {:?}", t0.elapsed());
+
+    // 1. Start over it without a state file: everything adopted, nothing sent.
+    let t0 = Instant::now();
+    let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("1.log"))?;
+    let line = lbd.wait_line("first reconcile done", 0, Duration::from_secs(180))?;
+    eprintln!("start 1 (adopt): {:?}: {line}", t0.elapsed());
+    if mutating_ops(&line)? != 0 {
+        return Err(format!(
+            "adopting a converged table sent operations: {line}"
+        ));
+    }
+    lbd.stop()?;
+
+    // 2. Restart with the state file: still nothing.
+    let t0 = Instant::now();
+    let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("2.log"))?;
+    let line = lbd.wait_line("first reconcile done", 0, Duration::from_secs(180))?;
+    eprintln!("start 2 (restore): {:?}: {line}", t0.elapsed());
+    if mutating_ops(&line)? != 0 {
+        return Err(format!(
+            "restarting over a converged table sent operations: {line}"
+        ));
+    }
+    lbd.stop()?;
+
+    // 3. The table is lost (as after a reboot); the state says every node passed. lbd starts
+    //    applying the whole table and is killed with SIGKILL in the middle of it.
+    netns::run(ns.name(), &["ipvsadm", "-C"])?;
+    let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("3.log"))?;
+    lbd.wait_line("applying", 0, Duration::from_secs(180))?;
+    std::thread::sleep(Duration::from_millis(700));
+    lbd.signal(libc::SIGKILL);
+    let _ = lbd.child.wait();
+    let partial = real_servers(ns.name(), None)?.len();
+    eprintln!("killed in the middle of the apply: {partial} of {want} real servers in the table");
+    if partial == 0 || partial >= want {
+        return Err(format!(
+            "the kill did not land in the middle of the apply ({partial} of {want})"
+        ));
+    }
+
+    // 4. Start again while a poller watches the table: it only grows, and converges.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        let ns = ns.name().to_string();
+        std::thread::spawn(move || {
+            let mut counts = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(rs) = real_servers(&ns, None) {
+                    counts.push(rs.len());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            counts
+        })
+    };
+    let t0 = Instant::now();
+    let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("4.log"))?;
+    let line = lbd.wait_line("first reconcile done", 0, Duration::from_secs(180))?;
+    eprintln!("start 4 (after the kill): {:?}: {line}", t0.elapsed());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut counts = poller.join().map_err(|_| "poller panicked")?;
+    counts.push(real_servers(ns.name(), None)?.len());
+    eprintln!("real servers seen while restarting: {counts:?}");
+    if counts.windows(2).any(|w| w[1] < w[0]) || counts.first().is_some_and(|c| *c < partial) {
+        return Err(format!(
+            "a real server left the table during the restart: {counts:?}"
+        ));
+    }
+    let log = lbd.stop()?;
+    if let Some(l) = log
+        .lines()
+        .find(|l| l.contains("op=-d") || l.contains("op=\"-d"))
+    {
+        return Err(format!("the restart removed a real server: {l}"));
+    }
+    if counts.last() != Some(&want) {
+        return Err(format!("not converged: {counts:?}, want {want}"));
+    }
+    let sent = mutating_ops(&line)?;
+    if sent as usize != want - partial {
+        return Err(format!(
+            "expected exactly the {} missing real servers to be added, sent {sent}",
+            want - partial
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lab topology: http on rs1-3, myapp on rs4-5.
+
+const HTTP: &str = "192.0.2.10:80";
+const MYAPP: &str = "192.0.2.10:5000";
+
+fn lab_config(dir: &Path, http_extra: &str, director_extra: &str) -> Result<(), String> {
+    write(
+        &dir.join("director.yaml"),
+        &format!("name: dir1\nreconcile_interval: 2s\n{director_extra}"),
+    )?;
+    write(
+        &dir.join("hostgroups/http_nodes.yaml"),
+        "nodes:\n  - {name: rs1, address: 198.51.100.11}\n  - {name: rs2, address: 198.51.100.12}\n  - {name: rs3, address: 198.51.100.13}\n",
+    )?;
+    write(
+        &dir.join("hostgroups/myapp_nodes.yaml"),
+        "nodes:\n  - {name: rs4, address: 198.51.100.14}\n  - {name: rs5, address: 198.51.100.15}\n",
+    )?;
+    write(
+        &dir.join("services/http.yaml"),
+        &format!(
+            "virtual: {{address: 192.0.2.10, port: 80}}\nscheduler: rr\nhostgroup: http_nodes\n{http_extra}\
+             watch:\n  monitor: {{type: http, path: /, body: \"^rs\"}}\n  interval: 1s\n  timeout: 500ms\n"
+        ),
+    )?;
+    write(
+        &dir.join("services/myapp.yaml"),
+        "virtual: {address: 192.0.2.10, port: 5000}\nscheduler: wlc\nhostgroup: myapp_nodes\n\
+         watch:\n  monitor: http\n  interval: 1s\n  timeout: 500ms\n",
+    )?;
+    Ok(())
+}
+
+/// Stops real server `rs`'s HTTP server on `port` (started by the topology).
+fn stop_http(rs: &str, port: u16) -> Result<(), String> {
+    let pidfile = format!("/run/lbd-topology/{rs}-{port}.pid");
+    let pid = std::fs::read_to_string(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
+    Command::new("kill")
+        .arg(pid.trim())
+        .status()
+        .map_err(|e| format!("kill: {e}"))?;
+    Ok(())
+}
+
+/// Starts it again (killed when the guard drops).
+fn start_http(rs: &str, port: u16) -> Result<Spawned, String> {
+    let www = format!("/run/lbd-topology/www/{rs}");
+    let p = port.to_string();
+    netns::spawn(rs, &["busybox", "httpd", "-f", "-p", &p, "-h", &www])
+}
+
+fn has(ns: &str, service: &str, real: &str) -> Result<bool, String> {
+    Ok(real_servers(ns, Some(service))?
+        .iter()
+        .any(|l| l.split_whitespace().nth(1) == Some(real)))
+}
+
+fn checks_drift_and_reload() -> Result<(), String> {
+    let _topology = Topology::up(Options::default())?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    lab_config(&config, "", "")?;
+    let mut lbd = Lbd::start(
+        "dir1",
+        &config,
+        &tmp.path().join("state"),
+        &tmp.path().join("lbd.log"),
+    )?;
+    // Cold start: the real servers come in as their checks pass.
+    let took = wait_for("5 real servers", Duration::from_secs(30), || {
+        Ok(real_servers("dir1", None)?.len() == 5)
+    })?;
+    eprintln!("cold start: 5 real servers in {took:?}");
+
+    // A real server's HTTP stops: out within interval + timeout (1.5 s, plus the time to see it).
+    stop_http("rs2", 80)?;
+    let took = wait_for("rs2 out of http", Duration::from_secs(10), || {
+        Ok(!has("dir1", HTTP, "198.51.100.12:80")?)
+    })?;
+    eprintln!("rs2 stopped: out of the table after {took:?}");
+    if took > Duration::from_millis(1500 + 1500) {
+        return Err(format!(
+            "rs2 took {took:?} to leave (interval 1s + timeout 500ms)"
+        ));
+    }
+    let log = lbd.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("table change") && l.contains("198.51.100.12:80") && l.contains("-d"))
+        .ok_or_else(|| format!("no log line for the removal:\n{}", tail(&log)))?;
+    if !line.contains("http check fails on rs2") {
+        return Err(format!("the removal's log line does not say why: {line}"));
+    }
+    let _http = start_http("rs2", 80)?;
+    let took = wait_for("rs2 back in http", Duration::from_secs(10), || {
+        has("dir1", HTTP, "198.51.100.12:80")
+    })?;
+    eprintln!("rs2 back: in the table after {took:?}");
+
+    // Drift: an owned service deleted and a weight edited by hand; a foreign service added.
+    netns::run(
+        "dir1",
+        &["ipvsadm", "-A", "-t", "203.0.113.5:99", "-s", "rr"],
+    )?;
+    netns::run("dir1", &["ipvsadm", "-D", "-t", MYAPP])?;
+    netns::run(
+        "dir1",
+        &[
+            "ipvsadm",
+            "-e",
+            "-t",
+            HTTP,
+            "-r",
+            "198.51.100.11:80",
+            "-m",
+            "-w",
+            "7",
+        ],
+    )?;
+    let took = wait_for("drift repaired", Duration::from_secs(2 * 2 + 2), || {
+        let all = netns::run("dir1", &["ipvsadm", "-Ln"])?;
+        let w1 = real_servers("dir1", Some(HTTP))?
+            .iter()
+            .any(|l| l.contains("198.51.100.11:80") && l.split_whitespace().nth(3) == Some("1"));
+        Ok(all.contains("192.0.2.10:5000") && w1 && real_servers("dir1", None)?.len() == 5)
+    })?;
+    eprintln!("drift repaired after {took:?} (reconcile_interval 2s)");
+    let all = netns::run("dir1", &["ipvsadm", "-Ln"])?;
+    if !all.contains("203.0.113.5:99") {
+        return Err(format!("the foreign service was touched:\n{all}"));
+    }
+
+    // Reload with an invalid file: the old configuration stays, the error names file and line.
+    let myapp = config.join("services/myapp.yaml");
+    let good = std::fs::read_to_string(&myapp).map_err(|e| e.to_string())?;
+    let from = lbd.log().len();
+    write(&myapp, &good.replace("scheduler: wlc", "scheduler: nosuch"))?;
+    lbd.signal(libc::SIGHUP);
+    let line = lbd.wait_line("reload rejected", from, Duration::from_secs(10))?;
+    if !line.contains("myapp.yaml:2:") {
+        return Err(format!(
+            "the reload error does not name file and line: {line}"
+        ));
+    }
+    let all_after = netns::run("dir1", &["ipvsadm", "-Ln"])?;
+    if !all_after.contains("192.0.2.10:5000 wlc") || real_servers("dir1", None)?.len() != 5 {
+        return Err(format!("an invalid reload changed the table:\n{all_after}"));
+    }
+    let page = super::http::get("client", "192.0.2.10:80".parse().map_err(|_| "addr")?)?;
+    if !page.starts_with("rs") {
+        return Err(format!(
+            "the VIP stopped serving after a bad reload: {page:?}"
+        ));
+    }
+
+    // Reload changing one service: one operation, on that service only.
+    let from = lbd.log().len();
+    write(&myapp, &good.replace("scheduler: wlc", "scheduler: rr"))?;
+    lbd.signal(libc::SIGHUP);
+    let line = lbd.wait_line("reload reconcile done", from, Duration::from_secs(10))?;
+    let log = lbd.log();
+    let changes: Vec<&str> = log[from..]
+        .lines()
+        .filter(|l| l.contains("table change"))
+        .collect();
+    if mutating_ops(&line)? != 1 || changes.len() != 1 || !changes[0].contains("192.0.2.10:5000") {
+        return Err(format!(
+            "a one-service reload sent other operations: {line}\n{changes:#?}"
+        ));
+    }
+    if !netns::run("dir1", &["ipvsadm", "-Ln"])?.contains("192.0.2.10:5000 rr") {
+        return Err("the reload's change is not in the table".into());
+    }
+    lbd.stop()?;
+    // The table is left as it is on exit.
+    if real_servers("dir1", None)?.len() != 5 {
+        return Err("lbd changed the table on exit".into());
+    }
+    Ok(())
+}
+
+fn quorum_and_guard() -> Result<(), String> {
+    let _topology = Topology::up(Options::default())?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    // Quorum 2 with rs4 as the sorry server; at most half of the nodes may be out for checks.
+    lab_config(
+        &config,
+        "quorum: 2\nsorry_server: {address: 198.51.100.14, port: 80, weight: 1}\n",
+        "mass_removal_guard: 50%\n",
+    )?;
+    let mut lbd = Lbd::start(
+        "dir1",
+        &config,
+        &tmp.path().join("state"),
+        &tmp.path().join("lbd.log"),
+    )?;
+    wait_for("3 http real servers", Duration::from_secs(30), || {
+        Ok(real_servers("dir1", Some(HTTP))?.len() == 3)
+    })?;
+    let sorry = "198.51.100.14:80";
+    if has("dir1", HTTP, sorry)? {
+        return Err("sorry server in the table with quorum met".into());
+    }
+    // rs1 fails: 1 of 3 out (within 50%), 2 healthy = quorum, no sorry server.
+    stop_http("rs1", 80)?;
+    wait_for("rs1 out", Duration::from_secs(10), || {
+        Ok(!has("dir1", HTTP, "198.51.100.11:80")?)
+    })?;
+    std::thread::sleep(Duration::from_millis(1500));
+    if has("dir1", HTTP, sorry)? {
+        return Err("sorry server added while quorum was met".into());
+    }
+    // rs2 fails too: 2 of 3 would be out (> 50%): the guard keeps rs2 in and says so; only rs3
+    // passes, below quorum: the sorry server comes in.
+    let from = lbd.log().len();
+    stop_http("rs2", 80)?;
+    let line = lbd.wait_line("mass-removal guard", from, Duration::from_secs(10))?;
+    eprintln!("{line}");
+    wait_for("sorry server in", Duration::from_secs(10), || {
+        has("dir1", HTTP, sorry)
+    })?;
+    std::thread::sleep(Duration::from_millis(2500));
+    let rs = real_servers("dir1", Some(HTTP))?;
+    if !has("dir1", HTTP, "198.51.100.12:80")? || has("dir1", HTTP, "198.51.100.11:80")? {
+        return Err(format!("the guard did not hold rs2 (and only rs2): {rs:?}"));
+    }
+    // Both come back: quorum returns, the sorry server leaves.
+    let _h1 = start_http("rs1", 80)?;
+    let _h2 = start_http("rs2", 80)?;
+    wait_for(
+        "sorry server out, 3 real servers",
+        Duration::from_secs(15),
+        || Ok(!has("dir1", HTTP, sorry)? && real_servers("dir1", Some(HTTP))?.len() == 3),
+    )?;
+    lbd.stop()?;
+    Ok(())
+}
