@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use lbd::daemon::{control_channel, Daemon, Options, StartError};
+use lbd::daemon::{control_channel, Daemon, Options, Signals, StartError};
 use lbd::vrrp::config::{parse_duration, GarpConfig, NotifyHook};
 use lbd::vrrp::{self, InstanceConfig, NoSyncDaemon, Track, TrackTarget, Vip};
 
@@ -170,7 +170,9 @@ async fn run_vrrp(cfg: InstanceConfig) -> Result<(), String> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LBD_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The node machines log each (service, node) machine's own start; the daemon logs the
+        // node transitions itself.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lbd::node=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -200,6 +202,13 @@ fn runtime(multi: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
 }
 
 async fn run_daemon(cli: Cli) -> ExitCode {
+    let signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lbd: cannot watch signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let kernel = match lbd::ipvs::IpvsClient::connect() {
         Ok(k) => k,
         Err(e) => {
@@ -234,7 +243,7 @@ async fn run_daemon(cli: Cli) -> ExitCode {
     // The control socket server (control branch) takes `handle`; until it is wired the
     // handle only keeps the request channel open.
     let _handle = handle;
-    match daemon.run(inbox, std::future::pending()).await {
+    match daemon.run(inbox, signals, std::future::pending()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lbd: {e}");

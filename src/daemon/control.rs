@@ -46,7 +46,7 @@ impl Daemon {
             Request::Disable { node, service } => self.admin_set(node, service, Mode::Disabled),
             Request::Enable { node, service } => self.admin_set(node, service, Mode::Enabled),
             Request::Maintenance { node, on } => {
-                if self.nodes.machine(&node).is_none() {
+                if !self.nodes.has_node(&node) {
                     return error(ErrorCode::NotFound, format!("no node `{node}`"));
                 }
                 let changed = self.admin.set_maintenance(&node, on);
@@ -70,11 +70,11 @@ impl Daemon {
     }
 
     fn admin_set(&mut self, node: String, service: Option<String>, mode: Mode) -> Response {
-        let Some(m) = self.nodes.machine(&node) else {
+        if !self.nodes.has_node(&node) {
             return error(ErrorCode::NotFound, format!("no node `{node}`"));
-        };
+        }
         if let Some(s) = &service {
-            if m.health(s).is_none() {
+            if !self.nodes.serves(&node, s) {
                 return error(
                     ErrorCode::NotFound,
                     format!("node `{node}` does not serve `{s}`"),
@@ -184,8 +184,8 @@ impl Daemon {
                 address: addr_port(&m.addr, m.port),
                 node_state: self
                     .nodes
-                    .machine(&node.name)
-                    .map(|x| x.state().to_string())
+                    .state(&node.name)
+                    .map(|x| x.to_string())
                     .unwrap_or_default(),
                 health: check_word(m.check).into(),
                 admin: m.admin.as_str().into(),
@@ -234,7 +234,7 @@ impl Daemon {
     fn node_views(&self) -> Vec<NodeView> {
         let mut out = Vec::new();
         for name in self.nodes.names() {
-            let Some(m) = self.nodes.machine(name) else {
+            let Some(state) = self.nodes.state(name) else {
                 continue;
             };
             let mut groups = Vec::new();
@@ -263,7 +263,7 @@ impl Daemon {
                 name: name.clone(),
                 address,
                 hostgroups: groups,
-                state: m.state().to_string(),
+                state: state.to_string(),
                 since_ms: self.nodes.since_unix.get(name).copied().unwrap_or(0),
                 admin: self.admin.node_word(name).into(),
                 services,

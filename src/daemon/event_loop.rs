@@ -88,6 +88,26 @@ pub fn control_channel() -> (super::ControlHandle, ControlInbox) {
     )
 }
 
+/// SIGHUP, SIGTERM and SIGINT, taken over before start-up so that a signal arriving while the
+/// table is being read is not lost (or fatal).
+pub struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must be called inside a tokio runtime.
+    pub fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
 /// What one reconcile pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -168,6 +188,7 @@ impl Daemon {
         for w in &warnings {
             tracing::warn!("{w}");
         }
+        tracing::info!(dir = %opts.config_dir.display(), services = cfg.services.len(), "configuration loaded");
         let state_dir = opts
             .state_dir
             .clone()
@@ -181,6 +202,7 @@ impl Daemon {
                 }
             })?;
         let entries = blocking(|| kernel.dump())?;
+        tracing::info!(services = entries.len(), "kernel table read");
         let actual = Table::from_entries(&entries);
         let conns = conns_of(&entries);
         let start = Instant::now();
@@ -189,14 +211,12 @@ impl Daemon {
         let (known, previous, adopted) = adopt(&cfg, &actual, &doc);
         nodes.restore(0, &known);
         for (name, rec) in &doc.nodes {
-            if nodes.machine(name).is_some_and(|m| m.state() == rec.state) {
+            if nodes.state(name) == Some(rec.state) {
                 nodes.since_unix.insert(name.clone(), rec.since_ms);
             }
         }
         let mut admin = doc.admin.clone();
-        admin.retain(|n, s| {
-            nodes.machine(n).is_some() && s.is_none_or(|s| cfg.service(s).is_some())
-        });
+        admin.retain(|n, s| nodes.has_node(n) && s.is_none_or(|s| cfg.service(s).is_some()));
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let (alerts_tx, alerts_rx) = mpsc::unbounded_channel();
         let mut d = Daemon {
@@ -290,10 +310,8 @@ impl Daemon {
     pub fn on_report(&mut self, r: CheckReport) {
         let now = self.now();
         let pair = (r.service.clone(), r.node.clone());
-        let before = self
-            .nodes
-            .machine(&r.node)
-            .and_then(|m| m.health(&r.service));
+        let before = self.nodes.pair_health(&r.service, &r.node);
+        let node_before = self.nodes.state(&r.node);
         let (pass, load, summary) = match &r.outcome {
             Ok(p) => (true, p.load, p.warning.clone().unwrap_or_default()),
             Err(e) => (false, None, e.to_string()),
@@ -310,15 +328,13 @@ impl Daemon {
         let actions = self
             .nodes
             .report(now, &r.service, &r.node, pass, load, summary.clone());
-        let after = self
-            .nodes
-            .machine(&r.node)
-            .and_then(|m| m.health(&r.service));
-        let reason = if pass {
-            format!("{} check passes on {}", r.service, r.node)
-        } else {
-            format!("{} check fails on {}: {}", r.service, r.node, summary)
-        };
+        let after = self.nodes.pair_health(&r.service, &r.node);
+        let reason = reason_for(&r, pass, &summary);
+        if let (Some(old), Some(new)) = (node_before, self.nodes.state(&r.node)) {
+            if old != new {
+                self.node_transition(&r.node, old, new, &reason);
+            }
+        }
         if before != after || load.is_some() {
             self.reasons.insert(pair, reason.clone());
             self.dirty = true;
@@ -336,21 +352,9 @@ impl Daemon {
                     self.reasons.insert((service, node), reason.to_string());
                     self.dirty = true;
                 }
-                Action::StateChanged {
-                    node,
-                    old,
-                    new,
-                    cause,
-                } => {
-                    tracing::info!(node, %old, %new, cause, "node transition");
-                    self.nodes.since_unix.insert(node.clone(), unix_ms());
-                    self.history.record(
-                        unix_ms(),
-                        EventKind::NodeTransition,
-                        format!("{node}: {old} → {new} ({cause})"),
-                        Some(node),
-                        None,
-                    );
+                // Pair machines change state per service; the node's own transition is the
+                // aggregate, recorded by `on_report`.
+                Action::StateChanged { .. } => {
                     self.dirty = true;
                     self.persist_pending = true;
                 }
@@ -383,6 +387,24 @@ impl Daemon {
                 Action::ScheduleCheck { .. } => {}
             }
         }
+    }
+
+    fn node_transition(
+        &mut self,
+        node: &str,
+        old: crate::node::NodeState,
+        new: crate::node::NodeState,
+        cause: &str,
+    ) {
+        tracing::info!(node, %old, %new, cause, "node transition");
+        self.nodes.since_unix.insert(node.to_string(), unix_ms());
+        self.history.record(
+            unix_ms(),
+            EventKind::NodeTransition,
+            format!("{node}: {old} → {new} ({cause})"),
+            Some(node.to_string()),
+            None,
+        );
     }
 
     fn alert(
@@ -508,13 +530,19 @@ impl Daemon {
             }
         }
         let owners = self.owners();
+        let names: BTreeMap<ServiceKey, String> = self
+            .plan
+            .services
+            .iter()
+            .filter_map(|(n, s)| s.key.map(|k| (k, n.clone())))
+            .collect();
         let detail = ops.len() <= HISTORY_OPS_DETAIL;
         for (i, op) in ops.iter().enumerate() {
             if failed_idx.contains(&i) {
                 continue;
             }
             patch(&mut self.actual, op);
-            let (svc, node, why) = self.why(&owners, op);
+            let (svc, node, why) = self.why(&owners, &names, op);
             let pair = (svc.clone(), node.clone());
             let reason = self
                 .reasons
@@ -604,16 +632,11 @@ impl Daemon {
     fn why(
         &self,
         owners: &BTreeMap<(ServiceKey, IpAddr, u16), (String, String)>,
+        names: &BTreeMap<ServiceKey, String>,
         op: &Op,
     ) -> (String, String, String) {
         let key = *op.service_key();
-        let svc_name = self
-            .plan
-            .services
-            .iter()
-            .find(|(_, s)| s.key == Some(key))
-            .map(|(n, _)| n.clone())
-            .unwrap_or_default();
+        let svc_name = names.get(&key).cloned().unwrap_or_default();
         let Some((addr, port)) = op.dest_addr() else {
             let why = match op {
                 Op::DelService(_) => "service not in the configuration",
@@ -674,11 +697,11 @@ impl Daemon {
         };
         doc.set_known(&self.nodes.known());
         for name in self.nodes.names() {
-            if let Some(m) = self.nodes.machine(name) {
+            if let Some(state) = self.nodes.state(name) {
                 doc.nodes.insert(
                     name.clone(),
                     NodeRecord {
-                        state: m.state(),
+                        state,
                         since_ms: self.nodes.since_unix.get(name).copied().unwrap_or(0),
                     },
                 );
@@ -759,9 +782,8 @@ impl Daemon {
         self.watches = new_watches;
         let nodes = &self.nodes;
         let cfg = &self.cfg;
-        self.admin.retain(|n, s| {
-            nodes.machine(n).is_some() && s.is_none_or(|s| cfg.service(s).is_some())
-        });
+        self.admin
+            .retain(|n, s| nodes.has_node(n) && s.is_none_or(|s| cfg.service(s).is_some()));
         if self.run_checks {
             for name in &wc.stop {
                 self.stop_watch(name);
@@ -821,12 +843,14 @@ impl Daemon {
     pub async fn run(
         mut self,
         mut inbox: ControlInbox,
+        signals: Signals,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
+        let Signals {
+            mut hup,
+            mut term,
+            mut int,
+        } = signals;
         if self.run_checks {
             let names: Vec<String> = self.watches.keys().cloned().collect();
             for n in names {
@@ -893,6 +917,14 @@ impl Daemon {
     /// Where the state lives.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
+    }
+}
+
+fn reason_for(r: &CheckReport, pass: bool, summary: &str) -> String {
+    if pass {
+        format!("{} check passes on {}", r.service, r.node)
+    } else {
+        format!("{} check fails on {}: {}", r.service, r.node, summary)
     }
 }
 

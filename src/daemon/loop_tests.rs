@@ -256,7 +256,8 @@ async fn the_loop_answers_control_requests_and_stops_without_touching_the_table(
     )
     .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(d.run(inbox, async {
+    let signals = super::Signals::new().unwrap();
+    let task = tokio::spawn(d.run(inbox, signals, async {
         let _ = stop_rx.await;
     }));
     let mut follow = handle.events.subscribe();

@@ -31,5 +31,7 @@ mod desired_tests;
 #[cfg(test)]
 mod loop_tests;
 
-pub use event_loop::{control_channel, ControlInbox, Daemon, Options, PassReport, StartError};
+pub use event_loop::{
+    control_channel, ControlInbox, Daemon, Options, PassReport, Signals, StartError,
+};
 pub use handle::ControlHandle;

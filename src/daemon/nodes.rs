@@ -5,7 +5,7 @@
 
 use super::desired::{Check, Health, Pair};
 use crate::node::{weight_from_load, Action, Health as MHealth, Input, Millis, NodeConfig};
-use crate::node::{NodeMachine, NodeState};
+use crate::node::{NodeMachine, NodeState, ServiceConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -27,49 +27,78 @@ pub struct Known {
     pub load: Option<u8>,
 }
 
-/// The node machines of one configuration.
+/// The state machines of one configuration: one per (service, node) pair, so that a report
+/// costs the same whatever the number of services a node serves (the machine walks all its
+/// services on every input). Nodes have no ping watch, so a node's state is the aggregate of
+/// its pairs: `failed` when one of its services fails, else `online`.
 #[derive(Debug, Default)]
 pub struct Nodes {
-    machines: BTreeMap<String, NodeMachine>,
-    configs: BTreeMap<String, NodeConfig>,
+    machines: BTreeMap<Pair, NodeMachine>,
+    configs: BTreeMap<Pair, ServiceConfig>,
+    /// Services of each node.
+    services: BTreeMap<String, Vec<String>>,
     loads: BTreeMap<Pair, u8>,
     pub last: BTreeMap<Pair, LastCheck>,
     /// Unix time (ms) of each node's last state change.
     pub since_unix: BTreeMap<String, u64>,
 }
 
+fn machine_for(node: &str, sc: &ServiceConfig, now: Millis) -> NodeMachine {
+    let mut nc = NodeConfig::new(node.to_string(), vec![sc.clone()]);
+    nc.ping = false;
+    let mut m = NodeMachine::new(&nc);
+    let _ = m.start(now);
+    m
+}
+
 impl Nodes {
     /// Fresh machines for `configs`, started at `now`.
     pub fn new(configs: BTreeMap<String, NodeConfig>, now: Millis, unix_ms: u64) -> Self {
         let mut n = Nodes::default();
-        for (name, c) in configs {
-            let mut m = NodeMachine::new(&c);
-            let _ = m.start(now);
-            n.since_unix.insert(name.clone(), unix_ms);
-            n.machines.insert(name.clone(), m);
-            n.configs.insert(name, c);
-        }
+        n.reconfigure(configs, now, unix_ms);
         n
     }
 
-    /// The machine of `node`.
-    pub fn machine(&self, node: &str) -> Option<&NodeMachine> {
-        self.machines.get(node)
+    /// Whether the configuration has this node.
+    pub fn has_node(&self, node: &str) -> bool {
+        self.services.contains_key(node)
+    }
+
+    /// Whether `node` serves `service`.
+    pub fn serves(&self, node: &str, service: &str) -> bool {
+        self.services
+            .get(node)
+            .is_some_and(|s| s.iter().any(|x| x == service))
+    }
+
+    /// The node's state: `failed` if one of its services is, `offline` if all are, else
+    /// `online`.
+    pub fn state(&self, node: &str) -> Option<NodeState> {
+        let svcs = self.services.get(node)?;
+        let states: Vec<NodeState> = svcs
+            .iter()
+            .filter_map(|s| self.machines.get(&(s.clone(), node.to_string())))
+            .map(|m| m.state())
+            .collect();
+        Some(if states.contains(&NodeState::Failed) {
+            NodeState::Failed
+        } else if !states.is_empty() && states.iter().all(|s| *s == NodeState::Offline) {
+            NodeState::Offline
+        } else {
+            NodeState::Online
+        })
     }
 
     /// Node names.
     pub fn names(&self) -> impl Iterator<Item = &String> {
-        self.machines.keys()
+        self.services.keys()
     }
 
     /// Replays known health into the machines (results are fed as checks; the actions they
     /// produce — alerts, schedules — are dropped: nothing happened, we only remember).
     pub fn restore(&mut self, now: Millis, known: &BTreeMap<Pair, Known>) {
-        for ((svc, node), k) in known {
-            let (Some(m), Some(c)) = (self.machines.get_mut(node), self.configs.get(node)) else {
-                continue;
-            };
-            let Some(sc) = c.services.iter().find(|s| &s.name == svc) else {
+        for (pair, k) in known {
+            let (Some(m), Some(sc)) = (self.machines.get_mut(pair), self.configs.get(pair)) else {
                 continue;
             };
             let times = if k.up { sc.rise } else { sc.fall }.max(1);
@@ -77,7 +106,7 @@ impl Nodes {
                 let _ = m.handle(
                     now,
                     &Input::Check {
-                        service: svc.clone(),
+                        service: pair.0.clone(),
                         pass: k.up,
                         load: k.load,
                         summary: "restored".into(),
@@ -85,7 +114,7 @@ impl Nodes {
                 );
             }
             if let Some(l) = k.load {
-                self.loads.insert((svc.clone(), node.clone()), l);
+                self.loads.insert(pair.clone(), l);
             }
         }
     }
@@ -100,10 +129,19 @@ impl Nodes {
         load: Option<u8>,
         summary: String,
     ) -> Vec<Action> {
-        let Some(m) = self.machines.get_mut(node) else {
+        let pair = (svc.to_string(), node.to_string());
+        let Some(m) = self.machines.get_mut(&pair) else {
             return Vec::new();
         };
-        let pair = (svc.to_string(), node.to_string());
+        let actions = m.handle(
+            now,
+            &Input::Check {
+                service: svc.to_string(),
+                pass,
+                load,
+                summary,
+            },
+        );
         match (pass, load) {
             (true, Some(l)) => {
                 self.loads.insert(pair, l);
@@ -113,35 +151,31 @@ impl Nodes {
             }
             _ => {}
         }
-        m.handle(
-            now,
-            &Input::Check {
-                service: svc.to_string(),
-                pass,
-                load,
-                summary,
-            },
-        )
+        actions
+    }
+
+    /// The debounced health of one pair.
+    pub fn pair_health(&self, svc: &str, node: &str) -> Option<MHealth> {
+        self.machines
+            .get(&(svc.to_string(), node.to_string()))
+            .and_then(|m| m.health(svc))
     }
 
     /// The health of every (service, node) pair.
     pub fn health(&self) -> BTreeMap<Pair, Health> {
         let mut out = BTreeMap::new();
-        for (name, c) in &self.configs {
-            let Some(m) = self.machines.get(name) else {
+        for (pair, m) in &self.machines {
+            let Some(sc) = self.configs.get(pair) else {
                 continue;
             };
-            for sc in &c.services {
-                let pair = (sc.name.clone(), name.clone());
-                let check = match (m.state(), m.health(&sc.name)) {
-                    (NodeState::Offline, _) => Check::Down,
-                    (_, Some(MHealth::Up)) => Check::Up,
-                    (_, Some(MHealth::Down)) => Check::Down,
-                    _ => Check::Unknown,
-                };
-                let weight = weight_from_load(sc.weight, self.loads.get(&pair).copied());
-                out.insert(pair, Health { check, weight });
-            }
+            let check = match (m.state(), m.health(&pair.0)) {
+                (NodeState::Offline, _) => Check::Down,
+                (_, Some(MHealth::Up)) => Check::Up,
+                (_, Some(MHealth::Down)) => Check::Down,
+                _ => Check::Unknown,
+            };
+            let weight = weight_from_load(sc.weight, self.loads.get(pair).copied());
+            out.insert(pair.clone(), Health { check, weight });
         }
         out
     }
@@ -162,10 +196,10 @@ impl Nodes {
             .collect()
     }
 
-    /// Machines for a new configuration: a node whose configuration is unchanged keeps its
-    /// machine (health, counters, since); a changed or new node gets a fresh machine with the
-    /// health of its pairs that exist in both configurations replayed. Returns the number of
-    /// nodes kept as they were.
+    /// Machines for a new configuration: a pair whose configuration (rise, fall, weight,
+    /// numalerts) is unchanged keeps its machine (health, counters); a changed or new pair gets
+    /// a fresh machine, with the health it had replayed if it existed before. Returns the
+    /// number of pairs kept as they were.
     pub fn reconfigure(
         &mut self,
         configs: BTreeMap<String, NodeConfig>,
@@ -175,33 +209,38 @@ impl Nodes {
         let known = self.known();
         let mut old_machines = std::mem::take(&mut self.machines);
         let old_configs = std::mem::take(&mut self.configs);
+        self.services.clear();
         let mut kept = 0;
         let mut replay = BTreeMap::new();
         for (name, c) in configs {
-            match (old_configs.get(&name), old_machines.remove(&name)) {
-                (Some(oc), Some(m)) if *oc == c => {
-                    kept += 1;
-                    self.machines.insert(name.clone(), m);
-                }
-                _ => {
-                    let mut m = NodeMachine::new(&c);
-                    let _ = m.start(now);
-                    for sc in &c.services {
-                        let pair = (sc.name.clone(), name.clone());
+            for sc in c.services {
+                let pair = (sc.name.clone(), name.clone());
+                match (old_configs.get(&pair), old_machines.remove(&pair)) {
+                    (Some(oc), Some(m)) if *oc == sc => {
+                        kept += 1;
+                        self.machines.insert(pair.clone(), m);
+                    }
+                    _ => {
+                        self.machines
+                            .insert(pair.clone(), machine_for(&name, &sc, now));
                         if let Some(k) = known.get(&pair) {
-                            replay.insert(pair, *k);
+                            replay.insert(pair.clone(), *k);
                         }
                     }
-                    self.since_unix.entry(name.clone()).or_insert(unix_ms);
-                    self.machines.insert(name.clone(), m);
                 }
+                self.services
+                    .entry(name.clone())
+                    .or_default()
+                    .push(sc.name.clone());
+                self.configs.insert(pair, sc);
             }
-            self.configs.insert(name, c);
+            self.since_unix.entry(name.clone()).or_insert(unix_ms);
         }
+        let services = &self.services;
         let machines = &self.machines;
-        self.since_unix.retain(|n, _| machines.contains_key(n));
-        self.loads.retain(|(_, n), _| machines.contains_key(n));
-        self.last.retain(|(_, n), _| machines.contains_key(n));
+        self.since_unix.retain(|n, _| services.contains_key(n));
+        self.loads.retain(|p, _| machines.contains_key(p));
+        self.last.retain(|p, _| machines.contains_key(p));
         self.restore(now, &replay);
         kept
     }
