@@ -325,7 +325,7 @@ fn big_table() -> Result<(), String> {
                     counts.push(rs.len());
                 }
                 // ipvsadm holds the IPVS lock while it dumps: not too often.
-                std::thread::sleep(Duration::from_millis(2000));
+                std::thread::sleep(Duration::from_millis(4000));
             }
             counts
         })
