@@ -7,6 +7,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod ipvs;
+pub mod monitor;
+pub mod node;
 pub mod reconcile;
 pub mod state;

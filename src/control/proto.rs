@@ -1,0 +1,285 @@
+//! The control protocol between `lbctl` and `lbd`.
+//!
+//! Framing: newline-delimited JSON on the Unix control socket. The client writes one
+//! [`Request`] line; the daemon answers with one [`Response`] line — or, for
+//! `Events { follow: true }`, with one `Response::Event` line per event until the client
+//! hangs up. Every view here is `Serialize`, so `lbctl --json` prints exactly what the daemon
+//! sent. A request that does not parse gets `Response::Error { code: BadRequest }`, never a
+//! dropped connection or a crash.
+
+use serde::{Deserialize, Serialize};
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// VRRP roles and every service with its real servers (the `ipvsadm -Ln` view + why).
+    Status,
+    /// Every node with its state and per-service health.
+    Nodes,
+    /// Every virtual service with scheduler, persistence and real-server counts.
+    Services,
+    /// The event history (transitions, alerts, table operations); `follow` streams new ones.
+    Events {
+        #[serde(default)]
+        since: Option<u64>,
+        #[serde(default)]
+        limit: Option<usize>,
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Weight 0 for the node (in one service or all): no new connections, existing ones go on.
+    Drain {
+        node: String,
+        #[serde(default)]
+        service: Option<String>,
+    },
+    /// Out of the table (one service or all), checks go on.
+    Disable {
+        node: String,
+        #[serde(default)]
+        service: Option<String>,
+    },
+    /// Clears drain/disable (one service or all).
+    Enable {
+        node: String,
+        #[serde(default)]
+        service: Option<String>,
+    },
+    /// Maintenance: out of every table, alerts silenced; `on: false` ends it.
+    Maintenance { node: String, on: bool },
+    /// Re-read the configuration directory; the running one stays if the new one is invalid.
+    Reload,
+    /// What a reload would change in the kernel table (configuration vs kernel).
+    Diff,
+    /// The master of an instance (all if none named) steps down with priority 0.
+    Failover {
+        #[serde(default)]
+        instance: Option<String>,
+    },
+}
+
+impl Request {
+    /// Whether the request changes anything (needs root or the configured group).
+    pub fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Request::Drain { .. }
+                | Request::Disable { .. }
+                | Request::Enable { .. }
+                | Request::Maintenance { .. }
+                | Request::Reload
+                | Request::Failover { .. }
+        )
+    }
+}
+
+/// What the daemon answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    Status(StatusView),
+    Nodes {
+        nodes: Vec<NodeView>,
+    },
+    Services {
+        services: Vec<ServiceView>,
+    },
+    Events {
+        events: Vec<EventRecord>,
+    },
+    Event(EventRecord),
+    /// The operations a reload would send, in ipvsadm-like words.
+    Diff {
+        ops: Vec<String>,
+    },
+    /// A mutating request succeeded.
+    Done {
+        message: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Stable error classes; `lbctl` maps them to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request did not parse.
+    BadRequest,
+    /// The peer may not do this (SO_PEERCRED).
+    PermissionDenied,
+    /// No such node, service or instance.
+    NotFound,
+    /// A reload found errors; the running configuration stays.
+    ConfigInvalid,
+    /// Anything else (kernel error, I/O).
+    Failed,
+}
+
+/// `lbctl status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub director: String,
+    /// Unix time of the snapshot, milliseconds.
+    pub at_ms: u64,
+    pub vrrp: Vec<VrrpView>,
+    pub services: Vec<ServiceView>,
+}
+
+/// One VRRP instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VrrpView {
+    pub instance: String,
+    pub interface: String,
+    pub vrid: u8,
+    /// `initialize`, `backup`, `master`, `fault`.
+    pub state: String,
+    pub priority: u8,
+    /// After tracking decrements.
+    pub effective_priority: u8,
+    pub vips: Vec<String>,
+}
+
+/// One virtual service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub name: String,
+    /// `tcp 192.0.2.10:80` or `fwmark 1 ipv4`.
+    #[serde(rename = "virtual")]
+    pub virtual_service: String,
+    pub scheduler: String,
+    /// Persistence timeout in seconds.
+    pub persistent: Option<u32>,
+    pub forwarding: String,
+    pub hostgroup: String,
+    pub quorum: u32,
+    /// Real servers currently passing their checks.
+    pub healthy: u32,
+    /// Whether the sorry server is in the table (below quorum).
+    pub sorry_active: bool,
+    /// Whether the service is in the kernel table right now.
+    pub in_kernel: bool,
+    pub real_servers: Vec<RealServerView>,
+}
+
+/// One real server of a service: the `ipvsadm -Ln` line with the why next to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealServerView {
+    pub node: String,
+    /// `198.51.100.11:80`.
+    pub address: String,
+    /// `online`, `failed`, `offline`.
+    pub node_state: String,
+    /// This service's check on this node: `up`, `down`, `unknown`.
+    pub health: String,
+    /// `enabled`, `drain`, `disabled`, `maintenance`.
+    pub admin: String,
+    pub last_check: Option<CheckView>,
+    /// The weight lbd wants (None: not in the table).
+    pub weight: Option<i32>,
+    /// The weight in the kernel table (None: absent).
+    pub kernel_weight: Option<i32>,
+    pub active_conns: u32,
+    pub inactive_conns: u32,
+    /// Why it is (or is not) in the table, in words.
+    pub why: String,
+}
+
+/// The last check result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckView {
+    pub ok: bool,
+    pub summary: String,
+    pub latency_ms: u64,
+    /// Unix time, milliseconds.
+    pub at_ms: u64,
+}
+
+/// `lbctl nodes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub name: String,
+    pub address: String,
+    pub hostgroups: Vec<String>,
+    pub state: String,
+    /// Unix time of the last state change, milliseconds.
+    pub since_ms: u64,
+    pub admin: String,
+    pub services: Vec<NodeServiceView>,
+}
+
+/// A node's health in one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeServiceView {
+    pub service: String,
+    pub health: String,
+    pub in_table: bool,
+    pub admin: String,
+}
+
+/// One entry of the event history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Increasing sequence number (survives restarts: the history is in the state directory).
+    pub seq: u64,
+    /// Unix time, milliseconds.
+    pub at_ms: u64,
+    pub kind: EventKind,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// Event classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    NodeTransition,
+    Alert,
+    TableOp,
+    Vrrp,
+    Reload,
+    Admin,
+    Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_a_stable_wire_form() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"drain","node":"rs1"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Drain {
+                node: "rs1".into(),
+                service: None
+            }
+        );
+        assert!(r.is_mutating());
+        assert_eq!(
+            serde_json::to_string(&Request::Status).unwrap(),
+            r#"{"cmd":"status"}"#
+        );
+        assert!(!Request::Status.is_mutating());
+    }
+
+    #[test]
+    fn malformed_requests_are_errors() {
+        for bad in [
+            r#"{"cmd":"nuke"}"#,
+            r#"{"cmd":"drain"}"#,
+            "[]",
+            "",
+            r#"{"cmd":"drain","node":"rs1","x":1}"#,
+        ] {
+            assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
+        }
+    }
+}

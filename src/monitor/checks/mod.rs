@@ -1,0 +1,79 @@
+//! The built-in checks, run in-process with no fork: each is prepared once from its
+//! [`CheckSpec`] (regexes compiled, TLS configured) and then run against a node's address.
+
+mod agent;
+mod dns;
+mod http;
+mod ping;
+mod tcp;
+mod tls;
+mod udp;
+
+pub use agent::parse_load;
+pub use ping::Pingers;
+
+use super::outcome::{CheckError, Outcome};
+use super::spec::{AgentCheck, CheckSpec, ExternalCheck, TcpCheck, UdpCheck};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A check ready to run: everything that can be worked out before the first run is.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Ping {
+        count: u16,
+    },
+    Tcp(TcpCheck),
+    Http(Arc<http::PreparedHttp>),
+    Dns(Arc<dns::PreparedDns>),
+    Udp(UdpCheck),
+    Agent(AgentCheck),
+    /// Run by [`crate::monitor::external`], once for all nodes of the watch.
+    External(ExternalCheck),
+}
+
+impl Prepared {
+    pub fn new(spec: &CheckSpec) -> Result<Self, CheckError> {
+        Ok(match spec {
+            CheckSpec::Ping(p) => Prepared::Ping {
+                count: p.count.max(1),
+            },
+            CheckSpec::Tcp(t) => Prepared::Tcp(t.clone()),
+            CheckSpec::Http(h) => Prepared::Http(Arc::new(http::PreparedHttp::new(h, false)?)),
+            CheckSpec::Https(h) => Prepared::Http(Arc::new(http::PreparedHttp::new(h, true)?)),
+            CheckSpec::Dns(d) => Prepared::Dns(Arc::new(dns::PreparedDns::new(d)?)),
+            CheckSpec::Udp(u) => Prepared::Udp(u.clone()),
+            CheckSpec::Agent(a) => Prepared::Agent(a.clone()),
+            CheckSpec::External(e) => Prepared::External(e.clone()),
+        })
+    }
+
+    /// Checks one node; gives up with [`CheckError::Timeout`] after `timeout`.
+    pub async fn run(&self, pingers: &Pingers, addr: IpAddr, timeout: Duration) -> Outcome {
+        let work = async {
+            match self {
+                Prepared::Ping { count } => ping::check(pingers, addr, *count, timeout).await,
+                Prepared::Tcp(t) => tcp::check(t, addr).await,
+                Prepared::Http(h) => h.check(addr).await,
+                Prepared::Dns(d) => d.check(addr).await,
+                Prepared::Udp(u) => udp::check(u, addr).await,
+                Prepared::Agent(a) => agent::check(a, addr).await,
+                Prepared::External(_) => Err(CheckError::Spec(
+                    "external monitors run per watch, not per node".into(),
+                )),
+            }
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(CheckError::Timeout(
+                u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            )),
+        }
+    }
+}
+
+/// `true` when `haystack` contains `needle` (bytes).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}

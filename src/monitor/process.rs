@@ -1,0 +1,148 @@
+//! Runs an external program (a Mon monitor or an alert script) the safe way: in its own process
+//! group, optionally as an unprivileged user, with a timeout that kills the whole group, and
+//! always reaped, so no zombie or orphan is left behind.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+const MAX_OUTPUT: u64 = 1024 * 1024;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub stdin: Vec<u8>,
+    /// Run as this user and its primary group.
+    pub user: Option<String>,
+    pub timeout: Duration,
+}
+
+/// How it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessResult {
+    /// The exit code, when it exited on its own.
+    pub code: Option<i32>,
+    /// The signal that ended it (9 after a timeout).
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: Vec<u8>,
+    pub duration: Duration,
+    /// The process group it ran in (= its pid).
+    pub pgid: i32,
+}
+
+/// Why a program could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+}
+
+/// Looks up a user's uid and primary gid.
+pub fn lookup_user(name: &str) -> Result<(u32, u32), ProcessError> {
+    let unknown = || ProcessError::UnknownUser(name.to_string());
+    let cname = CString::new(name).map_err(|_| unknown())?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; getpwnam_r writes into pwd/buf only.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(unknown());
+    }
+    Ok((pwd.pw_uid, pwd.pw_gid))
+}
+
+fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        // SAFETY: plain syscall; a negative pid addresses the process group we created.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Runs the program to completion or until the timeout, then kills its process group.
+pub async fn run(spec: &ProcessSpec) -> Result<ProcessResult, ProcessError> {
+    let started = Instant::now();
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0);
+    if let Some(user) = &spec.user {
+        let (uid, gid) = lookup_user(user)?;
+        // std drops supplementary groups (setgroups) before setgid/setuid when run as root.
+        cmd.uid(uid).gid(gid);
+    }
+    let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
+        program: spec.program.display().to_string(),
+        source,
+    })?;
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    if let Some(mut stdin) = child.stdin.take() {
+        let data = spec.stdin.clone();
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&data).await;
+        });
+    }
+    let reader = child.stdout.take().map(|stdout| {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = stdout.take(MAX_OUTPUT).read_to_end(&mut buf).await;
+            buf
+        })
+    });
+    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut timed_out = false;
+    let status = match tokio::time::timeout_at(deadline, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            timed_out = true;
+            kill_group(pgid);
+            child.wait().await.ok()
+        }
+    };
+    let stdout = match reader {
+        Some(mut reader) => match tokio::time::timeout_at(deadline, &mut reader).await {
+            Ok(out) => out.unwrap_or_default(),
+            Err(_) => {
+                // The leader exited but something it started still holds stdout open.
+                timed_out = true;
+                kill_group(pgid);
+                reader.await.unwrap_or_default()
+            }
+        },
+        None => Vec::new(),
+    };
+    use std::os::unix::process::ExitStatusExt;
+    Ok(ProcessResult {
+        code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+        timed_out,
+        stdout,
+        duration: started.elapsed(),
+        pgid,
+    })
+}

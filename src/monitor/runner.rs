@@ -1,0 +1,215 @@
+//! The tokio shell around the scheduler: it sleeps until the next due check, starts each check
+//! as its own task under the check's timeout (so a slow or hung check never delays the others
+//! or this loop), and reports every node's outcome. The concurrency budget lives in the pure
+//! [`Scheduler`]; the daemon steers cadences (failed / now / normal) through [`Command`]s.
+
+use super::checks::{Pingers, Prepared};
+use super::external;
+use super::outcome::{CheckError, Outcome};
+use super::schedule::{CheckId, Scheduler, Stats};
+use super::spec::WatchSpec;
+use super::Millis;
+use crate::node::Cadence;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// One node a watch checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub node: String,
+    pub addr: IpAddr,
+}
+
+/// The outcome of one check of one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub group: String,
+    pub service: String,
+    pub node: String,
+    pub outcome: Outcome,
+    /// When the check started (ms since the runner started).
+    pub started: Millis,
+    pub duration_ms: u64,
+}
+
+/// Steering from the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The node state machine's `ScheduleCheck` for (service, node).
+    Cadence {
+        service: String,
+        node: String,
+        cadence: Cadence,
+    },
+    Stop,
+}
+
+struct Job {
+    group: String,
+    service: String,
+    check: Prepared,
+    targets: Vec<Target>,
+    timeout: Duration,
+}
+
+/// The check runner.
+pub struct Runner {
+    scheduler: Scheduler,
+    jobs: Vec<Arc<Job>>,
+    lookup: HashMap<(String, String), CheckId>,
+    start: Instant,
+    pingers: Arc<Pingers>,
+}
+
+impl Runner {
+    /// At most `budget` checks in flight; `seed` drives randskew and the initial spread.
+    pub fn new(budget: usize, seed: u64) -> Self {
+        Runner {
+            scheduler: Scheduler::new(budget, seed),
+            jobs: Vec::new(),
+            lookup: HashMap::new(),
+            start: Instant::now(),
+            pingers: Arc::new(Pingers::default()),
+        }
+    }
+
+    fn now(&self) -> Millis {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Adds a watch over its nodes: one check per node, or one run per interval for all nodes
+    /// for an external monitor.
+    pub fn add_watch(&mut self, watch: &WatchSpec, targets: &[Target]) -> Result<(), CheckError> {
+        let check = Prepared::new(&watch.monitor)?;
+        let per_group = matches!(check, Prepared::External(_));
+        let groups: Vec<Vec<Target>> = if per_group {
+            vec![targets.to_vec()]
+        } else {
+            targets.iter().map(|t| vec![t.clone()]).collect()
+        };
+        let now = self.now();
+        for group in groups {
+            let id = self.scheduler.add(watch.timing(), now);
+            for t in &group {
+                self.lookup
+                    .insert((watch.service.clone(), t.node.clone()), id);
+            }
+            debug_assert_eq!(id.0 as usize, self.jobs.len());
+            self.jobs.push(Arc::new(Job {
+                group: watch.group.clone(),
+                service: watch.service.clone(),
+                check: check.clone(),
+                targets: group,
+                timeout: watch.timeout,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Runs until `Stop` or until the command channel closes; returns the scheduler's counters.
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        reports: mpsc::UnboundedSender<CheckReport>,
+    ) -> Stats {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CheckId, Vec<CheckReport>)>();
+        let far = || Instant::now() + Duration::from_secs(3600);
+        let sleep = tokio::time::sleep_until(far().into());
+        tokio::pin!(sleep);
+        let mut armed: Option<Millis> = None;
+        loop {
+            let now = self.now();
+            while let Some(d) = self.scheduler.poll_due(now) {
+                let Some(job) = self.jobs.get(d.id.0 as usize).cloned() else {
+                    self.scheduler.complete(d.id, now);
+                    continue;
+                };
+                let done = done_tx.clone();
+                let pingers = self.pingers.clone();
+                tokio::spawn(async move {
+                    let reports = run_job(&job, &pingers, now).await;
+                    let _ = done.send((d.id, reports));
+                });
+            }
+            // Re-arm the timer only when the next due time changed.
+            let next = self.scheduler.poll_timeout();
+            if next != armed {
+                armed = next;
+                let at = next
+                    .map(|t| self.start + Duration::from_millis(t))
+                    .unwrap_or_else(far);
+                sleep.as_mut().reset(at.into());
+            }
+            tokio::select! {
+                // Fired: force a re-arm (to the next due time, or far away).
+                _ = &mut sleep => armed = Some(Millis::MAX),
+                Some((id, done)) = done_rx.recv() => {
+                    let now = self.now();
+                    self.scheduler.complete(id, now);
+                    for r in done {
+                        let _ = reports.send(r);
+                    }
+                    // Take every other completion that is already waiting in one go.
+                    while let Ok((id, done)) = done_rx.try_recv() {
+                        self.scheduler.complete(id, now);
+                        for r in done {
+                            let _ = reports.send(r);
+                        }
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    None | Some(Command::Stop) => break,
+                    Some(Command::Cadence { service, node, cadence }) => {
+                        if let Some(&id) = self.lookup.get(&(service, node)) {
+                            let now = self.now();
+                            match cadence {
+                                Cadence::Now => self.scheduler.check_now(id, now),
+                                Cadence::Failed => self.scheduler.set_failed(id, true, now),
+                                Cadence::Normal => self.scheduler.set_failed(id, false, now),
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        self.scheduler.stats()
+    }
+}
+
+async fn run_job(job: &Job, pingers: &Pingers, started: Millis) -> Vec<CheckReport> {
+    let t0 = Instant::now();
+    let outcomes: Vec<Outcome> = match &job.check {
+        Prepared::External(spec) => {
+            let hosts: Vec<Vec<String>> = job
+                .targets
+                .iter()
+                .map(|t| vec![t.addr.to_string(), t.node.clone()])
+                .collect();
+            external::check(spec, &job.group, &job.service, &hosts, job.timeout).await
+        }
+        check => {
+            let mut v = Vec::with_capacity(job.targets.len());
+            for t in &job.targets {
+                v.push(check.run(pingers, t.addr, job.timeout).await);
+            }
+            v
+        }
+    };
+    let duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+    job.targets
+        .iter()
+        .zip(outcomes)
+        .map(|(t, outcome)| CheckReport {
+            group: job.group.clone(),
+            service: job.service.clone(),
+            node: t.node.clone(),
+            outcome,
+            started,
+            duration_ms,
+        })
+        .collect()
+}

@@ -1,0 +1,293 @@
+//! The check scheduler's timing core, pure: no clock, no sockets, the caller passes `now` (ms).
+//!
+//! Each check has an interval, Mon's `randskew` (every run lands at its nominal time ± a random
+//! skew), a timeout and a faster `failed_interval` used while it fails. Nominal times never drift:
+//! the next one is the previous nominal time + interval, not `now` + interval. A global budget
+//! caps the checks in flight; a check still running (or still waiting for budget) when its next
+//! nominal time comes skips that interval, which is counted as missed, so a slow check never
+//! piles up runs of itself. The shell sleeps until [`Scheduler::poll_timeout`] and takes due
+//! checks from [`Scheduler::poll_due`].
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::Millis;
+
+/// When one check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    pub interval: Millis,
+    /// The interval while the check fails (Mon's classic scripts re-check failed nodes faster).
+    pub failed_interval: Millis,
+    /// Each run lands at its nominal time ± up to this much.
+    pub randskew: Millis,
+    pub timeout: Millis,
+}
+
+/// Handle of one scheduled check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CheckId(pub u32);
+
+/// A check to start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dispatch {
+    pub id: CheckId,
+    /// When the check must be given up.
+    pub deadline: Millis,
+    /// How late it starts compared with its (skewed) due time.
+    pub lateness: Millis,
+}
+
+/// Counters for the benchmark and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub dispatched: u64,
+    pub completed: u64,
+    /// Nominal times skipped because the previous run was still going or never got budget.
+    pub missed: u64,
+    pub max_lateness: Millis,
+    pub in_flight: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    timing: Timing,
+    /// The next nominal (unskewed) time.
+    nominal: Millis,
+    /// When the next run is due (nominal ± skew).
+    due: Millis,
+    failed: bool,
+    running: bool,
+    removed: bool,
+    generation: u64,
+}
+
+/// The timing core of the check scheduler.
+#[derive(Debug)]
+pub struct Scheduler {
+    entries: Vec<Entry>,
+    heap: BinaryHeap<Reverse<(Millis, u32, u64)>>,
+    rng: StdRng,
+    budget: usize,
+    stats: Stats,
+}
+
+impl Scheduler {
+    /// A scheduler with at most `budget` checks in flight and a seeded skew generator.
+    pub fn new(budget: usize, seed: u64) -> Self {
+        Scheduler {
+            entries: Vec::new(),
+            heap: BinaryHeap::new(),
+            rng: StdRng::seed_from_u64(seed),
+            budget: budget.max(1),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Adds a check; its first run is spread uniformly over the first interval so that a
+    /// thousand checks added together do not all fire at once.
+    pub fn add(&mut self, timing: Timing, now: Millis) -> CheckId {
+        let spread = if timing.interval > 0 {
+            self.rng.random_range(0..timing.interval)
+        } else {
+            0
+        };
+        self.add_at(timing, now + spread)
+    }
+
+    /// Adds a check whose first nominal time is `first`.
+    pub fn add_at(&mut self, timing: Timing, first: Millis) -> CheckId {
+        let id = CheckId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        let timing = Timing {
+            interval: timing.interval.max(1),
+            failed_interval: timing.failed_interval.max(1),
+            ..timing
+        };
+        self.entries.push(Entry {
+            timing,
+            nominal: first,
+            due: first,
+            failed: false,
+            running: false,
+            removed: false,
+            generation: 0,
+        });
+        self.push(id.0, first);
+        id
+    }
+
+    /// Stops scheduling a check (a running one may still complete).
+    pub fn remove(&mut self, id: CheckId) {
+        if let Some(e) = self.entries.get_mut(id.0 as usize) {
+            e.removed = true;
+            e.generation += 1;
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            in_flight: self.stats.in_flight,
+            ..self.stats
+        }
+    }
+
+    pub fn timing(&self, id: CheckId) -> Option<Timing> {
+        self.entries.get(id.0 as usize).map(|e| e.timing)
+    }
+
+    /// When the check runs next, if it is scheduled.
+    pub fn next_due(&self, id: CheckId) -> Option<Millis> {
+        self.entries
+            .get(id.0 as usize)
+            .filter(|e| !e.removed)
+            .map(|e| e.due)
+    }
+
+    /// The earliest time something becomes due (the shell sleeps until then, or until a
+    /// running check completes).
+    pub fn poll_timeout(&mut self) -> Option<Millis> {
+        self.drop_stale();
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// The next check to start at `now`, if one is due and the budget allows.
+    pub fn poll_due(&mut self, now: Millis) -> Option<Dispatch> {
+        loop {
+            self.drop_stale();
+            let Reverse((due, idx, _)) = *self.heap.peek()?;
+            if due > now {
+                return None;
+            }
+            let running = self.entries.get(idx as usize).is_some_and(|e| e.running);
+            if !running && self.stats.in_flight >= self.budget {
+                return None;
+            }
+            self.heap.pop();
+            let entry = &mut self.entries[idx as usize];
+            if entry.running {
+                // Still running from the previous interval: skip this one.
+                self.stats.missed += 1;
+                self.advance(idx, now);
+                continue;
+            }
+            let lateness = now - due;
+            let deadline = now + entry.timing.timeout;
+            entry.running = true;
+            self.stats.in_flight += 1;
+            self.stats.dispatched += 1;
+            self.stats.max_lateness = self.stats.max_lateness.max(lateness);
+            self.advance(idx, now);
+            return Some(Dispatch {
+                id: CheckId(idx),
+                deadline,
+                lateness,
+            });
+        }
+    }
+
+    /// A dispatched check finished (passed, failed or timed out).
+    pub fn complete(&mut self, id: CheckId, _now: Millis) {
+        if let Some(e) = self.entries.get_mut(id.0 as usize) {
+            if e.running {
+                e.running = false;
+                self.stats.in_flight = self.stats.in_flight.saturating_sub(1);
+                self.stats.completed += 1;
+            }
+        }
+    }
+
+    /// Switches a check to its failed cadence (or back). Going failed pulls the next run in to
+    /// at most `failed_interval` after the last nominal time.
+    pub fn set_failed(&mut self, id: CheckId, failed: bool, now: Millis) {
+        let Some(e) = self.entries.get_mut(id.0 as usize) else {
+            return;
+        };
+        if e.failed == failed || e.removed {
+            return;
+        }
+        // The interval in force so far gives the previous nominal time; the new one follows it.
+        let previous = e.nominal.saturating_sub(Self::interval(e));
+        e.failed = failed;
+        let next = (previous + Self::interval(e)).max(now);
+        if failed && next >= e.nominal {
+            return;
+        }
+        e.nominal = next;
+        e.generation += 1;
+        let due = self.skewed(id.0, next, now);
+        self.entries[id.0 as usize].due = due;
+        self.push(id.0, due);
+    }
+
+    /// Runs a check as soon as the budget allows and restarts its cadence from `now`.
+    pub fn check_now(&mut self, id: CheckId, now: Millis) {
+        let Some(e) = self.entries.get_mut(id.0 as usize) else {
+            return;
+        };
+        if e.removed || e.running {
+            return;
+        }
+        e.nominal = now;
+        e.due = now;
+        e.generation += 1;
+        self.push(id.0, now);
+    }
+
+    fn interval(e: &Entry) -> Millis {
+        if e.failed {
+            e.timing.failed_interval
+        } else {
+            e.timing.interval
+        }
+    }
+
+    /// Moves the entry to its next nominal time after `now` and queues it.
+    fn advance(&mut self, idx: u32, now: Millis) {
+        let e = &mut self.entries[idx as usize];
+        let interval = Self::interval(e);
+        e.nominal += interval;
+        while e.nominal + interval <= now {
+            // Intervals that passed entirely without a run (budget starvation): missed.
+            e.nominal += interval;
+            self.stats.missed += 1;
+        }
+        let nominal = e.nominal;
+        let due = self.skewed(idx, nominal, now);
+        let e = &mut self.entries[idx as usize];
+        e.due = due;
+        e.generation += 1;
+        self.push(idx, due);
+    }
+
+    fn skewed(&mut self, idx: u32, nominal: Millis, now: Millis) -> Millis {
+        let skew = self.entries[idx as usize].timing.randskew;
+        let due = if skew == 0 {
+            nominal
+        } else {
+            let offset = self.rng.random_range(0..=2 * skew);
+            (nominal + offset).saturating_sub(skew)
+        };
+        due.max(now)
+    }
+
+    fn push(&mut self, idx: u32, due: Millis) {
+        let generation = self.entries[idx as usize].generation;
+        self.heap.push(Reverse((due, idx, generation)));
+    }
+
+    fn drop_stale(&mut self) {
+        while let Some(Reverse((_, idx, generation))) = self.heap.peek() {
+            let stale = self
+                .entries
+                .get(*idx as usize)
+                .is_none_or(|e| e.removed || e.generation != *generation);
+            if stale {
+                self.heap.pop();
+            } else {
+                break;
+            }
+        }
+    }
+}

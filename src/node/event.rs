@@ -1,0 +1,114 @@
+//! Inputs to and actions out of the node state machine, all serializable so that tests can be
+//! written as event scripts (JSON lines) and production traces replayed.
+
+use super::{Millis, NodeState};
+use serde::{Deserialize, Serialize};
+
+/// The watch name used for a node's ping in alerts and check targets.
+pub const PING_WATCH: &str = "ping";
+
+/// One event for one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Input {
+    /// The result of one ping check.
+    Ping { alive: bool },
+    /// The result of one check of a service on this node.
+    Check {
+        service: String,
+        pass: bool,
+        /// The load 0-100 an agent check reported (turns into the weight).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        load: Option<u8>,
+        /// Mon's summary line for a failure.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        summary: String,
+    },
+    /// Drain on: keep the real servers but with weight 0 (existing connections finish).
+    Drain { on: bool },
+    /// Maintenance on: take the node out of every service and send no alerts.
+    Maintenance { on: bool },
+}
+
+/// An input with its time, one line of an event script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedInput {
+    pub at: Millis,
+    #[serde(flatten)]
+    pub input: Input,
+}
+
+/// Which check of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckTarget {
+    Ping,
+    Service(String),
+}
+
+/// How the scheduler should run a check from now on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cadence {
+    /// Run it as soon as possible, then keep the current interval.
+    Now,
+    /// Re-check at the watch's `failed_interval` (the service is down).
+    Failed,
+    /// Back to the normal interval.
+    Normal,
+}
+
+/// Failure alert or recovery alert (Mon's `alert` / `upalert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Alert,
+    Upalert,
+}
+
+/// What the state machine asks the daemon to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    AddRealServer {
+        node: String,
+        service: String,
+        weight: u32,
+    },
+    RemoveRealServer {
+        node: String,
+        service: String,
+    },
+    SetWeight {
+        node: String,
+        service: String,
+        weight: u32,
+    },
+    /// Run the watch's `alert` scripts (watch is a service name or [`PING_WATCH`]).
+    RunAlert {
+        node: String,
+        watch: String,
+        old: NodeState,
+        new: NodeState,
+        summary: String,
+    },
+    /// Run the watch's `upalert` scripts.
+    RunUpalert {
+        node: String,
+        watch: String,
+        old: NodeState,
+        new: NodeState,
+    },
+    ScheduleCheck {
+        node: String,
+        check: CheckTarget,
+        cadence: Cadence,
+    },
+    /// The node changed state (for the event history and the state file).
+    StateChanged {
+        node: String,
+        old: NodeState,
+        new: NodeState,
+        cause: String,
+    },
+}
