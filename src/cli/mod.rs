@@ -1,8 +1,15 @@
 //! `lbctl`, the operator's tool: argument parsing and dispatch. One file per subcommand
-//! (`check.rs`, ...); each gets the global options and its own arguments, writes to the given
+//! (`check.rs`, `table.rs`, `apply.rs`, ...); each gets the global options and its own arguments, writes to the given
 //! output streams and returns how to exit.
 
+pub mod apply;
 pub mod check;
+pub mod table;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod table_tests;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -34,6 +41,11 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration and print a summary.
     Check(check::Args),
+    /// Print the kernel's IPVS table the way `ipvsadm -Ln` does (no daemon needed).
+    Table(table::TableArgs),
+    /// Program the kernel's IPVS table from the configuration (all nodes taken as
+    /// healthy), adopting what is there and sending only the difference.
+    Apply(apply::ApplyArgs),
 }
 
 /// How `lbctl` ends: 0 success, 1 failure, 2 configuration or usage error (clap's own usage
@@ -59,6 +71,8 @@ impl From<Exit> for ExitCode {
 pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match &cli.command {
         Command::Check(args) => check::run(&cli.config, args, out, err),
+        Command::Table(args) => table::run(args, out),
+        Command::Apply(args) => apply::run(&cli.config, args, out, err),
     };
     match result {
         Ok(exit) => exit,

@@ -13,6 +13,7 @@
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
 mod http;
+mod ipvs;
 mod lab;
 #[allow(dead_code)]
 mod netns;
@@ -25,6 +26,7 @@ use libtest_mimic::{Arguments, Trial};
 fn all_trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     trials.extend(selftest::tests());
+    trials.extend(ipvs::tests());
     trials
 }
 
