@@ -18,6 +18,7 @@ mod lab;
 #[allow(dead_code)]
 mod netns;
 mod selftest;
+mod sync;
 #[allow(dead_code)]
 mod topology;
 
@@ -27,6 +28,7 @@ fn all_trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     trials.extend(selftest::tests());
     trials.extend(ipvs::tests());
+    trials.extend(sync::tests());
     trials
 }
 
