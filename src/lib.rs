@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod metrics;
 pub mod monitor;
 pub mod node;
 pub mod state;

@@ -60,6 +60,23 @@ pub enum Request {
 }
 
 impl Request {
+    /// The `cmd` word of the wire form, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Nodes => "nodes",
+            Request::Services => "services",
+            Request::Events { .. } => "events",
+            Request::Drain { .. } => "drain",
+            Request::Disable { .. } => "disable",
+            Request::Enable { .. } => "enable",
+            Request::Maintenance { .. } => "maintenance",
+            Request::Reload => "reload",
+            Request::Diff => "diff",
+            Request::Failover { .. } => "failover",
+        }
+    }
+
     /// Whether the request changes anything (needs root or the configured group).
     pub fn is_mutating(&self) -> bool {
         matches!(
@@ -103,6 +120,24 @@ pub enum Response {
     },
 }
 
+impl Response {
+    /// A short word for logs: `ok` or the error code.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Response::Error { code, .. } => code.as_str(),
+            _ => "ok",
+        }
+    }
+
+    /// An error response.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+        Response::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// Stable error classes; `lbctl` maps them to exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,6 +152,19 @@ pub enum ErrorCode {
     ConfigInvalid,
     /// Anything else (kernel error, I/O).
     Failed,
+}
+
+impl ErrorCode {
+    /// The wire word (`bad_request`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::Failed => "failed",
+        }
+    }
 }
 
 /// `lbctl status`.
@@ -268,6 +316,43 @@ mod tests {
             r#"{"cmd":"status"}"#
         );
         assert!(!Request::Status.is_mutating());
+        assert_eq!(r.name(), "drain");
+    }
+
+    #[test]
+    fn error_codes_name_themselves_as_on_the_wire() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::PermissionDenied,
+            ErrorCode::NotFound,
+            ErrorCode::ConfigInvalid,
+            ErrorCode::Failed,
+        ] {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+            assert_eq!(Response::error(code, "x").outcome(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn request_names_match_the_wire_cmd() {
+        let all = [
+            Request::Status,
+            Request::Nodes,
+            Request::Services,
+            Request::Events { since: None, limit: None, follow: false },
+            Request::Drain { node: "a".into(), service: None },
+            Request::Disable { node: "a".into(), service: None },
+            Request::Enable { node: "a".into(), service: None },
+            Request::Maintenance { node: "a".into(), on: true },
+            Request::Reload,
+            Request::Diff,
+            Request::Failover { instance: None },
+        ];
+        for r in all {
+            let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+            assert_eq!(v["cmd"], r.name());
+        }
     }
 
     #[test]
