@@ -60,7 +60,7 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> 
     };
     for item in stream {
         match item {
-            Ok(Response::Event(e)) => {
+            Ok(Response::Event { event: e }) => {
                 print_event(out, &e, args.json)?;
                 out.flush()?;
             }

@@ -105,7 +105,11 @@ pub enum Response {
     Events {
         events: Vec<EventRecord>,
     },
-    Event(EventRecord),
+    /// One event of an `Events { follow: true }` stream. A struct variant: the record's own
+    /// `kind` field would clash with the tag if it were flattened into it.
+    Event {
+        event: EventRecord,
+    },
     /// The operations a reload would send, in ipvsadm-like words.
     Diff {
         ops: Vec<String>,
@@ -317,6 +321,61 @@ mod tests {
         );
         assert!(!Request::Status.is_mutating());
         assert_eq!(r.name(), "drain");
+    }
+
+    #[test]
+    fn every_response_round_trips() {
+        let event = EventRecord {
+            seq: 7,
+            at_ms: 1,
+            kind: EventKind::NodeTransition,
+            message: "online -> failed".into(),
+            node: Some("rs2".into()),
+            service: None,
+        };
+        let all = [
+            Response::Event {
+                event: event.clone(),
+            },
+            Response::Events {
+                events: vec![event],
+            },
+            Response::Nodes { nodes: vec![] },
+            Response::Services { services: vec![] },
+            Response::Diff {
+                ops: vec!["-a -t 192.0.2.10:80".into()],
+            },
+            Response::Done {
+                message: "ok".into(),
+            },
+            Response::error(ErrorCode::NotFound, "no node `rs9`"),
+            Response::Status(StatusView {
+                director: "dir1".into(),
+                at_ms: 0,
+                vrrp: vec![],
+                services: vec![],
+            }),
+        ];
+        for r in all {
+            let wire = serde_json::to_string(&r).unwrap();
+            let back: Response = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}: {wire}"));
+            assert_eq!(back, r);
+        }
+        let wire = serde_json::to_string(&Response::Event {
+            event: EventRecord {
+                seq: 1,
+                at_ms: 2,
+                kind: EventKind::Alert,
+                message: "m".into(),
+                node: None,
+                service: None,
+            },
+        })
+        .unwrap();
+        assert_eq!(
+            wire,
+            r#"{"kind":"event","event":{"seq":1,"at_ms":2,"kind":"alert","message":"m"}}"#
+        );
     }
 
     #[test]

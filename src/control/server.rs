@@ -376,7 +376,7 @@ async fn follow(
         Response::Events { events } => {
             for e in events {
                 last = Some(last.map_or(e.seq, |l| l.max(e.seq)));
-                if write(wr, &Response::Event(e), wt).await.is_err() {
+                if write(wr, &Response::Event { event: e }, wt).await.is_err() {
                     return;
                 }
             }
@@ -404,7 +404,7 @@ async fn follow(
                         continue;
                     }
                     last = Some(e.seq);
-                    if write(wr, &Response::Event(e), wt).await.is_err() {
+                    if write(wr, &Response::Event { event: e }, wt).await.is_err() {
                         debug!(conn = id, "control: event follower too slow or gone");
                         return;
                     }
