@@ -203,11 +203,7 @@ impl Metrics {
             version: env!("CARGO_PKG_VERSION").to_string(),
         })
         .set(1);
-        registry.register(
-            "info",
-            "This director and the lbd version (always 1)",
-            info,
-        );
+        registry.register("info", "This director and the lbd version (always 1)", info);
         let node_state = Family::<NodeLabels, Gauge>::default();
         registry.register(
             "node_state",
@@ -227,11 +223,7 @@ impl Metrics {
             in_table.clone(),
         );
         let checks = Family::<CheckLabels, Counter>::default();
-        registry.register(
-            "checks",
-            "Service check results by outcome",
-            checks.clone(),
-        );
+        registry.register("checks", "Service check results by outcome", checks.clone());
         let check_latency: HistogramFamily<ServiceLabels> =
             Family::new_with_constructor(check_histogram);
         registry.register_with_unit(
@@ -421,7 +413,9 @@ impl Metrics {
 
     /// Drops the series of a node that left the configuration.
     pub fn forget_node(&self, node: &str) {
-        self.inner.node_state.remove(&NodeLabels { node: node.into() });
+        self.inner
+            .node_state
+            .remove(&NodeLabels { node: node.into() });
         // Families cannot be filtered by one label; the daemon forgets each (service, node)
         // pair it knew through `forget_real_server`.
     }
@@ -475,8 +469,11 @@ mod tests {
             line_with(&text, "lbd_netlink_errors_total{"),
             vec![r#"lbd_netlink_errors_total{op="new_dest",error="EINVAL"} 1"#]
         );
-        assert!(text.contains(r#"lbd_check_latency_seconds_bucket{le="0.005",service="http"} 1"#)
-            || text.contains(r#"lbd_check_latency_seconds_bucket{service="http",le="0.005"} 1"#));
+        assert!(
+            text.contains(r#"lbd_check_latency_seconds_bucket{le="0.005",service="http"} 1"#)
+                || text
+                    .contains(r#"lbd_check_latency_seconds_bucket{service="http",le="0.005"} 1"#)
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 

@@ -54,7 +54,10 @@ fn socket_is_fresh_with_the_configured_mode_and_owner() {
     let err = rt
         .block_on(async { lbd::control::server::Server::bind(opts.clone()).map(|_| ()) })
         .unwrap_err();
-    assert!(err.to_string().contains("another process is listening"), "{err}");
+    assert!(
+        err.to_string().contains("another process is listening"),
+        "{err}"
+    );
     drop(f);
     // A stale socket (nobody listening) is replaced, with others: read → 0666.
     let dir = tempfile::tempdir().unwrap();
@@ -87,8 +90,14 @@ fn socket_is_fresh_with_the_configured_mode_and_owner() {
     let err = rt
         .block_on(async { lbd::control::server::Server::bind(opts.clone()).map(|_| ()) })
         .unwrap_err();
-    assert_eq!(err.to_string(), "control group `no-such-group-lbd` does not exist");
-    let opts = lbd::control::server::Options { group: None, ..opts };
+    assert_eq!(
+        err.to_string(),
+        "control group `no-such-group-lbd` does not exist"
+    );
+    let opts = lbd::control::server::Options {
+        group: None,
+        ..opts
+    };
     let err = rt
         .block_on(async { lbd::control::server::Server::bind(opts).map(|_| ()) })
         .unwrap_err();
@@ -121,13 +130,24 @@ fn status_shows_the_ipvsadm_view_with_the_why() {
     let out = f.lbctl(&["status"]);
     code(&out, 0);
     let s = text(&out.stdout);
-    assert!(s.starts_with("director dir1 at 2026-11-18 11:06:40 UTC\n"), "{s}");
+    assert!(
+        s.starts_with("director dir1 at 2026-11-18 11:06:40 UTC\n"),
+        "{s}"
+    );
     assert!(
         s.contains("VRRP vi_51 on eth0 VRID 51: MASTER priority 150; VIPs 192.0.2.10/24 2001:db8::10/64 198.51.100.1/24"),
         "{s}"
     );
-    assert!(s.contains("TCP 192.0.2.10:80 wlc  [service http, hostgroup http_nodes, 2/3 healthy (quorum 1)]"), "{s}");
-    assert!(s.contains("TCP 192.0.2.10:5000 rr persistent 300  [service myapp"), "{s}");
+    assert!(
+        s.contains(
+            "TCP 192.0.2.10:80 wlc  [service http, hostgroup http_nodes, 2/3 healthy (quorum 1)]"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("TCP 192.0.2.10:5000 rr persistent 300  [service myapp"),
+        "{s}"
+    );
     let line = |node: &str| {
         s.lines()
             .find(|l| l.contains(&format!(" {node} ")))
@@ -136,9 +156,17 @@ fn status_shows_the_ipvsadm_view_with_the_why() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    assert!(line("rs1").starts_with("-> 198.51.100.11:80 nat 1 3 10 rs1 online up enabled ok 2ms"), "{}", line("rs1"));
+    assert!(
+        line("rs1").starts_with("-> 198.51.100.11:80 nat 1 3 10 rs1 online up enabled ok 2ms"),
+        "{}",
+        line("rs1")
+    );
     assert!(line("rs1").ends_with("HTTP 200 in table: node online, check passing"));
-    assert!(line("rs2").starts_with("-> 198.51.100.12:80 nat - 0 0 rs2 failed down enabled FAIL 5ms"), "{}", line("rs2"));
+    assert!(
+        line("rs2").starts_with("-> 198.51.100.12:80 nat - 0 0 rs2 failed down enabled FAIL 5ms"),
+        "{}",
+        line("rs2")
+    );
     assert!(line("rs2").ends_with("out: check failing (HTTP 500)"));
     assert!(line("rs5").contains("offline unknown"));
 
@@ -149,7 +177,10 @@ fn status_shows_the_ipvsadm_view_with_the_why() {
     assert_eq!(v["vrrp"][0]["state"], "master");
     assert_eq!(v["services"][0]["virtual"], "tcp 192.0.2.10:80");
     assert_eq!(v["services"][0]["real_servers"][1]["node_state"], "failed");
-    assert_eq!(v["services"][0]["real_servers"][1]["last_check"]["summary"], "HTTP 500");
+    assert_eq!(
+        v["services"][0]["real_servers"][1]["last_check"]["summary"],
+        "HTTP 500"
+    );
 }
 
 #[test]
@@ -161,7 +192,15 @@ fn nodes_services_events_and_diff() {
     let lines: Vec<Vec<&str>> = s.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(
         lines[0],
-        ["NODE", "ADDRESS", "STATE", "SINCE", "ADMIN", "HOSTGROUPS", "SERVICES"]
+        [
+            "NODE",
+            "ADDRESS",
+            "STATE",
+            "SINCE",
+            "ADMIN",
+            "HOSTGROUPS",
+            "SERVICES"
+        ]
     );
     assert_eq!(lines.len(), 6, "{s}");
     assert_eq!(lines[2][..3], ["rs2", "198.51.100.12", "failed"]);
@@ -179,7 +218,19 @@ fn nodes_services_events_and_diff() {
     assert_eq!(rows[0][0], "SERVICE");
     assert_eq!(
         rows[1],
-        ["http", "tcp", "192.0.2.10:80", "wlc", "-", "nat", "http_nodes", "2/3", "1", "-", "yes"]
+        [
+            "http",
+            "tcp",
+            "192.0.2.10:80",
+            "wlc",
+            "-",
+            "nat",
+            "http_nodes",
+            "2/3",
+            "1",
+            "-",
+            "yes"
+        ]
     );
     assert_eq!(rows[2][4], "300s");
     let v = json(&f.lbctl(&["services", "--json"]));
@@ -208,7 +259,10 @@ fn nodes_services_events_and_diff() {
         text(&out.stdout),
         "-a -t 192.0.2.10:80 -r 198.51.100.16:80 -m -w 1\n-e -t 192.0.2.10:5000 -r 198.51.100.14:5000 -m -w 2\n"
     );
-    assert_eq!(json(&f.lbctl(&["diff", "--json"]))["ops"][1], "-e -t 192.0.2.10:5000 -r 198.51.100.14:5000 -m -w 2");
+    assert_eq!(
+        json(&f.lbctl(&["diff", "--json"]))["ops"][1],
+        "-e -t 192.0.2.10:5000 -r 198.51.100.14:5000 -m -w 2"
+    );
 }
 
 #[test]
@@ -216,10 +270,16 @@ fn mutations_show_in_status_and_say_what_they_did() {
     let f = Fixture::start();
     let out = f.lbctl(&["disable", "rs3", "--service", "http"]);
     code(&out, 0);
-    assert_eq!(text(&out.stdout), "rs3: disable in service http (1 real server)\n");
+    assert_eq!(
+        text(&out.stdout),
+        "rs3: disable in service http (1 real server)\n"
+    );
     let v = json(&f.lbctl(&["status", "--json"]));
     assert_eq!(v["services"][0]["real_servers"][2]["admin"], "disabled");
-    assert_eq!(v["services"][0]["real_servers"][2]["kernel_weight"], serde_json::Value::Null);
+    assert_eq!(
+        v["services"][0]["real_servers"][2]["kernel_weight"],
+        serde_json::Value::Null
+    );
 
     let out = f.lbctl(&["enable", "rs3", "--json"]);
     code(&out, 0);
@@ -239,7 +299,10 @@ fn mutations_show_in_status_and_say_what_they_did() {
 
     let out = f.lbctl(&["failover"]);
     code(&out, 0);
-    assert_eq!(text(&out.stdout), "vi_51: stepped down (priority 0 advertised); now backup\n");
+    assert_eq!(
+        text(&out.stdout),
+        "vi_51: stepped down (priority 0 advertised); now backup\n"
+    );
     assert!(text(&f.lbctl(&["status"]).stdout).contains("VRRP vi_51 on eth0 VRID 51: BACKUP"));
 
     let out = f.lbctl(&["reload"]);
@@ -250,9 +313,18 @@ fn mutations_show_in_status_and_say_what_they_did() {
     let out = f.lbctl(&["events", "--since", "2"]);
     let kinds: Vec<String> = text(&out.stdout)
         .lines()
-        .map(|l| l.split_whitespace().nth(4).unwrap().trim_end_matches(':').to_string())
+        .map(|l| {
+            l.split_whitespace()
+                .nth(4)
+                .unwrap()
+                .trim_end_matches(':')
+                .to_string()
+        })
         .collect();
-    assert_eq!(kinds, ["admin", "admin", "admin", "admin", "vrrp", "reload"]);
+    assert_eq!(
+        kinds,
+        ["admin", "admin", "admin", "admin", "vrrp", "reload"]
+    );
 }
 
 #[test]
@@ -364,7 +436,10 @@ fn the_control_group_may_change_things() {
     });
     let out = f.lbctl_as_nobody(&["drain", "rs1"]);
     code(&out, 0);
-    assert_eq!(text(&out.stdout), "rs1: drain in every service (1 real server)\n");
+    assert_eq!(
+        text(&out.stdout),
+        "rs1: drain in every service (1 real server)\n"
+    );
 }
 
 fn raw(f: &Fixture) -> (UnixStream, BufReader<UnixStream>) {
@@ -488,7 +563,8 @@ fn events_follow_streams_history_then_new_events() {
 fn a_follower_that_does_not_read_never_blocks_the_daemon() {
     let f = Fixture::start();
     let mut w = UnixStream::connect(f.socket()).unwrap();
-    w.write_all(b"{\"cmd\":\"events\",\"follow\":true}\n").unwrap();
+    w.write_all(b"{\"cmd\":\"events\",\"follow\":true}\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     // Publish far more than the socket buffers and the broadcast ring hold; the publisher
     // (the daemon's side) never waits.
@@ -505,18 +581,27 @@ fn a_follower_that_does_not_read_never_blocks_the_daemon() {
         });
     }
     let publish = start.elapsed();
-    assert!(publish < Duration::from_secs(1), "publishing took {publish:?}");
+    assert!(
+        publish < Duration::from_secs(1),
+        "publishing took {publish:?}"
+    );
     // Other clients are served meanwhile.
     let t = Instant::now();
     code(&f.lbctl(&["status"]), 0);
-    eprintln!("publish 5000 events: {publish:?}; lbctl status meanwhile: {:?}", t.elapsed());
+    eprintln!(
+        "publish 5000 events: {publish:?}; lbctl status meanwhile: {:?}",
+        t.elapsed()
+    );
     // The stalled follower is dropped (write deadline) or told it lagged: reading what is
     // buffered ends in end-of-stream, not a hang.
     w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut all = Vec::new();
     let _ = w.read_to_end(&mut all);
     let text = String::from_utf8_lossy(&all);
-    assert!(text.lines().count() < 5002, "all events were delivered to a stalled reader");
+    assert!(
+        text.lines().count() < 5002,
+        "all events were delivered to a stalled reader"
+    );
 }
 
 #[test]
@@ -524,21 +609,55 @@ fn drain_wait_disables_once_connections_are_gone() {
     let f = Fixture::start();
     // rs1 has 3 active connections; they close one per status look.
     let t = Instant::now();
-    let out = f.lbctl(&["drain", "rs1", "--wait", "--poll", "50ms", "--timeout", "10s"]);
+    let out = f.lbctl(&[
+        "drain",
+        "rs1",
+        "--wait",
+        "--poll",
+        "50ms",
+        "--timeout",
+        "10s",
+    ]);
     code(&out, 0);
     let s = text(&out.stdout);
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines[0], "rs1: drain in every service (1 real server)");
-    assert!(lines[1].starts_with("rs1: 2 active connections, waiting (gives up in"), "{s}");
-    assert!(lines.last().unwrap().starts_with("rs1 drained after"), "{s}");
-    assert!(lines.last().unwrap().ends_with("no active connection; rs1: disable in every service (1 real server)"), "{s}");
-    eprintln!("drain --wait of 3 connections at 50ms polls: {:?}", t.elapsed());
+    assert!(
+        lines[1].starts_with("rs1: 2 active connections, waiting (gives up in"),
+        "{s}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("rs1 drained after"),
+        "{s}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .ends_with("no active connection; rs1: disable in every service (1 real server)"),
+        "{s}"
+    );
+    eprintln!(
+        "drain --wait of 3 connections at 50ms polls: {:?}",
+        t.elapsed()
+    );
     let v = json(&f.lbctl(&["status", "--json"]));
     assert_eq!(v["services"][0]["real_servers"][0]["admin"], "disabled");
 
     // rs3's long-lived connection never closes: exit 6 at the deadline, left drained.
     let t = Instant::now();
-    let out = f.lbctl(&["drain", "rs3", "--service", "http", "--wait", "--poll", "50ms", "--timeout", "300ms", "--json"]);
+    let out = f.lbctl(&[
+        "drain",
+        "rs3",
+        "--service",
+        "http",
+        "--wait",
+        "--poll",
+        "50ms",
+        "--timeout",
+        "300ms",
+        "--json",
+    ]);
     code(&out, 6);
     let elapsed = t.elapsed();
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
@@ -573,12 +692,31 @@ fn completions_and_man_page_come_from_the_command_definitions() {
     let out = f.lbctl(&["man"]);
     code(&out, 0);
     let s = text(&out.stdout);
-    assert!(s.starts_with(".ie \\n(.g .ds Aq \\(aq") || s.contains(".TH lbctl 1"), "{}", &s[..200]);
+    assert!(
+        s.starts_with(".ie \\n(.g .ds Aq \\(aq") || s.contains(".TH lbctl 1"),
+        "{}",
+        &s[..200]
+    );
     assert!(s.contains(".TH lbctl 1"));
     assert!(s.contains(".SH \"EXIT STATUS\""));
     assert!(s.contains("\\fB6\\fR\ndrain \\-\\-wait"), "{s}");
-    for sub in ["status", "nodes", "services", "events", "drain", "disable", "enable", "maintenance", "reload", "diff", "failover"] {
-        assert!(s.contains(&format!("lbctl\\-{sub}(1)")), "man page lacks {sub}");
+    for sub in [
+        "status",
+        "nodes",
+        "services",
+        "events",
+        "drain",
+        "disable",
+        "enable",
+        "maintenance",
+        "reload",
+        "diff",
+        "failover",
+    ] {
+        assert!(
+            s.contains(&format!("lbctl\\-{sub}(1)")),
+            "man page lacks {sub}"
+        );
     }
     let dir = f.dir.path().join("man1");
     code(&f.lbctl(&["man", "--dir", dir.to_str().unwrap()]), 0);

@@ -75,6 +75,9 @@ mod tests {
         assert_eq!(age(1_000, 6_000), "0s");
         assert_eq!(short_duration(Duration::from_secs(192)), "3m12s");
         assert_eq!(short_duration(Duration::from_secs(7500)), "2h5m");
-        assert_eq!(short_duration(Duration::from_secs(3 * 86400 + 4 * 3600)), "3d4h");
+        assert_eq!(
+            short_duration(Duration::from_secs(3 * 86400 + 4 * 3600)),
+            "3d4h"
+        );
     }
 }

@@ -78,16 +78,21 @@ pub fn exit_of(code: ErrorCode) -> Exit {
 /// The exit code of a client-side error.
 pub fn exit_of_client(e: &ClientError) -> Exit {
     match e {
-        ClientError::Unreachable { .. } | ClientError::Timeout { .. } | ClientError::Closed { .. } => {
-            Exit::Unreachable
-        }
+        ClientError::Unreachable { .. }
+        | ClientError::Timeout { .. }
+        | ClientError::Closed { .. } => Exit::Unreachable,
         ClientError::PermissionDenied { .. } => Exit::Denied,
         ClientError::Protocol(_) | ClientError::Io { .. } => Exit::Failure,
     }
 }
 
 /// Reports an error answer: its JSON on `out` with `--json`, the message on `err`.
-pub fn report_error(response: &Response, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+pub fn report_error(
+    response: &Response,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
     match response {
         Response::Error { code, message } => {
             if json {
@@ -182,14 +187,20 @@ mod tests {
         let d = dir.path().to_str().unwrap();
         // No director.yaml: the default.
         let c = cli(&["lbctl", "-c", d, "status"]);
-        assert_eq!(socket_path(&c).unwrap(), PathBuf::from(DEFAULT_CONTROL_SOCKET));
+        assert_eq!(
+            socket_path(&c).unwrap(),
+            PathBuf::from(DEFAULT_CONTROL_SOCKET)
+        );
         // The configuration's socket; unknown keys are no concern here.
         std::fs::write(
             dir.path().join("director.yaml"),
             "name: dir1\ncontrol:\n  socket: /tmp/x/control.sock\n  group: lbd\nvrrp: []\n",
         )
         .unwrap();
-        assert_eq!(socket_path(&c).unwrap(), PathBuf::from("/tmp/x/control.sock"));
+        assert_eq!(
+            socket_path(&c).unwrap(),
+            PathBuf::from("/tmp/x/control.sock")
+        );
         // The flag wins.
         let c = cli(&["lbctl", "-c", d, "--socket", "/tmp/y.sock", "status"]);
         assert_eq!(socket_path(&c).unwrap(), PathBuf::from("/tmp/y.sock"));

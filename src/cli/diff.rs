@@ -15,7 +15,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     match call(cli, &Request::Diff, args.json, out, err) {
         Ok(r @ Response::Diff { .. }) => {
             if args.json {

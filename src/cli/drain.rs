@@ -49,7 +49,12 @@ struct Outcome<'a> {
     waited_ms: u64,
 }
 
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let client = match client(cli, err) {
         Ok(c) => c,
         Err(exit) => return Ok(exit),

@@ -26,7 +26,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let request = Request::Maintenance {
         node: args.node.clone(),
         on: args.switch == Switch::On,

@@ -49,7 +49,11 @@ fn render(cmd: clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
     for line in EXIT_CODES.lines().skip(1) {
         let line = line.trim();
         let (code, text) = line.split_once(' ').unwrap_or((line, ""));
-        writeln!(out, ".TP\n\\fB{code}\\fR\n{}", text.trim().replace('-', "\\-"))?;
+        writeln!(
+            out,
+            ".TP\n\\fB{code}\\fR\n{}",
+            text.trim().replace('-', "\\-")
+        )?;
     }
     man.render_version_section(out)
 }

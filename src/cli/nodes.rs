@@ -15,7 +15,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     match call(cli, &Request::Nodes, args.json, out, err) {
         Ok(r @ Response::Nodes { .. }) => {
             if args.json {
@@ -33,9 +38,17 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> 
 /// The human form: one line per node; a service is `name:health` with `(out)` when the node
 /// is not in that service's table.
 pub fn render(nodes: &[NodeView], now_ms: u64) -> String {
-    let mut rows = vec![["NODE", "ADDRESS", "STATE", "SINCE", "ADMIN", "HOSTGROUPS", "SERVICES"]
-        .map(String::from)
-        .to_vec()];
+    let mut rows = vec![[
+        "NODE",
+        "ADDRESS",
+        "STATE",
+        "SINCE",
+        "ADMIN",
+        "HOSTGROUPS",
+        "SERVICES",
+    ]
+    .map(String::from)
+    .to_vec()];
     for n in nodes {
         let services: Vec<String> = n
             .services

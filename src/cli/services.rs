@@ -15,7 +15,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     match call(cli, &Request::Services, args.json, out, err) {
         Ok(r @ Response::Services { .. }) => {
             if args.json {
@@ -33,8 +38,16 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> 
 /// The human form, one line per service.
 pub fn render(services: &[ServiceView]) -> String {
     let mut rows = vec![[
-        "SERVICE", "VIRTUAL", "SCHEDULER", "PERSISTENT", "FORWARD", "HOSTGROUP", "HEALTHY",
-        "QUORUM", "SORRY", "KERNEL",
+        "SERVICE",
+        "VIRTUAL",
+        "SCHEDULER",
+        "PERSISTENT",
+        "FORWARD",
+        "HOSTGROUP",
+        "HEALTHY",
+        "QUORUM",
+        "SORRY",
+        "KERNEL",
     ]
     .map(String::from)
     .to_vec()];

@@ -18,7 +18,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     match call(cli, &Request::Status, args.json, out, err) {
         Ok(Response::Status(s)) => {
             if args.json {
@@ -43,7 +48,10 @@ pub fn render(s: &StatusView, now_ms: u64) -> String {
         let prio = if v.priority == v.effective_priority {
             format!("priority {}", v.priority)
         } else {
-            format!("priority {} (effective {})", v.priority, v.effective_priority)
+            format!(
+                "priority {} (effective {})",
+                v.priority, v.effective_priority
+            )
         };
         o.push_str(&format!(
             "VRRP {} on {} VRID {}: {} {}; VIPs {}\n",
@@ -59,8 +67,18 @@ pub fn render(s: &StatusView, now_ms: u64) -> String {
         o.push('\n');
         o.push_str(&service_header(svc));
         let mut rows = vec![[
-            "  ->", "RemoteAddress:Port", "Forward", "Weight", "ActiveConn", "InActConn", "Node",
-            "State", "Health", "Admin", "LastCheck", "Why",
+            "  ->",
+            "RemoteAddress:Port",
+            "Forward",
+            "Weight",
+            "ActiveConn",
+            "InActConn",
+            "Node",
+            "State",
+            "Health",
+            "Admin",
+            "LastCheck",
+            "Why",
         ]
         .map(String::from)
         .to_vec()];

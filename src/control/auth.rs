@@ -91,11 +91,36 @@ mod tests {
         let cases = [
             // (peer, group, others, expected access)
             (peer(0, 0, &[]), None, ControlOthers::None, Access::Full),
-            (peer(1000, 1000, &[]), None, ControlOthers::None, Access::None),
-            (peer(1000, 1000, &[]), None, ControlOthers::Read, Access::Read),
-            (peer(1000, 990, &[]), Some(990), ControlOthers::None, Access::Full),
-            (peer(1000, 1000, &[4, 990]), Some(990), ControlOthers::None, Access::Full),
-            (peer(1000, 1000, &[4]), Some(990), ControlOthers::Read, Access::Read),
+            (
+                peer(1000, 1000, &[]),
+                None,
+                ControlOthers::None,
+                Access::None,
+            ),
+            (
+                peer(1000, 1000, &[]),
+                None,
+                ControlOthers::Read,
+                Access::Read,
+            ),
+            (
+                peer(1000, 990, &[]),
+                Some(990),
+                ControlOthers::None,
+                Access::Full,
+            ),
+            (
+                peer(1000, 1000, &[4, 990]),
+                Some(990),
+                ControlOthers::None,
+                Access::Full,
+            ),
+            (
+                peer(1000, 1000, &[4]),
+                Some(990),
+                ControlOthers::Read,
+                Access::Read,
+            ),
         ];
         for (p, g, o, want) in cases {
             assert_eq!(access(&p, g, o), want, "{p:?} {g:?} {o:?}");

@@ -82,7 +82,10 @@ mod tests {
         );
         assert_eq!(
             lines(b"abc\nhalf", 64).await,
-            vec![Line::Complete(b"abc".to_vec()), Line::Partial(b"half".to_vec())]
+            vec![
+                Line::Complete(b"abc".to_vec()),
+                Line::Partial(b"half".to_vec())
+            ]
         );
         assert_eq!(
             lines(b"12345\n", 5).await,

@@ -84,6 +84,7 @@ pub fn render(status: &StatusView) -> String {
         utc_text(status.at_ms)
     );
     vrrp_table(&mut h, &status.vrrp);
+    nodes_strip(&mut h, status);
     for s in &status.services {
         service_table(&mut h, s);
     }
@@ -103,6 +104,32 @@ pub fn render_error(message: &str) -> String {
          <h1>Status unavailable</h1>\n<p class=\"error\">{}</p>\n</body></html>\n",
         escape(message)
     )
+}
+
+/// Every node once, with its state, before the per-service tables.
+fn nodes_strip(h: &mut String, status: &StatusView) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for rs in status.services.iter().flat_map(|s| &s.real_servers) {
+        if !seen.iter().any(|(n, _)| *n == rs.node) {
+            seen.push((&rs.node, &rs.node_state));
+        }
+    }
+    if seen.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Nodes</h2>\n<p class=\"nodes\">");
+    for (node, state) in seen {
+        let _ = write!(
+            h,
+            "<span class=\"badge {}\" data-node=\"{}\" data-state=\"{}\">{} {}</span> ",
+            class(state),
+            escape(node),
+            escape(state),
+            escape(node),
+            escape(state)
+        );
+    }
+    h.push_str("</p>\n");
 }
 
 fn vrrp_table(h: &mut String, vrrp: &[VrrpView]) {

@@ -358,7 +358,8 @@ mod tests {
         ];
         for r in all {
             let wire = serde_json::to_string(&r).unwrap();
-            let back: Response = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}: {wire}"));
+            let back: Response =
+                serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}: {wire}"));
             assert_eq!(back, r);
         }
         let wire = serde_json::to_string(&Response::Event {
@@ -399,11 +400,27 @@ mod tests {
             Request::Status,
             Request::Nodes,
             Request::Services,
-            Request::Events { since: None, limit: None, follow: false },
-            Request::Drain { node: "a".into(), service: None },
-            Request::Disable { node: "a".into(), service: None },
-            Request::Enable { node: "a".into(), service: None },
-            Request::Maintenance { node: "a".into(), on: true },
+            Request::Events {
+                since: None,
+                limit: None,
+                follow: false,
+            },
+            Request::Drain {
+                node: "a".into(),
+                service: None,
+            },
+            Request::Disable {
+                node: "a".into(),
+                service: None,
+            },
+            Request::Enable {
+                node: "a".into(),
+                service: None,
+            },
+            Request::Maintenance {
+                node: "a".into(),
+                on: true,
+            },
             Request::Reload,
             Request::Diff,
             Request::Failover { instance: None },

@@ -281,15 +281,22 @@ async fn connection(id: u64, stream: UnixStream, ctx: &Ctx, mut stop: watch::Rec
             }
             Ok(Ok(Line::Eof)) => return,
             Ok(Ok(Line::Partial(bytes))) => {
-                warn!(conn = id, uid = peer.uid, bytes = bytes.len(), "control: peer hung up in the middle of a request");
+                warn!(
+                    conn = id,
+                    uid = peer.uid,
+                    bytes = bytes.len(),
+                    "control: peer hung up in the middle of a request"
+                );
                 return;
             }
             Ok(Ok(Line::TooLong)) => {
-                warn!(conn = id, uid = peer.uid, max = ctx.opts.max_line, "control: request line too long, closing");
-                let msg = format!(
-                    "request line longer than {} bytes",
-                    ctx.opts.max_line
+                warn!(
+                    conn = id,
+                    uid = peer.uid,
+                    max = ctx.opts.max_line,
+                    "control: request line too long, closing"
                 );
+                let msg = format!("request line longer than {} bytes", ctx.opts.max_line);
                 let _ = write(&mut wr, &Response::error(ErrorCode::BadRequest, msg), wt).await;
                 return;
             }
@@ -434,7 +441,10 @@ async fn write(wr: &mut OwnedWriteHalf, response: &Response, timeout: Duration) 
     bytes.push(b'\n');
     match tokio::time::timeout(timeout, wr.write_all(&bytes)).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client not reading")),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "client not reading",
+        )),
     }
 }
 
@@ -494,8 +504,8 @@ pub fn group_id(group: &str) -> Result<u32, ServerError> {
     if let Ok(n) = group.parse::<u32>() {
         return Ok(n);
     }
-    let name = std::ffi::CString::new(group)
-        .map_err(|_| ServerError::UnknownGroup(group.to_string()))?;
+    let name =
+        std::ffi::CString::new(group).map_err(|_| ServerError::UnknownGroup(group.to_string()))?;
     let mut buf = vec![0u8; 4096];
     loop {
         let mut grp: libc::group = unsafe { std::mem::zeroed() };

@@ -16,16 +16,14 @@ pub struct Fake {
     pub reload_invalid: bool,
 }
 
+/// The last check: (passed, summary, latency in ms).
+type Check<'a> = (bool, &'a str, u64);
+
 fn rs(
-    node: &str,
-    addr: &str,
-    state: &str,
-    health: &str,
-    ok: bool,
-    summary: &str,
-    latency_ms: u64,
-    active: u32,
-    inactive: u32,
+    (node, addr): (&str, &str),
+    (state, health): (&str, &str),
+    (ok, summary, latency_ms): Check,
+    (active, inactive): (u32, u32),
 ) -> RealServerView {
     let in_table = state == "online" && health == "up";
     RealServerView {
@@ -69,9 +67,24 @@ impl Fake {
             sorry_active: false,
             in_kernel: true,
             real_servers: vec![
-                rs("rs1", "198.51.100.11:80", "online", "up", true, "HTTP 200", 2, 3, 10),
-                rs("rs2", "198.51.100.12:80", "failed", "down", false, "HTTP 500", 5, 0, 0),
-                rs("rs3", "198.51.100.13:80", "online", "up", true, "HTTP 200", 3, 1, 4),
+                rs(
+                    ("rs1", "198.51.100.11:80"),
+                    ("online", "up"),
+                    (true, "HTTP 200", 2),
+                    (3, 10),
+                ),
+                rs(
+                    ("rs2", "198.51.100.12:80"),
+                    ("failed", "down"),
+                    (false, "HTTP 500", 5),
+                    (0, 0),
+                ),
+                rs(
+                    ("rs3", "198.51.100.13:80"),
+                    ("online", "up"),
+                    (true, "HTTP 200", 3),
+                    (1, 4),
+                ),
             ],
         };
         let myapp = ServiceView {
@@ -86,17 +99,17 @@ impl Fake {
             sorry_active: false,
             in_kernel: true,
             real_servers: vec![
-                rs("rs4", "198.51.100.14:5000", "online", "up", true, "connected", 1, 2, 0),
                 rs(
-                    "rs5",
-                    "198.51.100.15:5000",
-                    "offline",
-                    "unknown",
-                    false,
-                    "no ping reply",
-                    1000,
-                    0,
-                    0,
+                    ("rs4", "198.51.100.14:5000"),
+                    ("online", "up"),
+                    (true, "connected", 1),
+                    (2, 0),
+                ),
+                rs(
+                    ("rs5", "198.51.100.15:5000"),
+                    ("offline", "unknown"),
+                    (false, "no ping reply", 1000),
+                    (0, 0),
                 ),
             ],
         };
@@ -194,7 +207,10 @@ impl Fake {
     ) -> Result<usize, Response> {
         if let Some(s) = service {
             if !self.status.services.iter().any(|v| v.name == s) {
-                return Err(Response::error(ErrorCode::NotFound, format!("no service `{s}`")));
+                return Err(Response::error(
+                    ErrorCode::NotFound,
+                    format!("no service `{s}`"),
+                ));
             }
         }
         let mut n = 0;
@@ -208,7 +224,10 @@ impl Fake {
             }
         }
         if n == 0 {
-            return Err(Response::error(ErrorCode::NotFound, format!("no node `{node}`")));
+            return Err(Response::error(
+                ErrorCode::NotFound,
+                format!("no node `{node}`"),
+            ));
         }
         Ok(n)
     }
@@ -321,7 +340,10 @@ impl Fake {
         match self.admin(node, service, f) {
             Ok(n) => {
                 let scope = service.map_or("every service".to_string(), |s| format!("service {s}"));
-                let message = format!("{node}: {what} in {scope} ({n} real server{})", if n == 1 { "" } else { "s" });
+                let message = format!(
+                    "{node}: {what} in {scope} ({n} real server{})",
+                    if n == 1 { "" } else { "s" }
+                );
                 let e = self.record(EventKind::Admin, &message, Some(node), service);
                 let _ = events.send(e);
                 Response::Done { message }

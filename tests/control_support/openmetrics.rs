@@ -76,7 +76,9 @@ fn parse_labels(s: &str) -> Result<(BTreeMap<String, String>, &str), String> {
         if !is_name(name) {
             return Err(format!("bad label name `{name}`"));
         }
-        rest = rest[eq + 1..].strip_prefix('"').ok_or("label value not quoted")?;
+        rest = rest[eq + 1..]
+            .strip_prefix('"')
+            .ok_or("label value not quoted")?;
         let mut value = String::new();
         let mut chars = rest.char_indices();
         let end = loop {
@@ -193,7 +195,10 @@ pub fn parse(text: &str) -> Result<Vec<Family>, String> {
             .strip_prefix(fam.name.as_str())
             .ok_or_else(|| at(format!("sample outside family `{}`", fam.name)))?;
         if !suffixes(&fam.kind).map_err(&at)?.contains(&suffix) {
-            return Err(at(format!("suffix `{suffix}` not allowed for a {}", fam.kind)));
+            return Err(at(format!(
+                "suffix `{suffix}` not allowed for a {}",
+                fam.kind
+            )));
         }
         if !series.insert((name.to_string(), format!("{labels:?}"))) {
             return Err(at("series twice".into()));
@@ -250,7 +255,10 @@ fn check_histogram(f: &Family) -> Result<(), String> {
             })
             .ok_or(format!("{} {labels}: no _count", f.name))?;
         if count.value != last.1 {
-            return Err(format!("{} {labels}: +Inf bucket differs from _count", f.name));
+            return Err(format!(
+                "{} {labels}: +Inf bucket differs from _count",
+                f.name
+            ));
         }
     }
     Ok(())
@@ -270,12 +278,12 @@ fn the_parser_is_strict() {
     let f = parse(good).unwrap();
     assert_eq!(f[0].samples[0].labels["x"], "1\"q");
     for bad in [
-        "# TYPE a counter\na 1\n# EOF\n",           // counter without _total
-        "# TYPE a gauge\na 1\n",                    // no EOF
-        "# TYPE a gauge\na{x=1} 1\n# EOF\n",        // unquoted label
-        "# TYPE a gauge\na 1\na 2\n# EOF\n",        // series twice
-        "b 1\n# EOF\n",                             // no TYPE
-        "# TYPE a gauge\na 1\n# EOF\nx\n",          // after EOF
+        "# TYPE a counter\na 1\n# EOF\n",    // counter without _total
+        "# TYPE a gauge\na 1\n",             // no EOF
+        "# TYPE a gauge\na{x=1} 1\n# EOF\n", // unquoted label
+        "# TYPE a gauge\na 1\na 2\n# EOF\n", // series twice
+        "b 1\n# EOF\n",                      // no TYPE
+        "# TYPE a gauge\na 1\n# EOF\nx\n",   // after EOF
         "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# EOF\n",
     ] {
         assert!(parse(bad).is_err(), "accepted: {bad}");
