@@ -469,11 +469,20 @@ mod tests {
             line_with(&text, "lbd_netlink_errors_total{"),
             vec![r#"lbd_netlink_errors_total{op="new_dest",error="EINVAL"} 1"#]
         );
-        assert!(
-            text.contains(r#"lbd_check_latency_seconds_bucket{le="0.005",service="http"} 1"#)
-                || text
-                    .contains(r#"lbd_check_latency_seconds_bucket{service="http",le="0.005"} 1"#)
-        );
+        let buckets = line_with(&text, "lbd_check_latency_seconds_bucket{");
+        assert_eq!(buckets.len(), CHECK_BUCKETS.len() + 1, "{buckets:?}");
+        let le = |b: &str| {
+            buckets
+                .iter()
+                .find(|l| l.contains(&format!("le=\"{b}\"")))
+                .map(|l| l.rsplit(' ').next().unwrap_or(""))
+                .unwrap_or_else(|| panic!("no bucket {b}: {buckets:?}"))
+                .to_string()
+        };
+        // 3 ms: above the 2.5 ms bucket, in the 5 ms one and every later one.
+        assert_eq!(le("0.0025"), "0");
+        assert_eq!(le("0.005"), "1");
+        assert_eq!(le("+Inf"), "1");
         assert!(text.ends_with("# EOF\n"));
     }
 

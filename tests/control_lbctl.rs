@@ -157,13 +157,17 @@ fn status_shows_the_ipvsadm_view_with_the_why() {
             .join(" ")
     };
     assert!(
-        line("rs1").starts_with("-> 198.51.100.11:80 nat 1 3 10 rs1 online up enabled ok 2ms"),
+        line("rs1").starts_with(
+            "-> 198.51.100.11:80 nat 1 3 10 rs1 online up enabled ok 2ms 2s ago: HTTP 200"
+        ),
         "{}",
         line("rs1")
     );
     assert!(line("rs1").ends_with("HTTP 200 in table: node online, check passing"));
     assert!(
-        line("rs2").starts_with("-> 198.51.100.12:80 nat - 0 0 rs2 failed down enabled FAIL 5ms"),
+        line("rs2").starts_with(
+            "-> 198.51.100.12:80 nat - 0 0 rs2 failed down enabled FAIL 5ms 2s ago: HTTP 500"
+        ),
         "{}",
         line("rs2")
     );

@@ -3,7 +3,7 @@
 //! administrative state, last check (result, latency, age), weight, active/inactive connections:
 //! the `ipvsadm -Ln` view with the reasons.
 
-use super::columns::{age, now_ms, table};
+use super::columns::{age, table};
 use super::connect::{call, print_json, report_error};
 use super::{Cli, Exit};
 use crate::control::page::utc_text;
@@ -29,7 +29,8 @@ pub fn run(
             if args.json {
                 print_json(out, &s)?;
             } else {
-                out.write_all(render(&s, now_ms()).as_bytes())?;
+                // Ages against the snapshot's own clock, so they agree with each other.
+                out.write_all(render(&s, s.at_ms).as_bytes())?;
             }
             Ok(Exit::Ok)
         }
@@ -38,7 +39,7 @@ pub fn run(
     }
 }
 
-/// The human form, with ages relative to `now_ms`.
+/// The human form, with ages relative to `now_ms` (lbctl passes the snapshot's time).
 pub fn render(s: &StatusView, now_ms: u64) -> String {
     let mut o = format!("director {} at {}\n", s.director, utc_text(s.at_ms));
     if s.vrrp.is_empty() {
