@@ -8,7 +8,10 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod ipvs;
 pub mod metrics;
 pub mod monitor;
 pub mod node;
+pub mod reconcile;
 pub mod state;
+pub mod vrrp;

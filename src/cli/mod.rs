@@ -1,9 +1,10 @@
 //! `lbctl`, the operator's tool: argument parsing and dispatch. One file per subcommand
-//! (`check.rs`, ...); each gets the global options and its own arguments, writes to the given
+//! (`check.rs`, `table.rs`, `apply.rs`, ...); each gets the global options and its own arguments, writes to the given
 //! output streams and returns how to exit.
 //!
 //! Exit codes (stable; scripts may rely on them): see [`Exit`] and [`EXIT_CODES`].
 
+pub mod apply;
 pub mod check;
 pub mod columns;
 pub mod completions;
@@ -20,6 +21,12 @@ pub mod nodes;
 pub mod reload;
 pub mod services;
 pub mod status;
+pub mod table;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod table_tests;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -88,6 +95,11 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff), or write all pages to a directory.
     Man(man::Args),
+    /// Print the kernel's IPVS table the way `ipvsadm -Ln` does (no daemon needed).
+    Table(table::TableArgs),
+    /// Program the kernel's IPVS table from the configuration (all nodes taken as
+    /// healthy), adopting what is there and sending only the difference.
+    Apply(apply::ApplyArgs),
 }
 
 /// The exit codes, as `lbctl --help` and the man page list them.
@@ -158,6 +170,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Failover(args) => failover::run(cli, args, out, err),
         Command::Completions(args) => completions::run(args, out),
         Command::Man(args) => man::run(args, out),
+        Command::Table(args) => table::run(args, out),
+        Command::Apply(args) => apply::run(&cli.config, args, out, err),
     };
     match result {
         Ok(exit) => exit,

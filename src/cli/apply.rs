@@ -1,0 +1,234 @@
+//! `lbctl apply [-c DIR] [--dry-run]`: one-shot programming of the kernel's IPVS table from
+//! a desired table, adopting what is already there and sending only the difference.
+//! `--dry-run` prints the operations in ipvsadm's words instead of sending them.
+//!
+//! The desired table comes from the configuration ([`desired_from_config`]: every node of a
+//! service's hostgroup taken as healthy) or, with `--table FILE`, from a JSON document
+//! `{"services": [{"service": …, "dests": […]}]}` in the serde form of
+//! `ipvs::Service`/`ipvs::Dest`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Exit;
+use crate::config;
+use crate::ipvs::{
+    ApplyReport, Dest, Family, ForwardMethod, IpvsClient, IpvsError, Op, Protocol, Service,
+    ServiceKey, SvcFlags, Tunnel, TunnelType,
+};
+use crate::reconcile::{diff, Table, TableError};
+
+/// Arguments of `lbctl apply` (the configuration directory is the global `-c DIR`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Desired table as JSON instead of the configuration.
+    #[arg(long)]
+    pub table: Option<PathBuf>,
+    /// Print the operations that would be sent, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// JSON form of a desired table.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TableDoc {
+    pub services: Vec<ServiceDoc>,
+}
+
+/// JSON form of one desired service.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServiceDoc {
+    pub service: Service,
+    #[serde(default)]
+    pub dests: Vec<Dest>,
+}
+
+impl TableDoc {
+    /// The normalised table this document describes.
+    pub fn to_table(&self) -> Result<Table, TableError> {
+        let mut t = Table::new();
+        for s in &self.services {
+            t.insert_service(s.service.clone());
+            for d in &s.dests {
+                t.insert_dest(&s.service.key, d.clone())?;
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// What one apply did.
+#[derive(Debug)]
+pub struct ApplyOutcome {
+    pub ops: Vec<Op>,
+    /// `None` for a dry run.
+    pub report: Option<ApplyReport>,
+}
+
+/// Reads the kernel's table, diffs it against `desired` (owning exactly the desired
+/// services) and either prints (`dry_run`) or applies the operations. Progress and the
+/// operations go to `out`.
+pub fn apply_table(
+    client: &mut IpvsClient,
+    desired: &Table,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<ApplyOutcome, IpvsError> {
+    let actual = Table::from_entries(&client.dump()?);
+    let owned: BTreeSet<ServiceKey> = desired.services.keys().copied().collect();
+    let ops = diff(desired, &actual, &owned);
+    if dry_run {
+        for op in &ops {
+            let _ = writeln!(out, "{op}");
+        }
+        return Ok(ApplyOutcome { ops, report: None });
+    }
+    let report = client.apply(&ops)?;
+    for f in &report.failures {
+        let _ = writeln!(out, "failed: {}: {}", f.op, f.error);
+    }
+    let _ = writeln!(
+        out,
+        "applied {} of {} operations",
+        report.sent - report.failures.len(),
+        ops.len()
+    );
+    Ok(ApplyOutcome {
+        ops,
+        report: Some(report),
+    })
+}
+
+/// The kernel's view of a configured service: key and settings.
+pub fn service_of(svc: &config::Service) -> Service {
+    let key = match svc.virtual_service {
+        config::Virtual::Address {
+            protocol,
+            address,
+            port,
+        } => ServiceKey::Addr {
+            protocol: match protocol {
+                config::Protocol::Tcp => Protocol::Tcp,
+                config::Protocol::Udp => Protocol::Udp,
+                config::Protocol::Sctp => Protocol::Sctp,
+            },
+            addr: address,
+            port,
+        },
+        config::Virtual::Fwmark { fwmark, family } => ServiceKey::Fwmark {
+            family: match family {
+                config::Family::Ipv4 => Family::Ipv4,
+                config::Family::Ipv6 => Family::Ipv6,
+            },
+            mark: fwmark,
+        },
+    };
+    let mut s = Service::new(key, svc.scheduler.name());
+    if let Some(p) = svc.persistent {
+        s.flags.0 |= SvcFlags::PERSISTENT;
+        s.timeout = u32::try_from(p.timeout.as_secs()).unwrap_or(u32::MAX);
+        s.netmask = p.netmask;
+    }
+    if svc.one_packet {
+        s.flags.0 |= SvcFlags::ONEPACKET;
+    }
+    if svc.scheduler_flags.fallback {
+        s.flags.0 |= SvcFlags::SH_FALLBACK;
+    }
+    if svc.scheduler_flags.port {
+        s.flags.0 |= SvcFlags::SH_PORT;
+    }
+    s
+}
+
+/// The forwarding method of a configured service.
+pub fn forward_of(svc: &config::Service) -> ForwardMethod {
+    match svc.forwarding {
+        config::Forwarding::Nat => ForwardMethod::Masq,
+        config::Forwarding::Dr => ForwardMethod::Route,
+        config::Forwarding::Tunnel(t) => ForwardMethod::Tunnel(Tunnel {
+            kind: match t.kind {
+                config::TunnelKind::Ipip => TunnelType::Ipip,
+                config::TunnelKind::Gue => TunnelType::Gue,
+                config::TunnelKind::Gre => TunnelType::Gre,
+            },
+            port: t.port.unwrap_or(0),
+            flags: 0,
+        }),
+    }
+}
+
+/// The desired table of a configuration with every node healthy: each service with one
+/// real server per node of its hostgroup (port from `Service::real_port`, the node's
+/// weight, the service's thresholds). If the hostgroup has fewer nodes than the quorum,
+/// the sorry server (if any) is in the table as well.
+pub fn desired_from_config(cfg: &config::Config) -> Result<Table, TableError> {
+    let mut t = Table::new();
+    for svc in &cfg.services {
+        let service = service_of(svc);
+        let key = service.key;
+        t.insert_service(service);
+        let forward = forward_of(svc);
+        let nodes = cfg
+            .hostgroup_of(svc)
+            .map(|h| h.nodes.as_slice())
+            .unwrap_or_default();
+        for node in nodes {
+            let mut d = Dest::new(node.address, svc.real_port(node), forward);
+            d.weight = i32::try_from(node.weight).unwrap_or(i32::MAX);
+            d.upper_threshold = svc.upper_threshold;
+            d.lower_threshold = svc.lower_threshold;
+            t.insert_dest(&key, d)?;
+        }
+        if let Some(sorry) = svc
+            .sorry_server
+            .filter(|_| (nodes.len() as u64) < u64::from(svc.quorum))
+        {
+            let mut d = Dest::new(sorry.address, svc.sorry_port(&sorry), forward);
+            d.weight = i32::try_from(sorry.weight).unwrap_or(i32::MAX);
+            t.insert_dest(&key, d)?;
+        }
+    }
+    Ok(t)
+}
+
+/// Runs `lbctl apply`.
+pub fn run(
+    dir: &Path,
+    args: &ApplyArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let desired = match &args.table {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let doc: TableDoc = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            doc.to_table()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => match config::load(dir) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    writeln!(err, "{w}")?;
+                }
+                desired_from_config(&loaded.config)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+            }
+            Err(e) => {
+                writeln!(err, "{e}")?;
+                return Ok(Exit::Config);
+            }
+        },
+    };
+    let mut client = IpvsClient::connect()?;
+    let outcome = apply_table(&mut client, &desired, args.dry_run, out)?;
+    Ok(match outcome.report {
+        Some(r) if !r.is_ok() => Exit::Failure,
+        _ => Exit::Ok,
+    })
+}

@@ -1,0 +1,384 @@
+//! `vrrp::InstanceConfig`: one VRRP instance as configured (serde), and its validation into the
+//! state machine's parameters.
+//!
+//! Durations are written as `"100ms"`, `"1s"`, `"1.5s"`, `"2m"` or a number of seconds.
+//! VIPs are written as `"192.0.2.10/24"` or `{address, prefix, interface}`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::fsm::{FsmConfig, NotifyState};
+use super::packet::{Family, MAX_ADVER_INT_CS};
+
+/// One VRRP instance (virtual router) as the operator writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// Name used in logs and passed to notify hooks.
+    pub name: String,
+    /// The interface adverts are sent and received on.
+    pub interface: String,
+    /// Virtual Router Identifier, 1-255.
+    pub vrid: u8,
+    /// 1-254, or 255 for the address owner. Default 100.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Advertisement interval, 10 ms to 40.95 s in steps of 10 ms. Default 1 s.
+    #[serde(default = "default_advert", with = "duration")]
+    pub advert_interval: Duration,
+    /// Take over from a lower-priority master. Default true (`nopreempt` = false).
+    #[serde(default = "yes")]
+    pub preempt: bool,
+    /// Tolerate a lower-priority master this long before preempting. Default 0.
+    #[serde(default, with = "duration")]
+    pub preempt_delay: Duration,
+    /// Virtual addresses. Those of the first VIP's family on `interface` are advertised;
+    /// the others move with them (keepalived's `virtual_ipaddress_excluded`).
+    pub vips: Vec<Vip>,
+    /// Send adverts to these addresses instead of the multicast group.
+    #[serde(default)]
+    pub unicast_peers: Vec<IpAddr>,
+    /// Things whose failure lowers the priority.
+    #[serde(default)]
+    pub track: Vec<Track>,
+    /// Hooks run in order on transitions.
+    #[serde(default)]
+    pub notify: Vec<NotifyHook>,
+    /// Gratuitous ARP / unsolicited NA on taking over.
+    #[serde(default)]
+    pub garp: GarpConfig,
+}
+
+/// A virtual address with its prefix and, optionally, another interface than the instance's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vip {
+    pub address: IpAddr,
+    pub prefix: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VipRepr {
+    Text(String),
+    Full {
+        address: IpAddr,
+        prefix: Option<u8>,
+        interface: Option<String>,
+    },
+}
+
+impl<'de> Deserialize<'de> for Vip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Vip, D::Error> {
+        match VipRepr::deserialize(d)? {
+            VipRepr::Text(s) => s.parse().map_err(serde::de::Error::custom),
+            VipRepr::Full {
+                address,
+                prefix,
+                interface,
+            } => Ok(Vip {
+                prefix: prefix.unwrap_or(if address.is_ipv4() { 32 } else { 128 }),
+                address,
+                interface,
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for Vip {
+    type Err = ConfigError;
+
+    /// `ADDR[/PREFIX][@IFACE]`.
+    fn from_str(s: &str) -> Result<Vip, ConfigError> {
+        let bad = || ConfigError::BadVip(s.to_string());
+        let (rest, interface) = match s.split_once('@') {
+            Some((a, i)) if !i.is_empty() => (a, Some(i.to_string())),
+            Some(_) => return Err(bad()),
+            None => (s, None),
+        };
+        let (addr, prefix) = match rest.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (rest, None),
+        };
+        let address: IpAddr = addr.parse().map_err(|_| bad())?;
+        Ok(Vip {
+            prefix: prefix.unwrap_or(if address.is_ipv4() { 32 } else { 128 }),
+            address,
+            interface,
+        })
+    }
+}
+
+/// A tracked object and how much its failure lowers the priority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Track {
+    #[serde(flatten)]
+    pub target: TrackTarget,
+    /// Subtracted from the priority while the target is down (never below 1).
+    pub weight: u8,
+}
+
+/// What is tracked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackTarget {
+    /// An interface: down when not operationally up.
+    Interface(String),
+    /// A service: down when no real server of it is healthy (fed by the monitors).
+    Service(String),
+}
+
+/// A notify hook: a command (argv) run on some transitions, with a time limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyHook {
+    /// The transitions that run it (default: all).
+    #[serde(default = "all_states")]
+    pub on: Vec<NotifyState>,
+    /// Program and arguments; the environment carries LBD_VRRP_INSTANCE, LBD_VRRP_STATE,
+    /// LBD_VRRP_FROM, LBD_VRRP_PRIORITY, LBD_VRRP_REASON.
+    pub command: Vec<String>,
+    /// Killed after this long. Default 5 s.
+    #[serde(default = "default_hook_timeout", with = "duration")]
+    pub timeout: Duration,
+}
+
+/// Gratuitous ARP / unsolicited NA settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GarpConfig {
+    /// How many are sent on becoming master (at least 1).
+    pub count: u32,
+    /// Spacing of those.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// Periodic refresh while master; 0 = off.
+    #[serde(with = "duration")]
+    pub refresh: Duration,
+}
+
+impl Default for GarpConfig {
+    fn default() -> GarpConfig {
+        GarpConfig {
+            count: 5,
+            interval: Duration::from_millis(200),
+            refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+fn default_priority() -> u8 {
+    100
+}
+fn default_advert() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_hook_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn yes() -> bool {
+    true
+}
+fn all_states() -> Vec<NotifyState> {
+    vec![
+        NotifyState::Master,
+        NotifyState::Backup,
+        NotifyState::Fault,
+        NotifyState::Stop,
+    ]
+}
+
+/// Errors in an instance configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("vrid must be 1-255, not 0")]
+    ZeroVrid,
+    #[error("priority must be 1-255, not 0")]
+    ZeroPriority,
+    #[error("advert_interval {0:?} must be 10ms-40.95s in steps of 10ms")]
+    BadInterval(Duration),
+    #[error("an instance needs at least one vip")]
+    NoVips,
+    #[error("bad vip {0:?}: expected ADDR[/PREFIX][@INTERFACE]")]
+    BadVip(String),
+    #[error("vip {0} has prefix /{1}, longer than its family allows")]
+    BadPrefix(IpAddr, u8),
+    #[error("unicast peer {0} is not of the instance's family")]
+    PeerFamily(IpAddr),
+    #[error("notify hook has an empty command")]
+    EmptyHook,
+    #[error("bad duration {0:?}: expected e.g. 100ms, 1s, 1.5s, 2m or seconds")]
+    BadDuration(String),
+}
+
+impl InstanceConfig {
+    /// The advertised family (that of the first VIP).
+    pub fn family(&self) -> Family {
+        self.vips
+            .first()
+            .map(|v| Family::of(&v.address))
+            .unwrap_or(Family::V4)
+    }
+
+    /// The VIPs carried in adverts: the instance's family, on the instance's interface.
+    pub fn advert_addrs(&self) -> Vec<IpAddr> {
+        let fam = self.family();
+        self.vips
+            .iter()
+            .filter(|v| Family::of(&v.address) == fam)
+            .filter(|v| v.interface.as_deref().is_none_or(|i| i == self.interface))
+            .map(|v| v.address)
+            .collect()
+    }
+
+    /// Checks the values and builds the state machine's parameters.
+    pub fn to_fsm(&self) -> Result<FsmConfig, ConfigError> {
+        if self.vrid == 0 {
+            return Err(ConfigError::ZeroVrid);
+        }
+        if self.priority == 0 {
+            return Err(ConfigError::ZeroPriority);
+        }
+        let ms = self.advert_interval.as_millis();
+        let cs = ms / 10;
+        if ms % 10 != 0 || cs == 0 || cs > u128::from(MAX_ADVER_INT_CS) {
+            return Err(ConfigError::BadInterval(self.advert_interval));
+        }
+        if self.vips.is_empty() {
+            return Err(ConfigError::NoVips);
+        }
+        for v in &self.vips {
+            let max = if v.address.is_ipv4() { 32 } else { 128 };
+            if v.prefix > max {
+                return Err(ConfigError::BadPrefix(v.address, v.prefix));
+            }
+        }
+        if let Some(p) = self
+            .unicast_peers
+            .iter()
+            .find(|p| Family::of(p) != self.family())
+        {
+            return Err(ConfigError::PeerFamily(*p));
+        }
+        if self.notify.iter().any(|h| h.command.is_empty()) {
+            return Err(ConfigError::EmptyHook);
+        }
+        Ok(FsmConfig {
+            name: self.name.clone(),
+            vrid: self.vrid,
+            priority: self.priority,
+            advert_interval_cs: cs as u16,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            advert_addrs: self.advert_addrs(),
+            garp_repeat: self.garp.count.saturating_sub(1),
+            garp_interval: self.garp.interval,
+            garp_refresh: (!self.garp.refresh.is_zero()).then_some(self.garp.refresh),
+        })
+    }
+}
+
+/// Parses `"100ms"`, `"1s"`, `"1.5s"`, `"2m"`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let bad = || ConfigError::BadDuration(s.to_string());
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    Duration::try_from_secs_f64(v * scale).map_err(|_| bad())
+}
+
+/// serde for durations as strings or numbers of seconds.
+mod duration {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Secs(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Secs(v) => Duration::try_from_secs_f64(v)
+                .map_err(|_| serde::de::Error::custom(ConfigError::BadDuration(v.to_string()))),
+            Repr::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_instance_with_defaults() {
+        let text = "name: vi_1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
+                    vips: ['192.0.2.10/24', {address: '2001:db8::10', prefix: 64}, '198.51.100.1/24@eth1']\n\
+                    track: [{interface: eth1, weight: 60}, {service: http, weight: 20}]\n\
+                    notify: [{command: [/bin/true], on: [master]}]\n";
+        let c: InstanceConfig = serde_saphyr::from_str(text).unwrap();
+        assert!(c.preempt);
+        assert_eq!(c.advert_interval, Duration::from_millis(100));
+        assert_eq!(c.vips[2].interface.as_deref(), Some("eth1"));
+        assert_eq!(c.track[1].target, TrackTarget::Service("http".into()));
+        let f = c.to_fsm().unwrap();
+        assert_eq!(f.advert_interval_cs, 10);
+        assert_eq!(
+            f.advert_addrs,
+            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(f.garp_repeat, 4);
+        // JSON round trip of the whole thing.
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<InstanceConfig>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let base = InstanceConfig {
+            name: "x".into(),
+            interface: "eth0".into(),
+            vrid: 1,
+            priority: 100,
+            advert_interval: Duration::from_millis(105),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            vips: vec!["192.0.2.10/24".parse().unwrap()],
+            unicast_peers: vec![],
+            track: vec![],
+            notify: vec![],
+            garp: GarpConfig::default(),
+        };
+        assert!(matches!(base.to_fsm(), Err(ConfigError::BadInterval(_))));
+        let mut c = base.clone();
+        c.advert_interval = Duration::from_secs(41);
+        assert!(matches!(c.to_fsm(), Err(ConfigError::BadInterval(_))));
+        c.advert_interval = Duration::from_secs(1);
+        c.vrid = 0;
+        assert_eq!(c.to_fsm(), Err(ConfigError::ZeroVrid));
+        c.vrid = 1;
+        c.unicast_peers = vec!["2001:db8::3".parse().unwrap()];
+        assert!(matches!(c.to_fsm(), Err(ConfigError::PeerFamily(_))));
+        assert!("192.0.2.1/40".parse::<Vip>().is_ok());
+        assert!("nonsense/24".parse::<Vip>().is_err());
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("fast").is_err());
+    }
+}

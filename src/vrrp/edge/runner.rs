@@ -1,0 +1,430 @@
+//! Runs one VRRP instance: feeds adverts, timers, tracking and shutdown into [`Vrrp`] and
+//! executes its actions (adverts, VIPs over rtnetlink, GARP/NA, sync daemon, notify hooks).
+//!
+//! The daemon spawns one [`run_instance`] per instance and keeps its [`Control`] to report
+//! tracked services and to stop it; `lbd vrrp` runs one as its own process.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rtnetlink::Handle;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::announce::{send_garp, send_na};
+use super::netlink::{self, LinkInfo, NetlinkError};
+use super::notify::{HookQueue, HookRun};
+use super::socket::AdvertSocket;
+use crate::vrrp::config::{InstanceConfig, TrackTarget};
+use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
+use crate::vrrp::packet::{Advert, DropCounters, Family};
+use crate::vrrp::sync::SyncDaemonControl;
+use crate::vrrp::track::Tracker;
+
+/// How often interface states (own and tracked) are polled.
+const LINK_POLL: Duration = Duration::from_millis(500);
+
+/// Messages from the daemon to a running instance.
+#[derive(Debug, Clone)]
+enum ControlMsg {
+    Track(TrackTarget, bool),
+    Shutdown,
+}
+
+/// A snapshot of a running instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub name: String,
+    pub state: State,
+    pub priority: u8,
+    pub master: Option<IpAddr>,
+    pub adverts_sent: u64,
+    pub adverts_accepted: u64,
+    pub drops: DropCounters,
+    pub hooks: Vec<HookRun>,
+}
+
+/// The daemon's handle on a running instance.
+#[derive(Debug, Clone)]
+pub struct Control {
+    tx: mpsc::UnboundedSender<ControlMsg>,
+    status: Arc<Mutex<Status>>,
+}
+
+impl Control {
+    /// Reports a tracked target up or down (e.g. "no healthy real server for service http").
+    pub fn track(&self, target: TrackTarget, up: bool) {
+        let _ = self.tx.send(ControlMsg::Track(target, up));
+    }
+
+    /// Asks for a clean stop: a priority-0 advert, VIPs removed, `stop` hooks run.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(ControlMsg::Shutdown);
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> Option<Status> {
+        self.status.lock().ok().map(|s| s.clone())
+    }
+}
+
+/// Errors that stop an instance.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("instance {0}: {1}")]
+    Config(String, crate::vrrp::config::ConfigError),
+    #[error("instance {0}: {1}")]
+    Netlink(String, NetlinkError),
+    #[error("instance {0}: cannot open vrrp sockets on {1}: {2}")]
+    Socket(String, String, std::io::Error),
+}
+
+/// A prepared instance: call [`Instance::run`] to drive it.
+pub struct Instance {
+    cfg: InstanceConfig,
+    fsm: Vrrp,
+    tracker: Tracker,
+    sync: Arc<dyn SyncDaemonControl>,
+    rx: mpsc::UnboundedReceiver<ControlMsg>,
+    status: Arc<Mutex<Status>>,
+}
+
+/// Validates `cfg` and returns the instance and its control handle.
+pub fn run_instance(
+    cfg: InstanceConfig,
+    sync: Arc<dyn SyncDaemonControl>,
+) -> Result<(Instance, Control), RunError> {
+    let fsm_cfg = cfg
+        .to_fsm()
+        .map_err(|e| RunError::Config(cfg.name.clone(), e))?;
+    let fsm = Vrrp::new(fsm_cfg);
+    let tracker = Tracker::new(cfg.priority, &cfg.track);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let status = Arc::new(Mutex::new(Status {
+        name: cfg.name.clone(),
+        state: State::Initialize,
+        priority: cfg.priority,
+        master: None,
+        adverts_sent: 0,
+        adverts_accepted: 0,
+        drops: DropCounters::default(),
+        hooks: Vec::new(),
+    }));
+    let control = Control {
+        tx,
+        status: status.clone(),
+    };
+    Ok((
+        Instance {
+            cfg,
+            fsm,
+            tracker,
+            sync,
+            rx,
+            status,
+        },
+        control,
+    ))
+}
+
+/// Facts about one interface the instance uses.
+struct Iface {
+    info: LinkInfo,
+    link_local: Option<Ipv6Addr>,
+}
+
+/// Everything the action executor needs.
+struct Edge {
+    handle: Handle,
+    sock: AdvertSocket,
+    ifaces: HashMap<String, Iface>,
+    hooks: HookQueue,
+    adverts_sent: u64,
+}
+
+impl Instance {
+    fn is_shutdown(&mut self) -> bool {
+        matches!(self.rx.try_recv(), Ok(ControlMsg::Shutdown))
+    }
+
+    /// Finds our source address: the first non-VIP IPv4 address, or the link-local IPv6
+    /// address once duplicate address detection is over. Waits for it (or for shutdown).
+    async fn source_addr(
+        &mut self,
+        handle: &Handle,
+        index: u32,
+    ) -> Result<Option<IpAddr>, RunError> {
+        let family = self.cfg.family();
+        let vips: Vec<IpAddr> = self.cfg.vips.iter().map(|v| v.address).collect();
+        let mut logged = false;
+        loop {
+            let addrs = netlink::addresses(handle, index)
+                .await
+                .map_err(|e| RunError::Netlink(self.cfg.name.clone(), e))?;
+            let found = addrs.iter().find(|a| {
+                !a.tentative
+                    && Family::of(&a.addr) == family
+                    && !vips.contains(&a.addr)
+                    && match a.addr {
+                        IpAddr::V4(_) => true,
+                        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
+                    }
+            });
+            if let Some(a) = found {
+                return Ok(Some(a.addr));
+            }
+            if !logged {
+                tracing::warn!(instance = %self.cfg.name, interface = %self.cfg.interface,
+                    "waiting for a usable source address");
+                logged = true;
+            }
+            if self.is_shutdown() {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn iface(handle: &Handle, name: &str) -> Result<Iface, NetlinkError> {
+        let info = netlink::link(handle, name).await?;
+        let link_local = netlink::addresses(handle, info.index)
+            .await?
+            .into_iter()
+            .find_map(|a| match a.addr {
+                IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 && !a.tentative => Some(v),
+                _ => None,
+            });
+        Ok(Iface { info, link_local })
+    }
+
+    /// Drives the instance until [`Control::shutdown`] (or the control handle is dropped).
+    pub async fn run(mut self) -> Result<(), RunError> {
+        let name = self.cfg.name.clone();
+        let nl = |e| RunError::Netlink(name.clone(), e);
+        let handle = netlink::connect().map_err(nl)?;
+        let mut ifaces = HashMap::new();
+        let mut names = vec![self.cfg.interface.clone()];
+        names.extend(self.cfg.vips.iter().filter_map(|v| v.interface.clone()));
+        names.extend(self.tracker.interfaces());
+        for n in names {
+            if let std::collections::hash_map::Entry::Vacant(slot) = ifaces.entry(n) {
+                let i = Self::iface(&handle, slot.key()).await.map_err(nl)?;
+                slot.insert(i);
+            }
+        }
+        let main = self.cfg.interface.clone();
+        let index = ifaces.get(&main).map(|i| i.info.index).unwrap_or(0);
+        let Some(src) = self.source_addr(&handle, index).await? else {
+            return Ok(());
+        };
+        let sock = AdvertSocket::open(&main, index, src)
+            .map_err(|e| RunError::Socket(name.clone(), main.clone(), e))?;
+        self.fsm.set_local_addr(src);
+        tracing::info!(instance = %name, interface = %main, %src, vrid = self.cfg.vrid,
+            priority = self.cfg.priority, "vrrp instance starting");
+        let mut edge = Edge {
+            handle,
+            sock,
+            ifaces,
+            hooks: HookQueue::start(&name, self.cfg.notify.clone()),
+            adverts_sent: 0,
+        };
+        let mut accepted = 0u64;
+        let mut drops = DropCounters::default();
+        // Interfaces tracked but absent count as down.
+        for i in self.tracker.interfaces() {
+            let up = edge.ifaces.get(&i).is_some_and(|f| f.info.up);
+            if let Some(p) = self.tracker.set(&TrackTarget::Interface(i), up) {
+                let acts = self.fsm.handle(now(), Event::Priority(p));
+                self.execute(&mut edge, acts).await;
+            }
+        }
+        // A previous run that was killed may have left the VIPs behind: a backup must not
+        // hold them.
+        self.vips(&mut edge, false).await;
+        let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
+        let mut main_up = own_up;
+        if own_up {
+            let acts = self.fsm.handle(now(), Event::Startup);
+            self.execute(&mut edge, acts).await;
+        }
+        let mut poll = tokio::time::interval(LINK_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.publish(&edge, accepted, &drops);
+            let deadline = self
+                .fsm
+                .poll_timeout()
+                .map(Instant::from_std)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    let acts = self.fsm.handle_timeout(now());
+                    self.execute(&mut edge, acts).await;
+                }
+                pkt = edge.sock.recv() => {
+                    let parsed = match pkt {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(instance = %name, "vrrp receive failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let res = parsed
+                        .and_then(|(meta, msg)| Advert::parse(&msg, &meta).map(|a| (meta, a)))
+                        .and_then(|(meta, a)| self.fsm.receive(now(), meta.src, a));
+                    match res {
+                        Ok(acts) => {
+                            accepted += 1;
+                            self.execute(&mut edge, acts).await;
+                        }
+                        Err(reason) => {
+                            tracing::debug!(instance = %name, "advert dropped: {reason}");
+                            drops.count(&reason);
+                        }
+                    }
+                }
+                msg = self.rx.recv() => match msg {
+                    Some(ControlMsg::Track(target, up)) => {
+                        if let Some(p) = self.tracker.set(&target, up) {
+                            let acts = self.fsm.handle(now(), Event::Priority(p));
+                            self.execute(&mut edge, acts).await;
+                        }
+                    }
+                    Some(ControlMsg::Shutdown) | None => break,
+                },
+                _ = poll.tick() => {
+                    let names: Vec<String> = edge.ifaces.keys().cloned().collect();
+                    for n in names {
+                        let Ok(fresh) = Self::iface(&edge.handle, &n).await else { continue };
+                        let up = fresh.info.up;
+                        edge.ifaces.insert(n.clone(), fresh);
+                        if let Some(p) = self.tracker.set(&TrackTarget::Interface(n.clone()), up) {
+                            let acts = self.fsm.handle(now(), Event::Priority(p));
+                            self.execute(&mut edge, acts).await;
+                        }
+                        if n == main && up != main_up {
+                            main_up = up;
+                            let ev = if up { Event::Startup } else { Event::InterfaceDown };
+                            let acts = self.fsm.handle(now(), ev);
+                            self.execute(&mut edge, acts).await;
+                        }
+                    }
+                }
+            }
+        }
+        let acts = self.fsm.handle(now(), Event::Shutdown);
+        self.execute(&mut edge, acts).await;
+        edge.hooks.finish(Duration::from_secs(10)).await;
+        self.publish(&edge, accepted, &drops);
+        tracing::info!(instance = %name, "vrrp instance stopped");
+        Ok(())
+    }
+
+    fn publish(&self, edge: &Edge, accepted: u64, drops: &DropCounters) {
+        if let Ok(mut s) = self.status.lock() {
+            s.state = self.fsm.state();
+            s.priority = self.fsm.priority();
+            s.master = self.fsm.master();
+            s.adverts_sent = edge.adverts_sent;
+            s.adverts_accepted = accepted;
+            s.drops = drops.clone();
+            s.hooks = edge.hooks.records();
+        }
+    }
+
+    async fn execute(&self, edge: &mut Edge, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::SendAdvert { priority } => self.send_advert(edge, priority),
+                Action::AddVips => self.vips(edge, true).await,
+                Action::DelVips => self.vips(edge, false).await,
+                Action::SendGarp => self.announce(edge),
+                Action::Sync(role) => {
+                    let res = match role {
+                        SyncRole::Master => self.sync.to_master(),
+                        SyncRole::Backup => self.sync.to_backup(),
+                    };
+                    if let Err(e) = res {
+                        tracing::warn!(instance = %self.cfg.name, ?role, "sync daemon switch failed: {e}");
+                    }
+                }
+                Action::Notify(t) => edge.hooks.push(t),
+            }
+        }
+    }
+
+    fn send_advert(&self, edge: &mut Edge, priority: u8) {
+        let fsm = self.fsm.config();
+        let advert = Advert {
+            vrid: fsm.vrid,
+            priority,
+            max_adver_int: fsm.advert_interval_cs,
+            addrs: fsm.advert_addrs.clone(),
+        };
+        let dsts = if self.cfg.unicast_peers.is_empty() {
+            vec![self.cfg.family().multicast_group()]
+        } else {
+            self.cfg.unicast_peers.clone()
+        };
+        let src = edge.sock.src();
+        for dst in dsts {
+            match edge.sock.send(&advert.encode(src, dst), dst) {
+                Ok(()) => edge.adverts_sent += 1,
+                Err(e) => {
+                    tracing::warn!(instance = %self.cfg.name, %dst, "advert send failed: {e}")
+                }
+            }
+        }
+    }
+
+    async fn vips(&self, edge: &mut Edge, add: bool) {
+        for v in &self.cfg.vips {
+            let ifname = v.interface.as_deref().unwrap_or(&self.cfg.interface);
+            let Some(index) = edge.ifaces.get(ifname).map(|i| i.info.index) else {
+                continue;
+            };
+            let res = if add {
+                netlink::add_address(&edge.handle, index, v.address, v.prefix)
+                    .await
+                    .map(|()| true)
+            } else {
+                netlink::del_address(&edge.handle, index, v.address).await
+            };
+            match res {
+                Ok(true) => tracing::info!(instance = %self.cfg.name, vip = %v.address,
+                    interface = ifname, "{} vip", if add { "added" } else { "removed" }),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(instance = %self.cfg.name, vip = %v.address,
+                    "vip {} failed: {e}", if add { "add" } else { "removal" }),
+            }
+        }
+    }
+
+    fn announce(&self, edge: &Edge) {
+        for v in &self.cfg.vips {
+            let ifname = v.interface.as_deref().unwrap_or(&self.cfg.interface);
+            let Some(i) = edge.ifaces.get(ifname) else {
+                continue;
+            };
+            let res = match v.address {
+                IpAddr::V4(a) => send_garp(i.info.index, i.info.mac, a),
+                IpAddr::V6(a) => match i.link_local {
+                    Some(ll) => send_na(ifname, i.info.index, ll, i.info.mac, a),
+                    None => Err(std::io::Error::other("no link-local address yet")),
+                },
+            };
+            if let Err(e) = res {
+                tracing::warn!(instance = %self.cfg.name, vip = %v.address, "announce failed: {e}");
+            }
+        }
+    }
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}

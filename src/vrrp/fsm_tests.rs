@@ -1,0 +1,518 @@
+//! Table-driven tests of the VRRP state machine on a virtual clock, one table per paragraph
+//! of RFC 5798 section 6.4 (Initialize, Backup, Master), plus preempt delay, tracking,
+//! faults, the GARP burst and the receive checks of section 7.1.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::fsm::*;
+use super::packet::{Advert, DropReason};
+use super::timers::TimerKind;
+
+const LOCAL: &str = "192.0.2.2";
+const VIP: &str = "192.0.2.10";
+
+/// One input at a virtual time (ms since start).
+#[derive(Debug, Clone)]
+enum In {
+    Startup,
+    Shutdown,
+    IfDown,
+    /// Advert from `src` with priority and interval (cs).
+    Adv(&'static str, u8, u16),
+    /// Let timers fire.
+    Tick,
+    Prio(u8),
+}
+
+/// One row: at `ms`, feed `input`; expect `state` and exactly these actions.
+struct Row(u64, In, State, &'static [&'static str]);
+
+fn cfg(priority: u8) -> FsmConfig {
+    FsmConfig {
+        name: "t".into(),
+        vrid: 51,
+        priority,
+        advert_interval_cs: 100,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        advert_addrs: vec![VIP.parse().unwrap()],
+        garp_repeat: 0,
+        garp_interval: Duration::from_millis(200),
+        garp_refresh: None,
+    }
+}
+
+fn name(a: &Action) -> String {
+    match a {
+        Action::SendAdvert { priority } => format!("advert({priority})"),
+        Action::AddVips => "add-vips".into(),
+        Action::DelVips => "del-vips".into(),
+        Action::SendGarp => "garp".into(),
+        Action::Sync(SyncRole::Master) => "sync-master".into(),
+        Action::Sync(SyncRole::Backup) => "sync-backup".into(),
+        Action::Notify(t) => format!("notify-{:?}", t.notify).to_lowercase(),
+    }
+}
+
+fn run(mut fsm: Vrrp, rows: &[Row]) -> Vrrp {
+    let t0 = Instant::now();
+    fsm.set_local_addr(LOCAL.parse().unwrap());
+    for (i, Row(ms, input, state, want)) in rows.iter().enumerate() {
+        let now = t0 + Duration::from_millis(*ms);
+        let acts = match input {
+            In::Startup => fsm.handle(now, Event::Startup),
+            In::Shutdown => fsm.handle(now, Event::Shutdown),
+            In::IfDown => fsm.handle(now, Event::InterfaceDown),
+            In::Prio(p) => fsm.handle(now, Event::Priority(*p)),
+            In::Tick => fsm.handle_timeout(now),
+            In::Adv(src, priority, int) => {
+                let advert = Advert {
+                    vrid: 51,
+                    priority: *priority,
+                    max_adver_int: *int,
+                    addrs: vec![VIP.parse().unwrap()],
+                };
+                fsm.receive(now, src.parse().unwrap(), advert)
+                    .unwrap_or_else(|e| panic!("row {i}: dropped: {e}"))
+            }
+        };
+        let got: Vec<String> = acts.iter().map(name).collect();
+        assert_eq!(got, *want, "row {i} at {ms} ms ({input:?})");
+        assert_eq!(fsm.state(), *state, "row {i} at {ms} ms ({input:?})");
+    }
+    fsm
+}
+
+const TO_MASTER: &[&str] = &[
+    "advert(100)",
+    "add-vips",
+    "garp",
+    "sync-master",
+    "notify-master",
+];
+
+#[test]
+fn timers_follow_section_6_1() {
+    // Priority 100, 1 s: Skew_Time = 156/256 s = 609.375 ms, Master_Down = 3.609375 s.
+    let fsm = Vrrp::new(cfg(100));
+    assert_eq!(fsm.skew_time(), Duration::from_micros(609_375));
+    assert_eq!(fsm.master_down_interval(), Duration::from_micros(3_609_375));
+    let fsm = Vrrp::new(FsmConfig {
+        advert_interval_cs: 10,
+        ..cfg(150)
+    });
+    // 100 ms at priority 150: 300 ms + 106*10/256 ms.
+    assert_eq!(fsm.master_down_interval(), Duration::from_micros(341_406));
+}
+
+#[test]
+fn initialize_6_4_1() {
+    // "If the Priority = 255 ... Transition to the {Master} state"
+    run(
+        Vrrp::new(cfg(255)),
+        &[
+            Row(0, In::Tick, State::Initialize, &[]),
+            Row(0, In::Shutdown, State::Initialize, &[]),
+            Row(
+                0,
+                In::Startup,
+                State::Master,
+                &[
+                    "advert(255)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+            Row(1000, In::Tick, State::Master, &["advert(255)"]),
+        ],
+    );
+    // "else: ... Set the Master_Down_Timer to Master_Down_Interval; Transition to {Backup}"
+    let fsm = run(
+        Vrrp::new(cfg(100)),
+        &[Row(
+            0,
+            In::Startup,
+            State::Backup,
+            &["sync-backup", "notify-backup"],
+        )],
+    );
+    assert!(fsm.timer(TimerKind::MasterDown).is_some());
+    assert!(fsm.timer(TimerKind::Adver).is_none());
+}
+
+#[test]
+fn backup_6_4_2_master_down_timer() {
+    // "If the Master_Down_Timer fires, then: Send an ADVERTISEMENT; Broadcast a gratuitous
+    // ARP ...; Transition to the {Master} state". 3.609375 s at priority 100.
+    run(
+        Vrrp::new(cfg(100)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(3609, In::Tick, State::Backup, &[]),
+            Row(3610, In::Tick, State::Master, TO_MASTER),
+            Row(4609, In::Tick, State::Master, &[]),
+            Row(4610, In::Tick, State::Master, &["advert(100)"]),
+        ],
+    );
+}
+
+#[test]
+fn backup_6_4_2_adverts_reset_the_timer_and_the_interval_is_learnt() {
+    // "Set Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT; Recompute
+    // the Master_Down_Interval; Reset the Master_Down_Timer".
+    let fsm = run(
+        Vrrp::new(cfg(100)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(3000, In::Adv("192.0.2.3", 150, 100), State::Backup, &[]),
+            Row(6000, In::Adv("192.0.2.3", 150, 100), State::Backup, &[]),
+            Row(9000, In::Tick, State::Backup, &[]),
+            // The master advertises 50 cs: 1.5 s + 156*50/256 cs = 1.8046875 s.
+            Row(9000, In::Adv("192.0.2.3", 150, 50), State::Backup, &[]),
+            Row(10804, In::Tick, State::Backup, &[]),
+            Row(10805, In::Tick, State::Master, TO_MASTER),
+        ],
+    );
+    assert_eq!(fsm.master_adver_int(), 50);
+}
+
+#[test]
+fn backup_6_4_2_priority_zero_means_skew_time() {
+    // "If the Priority in the ADVERTISEMENT is zero, then: Set the Master_Down_Timer to
+    // Skew_Time" (609.375 ms).
+    run(
+        Vrrp::new(cfg(100)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(500, In::Adv("192.0.2.3", 150, 100), State::Backup, &[]),
+            Row(1000, In::Adv("192.0.2.3", 0, 100), State::Backup, &[]),
+            Row(1609, In::Tick, State::Backup, &[]),
+            Row(1610, In::Tick, State::Master, TO_MASTER),
+        ],
+    );
+}
+
+#[test]
+fn backup_6_4_2_preempt_discards_lower_priority_adverts() {
+    // "If Preempt_Mode is False, or if the Priority in the ADVERTISEMENT is greater than or
+    // equal to the local Priority, then: ... Reset the Master_Down_Timer ... else: Discard".
+    // Priority 150: Master_Down_Interval = 3 s + 106/256 s = 3.4140625 s.
+    let lower = |ms| Row(ms, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]);
+    let mut rows = vec![Row(
+        0,
+        In::Startup,
+        State::Backup,
+        &["sync-backup", "notify-backup"],
+    )];
+    rows.extend([1000, 2000, 3000].map(lower));
+    rows.push(Row(
+        3415,
+        In::Tick,
+        State::Master,
+        &[
+            "advert(150)",
+            "add-vips",
+            "garp",
+            "sync-master",
+            "notify-master",
+        ],
+    ));
+    run(Vrrp::new(cfg(150)), &rows);
+
+    // nopreempt: the lower-priority master is followed for as long as it advertises.
+    let mut rows = vec![Row(
+        0,
+        In::Startup,
+        State::Backup,
+        &["sync-backup", "notify-backup"],
+    )];
+    rows.extend([1000, 2000, 3000, 4000, 5000, 6000].map(lower));
+    rows.push(Row(6000, In::Tick, State::Backup, &[]));
+    let fsm = run(
+        Vrrp::new(FsmConfig {
+            preempt: false,
+            ..cfg(150)
+        }),
+        &rows,
+    );
+    assert_eq!(fsm.master(), Some("192.0.2.3".parse().unwrap()));
+}
+
+#[test]
+fn backup_preempt_delay_tolerates_a_lower_master_for_a_while() {
+    // Delay 2 s: lower adverts accepted until 1000 + 2000 ms, discarded after; the master down
+    // timer then runs out from the last accepted one (2999 + 3414.0625).
+    let lower = |ms| Row(ms, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]);
+    let mut rows = vec![Row(
+        0,
+        In::Startup,
+        State::Backup,
+        &["sync-backup", "notify-backup"],
+    )];
+    rows.extend([1000, 2000, 2999, 3500, 4500, 5500].map(lower));
+    rows.push(Row(6413, In::Tick, State::Backup, &[]));
+    rows.push(Row(
+        6414,
+        In::Tick,
+        State::Master,
+        &[
+            "advert(150)",
+            "add-vips",
+            "garp",
+            "sync-master",
+            "notify-master",
+        ],
+    ));
+    run(
+        Vrrp::new(FsmConfig {
+            preempt_delay: Duration::from_secs(2),
+            ..cfg(150)
+        }),
+        &rows,
+    );
+}
+
+#[test]
+fn master_6_4_3() {
+    let start = || {
+        vec![
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"][..],
+            ),
+            Row(3610, In::Tick, State::Master, TO_MASTER),
+        ]
+    };
+    // "If the Adver_Timer fires, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
+    // "If the Priority in the ADVERTISEMENT is zero, then: Send an ADVERTISEMENT; Reset".
+    let mut rows = start();
+    rows.extend([
+        Row(4610, In::Tick, State::Master, &["advert(100)"][..]),
+        Row(
+            5000,
+            In::Adv("192.0.2.3", 0, 100),
+            State::Master,
+            &["advert(100)"],
+        ),
+        Row(5610, In::Tick, State::Master, &[]),
+        Row(6000, In::Tick, State::Master, &["advert(100)"]),
+        // Lower priority: discarded by the RFC; we reassert (advert + GARP), see fsm.rs.
+        Row(
+            6100,
+            In::Adv("192.0.2.3", 50, 100),
+            State::Master,
+            &["advert(100)", "garp"],
+        ),
+        // Equal priority from a lower address: we stay master.
+        Row(
+            6200,
+            In::Adv("192.0.2.1", 100, 100),
+            State::Master,
+            &["advert(100)", "garp"],
+        ),
+        // Equal priority, greater address: "Transition to the {Backup} state".
+        Row(
+            6300,
+            In::Adv("192.0.2.3", 100, 100),
+            State::Backup,
+            &["del-vips", "sync-backup", "notify-backup"],
+        ),
+    ]);
+    let fsm = run(Vrrp::new(cfg(100)), &rows);
+    assert_eq!(fsm.master(), Some("192.0.2.3".parse().unwrap()));
+
+    // Higher priority takes over; its interval is learnt.
+    let mut rows = start();
+    rows.push(Row(
+        4000,
+        In::Adv("192.0.2.1", 200, 25),
+        State::Backup,
+        &["del-vips", "sync-backup", "notify-backup"],
+    ));
+    let fsm = run(Vrrp::new(cfg(100)), &rows);
+    assert_eq!(fsm.master_adver_int(), 25);
+
+    // "If a Shutdown event is received, then: Cancel the Adver_Timer; Send an ADVERTISEMENT
+    // with Priority = 0; Transition to the {Initialize} state".
+    let mut rows = start();
+    rows.extend([
+        Row(
+            4000,
+            In::Shutdown,
+            State::Initialize,
+            &["advert(0)", "del-vips", "sync-backup", "notify-stop"][..],
+        ),
+        Row(9000, In::Tick, State::Initialize, &[]),
+    ]);
+    let fsm = run(Vrrp::new(cfg(100)), &rows);
+    assert_eq!(fsm.poll_timeout(), None);
+}
+
+#[test]
+fn backup_shutdown_and_interface_faults() {
+    run(
+        Vrrp::new(cfg(100)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(100, In::Shutdown, State::Initialize, &["notify-stop"]),
+            Row(9000, In::Tick, State::Initialize, &[]),
+        ],
+    );
+    // The interface going down drops the VIPs without a (hopeless) advert; up = Startup.
+    run(
+        Vrrp::new(cfg(100)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(3610, In::Tick, State::Master, TO_MASTER),
+            Row(
+                4000,
+                In::IfDown,
+                State::Initialize,
+                &["del-vips", "sync-backup", "notify-fault"],
+            ),
+            Row(
+                5000,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn tracking_lowers_priority_and_a_master_says_so_at_once() {
+    let fsm = run(
+        Vrrp::new(cfg(150)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(
+                3415,
+                In::Tick,
+                State::Master,
+                &[
+                    "advert(150)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+            Row(3500, In::Prio(90), State::Master, &["advert(90)"]),
+            Row(3600, In::Prio(90), State::Master, &[]),
+            Row(4499, In::Tick, State::Master, &[]),
+            Row(4500, In::Tick, State::Master, &["advert(90)"]),
+            // The preempting backup (100) now outranks us.
+            Row(
+                4550,
+                In::Adv("192.0.2.3", 100, 100),
+                State::Backup,
+                &["del-vips", "sync-backup", "notify-backup"],
+            ),
+        ],
+    );
+    assert_eq!(fsm.priority(), 90);
+}
+
+#[test]
+fn garp_burst_then_refresh() {
+    let fsm = Vrrp::new(FsmConfig {
+        garp_repeat: 2,
+        garp_interval: Duration::from_millis(200),
+        garp_refresh: Some(Duration::from_secs(60)),
+        ..cfg(255)
+    });
+    run(
+        fsm,
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Master,
+                &[
+                    "advert(255)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+            Row(200, In::Tick, State::Master, &["garp"]),
+            Row(400, In::Tick, State::Master, &["garp"]),
+            Row(600, In::Tick, State::Master, &[]),
+            Row(1000, In::Tick, State::Master, &["advert(255)"]),
+            Row(60_000, In::Tick, State::Master, &["advert(255)", "garp"]),
+        ],
+    );
+}
+
+#[test]
+fn receive_checks_of_section_7_1() {
+    let now = Instant::now();
+    let src: IpAddr = "192.0.2.3".parse().unwrap();
+    let advert = |vrid, priority, addr: &str| Advert {
+        vrid,
+        priority,
+        max_adver_int: 100,
+        addrs: vec![addr.parse().unwrap()],
+    };
+    let mut fsm = Vrrp::new(cfg(100));
+    fsm.set_local_addr(LOCAL.parse().unwrap());
+    fsm.handle(now, Event::Startup);
+    assert_eq!(
+        fsm.receive(now, src, advert(52, 100, VIP)),
+        Err(DropReason::OtherVrid(52))
+    );
+    assert_eq!(
+        fsm.receive(now, LOCAL.parse().unwrap(), advert(51, 100, VIP)),
+        Err(DropReason::OwnPacket)
+    );
+    assert_eq!(
+        fsm.receive(now, src, advert(51, 100, "192.0.2.99")),
+        Err(DropReason::AddressMismatch)
+    );
+    // "If the packet was not generated by the address owner ... MUST drop; otherwise continue"
+    assert!(fsm.receive(now, src, advert(51, 255, "192.0.2.99")).is_ok());
+    // "... and the local router is not the IPvX address owner"
+    let mut owner = Vrrp::new(cfg(255));
+    owner.handle(now, Event::Startup);
+    assert_eq!(
+        owner.receive(now, src, advert(51, 100, VIP)),
+        Err(DropReason::LocalOwner)
+    );
+}

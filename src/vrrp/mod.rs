@@ -1,0 +1,29 @@
+//! VRRP version 3 (RFC 5798): the VIP fails over between master and backup directors.
+//!
+//! - [`packet`]: advertisement encode/parse (pure), typed drop reasons and their counters.
+//! - [`fsm`]: the Initialize/Backup/Master state machine (pure, caller-supplied clock), with
+//!   its timer table in [`timers`].
+//! - [`track`]: interfaces and services whose failure lowers the priority.
+//! - [`announce`]: gratuitous ARP / unsolicited NA messages.
+//! - [`config`]: [`InstanceConfig`], what the operator writes.
+//! - [`sync`]: [`SyncDaemonControl`], the IPVS sync-daemon switch VRRP calls.
+//! - [`edge`]: the tokio shell: raw sockets, rtnetlink VIPs, GARP, notify hooks, the runner.
+
+pub mod announce;
+pub mod config;
+pub mod edge;
+pub mod fsm;
+pub mod packet;
+pub mod sync;
+pub mod timers;
+pub mod track;
+
+#[cfg(test)]
+mod fsm_tests;
+#[cfg(test)]
+mod packet_tests;
+
+pub use config::{InstanceConfig, Track, TrackTarget, Vip};
+pub use edge::runner::{run_instance, Control, Instance, Status};
+pub use fsm::{Action, Event, NotifyState, State, Transition, Vrrp};
+pub use sync::{NoSyncDaemon, SyncDaemonControl};

@@ -1,0 +1,859 @@
+//! VRRP between real processes in host network namespaces (root, no VM).
+//!
+//! Each test builds its own small lab: directors `d1` and `d2` (interface `eth0`, 192.0.2.2
+//! and 192.0.2.3, fixed MACs) and a `client` namespace (192.0.2.100 on bridge `br0`) whose
+//! bridge joins them. `lbd vrrp` (and keepalived for interop) run in the director namespaces.
+//! Everything is torn down by Drop guards, also when a test fails.
+//!
+//! The failover benchmark is `#[ignore]`d; run it with
+//! `cargo test --release --test vrrp_netns -- --ignored --nocapture failover_benchmark`.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lbd::vrrp::announce::parse_garp;
+
+/// The namespace tests share the machine's two cores and the `ip` tool: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const MAC1: &str = "02:00:00:00:01:01";
+const MAC2: &str = "02:00:00:00:01:02";
+const VIP4: &str = "192.0.2.10";
+const VIP6: &str = "2001:db8::10";
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: String) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Two directors and a client on one bridge.
+struct Lab {
+    d1: Netns,
+    d2: Netns,
+    client: Netns,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let client = Netns::new(format!("lbdv-{tag}-c"));
+        let d1 = Netns::new(format!("lbdv-{tag}-1"));
+        let d2 = Netns::new(format!("lbdv-{tag}-2"));
+        let c = client.0.as_str();
+        // A fixed address: a bridge otherwise takes its lowest port's MAC, which changes when
+        // a port leaves (the partition test), and replies to the old one would be lost.
+        ip(&[
+            "-n",
+            c,
+            "link",
+            "add",
+            "br0",
+            "address",
+            "02:00:00:00:01:64",
+            "type",
+            "bridge",
+        ]);
+        ip(&["-n", c, "link", "set", "br0", "up"]);
+        ip(&["-n", c, "addr", "add", "192.0.2.100/24", "dev", "br0"]);
+        ip(&[
+            "-n",
+            c,
+            "addr",
+            "add",
+            "2001:db8::100/64",
+            "dev",
+            "br0",
+            "nodad",
+        ]);
+        for (d, port, mac, v4, v6) in [
+            (&d1, "p-d1", MAC1, "192.0.2.2/24", "2001:db8::2/64"),
+            (&d2, "p-d2", MAC2, "192.0.2.3/24", "2001:db8::3/64"),
+        ] {
+            let n = d.0.as_str();
+            ip(&[
+                "-n", n, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name",
+                port, "netns", c,
+            ]);
+            ip(&["-n", c, "link", "set", port, "master", "br0", "up"]);
+            ip(&["-n", n, "addr", "add", v4, "dev", "eth0"]);
+            ip(&["-n", n, "addr", "add", v6, "dev", "eth0", "nodad"]);
+            ip(&["-n", n, "link", "set", "eth0", "up"]);
+        }
+        Lab {
+            d1,
+            d2,
+            client,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn has_vip(&self, ns: &Netns, vip: &str) -> bool {
+        ip(&["-n", &ns.0, "-br", "addr", "show", "dev", "eth0"])
+            .split_whitespace()
+            .any(|w| w.split('/').next() == Some(vip))
+    }
+
+    /// The client's neighbour entry for `addr`, if any.
+    fn neigh_mac(&self, addr: &str) -> Option<String> {
+        let out = ip(&["-n", &self.client.0, "neigh", "show", addr]);
+        let mut words = out.split_whitespace();
+        words.find(|w| *w == "lladdr")?;
+        words.next().map(str::to_string)
+    }
+
+    /// Makes the client resolve `addr` (one UDP datagram to the discard port).
+    fn poke(&self, addr: &str) {
+        let addr: IpAddr = addr.parse().expect("addr");
+        in_netns(&self.client.0, move || {
+            let bind = if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
+            let s = UdpSocket::bind(bind).expect("bind");
+            let _ = s.send_to(b"x", (addr, 9));
+        })
+        .join()
+        .expect("poke");
+    }
+
+    /// Cuts (`false`) or restores (`true`) d2's bridge port without touching carrier.
+    fn connect_d2(&self, on: bool) {
+        let c = self.client.0.as_str();
+        if on {
+            ip(&["-n", c, "link", "set", "p-d2", "master", "br0"]);
+        } else {
+            ip(&["-n", c, "link", "set", "p-d2", "nomaster"]);
+        }
+    }
+}
+
+/// Runs `f` on a thread inside namespace `ns`.
+fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    thread::spawn(move || {
+        let file = File::open(&path).expect("open netns");
+        // SAFETY: setns on this thread only, with a valid namespace descriptor.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}");
+        f()
+    })
+}
+
+/// A process in a namespace: SIGKILLed and reaped on drop.
+struct Proc {
+    child: Option<Child>,
+    log: PathBuf,
+    /// keepalived's VRRP child, killed with it.
+    extra_pid_file: Option<PathBuf>,
+}
+
+impl Proc {
+    fn signal(&mut self, sig: i32) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+        if sig == libc::SIGKILL {
+            if let Some(pid) = self
+                .extra_pid_file
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                // SAFETY: keepalived's VRRP child, started (indirectly) by this test.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    fn stop(&mut self) -> bool {
+        self.signal(libc::SIGTERM);
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.success();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        if thread::panicking() {
+            eprintln!("--- {} ---\n{}", self.log.display(), self.log());
+        }
+    }
+}
+
+fn spawn_in(ns: &Netns, log: &Path, prog: &str, args: &[String]) -> Child {
+    let out = File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    Command::new("ip")
+        .args(["netns", "exec", &ns.0, prog])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn")
+}
+
+/// `lbd vrrp` in `ns` (the pid is lbd's own: `ip netns exec` execs).
+fn lbd(lab: &Lab, ns: &Netns, name: &str, priority: u8, interval: &str, vip: &str) -> Proc {
+    lbd_with(lab, ns, name, priority, interval, vip, &[])
+}
+
+fn lbd_with(
+    lab: &Lab,
+    ns: &Netns,
+    name: &str,
+    priority: u8,
+    interval: &str,
+    vip: &str,
+    extra: &[String],
+) -> Proc {
+    let log = lab.dir.path().join(format!("{name}.log"));
+    let prefix = if vip.contains(':') { "64" } else { "24" };
+    let args: Vec<String> = [
+        "vrrp",
+        "--name",
+        name,
+        "--interface",
+        "eth0",
+        "--vrid",
+        "51",
+        "--priority",
+        &priority.to_string(),
+        "--advert-interval",
+        interval,
+        "--vip",
+        &format!("{vip}/{prefix}"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(extra.iter().cloned())
+    .collect();
+    let child = spawn_in(ns, &log, env!("CARGO_BIN_EXE_lbd"), &args);
+    Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: None,
+    }
+}
+
+/// keepalived 2.2 (VRRP only, `vrrp_version 3`) in `ns`.
+fn keepalived(lab: &Lab, ns: &Netns, name: &str, priority: u8, interval: &str, vip: &str) -> Proc {
+    let dir = lab.dir.path();
+    let conf = dir.join(format!("{name}.conf"));
+    let text = format!(
+        "global_defs {{\n  vrrp_version 3\n  router_id {name}\n}}\n\
+         vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+         priority {priority}\n  advert_int {interval}\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+    );
+    std::fs::write(&conf, text).expect("write keepalived conf");
+    let vrrp_pid = dir.join(format!("{name}.vrrp.pid"));
+    let args: Vec<String> = vec![
+        "-n".into(),
+        "-l".into(),
+        "-P".into(),
+        "-D".into(),
+        "--dont-respawn".into(),
+        "-f".into(),
+        conf.display().to_string(),
+        "-p".into(),
+        dir.join(format!("{name}.pid")).display().to_string(),
+        "-r".into(),
+        vrrp_pid.display().to_string(),
+    ];
+    let log = dir.join(format!("{name}.log"));
+    let child = spawn_in(ns, &log, "keepalived", &args);
+    Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: Some(vrrp_pid),
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ok() {
+            return start.elapsed();
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+/// A gratuitous ARP seen: when, for which IP, from which MAC.
+type Seen = (Instant, Ipv4Addr, [u8; 6]);
+
+/// Records gratuitous ARPs seen on the client's bridge.
+struct GarpWatch {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl GarpWatch {
+    fn start(ns: &Netns) -> GarpWatch {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, st2) = (seen.clone(), stop.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = in_netns(&ns.0, move || {
+            let proto = (libc::ETH_P_ARP as u16).to_be();
+            // SAFETY: a new packet socket; owned at once.
+            let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+            assert!(fd >= 0, "packet socket");
+            // SAFETY: fd is fresh and ours.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let name = std::ffi::CString::new("br0").expect("name");
+            // SAFETY: valid C string.
+            let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+            // SAFETY: zeroed sockaddr_ll is valid; bind with its true size.
+            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_protocol = proto;
+            sll.sll_ifindex = index as i32;
+            let rc = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&sll as *const libc::sockaddr_ll).cast(),
+                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                )
+            };
+            assert_eq!(rc, 0, "bind packet socket");
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 20_000,
+            };
+            // SAFETY: setsockopt with a live timeval.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&tv as *const libc::timeval).cast(),
+                    std::mem::size_of::<libc::timeval>() as u32,
+                )
+            };
+            let _ = ready_tx.send(());
+            let mut buf = [0u8; 1600];
+            while !st2.load(Ordering::Relaxed) {
+                // SAFETY: recv into a live buffer of its true length.
+                let n =
+                    unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+                if n <= 0 {
+                    continue;
+                }
+                let at = Instant::now();
+                if let Some((ip, mac)) = parse_garp(&buf[..n as usize]) {
+                    s2.lock().expect("lock").push((at, ip, mac));
+                }
+            }
+        });
+        let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+        GarpWatch {
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The first GARP for `ip` from `mac` at or after `since`.
+    fn first_from(&self, since: Instant, ip: &str, mac: &str) -> Option<Instant> {
+        let ip: Ipv4Addr = ip.parse().ok()?;
+        self.seen
+            .lock()
+            .ok()?
+            .iter()
+            .find(|(at, i, m)| *at >= since && *i == ip && fmt_mac(m) == mac)
+            .map(|(at, _, _)| *at)
+    }
+}
+
+impl Drop for GarpWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn fmt_mac(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn kill_failover_garp_and_preempt_ipv4() {
+    let _g = serial();
+    let lab = Lab::new("k4");
+    let mut m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP4);
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert!(!lab.has_vip(&lab.d2, VIP4), "backup must not hold the VIP");
+    lab.poke(VIP4);
+    wait_for(
+        "client to resolve the VIP to d1",
+        Duration::from_secs(2),
+        || lab.neigh_mac(VIP4).as_deref() == Some(MAC1),
+    );
+
+    let watch = GarpWatch::start(&lab.client);
+    let killed = Instant::now();
+    m.kill();
+    let took = wait_for("d2 to own the VIP", Duration::from_secs(3), || {
+        lab.has_vip(&lab.d2, VIP4)
+    });
+    // The client's entry is repointed by the GARP alone: no traffic was sent since.
+    wait_for(
+        "client's neighbour entry to point to d2",
+        Duration::from_secs(2),
+        || lab.neigh_mac(VIP4).as_deref() == Some(MAC2),
+    );
+    let garp = watch
+        .first_from(killed, VIP4, MAC2)
+        .expect("a gratuitous ARP from d2");
+    eprintln!(
+        "failover: VIP on d2 after {took:?}, GARP after {:?}",
+        garp - killed
+    );
+    // 100 ms adverts at priority 100: Master_Down_Interval = 360.9 ms.
+    assert!(took < Duration::from_millis(800), "failover took {took:?}");
+
+    // Restart d1: it preempts and takes the VIP back, and the client follows.
+    let _m2 = lbd(&lab, &lab.d1, "d1-again", 150, "100ms", VIP4);
+    wait_for("d1 to take the VIP back", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+    wait_for("client's entry back on d1", Duration::from_secs(2), || {
+        lab.neigh_mac(VIP4).as_deref() == Some(MAC1)
+    });
+    thread::sleep(Duration::from_millis(200));
+    assert!(lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4));
+}
+
+#[test]
+fn kill_failover_unsolicited_na_ipv6() {
+    let _g = serial();
+    let lab = Lab::new("k6");
+    let mut m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP6);
+    let b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP6);
+    wait_for("d1 to own the VIP", Duration::from_secs(8), || {
+        lab.has_vip(&lab.d1, VIP6)
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert!(!lab.has_vip(&lab.d2, VIP6));
+    lab.poke(VIP6);
+    wait_for(
+        "client to resolve the VIP to d1",
+        Duration::from_secs(3),
+        || lab.neigh_mac(VIP6).as_deref() == Some(MAC1),
+    );
+    m.kill();
+    wait_for("d2 to own the VIP", Duration::from_secs(3), || {
+        lab.has_vip(&lab.d2, VIP6)
+    });
+    wait_for(
+        "client's entry to point to d2 (NA)",
+        Duration::from_secs(2),
+        || lab.neigh_mac(VIP6).as_deref() == Some(MAC2),
+    );
+    assert!(
+        b.log().contains("Backup -> Master"),
+        "d2's log:\n{}",
+        b.log()
+    );
+}
+
+#[test]
+fn clean_stop_hands_over_in_about_one_interval() {
+    let _g = serial();
+    let lab = Lab::new("cs");
+    // 1 s adverts: a crash would take Master_Down_Interval = 3.61 s at priority 100; the
+    // priority-0 advert of a clean stop cuts that to Skew_Time = 0.61 s.
+    let mut m = lbd(&lab, &lab.d1, "d1", 150, "1s", VIP4);
+    let b = lbd(&lab, &lab.d2, "d2", 100, "1s", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(8), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    thread::sleep(Duration::from_millis(1200));
+    let t0 = Instant::now();
+    m.signal(libc::SIGTERM);
+    wait_for("d2 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d2, VIP4)
+    });
+    let took = t0.elapsed();
+    assert!(m.stop(), "lbd exits 0 on SIGTERM:\n{}", m.log());
+    eprintln!("clean stop hand-over: {took:?}");
+    assert!(
+        took <= Duration::from_millis(1100),
+        "hand-over took {took:?}"
+    );
+    assert!(
+        !lab.has_vip(&lab.d1, VIP4),
+        "a stopped master removes its VIP"
+    );
+    assert!(
+        m.log().contains("Master -> Initialize: shutdown"),
+        "{}",
+        m.log()
+    );
+    assert!(b.log().contains("Backup -> Master"), "{}", b.log());
+}
+
+#[test]
+fn partition_then_heal_leaves_one_master() {
+    let _g = serial();
+    let lab = Lab::new("ph");
+    let _m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP4);
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    lab.connect_d2(false);
+    wait_for(
+        "both to be master (split brain)",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4),
+    );
+    assert!(lab.has_vip(&lab.d1, VIP4));
+    lab.poke(VIP4);
+    lab.connect_d2(true);
+    wait_for("d2 to step down", Duration::from_secs(3), || {
+        !lab.has_vip(&lab.d2, VIP4)
+    });
+    // Stays that way: exactly one master, the higher-priority one, and the client uses it.
+    for _ in 0..10 {
+        thread::sleep(Duration::from_millis(100));
+        assert!(lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4));
+    }
+    wait_for("the client to use d1", Duration::from_secs(2), || {
+        lab.neigh_mac(VIP4).as_deref() == Some(MAC1)
+    });
+}
+
+#[test]
+fn keepalived_interop_both_directions() {
+    let _g = serial();
+    let lab = Lab::new("ka");
+    // keepalived master, lbd backup: kill keepalived, lbd takes over.
+    let mut k = keepalived(&lab, &lab.d1, "ka1", 150, "0.1", VIP4);
+    let mut l = lbd(&lab, &lab.d2, "lbd2", 100, "100ms", VIP4);
+    wait_for("keepalived to own the VIP", Duration::from_secs(8), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(!lab.has_vip(&lab.d2, VIP4), "lbd must follow keepalived");
+    k.kill();
+    wait_for(
+        "lbd to take over from keepalived",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4),
+    );
+    let _ = Command::new("ip")
+        .args([
+            "-n",
+            &lab.d1.0,
+            "addr",
+            "del",
+            "192.0.2.10/24",
+            "dev",
+            "eth0",
+        ])
+        .output();
+    // keepalived comes back as a higher-priority peer: it preempts lbd, which accepts its
+    // adverts (no drops: checksum and format agree).
+    let mut k2 = keepalived(&lab, &lab.d1, "ka1b", 150, "0.1", VIP4);
+    wait_for("keepalived to preempt lbd", Duration::from_secs(8), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+    assert!(l.stop(), "{}", l.log());
+    let log = l.log();
+    assert!(
+        log.contains("Master -> Backup: higher priority master 192.0.2.2 (150)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("drops=DropCounters({})"),
+        "lbd dropped keepalived adverts:\n{log}"
+    );
+    k2.kill();
+    let _ = Command::new("ip")
+        .args([
+            "-n",
+            &lab.d1.0,
+            "addr",
+            "del",
+            "192.0.2.10/24",
+            "dev",
+            "eth0",
+        ])
+        .output();
+
+    // lbd master, keepalived backup: kill lbd, keepalived takes over.
+    let mut l = lbd(&lab, &lab.d1, "lbd1", 150, "100ms", VIP4);
+    let k = keepalived(&lab, &lab.d2, "ka2", 100, "0.1", VIP4);
+    wait_for("lbd to own the VIP", Duration::from_secs(8), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    thread::sleep(Duration::from_millis(800));
+    assert!(
+        !lab.has_vip(&lab.d2, VIP4),
+        "keepalived must follow lbd:\n{}",
+        k.log()
+    );
+    l.kill();
+    wait_for(
+        "keepalived to take over from lbd",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4),
+    );
+    // lbd restarts and preempts keepalived.
+    let _l2 = lbd(&lab, &lab.d1, "lbd1b", 150, "100ms", VIP4);
+    wait_for("lbd to preempt keepalived", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+}
+
+#[test]
+fn unicast_peers_and_notify_hooks() {
+    let _g = serial();
+    let lab = Lab::new("up");
+    let states = lab.dir.path().join("d1.states");
+    let hook = lab.dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$LBD_VRRP_STATE $LBD_VRRP_PRIORITY\" >> {}\n",
+            states.display()
+        ),
+    )
+    .expect("hook");
+    let _ = Command::new("chmod").arg("+x").arg(&hook).status();
+    let peer = |p: &str| vec!["--unicast-peer".to_string(), p.to_string()];
+    let mut d1_args = peer("192.0.2.3");
+    d1_args.extend(["--notify".to_string(), hook.display().to_string()]);
+    let mut m = lbd_with(&lab, &lab.d1, "d1", 150, "100ms", VIP4, &d1_args);
+    let b = lbd_with(&lab, &lab.d2, "d2", 100, "100ms", VIP4, &peer("192.0.2.2"));
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    // The backup follows the unicast adverts: no VIP on d2 well past Master_Down_Interval.
+    thread::sleep(Duration::from_millis(800));
+    assert!(!lab.has_vip(&lab.d2, VIP4), "d2 log:\n{}", b.log());
+    assert!(m.stop(), "{}", m.log());
+    wait_for("d2 to take over", Duration::from_secs(2), || {
+        lab.has_vip(&lab.d2, VIP4)
+    });
+    let text = std::fs::read_to_string(&states).unwrap_or_default();
+    assert_eq!(
+        text, "backup 150\nmaster 150\nstop 150\n",
+        "hook runs in order"
+    );
+    assert!(m.log().contains("notify hook ran"), "{}", m.log());
+}
+
+#[test]
+fn tracking_and_interface_fault_move_the_vip() {
+    let _g = serial();
+    let lab = Lab::new("tr");
+    let d1 = lab.d1.0.as_str();
+    // (This kernel has no dummy links: a veth pair stands in for the uplink.)
+    ip(&[
+        "-n",
+        d1,
+        "link",
+        "add",
+        "uplink",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "uplink-peer",
+    ]);
+    ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
+    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    // d1 from a YAML file: priority 150, minus 60 while `uplink` is down.
+    let conf = lab.dir.path().join("d1.yaml");
+    std::fs::write(
+        &conf,
+        "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
+         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink, weight: 60}]\n",
+    )
+    .expect("write conf");
+    let log = lab.dir.path().join("d1.log");
+    let child = spawn_in(
+        &lab.d1,
+        &log,
+        env!("CARGO_BIN_EXE_lbd"),
+        &[
+            "vrrp".to_string(),
+            "--config".into(),
+            conf.display().to_string(),
+        ],
+    );
+    let m = Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: None,
+    };
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    // Tracked interface down: 150 - 60 = 90 < 100, and d2 preempts.
+    ip(&["-n", d1, "link", "set", "uplink", "down"]);
+    wait_for(
+        "d2 to preempt the degraded d1",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    assert!(m.log().contains("old=150 new=90"), "{}", m.log());
+    // Back up: d1 preempts again.
+    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    wait_for("d1 to take the VIP back", Duration::from_secs(3), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+    // d1's own interface loses carrier: fault, VIP released, d2 takes over.
+    ip(&["-n", &lab.client.0, "link", "set", "p-d1", "down"]);
+    wait_for(
+        "d2 to take over from the faulty d1",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    assert!(m.log().contains("interface down"), "{}", m.log());
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// One failover: master (d1) SIGKILLed → the backup (d2) owns the VIP and the client has
+/// received its GARP. Returns kill → GARP.
+fn one_failover(lab: &Lab, keepalived_impl: bool, run: usize) -> Duration {
+    let start = |ns: &Netns, name: &str, prio: u8| {
+        if keepalived_impl {
+            keepalived(lab, ns, name, prio, "0.1", VIP4)
+        } else {
+            lbd(lab, ns, name, prio, "100ms", VIP4)
+        }
+    };
+    let mut m = start(&lab.d1, &format!("m{run}"), 150);
+    let mut b = start(&lab.d2, &format!("b{run}"), 100);
+    wait_for("master up", Duration::from_secs(8), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    thread::sleep(Duration::from_millis(600));
+    assert!(!lab.has_vip(&lab.d2, VIP4));
+    let watch = GarpWatch::start(&lab.client);
+    let killed = Instant::now();
+    m.kill();
+    let mut garp = None;
+    wait_for("backup GARP", Duration::from_secs(3), || {
+        garp = watch.first_from(killed, VIP4, MAC2);
+        garp.is_some()
+    });
+    assert!(lab.has_vip(&lab.d2, VIP4));
+    b.kill();
+    for ns in [&lab.d1, &lab.d2] {
+        let _ = Command::new("ip")
+            .args(["-n", &ns.0, "addr", "del", "192.0.2.10/24", "dev", "eth0"])
+            .output();
+    }
+    garp.map(|g| g - killed).unwrap_or_default()
+}
+
+#[test]
+#[ignore = "benchmark: about 2 minutes; see BENCHMARKS.md"]
+fn failover_benchmark() {
+    let _g = serial();
+    let lab = Lab::new("bm");
+    let runs = 20;
+    let mut report = Vec::new();
+    for (label, ka) in [("lbd", false), ("keepalived", true)] {
+        let mut times: Vec<Duration> = (0..runs).map(|i| one_failover(&lab, ka, i)).collect();
+        times.sort();
+        let line = format!(
+            "{label:<10} runs={runs} p50={:.0}ms p99={:.0}ms min={:.0}ms max={:.0}ms",
+            percentile(&times, 0.50).as_secs_f64() * 1000.0,
+            percentile(&times, 0.99).as_secs_f64() * 1000.0,
+            times[0].as_secs_f64() * 1000.0,
+            times[times.len() - 1].as_secs_f64() * 1000.0,
+        );
+        eprintln!("{line}");
+        report.push((label, times));
+    }
+    let lbd_p99 = percentile(&report[0].1, 0.99);
+    assert!(
+        lbd_p99 <= Duration::from_millis(400),
+        "lbd failover p99 {lbd_p99:?} above the 400 ms target"
+    );
+}
