@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod ipvs;
+pub mod metrics;
 pub mod monitor;
 pub mod node;
 pub mod reconcile;
