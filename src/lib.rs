@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod ipvs;
+pub mod metrics;
 pub mod monitor;
 pub mod node;
 pub mod reconcile;

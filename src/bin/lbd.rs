@@ -240,10 +240,49 @@ async fn run_daemon(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // The control socket server (control branch) takes `handle`; until it is wired the
-    // handle only keeps the request channel open.
-    let _handle = handle;
-    match daemon.run(inbox, signals, std::future::pending()).await {
+    let mut daemon = daemon;
+    let director = daemon.config().director.clone();
+    let metrics = lbd::metrics::Metrics::new(&director.name);
+    daemon.set_metrics(metrics.clone());
+    let server_handle = lbd::control::server::Handle {
+        requests: handle.requests.clone(),
+        events: handle.events.clone(),
+    };
+    // The control socket and the status page serve until the loop ends. Failing to open them
+    // is logged, not fatal: the table is kept either way.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut servers = Vec::new();
+    match lbd::control::server::Server::bind(lbd::control::server::Options::from_config(
+        &director.control,
+    )) {
+        Ok(server) => {
+            let h = server_handle.clone();
+            let stop = stopped(stop_rx.clone());
+            servers.push(tokio::spawn(async move { server.run(h, stop).await }));
+        }
+        Err(e) => tracing::error!(error = %e, "control socket not available"),
+    }
+    match lbd::control::http::bind(director.listen).await {
+        Ok(listener) => {
+            let stop = stopped(stop_rx.clone());
+            servers.push(tokio::spawn(lbd::control::http::serve(
+                listener,
+                server_handle,
+                metrics,
+                stop,
+            )));
+        }
+        Err(e) => tracing::error!(error = %e, "status page and /metrics not available"),
+    }
+    let result = daemon.run(inbox, signals, std::future::pending()).await;
+    let _ = stop_tx.send(true);
+    for s in servers {
+        let _ = s.await;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lbd: {e}");

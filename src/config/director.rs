@@ -5,7 +5,7 @@ use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::scalars::{
     abs_path, boolean, cidr, duration, family_word, int_in, interface, ip, list, name, nonempty,
-    percent, socket_addr,
+    percent, socket_addr, word,
 };
 use super::yaml::{Item, Value};
 use serde::Serialize;
@@ -55,6 +55,18 @@ pub struct Control {
     pub socket: PathBuf,
     /// Group allowed to use the socket; `None`: root only.
     pub group: Option<String>,
+    /// What everyone else may do: nothing (default: socket mode 0660) or read (0666, and only
+    /// read-only requests are served to them).
+    pub others: ControlOthers,
+}
+
+/// Access of peers that are neither root nor in the control group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlOthers {
+    #[default]
+    None,
+    Read,
 }
 
 /// One VRRPv3 virtual router. With both IPv4 and IPv6 VIPs it runs as one RFC 5798 router per
@@ -167,6 +179,7 @@ pub(crate) fn decode(
     let control = control?.unwrap_or_else(|| Control {
         socket: DEFAULT_CONTROL_SOCKET.into(),
         group: None,
+        others: ControlOthers::None,
     });
     Some((
         Director {
@@ -198,10 +211,20 @@ fn decode_control(item: &Item, sink: &mut Sink) -> Option<Control> {
     let mut f = Fields::of(item, "control", sink)?;
     let socket = f.or("socket", sink, DEFAULT_CONTROL_SOCKET.into(), abs_path);
     let group = f.opt("group", sink, nonempty);
+    let others = f.or(
+        "others",
+        sink,
+        ControlOthers::None,
+        word(
+            "control access",
+            &[("none", ControlOthers::None), ("read", ControlOthers::Read)],
+        ),
+    );
     f.finish(sink);
     Some(Control {
         socket: socket?,
         group: group?,
+        others: others?,
     })
 }
 

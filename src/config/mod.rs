@@ -21,8 +21,8 @@ mod yaml;
 
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use director::{
-    Control, Director, Notify, SyncDaemon, SyncDestination, Track, Vip, VrrpInstance,
-    DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET, DEFAULT_LISTEN, DEFAULT_MONITOR_DIR,
+    Control, ControlOthers, Director, Notify, SyncDaemon, SyncDestination, Track, Vip,
+    VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET, DEFAULT_LISTEN, DEFAULT_MONITOR_DIR,
     DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
 };
 pub use duration::{format_duration, parse_duration, DurationError};

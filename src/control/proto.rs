@@ -60,6 +60,23 @@ pub enum Request {
 }
 
 impl Request {
+    /// The `cmd` word of the wire form, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Nodes => "nodes",
+            Request::Services => "services",
+            Request::Events { .. } => "events",
+            Request::Drain { .. } => "drain",
+            Request::Disable { .. } => "disable",
+            Request::Enable { .. } => "enable",
+            Request::Maintenance { .. } => "maintenance",
+            Request::Reload => "reload",
+            Request::Diff => "diff",
+            Request::Failover { .. } => "failover",
+        }
+    }
+
     /// Whether the request changes anything (needs root or the configured group).
     pub fn is_mutating(&self) -> bool {
         matches!(
@@ -88,7 +105,11 @@ pub enum Response {
     Events {
         events: Vec<EventRecord>,
     },
-    Event(EventRecord),
+    /// One event of an `Events { follow: true }` stream. A struct variant: the record's own
+    /// `kind` field would clash with the tag if it were flattened into it.
+    Event {
+        event: EventRecord,
+    },
     /// The operations a reload would send, in ipvsadm-like words.
     Diff {
         ops: Vec<String>,
@@ -101,6 +122,24 @@ pub enum Response {
         code: ErrorCode,
         message: String,
     },
+}
+
+impl Response {
+    /// A short word for logs: `ok` or the error code.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Response::Error { code, .. } => code.as_str(),
+            _ => "ok",
+        }
+    }
+
+    /// An error response.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+        Response::Error {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 /// Stable error classes; `lbctl` maps them to exit codes.
@@ -117,6 +156,19 @@ pub enum ErrorCode {
     ConfigInvalid,
     /// Anything else (kernel error, I/O).
     Failed,
+}
+
+impl ErrorCode {
+    /// The wire word (`bad_request`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::Failed => "failed",
+        }
+    }
 }
 
 /// `lbctl status`.
@@ -268,6 +320,115 @@ mod tests {
             r#"{"cmd":"status"}"#
         );
         assert!(!Request::Status.is_mutating());
+        assert_eq!(r.name(), "drain");
+    }
+
+    #[test]
+    fn every_response_round_trips() {
+        let event = EventRecord {
+            seq: 7,
+            at_ms: 1,
+            kind: EventKind::NodeTransition,
+            message: "online -> failed".into(),
+            node: Some("rs2".into()),
+            service: None,
+        };
+        let all = [
+            Response::Event {
+                event: event.clone(),
+            },
+            Response::Events {
+                events: vec![event],
+            },
+            Response::Nodes { nodes: vec![] },
+            Response::Services { services: vec![] },
+            Response::Diff {
+                ops: vec!["-a -t 192.0.2.10:80".into()],
+            },
+            Response::Done {
+                message: "ok".into(),
+            },
+            Response::error(ErrorCode::NotFound, "no node `rs9`"),
+            Response::Status(StatusView {
+                director: "dir1".into(),
+                at_ms: 0,
+                vrrp: vec![],
+                services: vec![],
+            }),
+        ];
+        for r in all {
+            let wire = serde_json::to_string(&r).unwrap();
+            let back: Response =
+                serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}: {wire}"));
+            assert_eq!(back, r);
+        }
+        let wire = serde_json::to_string(&Response::Event {
+            event: EventRecord {
+                seq: 1,
+                at_ms: 2,
+                kind: EventKind::Alert,
+                message: "m".into(),
+                node: None,
+                service: None,
+            },
+        })
+        .unwrap();
+        assert_eq!(
+            wire,
+            r#"{"kind":"event","event":{"seq":1,"at_ms":2,"kind":"alert","message":"m"}}"#
+        );
+    }
+
+    #[test]
+    fn error_codes_name_themselves_as_on_the_wire() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::PermissionDenied,
+            ErrorCode::NotFound,
+            ErrorCode::ConfigInvalid,
+            ErrorCode::Failed,
+        ] {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+            assert_eq!(Response::error(code, "x").outcome(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn request_names_match_the_wire_cmd() {
+        let all = [
+            Request::Status,
+            Request::Nodes,
+            Request::Services,
+            Request::Events {
+                since: None,
+                limit: None,
+                follow: false,
+            },
+            Request::Drain {
+                node: "a".into(),
+                service: None,
+            },
+            Request::Disable {
+                node: "a".into(),
+                service: None,
+            },
+            Request::Enable {
+                node: "a".into(),
+                service: None,
+            },
+            Request::Maintenance {
+                node: "a".into(),
+                on: true,
+            },
+            Request::Reload,
+            Request::Diff,
+            Request::Failover { instance: None },
+        ];
+        for r in all {
+            let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+            assert_eq!(v["cmd"], r.name());
+        }
     }
 
     #[test]

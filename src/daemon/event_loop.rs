@@ -116,6 +116,8 @@ pub struct PassReport {
     /// Operations the kernel refused.
     pub failed: usize,
     pub took: Duration,
+    /// Operations applied, by service name.
+    pub by_service: BTreeMap<String, u64>,
 }
 
 struct Watch {
@@ -153,6 +155,7 @@ pub struct Daemon {
     pub(super) removed: BTreeSet<ServiceKey>,
     guard_tripped: BTreeSet<String>,
     dirty: bool,
+    metrics: Option<crate::metrics::Metrics>,
     /// Passes run, and the first one's report.
     pub passes: u64,
     pub first_pass: PassReport,
@@ -246,6 +249,7 @@ impl Daemon {
             removed: BTreeSet::new(),
             guard_tripped: BTreeSet::new(),
             dirty: true,
+            metrics: None,
             passes: 0,
             first_pass: PassReport::default(),
         };
@@ -269,6 +273,20 @@ impl Daemon {
             "first reconcile done"
         );
         Ok(d)
+    }
+
+    /// Records into `metrics` from now on (node states, transitions, checks, netlink
+    /// operations, reconcile passes, drift repairs, alert runs, real servers in the table).
+    pub fn set_metrics(&mut self, metrics: crate::metrics::Metrics) {
+        for name in self.nodes.names() {
+            if let Some(st) = self.nodes.state(name) {
+                metrics.node_state(name, st);
+            }
+        }
+        for ((svc, node), m) in &self.plan.members {
+            metrics.real_server_in_table(svc, node, m.weight.is_some());
+        }
+        self.metrics = Some(metrics);
     }
 
     /// Milliseconds since start, the machines' clock.
@@ -325,6 +343,9 @@ impl Daemon {
                 at_ms: unix_ms(),
             },
         );
+        if let Some(m) = &self.metrics {
+            m.check_result(&r.service, pass, Duration::from_millis(r.duration_ms));
+        }
         let actions = self
             .nodes
             .report(now, &r.service, &r.node, pass, load, summary.clone());
@@ -397,6 +418,10 @@ impl Daemon {
         cause: &str,
     ) {
         tracing::info!(node, %old, %new, cause, "node transition");
+        if let Some(m) = &self.metrics {
+            m.node_transition(old, new);
+            m.node_state(node, new);
+        }
         self.nodes.since_unix.insert(node.to_string(), unix_ms());
         self.history.record(
             unix_ms(),
@@ -469,6 +494,16 @@ impl Daemon {
     }
 
     fn on_alert_record(&mut self, r: AlertRecord) {
+        if let Some(m) = &self.metrics {
+            use crate::metrics::AlertExit;
+            let exit = match (r.exit_code, r.signal, r.timed_out, &r.error) {
+                (_, _, _, Some(_)) => AlertExit::SpawnFailed,
+                (_, _, true, _) => AlertExit::Timeout,
+                (Some(c), _, _, _) => AlertExit::Code(c),
+                _ => AlertExit::Signal,
+            };
+            m.alert_run(&r.alert, exit);
+        }
         let status = match (r.exit_code, r.signal, r.timed_out, &r.error) {
             (_, _, _, Some(e)) => format!("could not run: {e}"),
             (_, _, true, _) => "timed out".to_string(),
@@ -492,6 +527,14 @@ impl Daemon {
         let previous = self.plan.in_table();
         self.plan = desired(&self.cfg, &self.nodes.health(), &self.admin, &previous);
         self.dirty = false;
+        if let Some(m) = &self.metrics {
+            for ((svc, node), mem) in &self.plan.members {
+                let pair = (svc.clone(), node.clone());
+                if mem.weight.is_some() != previous.contains_key(&pair) {
+                    m.real_server_in_table(svc, node, mem.weight.is_some());
+                }
+            }
+        }
         for e in &self.plan.errors {
             tracing::error!(error = %e, "real server left out of the desired table");
         }
@@ -502,6 +545,9 @@ impl Daemon {
         if ops.is_empty() {
             self.reasons.clear();
             self.removed.clear();
+            if let Some(m) = &self.metrics {
+                m.reconcile_pass(t0.elapsed());
+            }
             return PassReport {
                 took: t0.elapsed(),
                 ..PassReport::default()
@@ -537,12 +583,18 @@ impl Daemon {
             .filter_map(|(n, s)| s.key.map(|k| (k, n.clone())))
             .collect();
         let detail = ops.len() <= HISTORY_OPS_DETAIL;
+        let mut by_service: BTreeMap<String, u64> = BTreeMap::new();
         for (i, op) in ops.iter().enumerate() {
+            if let Some(m) = &self.metrics {
+                let error = failed_idx.contains(&i).then_some("refused");
+                m.netlink_op(op_name(op), error);
+            }
             if failed_idx.contains(&i) {
                 continue;
             }
             patch(&mut self.actual, op);
             let (svc, node, why) = self.why(&owners, &names, op);
+            *by_service.entry(svc.clone()).or_default() += 1;
             let pair = (svc.clone(), node.clone());
             let reason = self
                 .reasons
@@ -574,10 +626,14 @@ impl Daemon {
         }
         self.reasons.clear();
         self.removed.clear();
+        if let Some(m) = &self.metrics {
+            m.reconcile_pass(t0.elapsed());
+        }
         PassReport {
             ops: ops.len(),
             failed,
             took: t0.elapsed(),
+            by_service,
         }
     }
 
@@ -678,7 +734,13 @@ impl Daemon {
             Ok(entries) => {
                 self.actual = Table::from_entries(&entries);
                 self.conns = conns_of(&entries);
-                self.reconcile("drift repair")
+                let r = self.reconcile("drift repair");
+                if let Some(m) = &self.metrics {
+                    for (svc, n) in &r.by_service {
+                        m.drift_repairs(svc, *n);
+                    }
+                }
+                r
             }
             Err(e) => {
                 tracing::error!(error = %e, "drift pass: cannot read the IPVS table");
@@ -917,6 +979,18 @@ impl Daemon {
     /// Where the state lives.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
+    }
+}
+
+/// The netlink command of an operation, for the metrics.
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::AddService(_) => "new_service",
+        Op::EditService(_) => "set_service",
+        Op::DelService(_) => "del_service",
+        Op::AddDest { .. } => "new_dest",
+        Op::EditDest { .. } => "set_dest",
+        Op::DelDest { .. } => "del_dest",
     }
 }
 

@@ -332,3 +332,23 @@ proptest! {
         prop_assert!(diff(&want, &t, &owned).is_empty());
     }
 }
+
+#[test]
+fn ops_serialise_for_event_logs() {
+    let ops = vec![
+        Op::AddService(Service::new(http(), "rr")),
+        Op::DelService(http()),
+        Op::AddDest {
+            service: http(),
+            dest: rs(1, 80, ForwardMethod::Masq),
+        },
+        Op::DelDest {
+            service: http(),
+            addr: ip("198.51.100.11"),
+            port: 80,
+        },
+    ];
+    let json = serde_json::to_string(&ops).unwrap();
+    let back: Vec<Op> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, ops);
+}

@@ -13,6 +13,7 @@ pub mod announce;
 pub mod config;
 pub mod edge;
 pub mod fsm;
+pub mod ipvs_sync;
 pub mod packet;
 pub mod sync;
 pub mod timers;

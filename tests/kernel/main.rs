@@ -14,10 +14,12 @@ mod daemon;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
 mod http;
+mod ipvs;
 mod lab;
 #[allow(dead_code)]
 mod netns;
 mod selftest;
+mod sync;
 #[allow(dead_code)]
 mod topology;
 
@@ -26,6 +28,8 @@ use libtest_mimic::{Arguments, Trial};
 fn all_trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     trials.extend(selftest::tests());
+    trials.extend(ipvs::tests());
+    trials.extend(sync::tests());
     trials.extend(daemon::tests());
     trials
 }

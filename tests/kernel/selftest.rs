@@ -117,11 +117,19 @@ fn spawned_process_ends_with_its_guard() -> Result<(), String> {
     if !sleeper.is_running() {
         return Err("sleep 600 is not running".into());
     }
-    let pids = std::process::Command::new("ip")
-        .args(["netns", "pids", "lbd-spawn"])
-        .output()
-        .map_err(|e| format!("cannot run ip netns pids: {e}"))?;
-    let pids = String::from_utf8_lossy(&pids.stdout);
+    // `ip netns exec` enters the namespace after the fork: give it a moment (up to 5 s).
+    let mut pids = String::new();
+    for _ in 0..50 {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", "lbd-spawn"])
+            .output()
+            .map_err(|e| format!("cannot run ip netns pids: {e}"))?;
+        pids = String::from_utf8_lossy(&out.stdout).into_owned();
+        if pids.lines().any(|p| p.trim() == pid.to_string()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     if !pids.lines().any(|p| p.trim() == pid.to_string()) {
         return Err(format!("pid {pid} is not in namespace lbd-spawn: {pids:?}"));
     }

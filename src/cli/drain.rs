@@ -1,0 +1,178 @@
+//! `lbctl drain NODE [--service S] [--wait] [--timeout D] [--poll D] [--json]`: weight 0 for
+//! the node (in one service or all): no new connections, established ones go on. With
+//! `--wait`, polls `status` until the node's active connections reach zero, then disables it
+//! (out of the table); at the deadline it gives up, leaves the node drained and exits 6.
+
+use super::columns::short_duration;
+use super::connect::{call_with, client, print_json, report_error};
+use super::{Cli, Exit};
+use crate::config::{format_duration, parse_duration};
+use crate::control::proto::{Request, Response, StatusView};
+use serde::Serialize;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Arguments of `lbctl drain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The node (as named in its hostgroup).
+    pub node: String,
+    /// Only in this service (default: every service of the node).
+    #[arg(long, short)]
+    pub service: Option<String>,
+    /// Wait until the node has no active connection, then disable it.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (exit 6; the node stays drained).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub timeout: Duration,
+    /// With --wait: how often to look at the connection counts.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    pub poll: Duration,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// The JSON outcome of `drain --wait`.
+#[derive(Debug, Serialize)]
+struct Outcome<'a> {
+    node: &'a str,
+    service: Option<&'a str>,
+    drained: bool,
+    disabled: bool,
+    active_conns: u64,
+    waited_ms: u64,
+}
+
+pub fn run(
+    cli: &Cli,
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let client = match client(cli, err) {
+        Ok(c) => c,
+        Err(exit) => return Ok(exit),
+    };
+    let drain = Request::Drain {
+        node: args.node.clone(),
+        service: args.service.clone(),
+    };
+    let message = match call_with(&client, &drain, args.json, out, err) {
+        Ok(Response::Done { message }) => message,
+        Ok(other) => return Ok(report_error(&other, args.json, out, err)),
+        Err(exit) => return Ok(exit),
+    };
+    if !args.wait {
+        if args.json {
+            print_json(out, &Response::Done { message })?;
+        } else {
+            writeln!(out, "{message}")?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if !args.json {
+        writeln!(out, "{message}")?;
+    }
+    let start = Instant::now();
+    let deadline = start + args.timeout;
+    let mut last_seen: Option<u64> = None;
+    loop {
+        let status = match call_with(&client, &Request::Status, args.json, out, err) {
+            Ok(Response::Status(s)) => s,
+            Ok(other) => return Ok(report_error(&other, args.json, out, err)),
+            Err(exit) => return Ok(exit),
+        };
+        let Some(active) = active_conns(&status, &args.node, args.service.as_deref()) else {
+            writeln!(
+                err,
+                "lbctl: node {} is not a real server of {} in the status",
+                args.node,
+                args.service.as_deref().unwrap_or("any service")
+            )?;
+            return Ok(Exit::NotFound);
+        };
+        let waited = start.elapsed();
+        if active == 0 {
+            let disable = Request::Disable {
+                node: args.node.clone(),
+                service: args.service.clone(),
+            };
+            let message = match call_with(&client, &disable, args.json, out, err) {
+                Ok(Response::Done { message }) => message,
+                Ok(other) => return Ok(report_error(&other, args.json, out, err)),
+                Err(exit) => return Ok(exit),
+            };
+            if args.json {
+                print_json(out, &outcome(args, true, 0, waited))?;
+            } else {
+                writeln!(
+                    out,
+                    "{} drained after {}: no active connection; {message}",
+                    args.node,
+                    short_duration(waited)
+                )?;
+            }
+            return Ok(Exit::Ok);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            if args.json {
+                print_json(out, &outcome(args, false, active, waited))?;
+            }
+            writeln!(
+                err,
+                "lbctl: {} still has {active} active connection{} after {}; it stays drained (weight 0)",
+                args.node,
+                if active == 1 { "" } else { "s" },
+                format_duration(args.timeout)
+            )?;
+            return Ok(Exit::DrainTimeout);
+        }
+        if !args.json && last_seen != Some(active) {
+            writeln!(
+                out,
+                "{}: {active} active connection{}, waiting (gives up in {})",
+                args.node,
+                if active == 1 { "" } else { "s" },
+                short_duration(deadline - now)
+            )?;
+            out.flush()?;
+        }
+        last_seen = Some(active);
+        std::thread::sleep(args.poll.min(deadline - now));
+    }
+}
+
+fn outcome(args: &Args, drained: bool, active: u64, waited: Duration) -> Outcome<'_> {
+    Outcome {
+        node: &args.node,
+        service: args.service.as_deref(),
+        drained,
+        disabled: drained,
+        active_conns: active,
+        waited_ms: waited.as_millis() as u64,
+    }
+}
+
+/// The node's active connections over its real servers (in `service` or all); `None` when it
+/// has no real server there.
+pub fn active_conns(status: &StatusView, node: &str, service: Option<&str>) -> Option<u64> {
+    let mut found = false;
+    let mut total = 0u64;
+    for s in &status.services {
+        if service.is_some_and(|name| name != s.name) {
+            continue;
+        }
+        for rs in s.real_servers.iter().filter(|rs| rs.node == node) {
+            found = true;
+            total += u64::from(rs.active_conns);
+        }
+    }
+    found.then_some(total)
+}

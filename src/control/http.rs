@@ -1,0 +1,156 @@
+//! The HTTP listener on `director.listen` (127.0.0.1:9180 by default): `GET /metrics`
+//! (Prometheus/OpenMetrics text), `GET /` (the read-only status page), `GET /status.json`.
+//! Anything else is 404, any method but GET and HEAD is 405. The page and the JSON get their
+//! data by sending `Request::Status` through the daemon's handle, like `lbctl status`.
+
+use super::page;
+use super::proto::{Request, Response};
+use super::server::{ask, Handle};
+use crate::metrics::{self, Metrics};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, info, warn};
+
+/// Concurrent HTTP connections; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 32;
+/// How long the daemon may take to answer the page's status request.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client may take to send its request head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+
+/// Binds the listener (a failure names the address).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, std::io::Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    handle: Handle,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let state = Arc::new((handle, metrics));
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "status page and /metrics listening");
+    }
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => return,
+            p = limit.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "http: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(req, &state.0, &state.1).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(tcp), service);
+            if let Err(e) = conn.await {
+                debug!(%peer, error = %e, "http: connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}
+
+type Reply = hyper::Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut r = hyper::Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    r
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+const JSON: &str = "application/json";
+
+async fn route(req: hyper::Request<Incoming>, handle: &Handle, metrics: &Metrics) -> Reply {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    debug!(%method, %path, "http request");
+    // (hyper itself leaves the body out of HEAD answers.)
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "method not allowed: this listener is read-only\n",
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r
+    } else {
+        match path.as_str() {
+            "/metrics" => reply(StatusCode::OK, metrics::CONTENT_TYPE, metrics.encode()),
+            "/" => match ask(handle, Request::Status, STATUS_TIMEOUT).await {
+                Response::Status(s) => reply(StatusCode::OK, HTML, page::render(&s)),
+                other => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    HTML,
+                    page::render_error(&unavailable(&other)),
+                ),
+            },
+            "/status.json" => match ask(handle, Request::Status, STATUS_TIMEOUT).await {
+                Response::Status(s) => reply(
+                    StatusCode::OK,
+                    JSON,
+                    serde_json::to_vec(&s).unwrap_or_default(),
+                ),
+                other => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    JSON,
+                    serde_json::to_vec(&other).unwrap_or_default(),
+                ),
+            },
+            _ => reply(StatusCode::NOT_FOUND, TEXT, "not found\n"),
+        }
+    }
+}
+
+fn unavailable(r: &Response) -> String {
+    match r {
+        Response::Error { message, .. } => format!("lbd could not give its status: {message}"),
+        _ => "lbd answered the status request with something else".into(),
+    }
+}

@@ -1,0 +1,501 @@
+//! Prometheus metrics of the director (`GET /metrics`): one cloneable [`Metrics`] that owns the
+//! registry; the daemon calls its recording methods, the HTTP listener calls [`Metrics::encode`].
+//!
+//! Names (all prefixed `lbd_`; counters get OpenMetrics' `_total` suffix when encoded):
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `lbd_info` | gauge (1) | `director`, `version` |
+//! | `lbd_node_state` | gauge: offline 0, online 1, failed 2 (the classic scripts' numbers) | `node` |
+//! | `lbd_node_transitions_total` | counter | `from`, `to` |
+//! | `lbd_real_server_in_table` | gauge 0/1 | `service`, `node` |
+//! | `lbd_checks_total` | counter | `service`, `result` (`ok`, `fail`) |
+//! | `lbd_check_latency_seconds` | histogram | `service` |
+//! | `lbd_vrrp_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `instance` |
+//! | `lbd_vrrp_transitions_total` | counter | `instance`, `from`, `to` |
+//! | `lbd_netlink_operations_total` | counter | `op` |
+//! | `lbd_netlink_errors_total` | counter | `op`, `error` |
+//! | `lbd_reconcile_duration_seconds` | histogram | |
+//! | `lbd_drift_repairs_total` | counter | `service` |
+//! | `lbd_alert_runs_total` | counter | `alert`, `exit` |
+
+use crate::node::NodeState;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Check latency buckets, seconds: 1 ms to 10 s.
+const CHECK_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+/// Reconcile pass buckets, seconds: 1 ms to 30 s.
+const RECONCILE_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0, 30.0,
+];
+
+/// A VRRP instance's state, as the metric encodes it (keepalived's numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VrrpState {
+    Initialize,
+    Backup,
+    Master,
+    Fault,
+}
+
+impl VrrpState {
+    /// initialize 0, backup 1, master 2, fault 3.
+    pub fn number(self) -> i64 {
+        match self {
+            VrrpState::Initialize => 0,
+            VrrpState::Backup => 1,
+            VrrpState::Master => 2,
+            VrrpState::Fault => 3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VrrpState::Initialize => "initialize",
+            VrrpState::Backup => "backup",
+            VrrpState::Master => "master",
+            VrrpState::Fault => "fault",
+        }
+    }
+}
+
+/// How an alert script ended, for `lbd_alert_runs_total{exit}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertExit {
+    /// Exit status 0-255.
+    Code(i32),
+    /// Killed by a signal.
+    Signal,
+    /// Killed at its timeout.
+    Timeout,
+    /// Could not be started.
+    SpawnFailed,
+}
+
+impl AlertExit {
+    fn label(self) -> String {
+        match self {
+            AlertExit::Code(c) => c.to_string(),
+            AlertExit::Signal => "signal".into(),
+            AlertExit::Timeout => "timeout".into(),
+            AlertExit::SpawnFailed => "spawn_failed".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    director: String,
+    version: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    from: String,
+    to: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceNodeLabels {
+    service: String,
+    node: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabels {
+    service: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    service: String,
+    result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    instance: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VrrpTransitionLabels {
+    instance: String,
+    from: String,
+    to: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpErrorLabels {
+    op: String,
+    error: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    alert: String,
+    exit: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn check_histogram() -> Histogram {
+    Histogram::new(CHECK_BUCKETS)
+}
+
+/// Every metric of the director. Cloning is cheap and every clone records into the same
+/// registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    node_state: Family<NodeLabels, Gauge>,
+    node_transitions: Family<TransitionLabels, Counter>,
+    in_table: Family<ServiceNodeLabels, Gauge>,
+    checks: Family<CheckLabels, Counter>,
+    check_latency: HistogramFamily<ServiceLabels>,
+    vrrp_state: Family<InstanceLabels, Gauge>,
+    vrrp_transitions: Family<VrrpTransitionLabels, Counter>,
+    netlink_ops: Family<OpLabels, Counter>,
+    netlink_errors: Family<OpErrorLabels, Counter>,
+    reconcile_duration: Histogram,
+    drift_repairs: Family<ServiceLabels, Counter>,
+    alert_runs: Family<AlertLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered; `director` names this director in `lbd_info`.
+    pub fn new(director: &str) -> Metrics {
+        let mut registry = Registry::with_prefix("lbd");
+        let info = Family::<InfoLabels, Gauge>::default();
+        info.get_or_create(&InfoLabels {
+            director: director.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+        .set(1);
+        registry.register("info", "This director and the lbd version (always 1)", info);
+        let node_state = Family::<NodeLabels, Gauge>::default();
+        registry.register(
+            "node_state",
+            "Node state as the classic cluster scripts number it: offline 0, online 1, failed 2",
+            node_state.clone(),
+        );
+        let node_transitions = Family::<TransitionLabels, Counter>::default();
+        registry.register(
+            "node_transitions",
+            "Node state transitions",
+            node_transitions.clone(),
+        );
+        let in_table = Family::<ServiceNodeLabels, Gauge>::default();
+        registry.register(
+            "real_server_in_table",
+            "Whether the node is a real server of the service in the IPVS table (1) or not (0)",
+            in_table.clone(),
+        );
+        let checks = Family::<CheckLabels, Counter>::default();
+        registry.register("checks", "Service check results by outcome", checks.clone());
+        let check_latency: HistogramFamily<ServiceLabels> =
+            Family::new_with_constructor(check_histogram);
+        registry.register_with_unit(
+            "check_latency",
+            "Service check latency",
+            Unit::Seconds,
+            check_latency.clone(),
+        );
+        let vrrp_state = Family::<InstanceLabels, Gauge>::default();
+        registry.register(
+            "vrrp_state",
+            "VRRP instance state: initialize 0, backup 1, master 2, fault 3",
+            vrrp_state.clone(),
+        );
+        let vrrp_transitions = Family::<VrrpTransitionLabels, Counter>::default();
+        registry.register(
+            "vrrp_transitions",
+            "VRRP state transitions",
+            vrrp_transitions.clone(),
+        );
+        let netlink_ops = Family::<OpLabels, Counter>::default();
+        registry.register(
+            "netlink_operations",
+            "IPVS netlink operations sent",
+            netlink_ops.clone(),
+        );
+        let netlink_errors = Family::<OpErrorLabels, Counter>::default();
+        registry.register(
+            "netlink_errors",
+            "IPVS netlink operations the kernel refused, by errno name",
+            netlink_errors.clone(),
+        );
+        let reconcile_duration = Histogram::new(RECONCILE_BUCKETS);
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Duration of a reconcile pass (dump, diff, apply)",
+            Unit::Seconds,
+            reconcile_duration.clone(),
+        );
+        let drift_repairs = Family::<ServiceLabels, Counter>::default();
+        registry.register(
+            "drift_repairs",
+            "Operations a reconcile pass sent to repair drift in the kernel table",
+            drift_repairs.clone(),
+        );
+        let alert_runs = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "alert_runs",
+            "Alert script runs by exit status",
+            alert_runs.clone(),
+        );
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                node_state,
+                node_transitions,
+                in_table,
+                checks,
+                check_latency,
+                vrrp_state,
+                vrrp_transitions,
+                netlink_ops,
+                netlink_errors,
+                reconcile_duration,
+                drift_repairs,
+                alert_runs,
+            }),
+        }
+    }
+
+    /// A node's current state.
+    pub fn node_state(&self, node: &str, state: NodeState) {
+        self.inner
+            .node_state
+            .get_or_create(&NodeLabels { node: node.into() })
+            .set(i64::from(state.number()));
+    }
+
+    /// A node moved from one state to another.
+    pub fn node_transition(&self, from: NodeState, to: NodeState) {
+        self.inner
+            .node_transitions
+            .get_or_create(&TransitionLabels {
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+            })
+            .inc();
+    }
+
+    /// Whether `node` is a real server of `service` in the kernel table.
+    pub fn real_server_in_table(&self, service: &str, node: &str, in_table: bool) {
+        self.inner
+            .in_table
+            .get_or_create(&ServiceNodeLabels {
+                service: service.into(),
+                node: node.into(),
+            })
+            .set(i64::from(in_table));
+    }
+
+    /// A service check finished.
+    pub fn check_result(&self, service: &str, ok: bool, latency: Duration) {
+        let result = if ok { "ok" } else { "fail" };
+        self.inner
+            .checks
+            .get_or_create(&CheckLabels {
+                service: service.into(),
+                result: result.into(),
+            })
+            .inc();
+        self.inner
+            .check_latency
+            .get_or_create(&ServiceLabels {
+                service: service.into(),
+            })
+            .observe(latency.as_secs_f64());
+    }
+
+    /// A VRRP instance's current state.
+    pub fn vrrp_state(&self, instance: &str, state: VrrpState) {
+        self.inner
+            .vrrp_state
+            .get_or_create(&InstanceLabels {
+                instance: instance.into(),
+            })
+            .set(state.number());
+    }
+
+    /// A VRRP instance changed state (also sets [`Metrics::vrrp_state`]).
+    pub fn vrrp_transition(&self, instance: &str, from: VrrpState, to: VrrpState) {
+        self.inner
+            .vrrp_transitions
+            .get_or_create(&VrrpTransitionLabels {
+                instance: instance.into(),
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+            })
+            .inc();
+        self.vrrp_state(instance, to);
+    }
+
+    /// One IPVS netlink operation (`new_service`, `del_dest`, ...) and the errno name the
+    /// kernel answered with, if any (`ENOENT`).
+    pub fn netlink_op(&self, op: &str, error: Option<&str>) {
+        self.inner
+            .netlink_ops
+            .get_or_create(&OpLabels { op: op.into() })
+            .inc();
+        if let Some(error) = error {
+            self.inner
+                .netlink_errors
+                .get_or_create(&OpErrorLabels {
+                    op: op.into(),
+                    error: error.into(),
+                })
+                .inc();
+        }
+    }
+
+    /// A reconcile pass took `duration`.
+    pub fn reconcile_pass(&self, duration: Duration) {
+        self.inner
+            .reconcile_duration
+            .observe(duration.as_secs_f64());
+    }
+
+    /// A reconcile pass repaired `operations` drifted entries of `service`.
+    pub fn drift_repairs(&self, service: &str, operations: u64) {
+        self.inner
+            .drift_repairs
+            .get_or_create(&ServiceLabels {
+                service: service.into(),
+            })
+            .inc_by(operations);
+    }
+
+    /// An alert script ran.
+    pub fn alert_run(&self, alert: &str, exit: AlertExit) {
+        self.inner
+            .alert_runs
+            .get_or_create(&AlertLabels {
+                alert: alert.into(),
+                exit: exit.label(),
+            })
+            .inc();
+    }
+
+    /// Drops the series of a node that left the configuration.
+    pub fn forget_node(&self, node: &str) {
+        self.inner
+            .node_state
+            .remove(&NodeLabels { node: node.into() });
+        // Families cannot be filtered by one label; the daemon forgets each (service, node)
+        // pair it knew through `forget_real_server`.
+    }
+
+    /// Drops the in-table series of a real server that left the configuration.
+    pub fn forget_real_server(&self, service: &str, node: &str) {
+        self.inner.in_table.remove(&ServiceNodeLabels {
+            service: service.into(),
+            node: node.into(),
+        });
+    }
+
+    /// The registry in OpenMetrics text format (see [`CONTENT_TYPE`]), ending in `# EOF`.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    #[test]
+    fn records_show_up_in_the_encoding() {
+        let m = Metrics::new("dir1");
+        m.node_state("rs1", NodeState::Failed);
+        m.node_state("rs1", NodeState::Online);
+        m.node_transition(NodeState::Failed, NodeState::Online);
+        m.real_server_in_table("http", "rs1", true);
+        m.check_result("http", true, Duration::from_millis(3));
+        m.vrrp_transition("vi_51", VrrpState::Backup, VrrpState::Master);
+        m.netlink_op("new_dest", Some("EINVAL"));
+        m.alert_run("mail.alert", AlertExit::Code(0));
+        let text = m.encode();
+        assert_eq!(
+            line_with(&text, "lbd_node_state{"),
+            vec![r#"lbd_node_state{node="rs1"} 1"#]
+        );
+        assert_eq!(
+            line_with(&text, "lbd_vrrp_state{"),
+            vec![r#"lbd_vrrp_state{instance="vi_51"} 2"#]
+        );
+        assert_eq!(
+            line_with(&text, "lbd_netlink_errors_total{"),
+            vec![r#"lbd_netlink_errors_total{op="new_dest",error="EINVAL"} 1"#]
+        );
+        let buckets = line_with(&text, "lbd_check_latency_seconds_bucket{");
+        assert_eq!(buckets.len(), CHECK_BUCKETS.len() + 1, "{buckets:?}");
+        let le = |b: &str| {
+            buckets
+                .iter()
+                .find(|l| l.contains(&format!("le=\"{b}\"")))
+                .map(|l| l.rsplit(' ').next().unwrap_or(""))
+                .unwrap_or_else(|| panic!("no bucket {b}: {buckets:?}"))
+                .to_string()
+        };
+        // 3 ms: above the 2.5 ms bucket, in the 5 ms one and every later one.
+        assert_eq!(le("0.0025"), "0");
+        assert_eq!(le("0.005"), "1");
+        assert_eq!(le("+Inf"), "1");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn clones_share_one_registry() {
+        let m = Metrics::new("dir1");
+        let c = m.clone();
+        c.drift_repairs("http", 3);
+        assert!(m
+            .encode()
+            .contains(r#"lbd_drift_repairs_total{service="http"} 3"#));
+        m.real_server_in_table("http", "rs2", true);
+        m.forget_real_server("http", "rs2");
+        assert!(!c.encode().contains(r#"node="rs2""#));
+    }
+}
