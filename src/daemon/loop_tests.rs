@@ -281,3 +281,21 @@ async fn the_loop_answers_control_requests_and_stops_without_touching_the_table(
     task.await.unwrap().unwrap();
     assert_eq!(kernel.dest_count(), before, "the table stays on exit");
 }
+
+#[test]
+fn the_loop_records_metrics() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    report(&mut d, "n1", false);
+    d.reconcile("test");
+    let text = metrics.encode();
+    for want in [
+        "lbd_node_transitions_total{from=\"online\",to=\"failed\"} 1",
+        "lbd_netlink_operations_total{op=\"del_dest\"} 1",
+        "lbd_real_server_in_table{service=\"web\",node=\"n1\"} 0",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
+}
