@@ -32,13 +32,19 @@ impl Daemon {
     /// Answers one control request.
     pub fn request(&mut self, req: Request) -> Response {
         match req {
-            Request::Status => Response::Status(self.status_view()),
+            Request::Status => {
+                self.refresh_conns();
+                Response::Status(self.status_view())
+            }
             Request::Nodes => Response::Nodes {
                 nodes: self.node_views(),
             },
-            Request::Services => Response::Services {
-                services: self.service_views(),
-            },
+            Request::Services => {
+                self.refresh_conns();
+                Response::Services {
+                    services: self.service_views(),
+                }
+            }
             Request::Events { since, limit, .. } => Response::Events {
                 events: self.history.query(since, limit),
             },

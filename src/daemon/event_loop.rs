@@ -137,6 +137,8 @@ pub struct Daemon {
     pub(super) kernel: Box<dyn Kernel>,
     pub(super) actual: Table,
     pub(super) conns: Conns,
+    /// When `conns` was read from the kernel.
+    pub(super) conns_at: Instant,
     pub(super) history: History,
     persister: Persister,
     last_persist: Option<Instant>,
@@ -233,6 +235,7 @@ impl Daemon {
             kernel,
             actual,
             conns,
+            conns_at: Instant::now(),
             history,
             persister,
             last_persist: None,
@@ -724,6 +727,26 @@ impl Daemon {
         }
     }
 
+    /// Re-reads the connection counters from the kernel when they are older than a second, so
+    /// `lbctl status` and `drain --wait` see live counts (as `ipvsadm -Ln` would) without
+    /// dumping more than once a second however often they ask. A failed dump keeps the old.
+    pub(super) fn refresh_conns(&mut self) {
+        if self.conns_at.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        let result = {
+            let kernel = &mut self.kernel;
+            blocking(|| kernel.dump())
+        };
+        match result {
+            Ok(entries) => {
+                self.conns = conns_of(&entries);
+                self.conns_at = Instant::now();
+            }
+            Err(e) => tracing::warn!("cannot read connection counters: {e}"),
+        }
+    }
+
     /// Drift repair: reads the kernel's table and repairs what differs (owned services only).
     pub fn drift_pass(&mut self) -> PassReport {
         let result = {
@@ -734,6 +757,7 @@ impl Daemon {
             Ok(entries) => {
                 self.actual = Table::from_entries(&entries);
                 self.conns = conns_of(&entries);
+                self.conns_at = Instant::now();
                 let r = self.reconcile("drift repair");
                 if let Some(m) = &self.metrics {
                     for (svc, n) in &r.by_service {
