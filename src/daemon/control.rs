@@ -31,6 +31,10 @@ fn check_word(c: Check) -> &'static str {
 impl Daemon {
     /// Answers one control request.
     pub fn request(&mut self, req: Request) -> Response {
+        if req.is_mutating() {
+            // What the operator does next (drain --wait) must see the connections as they are.
+            self.conns_at = None;
+        }
         match req {
             Request::Status => {
                 self.refresh_conns();

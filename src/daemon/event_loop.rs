@@ -137,8 +137,8 @@ pub struct Daemon {
     pub(super) kernel: Box<dyn Kernel>,
     pub(super) actual: Table,
     pub(super) conns: Conns,
-    /// When `conns` was read from the kernel.
-    pub(super) conns_at: Instant,
+    /// When `conns` was read from the kernel (None: to be re-read before the next use).
+    pub(super) conns_at: Option<Instant>,
     pub(super) history: History,
     persister: Persister,
     last_persist: Option<Instant>,
@@ -235,7 +235,7 @@ impl Daemon {
             kernel,
             actual,
             conns,
-            conns_at: Instant::now(),
+            conns_at: Some(Instant::now()),
             history,
             persister,
             last_persist: None,
@@ -729,9 +729,14 @@ impl Daemon {
 
     /// Re-reads the connection counters from the kernel when they are older than a second, so
     /// `lbctl status` and `drain --wait` see live counts (as `ipvsadm -Ln` would) without
-    /// dumping more than once a second however often they ask. A failed dump keeps the old.
+    /// dumping more than once a second however often they ask. Every operator action marks
+    /// them stale, so the first look after a drain sees every connection opened before it.
+    /// A failed dump keeps the old counts.
     pub(super) fn refresh_conns(&mut self) {
-        if self.conns_at.elapsed() < std::time::Duration::from_secs(1) {
+        if self
+            .conns_at
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
             return;
         }
         let result = {
@@ -741,7 +746,7 @@ impl Daemon {
         match result {
             Ok(entries) => {
                 self.conns = conns_of(&entries);
-                self.conns_at = Instant::now();
+                self.conns_at = Some(Instant::now());
             }
             Err(e) => tracing::warn!("cannot read connection counters: {e}"),
         }
@@ -757,7 +762,7 @@ impl Daemon {
             Ok(entries) => {
                 self.actual = Table::from_entries(&entries);
                 self.conns = conns_of(&entries);
-                self.conns_at = Instant::now();
+                self.conns_at = Some(Instant::now());
                 let r = self.reconcile("drift repair");
                 if let Some(m) = &self.metrics {
                     for (svc, n) in &r.by_service {

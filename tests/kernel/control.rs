@@ -181,12 +181,24 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("lbctl drain: {e}"))?;
-    wait_for("rs1 at weight 0", Duration::from_secs(10), || {
+    let weight0 = wait_for("rs1 at weight 0", Duration::from_secs(10), || {
         let out = netns::run("dir1", &["ipvsadm", "-Ln", "-t", HTTP])?;
         Ok(out
             .lines()
             .any(|l| l.contains("198.51.100.11:80") && l.split_whitespace().nth(3) == Some("0")))
-    })?;
+    });
+    if let Err(e) = weight0 {
+        let _ = drain.kill();
+        let out = drain.wait_with_output().map_err(|e| e.to_string())?;
+        return Err(format!(
+            "{e}\ndrain: {} {}{}\nipvsadm: {}\nlbd log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            netns::run("dir1", &["ipvsadm", "-Ln"]).unwrap_or_default(),
+            super::daemon::tail(&lbd.log())
+        ));
+    }
     std::thread::sleep(Duration::from_secs(3));
     if drain.try_wait().map_err(|e| e.to_string())?.is_some() {
         return Err("drain --wait returned while rs1 still had a connection".into());
@@ -255,6 +267,36 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
     wait_for("rs1 back in the table", Duration::from_secs(10), || {
         has("dir1", HTTP, "198.51.100.11:80")
     })?;
+
+    // Maintenance takes a node out of the table until it ends.
+    ok(&config, &["maintenance", "rs3", "on"])?;
+    wait_for("rs3 out for maintenance", Duration::from_secs(10), || {
+        Ok(!has("dir1", HTTP, "198.51.100.13:80")?)
+    })?;
+    if admin_of(&config, "rs3")? != "maintenance" {
+        return Err("rs3 is not shown in maintenance".into());
+    }
+    ok(&config, &["maintenance", "rs3", "off"])?;
+    wait_for(
+        "rs3 back after maintenance",
+        Duration::from_secs(10),
+        || has("dir1", HTTP, "198.51.100.13:80"),
+    )?;
+
+    // /metrics of the running daemon (default listener 127.0.0.1:9180 in dir1).
+    let metrics = netns::run(
+        "dir1",
+        &["curl", "-sS", "-m", "5", "http://127.0.0.1:9180/metrics"],
+    )?;
+    for want in [
+        r#"lbd_node_state{node="rs1"} 1"#,
+        r#"lbd_node_state{node="rs3"} 1"#,
+        "# EOF",
+    ] {
+        if !metrics.lines().any(|l| l == want) {
+            return Err(format!("/metrics lacks {want:?}:\n{metrics}"));
+        }
+    }
     lbd.stop()?;
     Ok(())
 }
