@@ -31,6 +31,8 @@ const LINK_POLL: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 enum ControlMsg {
     Track(TrackTarget, bool),
+    StepDown(bool),
+    Resume,
     Shutdown,
 }
 
@@ -40,6 +42,8 @@ pub struct Status {
     pub name: String,
     pub state: State,
     pub priority: u8,
+    /// An operator failover holds this instance in backup (no preemption).
+    pub held: bool,
     pub master: Option<IpAddr>,
     pub adverts_sent: u64,
     pub adverts_accepted: u64,
@@ -58,6 +62,17 @@ impl Control {
     /// Reports a tracked target up or down (e.g. "no healthy real server for service http").
     pub fn track(&self, target: TrackTarget, up: bool) {
         let _ = self.tx.send(ControlMsg::Track(target, up));
+    }
+
+    /// Operator failover: a master steps down at once (priority-0 advert) so the backup takes
+    /// over; with `hold` the instance then stays backup (no preemption) until [`Control::resume`].
+    pub fn step_down(&self, hold: bool) {
+        let _ = self.tx.send(ControlMsg::StepDown(hold));
+    }
+
+    /// Clears a failover hold: preemption as configured again.
+    pub fn resume(&self) {
+        let _ = self.tx.send(ControlMsg::Resume);
     }
 
     /// Asks for a clean stop: a priority-0 advert, VIPs removed, `stop` hooks run.
@@ -107,6 +122,7 @@ pub fn run_instance(
         name: cfg.name.clone(),
         state: State::Initialize,
         priority: cfg.priority,
+        held: false,
         master: None,
         adverts_sent: 0,
         adverts_accepted: 0,
@@ -295,6 +311,14 @@ impl Instance {
                             self.execute(&mut edge, acts).await;
                         }
                     }
+                    Some(ControlMsg::StepDown(hold)) => {
+                        let acts = self.fsm.handle(now(), Event::StepDown { hold });
+                        self.execute(&mut edge, acts).await;
+                    }
+                    Some(ControlMsg::Resume) => {
+                        let acts = self.fsm.handle(now(), Event::Resume);
+                        self.execute(&mut edge, acts).await;
+                    }
                     Some(ControlMsg::Shutdown) | None => break,
                 },
                 _ = poll.tick() => {
@@ -329,6 +353,7 @@ impl Instance {
         if let Ok(mut s) = self.status.lock() {
             s.state = self.fsm.state();
             s.priority = self.fsm.priority();
+            s.held = self.fsm.held();
             s.master = self.fsm.master();
             s.adverts_sent = edge.adverts_sent;
             s.adverts_accepted = accepted;
