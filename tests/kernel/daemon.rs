@@ -40,13 +40,13 @@ const LBD: &str = env!("CARGO_BIN_EXE_lbd");
 const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
 
 /// A running `lbd` in a namespace, its log in a file; SIGKILLed on drop if still running.
-struct Lbd {
+pub(crate) struct Lbd {
     child: Child,
     log: PathBuf,
 }
 
 impl Lbd {
-    fn start(ns: &str, config: &Path, state: &Path, log: &Path) -> Result<Self, String> {
+    pub(crate) fn start(ns: &str, config: &Path, state: &Path, log: &Path) -> Result<Self, String> {
         let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let child = netns::command(ns, LBD)
             .arg("-c")
@@ -65,7 +65,7 @@ impl Lbd {
         })
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -106,7 +106,7 @@ impl Lbd {
         }
     }
 
-    fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on the pid of our own child.
         unsafe {
             libc::kill(self.child.id() as i32, sig);
@@ -114,7 +114,7 @@ impl Lbd {
     }
 
     /// SIGTERM and wait for a clean exit.
-    fn stop(mut self) -> Result<String, String> {
+    pub(crate) fn stop(mut self) -> Result<String, String> {
         self.signal(libc::SIGTERM);
         let t0 = Instant::now();
         loop {
@@ -141,7 +141,7 @@ impl Drop for Lbd {
     }
 }
 
-fn tail(log: &str) -> String {
+pub(crate) fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
@@ -174,7 +174,7 @@ fn real_servers(ns: &str, service: Option<&str>) -> Result<Vec<String>, String> 
         .collect())
 }
 
-fn wait_for(
+pub(crate) fn wait_for(
     what: &str,
     timeout: Duration,
     mut f: impl FnMut() -> Result<bool, String>,
@@ -198,7 +198,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn tempdir() -> Result<tempfile::TempDir, String> {
+pub(crate) fn tempdir() -> Result<tempfile::TempDir, String> {
     tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
 }
 
@@ -369,7 +369,7 @@ fn big_table() -> Result<(), String> {
 const HTTP: &str = "192.0.2.10:80";
 const MYAPP: &str = "192.0.2.10:5000";
 
-fn lab_config(dir: &Path, http_extra: &str, director_extra: &str) -> Result<(), String> {
+pub(crate) fn lab_config(dir: &Path, http_extra: &str, director_extra: &str) -> Result<(), String> {
     write(
         &dir.join("director.yaml"),
         &format!("name: dir1\nreconcile_interval: 2s\n{director_extra}"),

@@ -22,6 +22,7 @@ mod selftest;
 mod sync;
 #[allow(dead_code)]
 mod topology;
+mod vrrp;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -31,6 +32,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(ipvs::tests());
     trials.extend(sync::tests());
     trials.extend(daemon::tests());
+    trials.extend(vrrp::tests());
     trials
 }
 
