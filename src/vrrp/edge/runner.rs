@@ -159,6 +159,38 @@ struct Edge {
     ifaces: HashMap<String, Iface>,
     hooks: HookQueue,
     adverts_sent: u64,
+    /// Roles for the sync-daemon worker (switching can block for seconds in the kernel while
+    /// it stops a sync thread: never on this task, or adverts and timers would stall).
+    sync_tx: mpsc::UnboundedSender<SyncRole>,
+}
+
+/// Applies sync-daemon roles in order on the blocking pool, skipping to the latest queued one.
+fn sync_worker(
+    name: String,
+    sync: Arc<dyn SyncDaemonControl>,
+) -> (mpsc::UnboundedSender<SyncRole>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SyncRole>();
+    let task = tokio::spawn(async move {
+        while let Some(mut role) = rx.recv().await {
+            while let Ok(later) = rx.try_recv() {
+                role = later;
+            }
+            let s = sync.clone();
+            let res = tokio::task::spawn_blocking(move || match role {
+                SyncRole::Master => s.to_master(),
+                SyncRole::Backup => s.to_backup(),
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => tracing::debug!(instance = %name, ?role, "sync daemon switched"),
+                Ok(Err(e)) => {
+                    tracing::warn!(instance = %name, ?role, "sync daemon switch failed: {e}")
+                }
+                Err(e) => tracing::warn!(instance = %name, ?role, "sync daemon switch failed: {e}"),
+            }
+        }
+    });
+    (tx, task)
 }
 
 impl Instance {
@@ -241,12 +273,14 @@ impl Instance {
         self.fsm.set_local_addr(src);
         tracing::info!(instance = %name, interface = %main, %src, vrid = self.cfg.vrid,
             priority = self.cfg.priority, "vrrp instance starting");
+        let (sync_tx, sync_task) = sync_worker(name.clone(), self.sync.clone());
         let mut edge = Edge {
             handle,
             sock,
             ifaces,
             hooks: HookQueue::start(&name, self.cfg.notify.clone()),
             adverts_sent: 0,
+            sync_tx,
         };
         let mut accepted = 0u64;
         let mut drops = DropCounters::default();
@@ -345,6 +379,14 @@ impl Instance {
         self.execute(&mut edge, acts).await;
         edge.hooks.finish(Duration::from_secs(10)).await;
         self.publish(&edge, accepted, &drops);
+        // Closing the channel lets the worker apply the last role (backup) and end.
+        drop(edge);
+        if tokio::time::timeout(Duration::from_secs(10), sync_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(instance = %name, "sync daemon switch still running at stop");
+        }
         tracing::info!(instance = %name, "vrrp instance stopped");
         Ok(())
     }
@@ -370,13 +412,7 @@ impl Instance {
                 Action::DelVips => self.vips(edge, false).await,
                 Action::SendGarp => self.announce(edge),
                 Action::Sync(role) => {
-                    let res = match role {
-                        SyncRole::Master => self.sync.to_master(),
-                        SyncRole::Backup => self.sync.to_backup(),
-                    };
-                    if let Err(e) = res {
-                        tracing::warn!(instance = %self.cfg.name, ?role, "sync daemon switch failed: {e}");
-                    }
+                    let _ = edge.sync_tx.send(role);
                 }
                 Action::Notify(t) => edge.hooks.push(t),
             }
