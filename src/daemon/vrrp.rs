@@ -134,6 +134,28 @@ pub fn sync_template(s: &config::SyncDaemon) -> ipvs::SyncDaemon {
     d
 }
 
+/// What a reload does to the running instances: the names to stop and the configurations to
+/// start. Removed and changed instances stop, new and changed ones start, unchanged ones keep
+/// running; a changed sync daemon restarts them all (each holds its own switch).
+pub fn restarts(
+    running: &BTreeMap<String, InstanceConfig>,
+    wanted: Vec<InstanceConfig>,
+    sync_changed: bool,
+) -> (Vec<String>, Vec<InstanceConfig>) {
+    let wanted: BTreeMap<String, InstanceConfig> =
+        wanted.into_iter().map(|c| (c.name.clone(), c)).collect();
+    let stop: Vec<String> = running
+        .iter()
+        .filter(|(n, c)| sync_changed || wanted.get(*n) != Some(*c))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let start = wanted
+        .into_values()
+        .filter(|c| !running.contains_key(&c.name) || stop.contains(&c.name))
+        .collect();
+    (stop, start)
+}
+
 fn state_word(s: State) -> &'static str {
     match s {
         State::Initialize => "initialize",
@@ -188,26 +210,21 @@ impl VrrpSet {
         let sync = cfg.director.sync_daemon.as_ref().map(sync_template);
         let sync_changed = sync != self.sync;
         self.sync = sync;
-        let wanted: BTreeMap<String, InstanceConfig> = instance_configs(cfg)
-            .into_iter()
-            .map(|c| (c.name.clone(), c))
+        let running: BTreeMap<String, InstanceConfig> = self
+            .running
+            .iter()
+            .map(|(n, r)| (n.clone(), r.cfg.clone()))
             .collect();
-        let names: Vec<String> = self.running.keys().cloned().collect();
-        for name in names {
-            let keep =
-                !sync_changed && wanted.get(&name) == self.running.get(&name).map(|r| &r.cfg);
-            if !keep {
-                if let Some(r) = self.running.remove(&name) {
-                    tracing::info!(instance = %name, "vrrp instance stopping (configuration changed)");
-                    r.control.shutdown();
-                    self.stopping.push(r.task);
-                }
+        let (stop, start) = restarts(&running, instance_configs(cfg), sync_changed);
+        for name in stop {
+            if let Some(r) = self.running.remove(&name) {
+                tracing::info!(instance = %name, "vrrp instance stopping (configuration changed)");
+                r.control.shutdown();
+                self.stopping.push(r.task);
             }
         }
-        for (name, c) in wanted {
-            if !self.running.contains_key(&name) {
-                self.spawn(c);
-            }
+        for c in start {
+            self.spawn(c);
         }
     }
 
@@ -461,6 +478,34 @@ mod tests {
             t2.set(&TrackTarget::Interface("eth1".into()), false),
             Some(1)
         );
+    }
+
+    #[test]
+    fn reload_restarts_only_changed_instances() {
+        let cfg = example();
+        let a = instance_config(&cfg, &cfg.director.vrrp[0]);
+        let mut b = a.clone();
+        b.name = "vi_52".into();
+        b.vrid = 52;
+        let running: BTreeMap<String, InstanceConfig> = [a.clone(), b.clone()]
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        // Same configuration: nothing happens.
+        let (stop, start) = restarts(&running, vec![a.clone(), b.clone()], false);
+        assert!(stop.is_empty() && start.is_empty());
+        // One priority changed, one instance removed, one added.
+        let mut a2 = a.clone();
+        a2.priority = 110;
+        let mut c = a.clone();
+        c.name = "vi_53".into();
+        let (stop, start) = restarts(&running, vec![a2.clone(), c.clone()], false);
+        assert_eq!(stop, vec!["vi_51".to_string(), "vi_52".to_string()]);
+        assert_eq!(start, vec![a2, c]);
+        // A new sync daemon restarts everything.
+        let (stop, start) = restarts(&running, vec![a.clone(), b.clone()], true);
+        assert_eq!(stop.len(), 2);
+        assert_eq!(start, vec![a, b]);
     }
 
     #[test]
