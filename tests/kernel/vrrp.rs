@@ -82,9 +82,14 @@ fn lbctl(sock: &Path, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The sync daemon's role(s) in `ipvsadm -L --daemon`.
-fn sync_role(ns: &str) -> Result<String, String> {
-    netns::run(ns, &["ipvsadm", "-L", "--daemon"])
+/// Whether `ipvsadm -L --daemon` in `ns` shows exactly one sync daemon, in role `role`.
+fn sync_is(ns: &str, role: &str) -> Result<bool, String> {
+    let out = netns::run(ns, &["ipvsadm", "-L", "--daemon"])?;
+    let roles: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    Ok(roles == [role])
 }
 
 fn two_daemons() -> Result<(), String> {
@@ -114,7 +119,7 @@ fn two_daemons() -> Result<(), String> {
     let r = wait_for(
         "sync daemon follows the role",
         Duration::from_secs(10),
-        || Ok(sync_role("dir1")?.contains("master") && sync_role("dir2")?.contains("backup")),
+        || Ok(sync_is("dir1", "master")? && sync_is("dir2", "backup")?),
     );
     r.map_err(|e| format!("{e}\n{}", logs(&lbd1, &lbd2)))?;
 
@@ -137,7 +142,7 @@ fn two_daemons() -> Result<(), String> {
     wait_for(
         "sync daemon follows the failover",
         Duration::from_secs(5),
-        || Ok(sync_role("dir2")?.contains("master") && sync_role("dir1")?.contains("backup")),
+        || Ok(sync_is("dir2", "master")? && sync_is("dir1", "backup")?),
     )?;
     // Clearing the hold lets dir1 preempt again.
     lbctl(&s1, &["failover", "--clear"])?;
@@ -147,6 +152,38 @@ fn two_daemons() -> Result<(), String> {
         || Ok(has_vip("dir1")? && !has_vip("dir2")?),
     )
     .map_err(|e| format!("{e}\n{}", logs(&lbd1, &lbd2)))?;
+
+    // Reloads: a change outside VRRP keeps the instance running; a new priority restarts it.
+    let from = lbd2.log().len();
+    let text = std::fs::read_to_string(&d2).map_err(|e| e.to_string())?;
+    let text = text.replace("reconcile_interval: 2s", "reconcile_interval: 3s");
+    std::fs::write(&d2, &text).map_err(|e| e.to_string())?;
+    lbctl(&s2, &["reload"])?;
+    std::thread::sleep(Duration::from_millis(500));
+    if lbd2.log()[from..].contains("vrrp instance stopping") {
+        return Err(format!(
+            "an unchanged instance was restarted\n{}",
+            tail(&lbd2.log())
+        ));
+    }
+    std::fs::write(&d2, text.replace("priority: 100", "priority: 110"))
+        .map_err(|e| e.to_string())?;
+    lbctl(&s2, &["reload"])?;
+    wait_for("dir2's instance restarted at 110", Duration::from_secs(5), || {
+        let log = lbd2.log();
+        let new = &log[from..];
+        Ok(new.contains("vrrp instance stopping (configuration changed)")
+            && new.contains("vrrp instance starting instance=vi_51 interface=eth0 src=192.0.2.3 vrid=51 priority=110"))
+    })
+    .map_err(|e| format!("{e}\n{}", tail(&lbd2.log())))?;
+    // dir1 stays master throughout.
+    std::thread::sleep(Duration::from_secs(1));
+    if !has_vip("dir1")? || has_vip("dir2")? {
+        return Err(format!(
+            "the VIP moved during dir2's reload\n{}",
+            logs(&lbd1, &lbd2)
+        ));
+    }
 
     // SIGKILL the master's lbd: dir2 takes the VIP within the master down interval.
     lbd1.signal(libc::SIGKILL);
