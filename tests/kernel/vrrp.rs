@@ -4,7 +4,9 @@
 //! Proves: dir1 holds the VIPs and `lbctl status` says master/backup; the sync daemon follows
 //! the role (`ipvsadm -L --daemon`); `lbctl failover` on the master hands over to dir2 and dir1
 //! stays backup (held, no preemption) until `lbctl failover --clear`; SIGKILL of the master's
-//! lbd → dir2 holds the VIP.
+//! lbd → dir2 holds the VIP; dir1 without a healthy http real server (its check made to fail by
+//! a reload) lowers its priority and dir2 takes over, and back; a reload that does not touch
+//! VRRP keeps the instance running, one that changes the priority restarts it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -149,6 +151,37 @@ fn two_daemons() -> Result<(), String> {
     wait_for(
         "dir1 master again after --clear",
         Duration::from_secs(5),
+        || Ok(has_vip("dir1")? && !has_vip("dir2")?),
+    )
+    .map_err(|e| format!("{e}\n{}", logs(&lbd1, &lbd2)))?;
+
+    // Tracking: dir1's http check now fails everywhere (dir2's still passes), so http has no
+    // healthy real server on dir1: 150 - 60 = 90 < 100 and dir2 preempts; fixed, dir1 is back.
+    let http1 = c1.join("services/http.yaml");
+    let good = std::fs::read_to_string(&http1).map_err(|e| e.to_string())?;
+    std::fs::write(&http1, good.replace("^rs", "^nomatch")).map_err(|e| e.to_string())?;
+    lbctl(&s1, &["reload"])?;
+    let took = wait_for(
+        "dir2 master while dir1 has no healthy http server",
+        Duration::from_secs(15),
+        || Ok(has_vip("dir2")? && !has_vip("dir1")?),
+    )
+    .map_err(|e| format!("{e}\n{}", logs(&lbd1, &lbd2)))?;
+    eprintln!("no healthy http real server on dir1: dir2 holds the VIP after {took:?}");
+    if !lbd1
+        .log()
+        .contains("no healthy real server: lowering the vrrp priority instance=vi_51 service=http")
+    {
+        return Err(format!(
+            "dir1 did not say why it lowered its priority\n{}",
+            tail(&lbd1.log())
+        ));
+    }
+    std::fs::write(&http1, &good).map_err(|e| e.to_string())?;
+    lbctl(&s1, &["reload"])?;
+    wait_for(
+        "dir1 master again once http is healthy",
+        Duration::from_secs(15),
         || Ok(has_vip("dir1")? && !has_vip("dir2")?),
     )
     .map_err(|e| format!("{e}\n{}", logs(&lbd1, &lbd2)))?;
