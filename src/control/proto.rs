@@ -53,9 +53,12 @@ pub enum Request {
     /// What a reload would change in the kernel table (configuration vs kernel).
     Diff,
     /// The master of an instance (all if none named) steps down with priority 0.
+    /// With `clear`, ends the hold a failover put on this director instead.
     Failover {
         #[serde(default)]
         instance: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        clear: bool,
     },
 }
 
@@ -423,7 +426,10 @@ mod tests {
             },
             Request::Reload,
             Request::Diff,
-            Request::Failover { instance: None },
+            Request::Failover {
+                instance: None,
+                clear: false,
+            },
         ];
         for r in all {
             let v: serde_json::Value = serde_json::to_value(&r).unwrap();

@@ -72,10 +72,7 @@ impl Daemon {
                 Err(e) => error(ErrorCode::ConfigInvalid, e.to_string()),
             },
             Request::Diff => self.diff_view(),
-            Request::Failover { .. } => error(
-                ErrorCode::Failed,
-                "failover: VRRP is not running in this daemon yet",
-            ),
+            Request::Failover { instance, clear } => self.vrrp.failover(instance.as_deref(), clear),
         }
     }
 
@@ -159,7 +156,7 @@ impl Daemon {
         StatusView {
             director: self.cfg.director.name.clone(),
             at_ms: unix_ms(),
-            vrrp: Vec::new(),
+            vrrp: self.vrrp.views(),
             services: self.service_views(),
         }
     }

@@ -157,7 +157,9 @@ pub struct Daemon {
     pub(super) removed: BTreeSet<ServiceKey>,
     guard_tripped: BTreeSet<String>,
     dirty: bool,
-    metrics: Option<crate::metrics::Metrics>,
+    pub(super) metrics: Option<crate::metrics::Metrics>,
+    /// The VRRP instances (started by [`Daemon::run`]).
+    pub(super) vrrp: super::vrrp::VrrpSet,
     /// Passes run, and the first one's report.
     pub passes: u64,
     pub first_pass: PassReport,
@@ -253,6 +255,7 @@ impl Daemon {
             guard_tripped: BTreeSet::new(),
             dirty: true,
             metrics: None,
+            vrrp: Default::default(),
             passes: 0,
             first_pass: PassReport::default(),
         };
@@ -883,6 +886,8 @@ impl Daemon {
                 self.start_watch(name);
             }
         }
+        // Instances whose configuration changed restart; the others keep running.
+        self.vrrp.apply(&self.cfg);
         let msg = format!(
             "reloaded: {} service(s) changed ({}), {} watch(es) restarted, {} unchanged, {} node(s) kept their state",
             changed.len(),
@@ -968,6 +973,10 @@ impl Daemon {
             self.cfg.services.len(),
             self.first_pass.ops
         ));
+        self.vrrp.start(&self.cfg);
+        self.vrrp.track(&self.plan);
+        let mut vrrp_tick = tokio::time::interval(Duration::from_millis(250));
+        vrrp_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -992,12 +1001,15 @@ impl Daemon {
                 _ = drift.tick() => { self.drift_pass(); }
                 _ = watchdog.tick(), if wd.is_some() => systemd::watchdog(),
                 _ = persist_tick.tick() => self.persist(false),
+                _ = vrrp_tick.tick() => self.vrrp.observe(self.metrics.as_ref()),
             }
             if self.dirty {
                 self.reconcile("health change");
             }
+            self.vrrp.track(&self.plan);
         }
         systemd::stopping();
+        self.vrrp.shutdown().await;
         for name in self.running.keys().cloned().collect::<Vec<_>>() {
             self.stop_watch(&name);
         }

@@ -37,6 +37,13 @@ pub enum Event {
     Advert { src: IpAddr, advert: Advert },
     /// Tracking changed the effective priority.
     Priority(u8),
+    /// Operator failover: a master leaves at once with a priority-0 advert so the backup takes
+    /// over within Skew_Time. With `hold`, this router then stays backup: it follows any
+    /// master, whatever its priority (no preemption), until [`Event::Resume`]; it still takes
+    /// over when no master is heard at all.
+    StepDown { hold: bool },
+    /// Ends a failover hold: preemption as configured again.
+    Resume,
     /// A timer expired.
     Timer(TimerKind),
 }
@@ -49,6 +56,8 @@ impl Event {
             Event::InterfaceDown => "interface-down",
             Event::Advert { .. } => "advert",
             Event::Priority(_) => "priority",
+            Event::StepDown { .. } => "step-down",
+            Event::Resume => "resume",
             Event::Timer(TimerKind::MasterDown) => "master-down-timer",
             Event::Timer(TimerKind::Adver) => "adver-timer",
             Event::Timer(TimerKind::GarpRepeat) => "garp-timer",
@@ -155,6 +164,8 @@ pub struct Vrrp {
     preempt_deadline: Option<Instant>,
     /// Our interface is down.
     fault: bool,
+    /// An operator failover holds us in backup (preemption off) until resumed.
+    hold: bool,
 }
 
 /// centiseconds → Duration.
@@ -176,7 +187,13 @@ impl Vrrp {
             garp_left: 0,
             preempt_deadline: None,
             fault: false,
+            hold: false,
         }
+    }
+
+    /// Whether an operator failover holds this router in backup.
+    pub fn held(&self) -> bool {
+        self.hold
     }
 
     pub fn config(&self) -> &FsmConfig {
@@ -277,6 +294,22 @@ impl Vrrp {
         let mut out = Vec::new();
         match (self.state, &event) {
             (_, Event::Priority(p)) => self.set_priority(now, *p, &mut out),
+            (_, Event::StepDown { hold }) => {
+                self.hold = *hold;
+                if self.state == State::Master {
+                    // 6.4.3's hand-over, without leaving the protocol: priority 0 makes the
+                    // backup's Master_Down_Timer fire after Skew_Time.
+                    out.push(Action::SendAdvert { priority: 0 });
+                    self.change_state(now, State::Backup, &event, "operator failover", &mut out);
+                }
+            }
+            (_, Event::Resume) => {
+                if self.hold {
+                    tracing::info!(instance = %self.cfg.name, vrid = self.cfg.vrid,
+                        "failover hold cleared, preemption as configured");
+                }
+                self.hold = false;
+            }
             // 6.4.1 Initialize: "If a Startup event is received, then: If the Priority = 255
             // ... Send an ADVERTISEMENT ... Broadcast a gratuitous ARP request ... Set the
             // Adver_Timer to Advertisement_Interval; Transition to the {Master} state; else: Set
@@ -367,7 +400,7 @@ impl Vrrp {
         // equal to the local Priority, then: Set Master_Adver_Interval to Adver Interval
         // contained in the ADVERTISEMENT; Recompute the Master_Down_Interval; Reset the
         // Master_Down_Timer to Master_Down_Interval; else: Discard the ADVERTISEMENT".
-        let accept = if !self.cfg.preempt || advert.priority >= self.priority {
+        let accept = if !self.cfg.preempt || self.hold || advert.priority >= self.priority {
             self.preempt_deadline = None;
             true
         } else if self.cfg.preempt_delay.is_zero() {

@@ -23,6 +23,9 @@ enum In {
     /// Let timers fire.
     Tick,
     Prio(u8),
+    /// Operator failover, with or without the hold.
+    StepDown(bool),
+    Resume,
 }
 
 /// One row: at `ms`, feed `input`; expect `state` and exactly these actions.
@@ -65,6 +68,8 @@ fn run(mut fsm: Vrrp, rows: &[Row]) -> Vrrp {
             In::Shutdown => fsm.handle(now, Event::Shutdown),
             In::IfDown => fsm.handle(now, Event::InterfaceDown),
             In::Prio(p) => fsm.handle(now, Event::Priority(*p)),
+            In::StepDown(hold) => fsm.handle(now, Event::StepDown { hold: *hold }),
+            In::Resume => fsm.handle(now, Event::Resume),
             In::Tick => fsm.handle_timeout(now),
             In::Adv(src, priority, int) => {
                 let advert = Advert {
@@ -514,5 +519,134 @@ fn receive_checks_of_section_7_1() {
     assert_eq!(
         owner.receive(now, src, advert(51, 100, VIP)),
         Err(DropReason::LocalOwner)
+    );
+}
+
+/// Priority 150 at 1 s: Master_Down_Interval = 3 s + 106/256 s = 3414.0625 ms.
+const STEPPED_DOWN: &[&str] = &["advert(0)", "del-vips", "sync-backup", "notify-backup"];
+
+#[test]
+fn failover_steps_down_with_priority_zero_and_holds_backup_until_resumed() {
+    let to_master_150 = &[
+        "advert(150)",
+        "add-vips",
+        "garp",
+        "sync-master",
+        "notify-master",
+    ];
+    let fsm = run(
+        Vrrp::new(cfg(150)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(3415, In::Tick, State::Master, to_master_150),
+            // The master leaves at once: priority 0 so the backup waits only Skew_Time.
+            Row(5000, In::StepDown(true), State::Backup, STEPPED_DOWN),
+            // Held: the lower-priority new master is followed, not preempted.
+            Row(5600, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]),
+            Row(6600, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]),
+            Row(9000, In::Tick, State::Backup, &[]),
+            Row(9500, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]),
+            // A second failover request while backup changes nothing.
+            Row(9600, In::StepDown(true), State::Backup, &[]),
+            // Cleared: its adverts are discarded again, so the Master_Down_Timer set by the
+            // 9500 advert fires and we preempt.
+            Row(9700, In::Resume, State::Backup, &[]),
+            Row(10_500, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]),
+            Row(12_913, In::Tick, State::Backup, &[]),
+            Row(12_915, In::Tick, State::Master, to_master_150),
+        ],
+    );
+    assert!(!fsm.held());
+}
+
+#[test]
+fn failover_hold_still_takes_over_when_no_master_is_heard() {
+    let fsm = run(
+        Vrrp::new(cfg(150)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(
+                3415,
+                In::Tick,
+                State::Master,
+                &[
+                    "advert(150)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+            Row(4000, In::StepDown(true), State::Backup, STEPPED_DOWN),
+            Row(4500, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]),
+            // The new master dies: after Master_Down_Interval we take the VIPs back.
+            Row(7914, In::Tick, State::Backup, &[]),
+            Row(
+                7915,
+                In::Tick,
+                State::Master,
+                &[
+                    "advert(150)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+        ],
+    );
+    // Still held: the hold is about preemption, not about refusing to serve.
+    assert!(fsm.held());
+}
+
+#[test]
+fn failover_without_hold_lets_preemption_take_the_vips_back() {
+    run(
+        Vrrp::new(cfg(150)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(
+                3415,
+                In::Tick,
+                State::Master,
+                &[
+                    "advert(150)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+            Row(4000, In::StepDown(false), State::Backup, STEPPED_DOWN),
+            // Lower priority: discarded (preempt), so the timer set at 4000 runs out.
+            Row(4500, In::Adv("192.0.2.3", 100, 100), State::Backup, &[]),
+            Row(
+                7415,
+                In::Tick,
+                State::Master,
+                &[
+                    "advert(150)",
+                    "add-vips",
+                    "garp",
+                    "sync-master",
+                    "notify-master",
+                ],
+            ),
+        ],
     );
 }

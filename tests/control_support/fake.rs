@@ -312,7 +312,7 @@ impl Fake {
                     "-e -t 192.0.2.10:5000 -r 198.51.100.14:5000 -m -w 2".into(),
                 ],
             },
-            Request::Failover { instance } => {
+            Request::Failover { instance, .. } => {
                 if instance.as_deref().is_some_and(|i| i != "vi_51") {
                     return Response::error(
                         ErrorCode::NotFound,

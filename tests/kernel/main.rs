@@ -23,6 +23,7 @@ mod selftest;
 mod sync;
 #[allow(dead_code)]
 mod topology;
+mod vrrp;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -33,6 +34,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(sync::tests());
     trials.extend(control::tests());
     trials.extend(daemon::tests());
+    trials.extend(vrrp::tests());
     trials
 }
 

@@ -31,6 +31,8 @@ const LINK_POLL: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 enum ControlMsg {
     Track(TrackTarget, bool),
+    StepDown(bool),
+    Resume,
     Shutdown,
 }
 
@@ -40,6 +42,8 @@ pub struct Status {
     pub name: String,
     pub state: State,
     pub priority: u8,
+    /// An operator failover holds this instance in backup (no preemption).
+    pub held: bool,
     pub master: Option<IpAddr>,
     pub adverts_sent: u64,
     pub adverts_accepted: u64,
@@ -58,6 +62,17 @@ impl Control {
     /// Reports a tracked target up or down (e.g. "no healthy real server for service http").
     pub fn track(&self, target: TrackTarget, up: bool) {
         let _ = self.tx.send(ControlMsg::Track(target, up));
+    }
+
+    /// Operator failover: a master steps down at once (priority-0 advert) so the backup takes
+    /// over; with `hold` the instance then stays backup (no preemption) until [`Control::resume`].
+    pub fn step_down(&self, hold: bool) {
+        let _ = self.tx.send(ControlMsg::StepDown(hold));
+    }
+
+    /// Clears a failover hold: preemption as configured again.
+    pub fn resume(&self) {
+        let _ = self.tx.send(ControlMsg::Resume);
     }
 
     /// Asks for a clean stop: a priority-0 advert, VIPs removed, `stop` hooks run.
@@ -107,6 +122,7 @@ pub fn run_instance(
         name: cfg.name.clone(),
         state: State::Initialize,
         priority: cfg.priority,
+        held: false,
         master: None,
         adverts_sent: 0,
         adverts_accepted: 0,
@@ -143,6 +159,38 @@ struct Edge {
     ifaces: HashMap<String, Iface>,
     hooks: HookQueue,
     adverts_sent: u64,
+    /// Roles for the sync-daemon worker (switching can block for seconds in the kernel while
+    /// it stops a sync thread: never on this task, or adverts and timers would stall).
+    sync_tx: mpsc::UnboundedSender<SyncRole>,
+}
+
+/// Applies sync-daemon roles in order on the blocking pool, skipping to the latest queued one.
+fn sync_worker(
+    name: String,
+    sync: Arc<dyn SyncDaemonControl>,
+) -> (mpsc::UnboundedSender<SyncRole>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SyncRole>();
+    let task = tokio::spawn(async move {
+        while let Some(mut role) = rx.recv().await {
+            while let Ok(later) = rx.try_recv() {
+                role = later;
+            }
+            let s = sync.clone();
+            let res = tokio::task::spawn_blocking(move || match role {
+                SyncRole::Master => s.to_master(),
+                SyncRole::Backup => s.to_backup(),
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => tracing::debug!(instance = %name, ?role, "sync daemon switched"),
+                Ok(Err(e)) => {
+                    tracing::warn!(instance = %name, ?role, "sync daemon switch failed: {e}")
+                }
+                Err(e) => tracing::warn!(instance = %name, ?role, "sync daemon switch failed: {e}"),
+            }
+        }
+    });
+    (tx, task)
 }
 
 impl Instance {
@@ -225,12 +273,14 @@ impl Instance {
         self.fsm.set_local_addr(src);
         tracing::info!(instance = %name, interface = %main, %src, vrid = self.cfg.vrid,
             priority = self.cfg.priority, "vrrp instance starting");
+        let (sync_tx, sync_task) = sync_worker(name.clone(), self.sync.clone());
         let mut edge = Edge {
             handle,
             sock,
             ifaces,
             hooks: HookQueue::start(&name, self.cfg.notify.clone()),
             adverts_sent: 0,
+            sync_tx,
         };
         let mut accepted = 0u64;
         let mut drops = DropCounters::default();
@@ -295,6 +345,14 @@ impl Instance {
                             self.execute(&mut edge, acts).await;
                         }
                     }
+                    Some(ControlMsg::StepDown(hold)) => {
+                        let acts = self.fsm.handle(now(), Event::StepDown { hold });
+                        self.execute(&mut edge, acts).await;
+                    }
+                    Some(ControlMsg::Resume) => {
+                        let acts = self.fsm.handle(now(), Event::Resume);
+                        self.execute(&mut edge, acts).await;
+                    }
                     Some(ControlMsg::Shutdown) | None => break,
                 },
                 _ = poll.tick() => {
@@ -321,6 +379,14 @@ impl Instance {
         self.execute(&mut edge, acts).await;
         edge.hooks.finish(Duration::from_secs(10)).await;
         self.publish(&edge, accepted, &drops);
+        // Closing the channel lets the worker apply the last role (backup) and end.
+        drop(edge);
+        if tokio::time::timeout(Duration::from_secs(10), sync_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(instance = %name, "sync daemon switch still running at stop");
+        }
         tracing::info!(instance = %name, "vrrp instance stopped");
         Ok(())
     }
@@ -329,6 +395,7 @@ impl Instance {
         if let Ok(mut s) = self.status.lock() {
             s.state = self.fsm.state();
             s.priority = self.fsm.priority();
+            s.held = self.fsm.held();
             s.master = self.fsm.master();
             s.adverts_sent = edge.adverts_sent;
             s.adverts_accepted = accepted;
@@ -345,13 +412,7 @@ impl Instance {
                 Action::DelVips => self.vips(edge, false).await,
                 Action::SendGarp => self.announce(edge),
                 Action::Sync(role) => {
-                    let res = match role {
-                        SyncRole::Master => self.sync.to_master(),
-                        SyncRole::Backup => self.sync.to_backup(),
-                    };
-                    if let Err(e) = res {
-                        tracing::warn!(instance = %self.cfg.name, ?role, "sync daemon switch failed: {e}");
-                    }
+                    let _ = edge.sync_tx.send(role);
                 }
                 Action::Notify(t) => edge.hooks.push(t),
             }

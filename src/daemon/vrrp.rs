@@ -1,0 +1,520 @@
+//! The VRRP instances inside the daemon: the pure mapping from the configuration
+//! (`director.vrrp`, `director.sync_daemon`) to [`vrrp::InstanceConfig`] and the IPVS
+//! sync-daemon template, and [`VrrpSet`], which runs one instance per configured one, feeds
+//! them service health, restarts the changed ones on reload and stops them on shutdown.
+//!
+//! Mapping rules:
+//! - every VIP keeps its own interface; the instance advertises the VIPs of its first VIP's
+//!   family on its interface, the others move with them (one RFC 5798 router per instance);
+//! - `track.interfaces` lower the priority by `priority_decrement`, or, without one, by
+//!   [`INTERFACE_FAULT_WEIGHT`] (the priority drops to 1: any backup takes over);
+//! - a service is *carried* by an instance when its virtual address is one of the instance's
+//!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
+//!   [`DEFAULT_SERVICE_DECREMENT`] without one;
+//! - notify scripts run on their transition (master, backup, fault), 5 s time limit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::desired::Plan;
+use crate::config::{self, Config, SyncDestination, Virtual, VrrpInstance};
+use crate::control::proto::{ErrorCode, Response, VrrpView};
+use crate::ipvs::{self, DaemonState};
+use crate::metrics::{Metrics, VrrpState};
+use crate::vrrp::config::{GarpConfig, NotifyHook};
+use crate::vrrp::ipvs_sync::IpvsSyncDaemon;
+use crate::vrrp::{
+    self, Control, InstanceConfig, NoSyncDaemon, NotifyState, State, SyncDaemonControl, Track,
+    TrackTarget, Vip,
+};
+
+/// Priority lost while a carried service has no healthy real server, when the instance's
+/// `track.priority_decrement` is not set: enough for the lab's master (150) to fall below its
+/// backup (100), so the director that can still serve takes the VIP.
+pub const DEFAULT_SERVICE_DECREMENT: u8 = 60;
+
+/// Priority lost with a tracked interface down when no `priority_decrement` is set: the
+/// priority drops to 1 (the tracker never goes below), so any backup takes over.
+pub const INTERFACE_FAULT_WEIGHT: u8 = 255;
+
+/// How long a notify script may run.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long shutdown waits for the instances' priority-0 adverts and stop hooks.
+const STOP_WAIT: Duration = Duration::from_secs(12);
+
+/// The services an instance carries: those whose virtual address is one of its VIPs.
+pub fn carried_services(cfg: &Config, inst: &VrrpInstance) -> Vec<String> {
+    cfg.services
+        .iter()
+        .filter(|s| match &s.virtual_service {
+            Virtual::Address { address, .. } => inst.vips.iter().any(|v| v.address == *address),
+            Virtual::Fwmark { .. } => false,
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// One configured instance as the VRRP runner wants it.
+pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
+    let decrement = inst.track.as_ref().and_then(|t| t.priority_decrement);
+    let mut track: Vec<Track> = inst
+        .track
+        .iter()
+        .flat_map(|t| t.interfaces.iter())
+        .map(|i| Track {
+            target: TrackTarget::Interface(i.clone()),
+            weight: decrement.unwrap_or(INTERFACE_FAULT_WEIGHT),
+        })
+        .collect();
+    track.extend(carried_services(cfg, inst).into_iter().map(|s| Track {
+        target: TrackTarget::Service(s),
+        weight: decrement.unwrap_or(DEFAULT_SERVICE_DECREMENT),
+    }));
+    let hooks = [
+        (NotifyState::Master, &inst.notify.master),
+        (NotifyState::Backup, &inst.notify.backup),
+        (NotifyState::Fault, &inst.notify.fault),
+    ];
+    let notify = hooks
+        .into_iter()
+        .filter_map(|(on, path)| {
+            path.as_ref().map(|p| NotifyHook {
+                on: vec![on],
+                command: vec![p.display().to_string()],
+                timeout: HOOK_TIMEOUT,
+            })
+        })
+        .collect();
+    InstanceConfig {
+        name: inst.name.clone(),
+        interface: inst.interface.clone(),
+        vrid: inst.vrid,
+        priority: inst.priority,
+        advert_interval: inst.advert_interval,
+        preempt: inst.preempt,
+        preempt_delay: inst.preempt_delay,
+        vips: inst
+            .vips
+            .iter()
+            .map(|v| Vip {
+                address: v.address,
+                prefix: v.prefix,
+                interface: v.interface.clone(),
+            })
+            .collect(),
+        unicast_peers: inst.unicast_peers.clone(),
+        track,
+        notify,
+        garp: GarpConfig::default(),
+    }
+}
+
+/// Every configured instance, in configuration order.
+pub fn instance_configs(cfg: &Config) -> Vec<InstanceConfig> {
+    cfg.director
+        .vrrp
+        .iter()
+        .map(|i| instance_config(cfg, i))
+        .collect()
+}
+
+/// The sync daemon's settings (its state is set by VRRP on each transition). A unicast
+/// `peer` is given to the kernel as the daemon's destination address.
+pub fn sync_template(s: &config::SyncDaemon) -> ipvs::SyncDaemon {
+    let mut d = ipvs::SyncDaemon::new(DaemonState::Backup, &s.interface, u32::from(s.sync_id));
+    d.group = Some(match s.destination {
+        SyncDestination::Multicast(g) | SyncDestination::Peer(g) => g,
+    });
+    d.port = Some(s.port);
+    d.ttl = Some(s.ttl);
+    d
+}
+
+/// What a reload does to the running instances: the names to stop and the configurations to
+/// start. Removed and changed instances stop, new and changed ones start, unchanged ones keep
+/// running; a changed sync daemon restarts them all (each holds its own switch).
+pub fn restarts(
+    running: &BTreeMap<String, InstanceConfig>,
+    wanted: Vec<InstanceConfig>,
+    sync_changed: bool,
+) -> (Vec<String>, Vec<InstanceConfig>) {
+    let wanted: BTreeMap<String, InstanceConfig> =
+        wanted.into_iter().map(|c| (c.name.clone(), c)).collect();
+    let stop: Vec<String> = running
+        .iter()
+        .filter(|(n, c)| sync_changed || wanted.get(*n) != Some(*c))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let start = wanted
+        .into_values()
+        .filter(|c| !running.contains_key(&c.name) || stop.contains(&c.name))
+        .collect();
+    (stop, start)
+}
+
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::Initialize => "initialize",
+        State::Backup => "backup",
+        State::Master => "master",
+    }
+}
+
+fn metric_state(s: State) -> VrrpState {
+    match s {
+        State::Initialize => VrrpState::Initialize,
+        State::Backup => VrrpState::Backup,
+        State::Master => VrrpState::Master,
+    }
+}
+
+/// One running instance.
+struct Running {
+    cfg: InstanceConfig,
+    control: Control,
+    task: JoinHandle<()>,
+    /// Service health last reported to it.
+    reported: BTreeMap<String, bool>,
+    /// State last recorded in the metrics.
+    seen: Option<State>,
+}
+
+/// The daemon's running VRRP instances.
+#[derive(Default)]
+pub struct VrrpSet {
+    /// Set once the event loop runs: before it nothing is spawned.
+    active: bool,
+    sync: Option<ipvs::SyncDaemon>,
+    running: BTreeMap<String, Running>,
+    /// Instances replaced by a reload, still finishing their stop.
+    stopping: Vec<JoinHandle<()>>,
+}
+
+impl VrrpSet {
+    /// Starts every configured instance (from the event loop).
+    pub fn start(&mut self, cfg: &Config) {
+        self.active = true;
+        self.apply(cfg);
+    }
+
+    /// Brings the running instances in line with `cfg`: new ones start, removed ones stop,
+    /// changed ones (or all, when the sync daemon changed) restart; the others keep running.
+    pub fn apply(&mut self, cfg: &Config) {
+        if !self.active {
+            return;
+        }
+        let sync = cfg.director.sync_daemon.as_ref().map(sync_template);
+        let sync_changed = sync != self.sync;
+        self.sync = sync;
+        let running: BTreeMap<String, InstanceConfig> = self
+            .running
+            .iter()
+            .map(|(n, r)| (n.clone(), r.cfg.clone()))
+            .collect();
+        let (stop, start) = restarts(&running, instance_configs(cfg), sync_changed);
+        for name in stop {
+            if let Some(r) = self.running.remove(&name) {
+                tracing::info!(instance = %name, "vrrp instance stopping (configuration changed)");
+                r.control.shutdown();
+                self.stopping.push(r.task);
+            }
+        }
+        for c in start {
+            self.spawn(c);
+        }
+    }
+
+    fn spawn(&mut self, cfg: InstanceConfig) {
+        let sync: Arc<dyn SyncDaemonControl> = match &self.sync {
+            Some(t) => Arc::new(IpvsSyncDaemon::new(t.clone())),
+            None => Arc::new(NoSyncDaemon),
+        };
+        let name = cfg.name.clone();
+        match vrrp::run_instance(cfg.clone(), sync) {
+            Ok((instance, control)) => {
+                let task = tokio::spawn(async move {
+                    if let Err(e) = instance.run().await {
+                        tracing::error!("vrrp instance stopped: {e}");
+                    }
+                });
+                self.running.insert(
+                    name,
+                    Running {
+                        cfg,
+                        control,
+                        task,
+                        reported: BTreeMap::new(),
+                        seen: None,
+                    },
+                );
+            }
+            Err(e) => tracing::error!("vrrp instance not started: {e}"),
+        }
+    }
+
+    /// Reports the carried services' health ("a healthy real server in the table") to the
+    /// instances, only what changed.
+    pub fn track(&mut self, plan: &Plan) {
+        for r in self.running.values_mut() {
+            for t in &r.cfg.track {
+                let TrackTarget::Service(svc) = &t.target else {
+                    continue;
+                };
+                let up = plan.services.get(svc).is_some_and(|s| s.healthy > 0);
+                if r.reported.get(svc) != Some(&up) {
+                    if !up {
+                        tracing::warn!(instance = %r.cfg.name, service = %svc,
+                            "no healthy real server: lowering the vrrp priority");
+                    }
+                    r.control.track(t.target.clone(), up);
+                    r.reported.insert(svc.clone(), up);
+                }
+            }
+        }
+    }
+
+    /// Records state changes in the metrics.
+    pub fn observe(&mut self, metrics: Option<&Metrics>) {
+        for r in self.running.values_mut() {
+            let Some(st) = r.control.status() else {
+                continue;
+            };
+            if r.seen != Some(st.state) {
+                if let Some(m) = metrics {
+                    match r.seen {
+                        Some(from) => m.vrrp_transition(
+                            &r.cfg.name,
+                            metric_state(from),
+                            metric_state(st.state),
+                        ),
+                        None => m.vrrp_state(&r.cfg.name, metric_state(st.state)),
+                    }
+                }
+                r.seen = Some(st.state);
+            }
+        }
+    }
+
+    /// `lbctl status`: the real role of each instance.
+    pub fn views(&self) -> Vec<VrrpView> {
+        self.running
+            .values()
+            .map(|r| {
+                let st = r.control.status();
+                VrrpView {
+                    instance: r.cfg.name.clone(),
+                    interface: r.cfg.interface.clone(),
+                    vrid: r.cfg.vrid,
+                    state: st
+                        .as_ref()
+                        .map_or("initialize", |s| state_word(s.state))
+                        .to_string(),
+                    priority: r.cfg.priority,
+                    effective_priority: st.as_ref().map_or(r.cfg.priority, |s| s.priority),
+                    vips: r
+                        .cfg
+                        .vips
+                        .iter()
+                        .map(|v| match &v.interface {
+                            Some(i) => format!("{}/{}@{i}", v.address, v.prefix),
+                            None => format!("{}/{}", v.address, v.prefix),
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// `lbctl failover`: the masters among the chosen instances step down and stay backup
+    /// until `lbctl failover --clear` (or a restart); `clear` ends the hold instead.
+    pub fn failover(&self, instance: Option<&str>, clear: bool) -> Response {
+        let chosen: Vec<&Running> = self
+            .running
+            .values()
+            .filter(|r| instance.is_none_or(|i| i == r.cfg.name))
+            .collect();
+        if chosen.is_empty() {
+            return Response::Error {
+                code: ErrorCode::NotFound,
+                message: match instance {
+                    Some(i) => format!("no vrrp instance `{i}`"),
+                    None => "no vrrp instance runs in this daemon".to_string(),
+                },
+            };
+        }
+        let mut words = Vec::new();
+        for r in chosen {
+            let state = r.control.status().map(|s| s.state);
+            if clear {
+                r.control.resume();
+                words.push(format!("{}: hold cleared", r.cfg.name));
+            } else {
+                r.control.step_down(true);
+                let what = if state == Some(State::Master) {
+                    "master steps down (priority 0), held in backup"
+                } else {
+                    "not master, held in backup"
+                };
+                words.push(format!("{}: {what}", r.cfg.name));
+                tracing::info!(instance = %r.cfg.name, "operator failover: {what}");
+            }
+        }
+        Response::Done {
+            message: words.join("; "),
+        }
+    }
+
+    /// Stops every instance cleanly (priority-0 advert, VIPs removed, stop hooks) and waits.
+    pub async fn shutdown(&mut self) {
+        let mut tasks = std::mem::take(&mut self.stopping);
+        for (_, r) in std::mem::take(&mut self.running) {
+            r.control.shutdown();
+            tasks.push(r.task);
+        }
+        for t in tasks {
+            if tokio::time::timeout(STOP_WAIT, t).await.is_err() {
+                tracing::warn!("a vrrp instance did not stop in time");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+    use std::path::Path;
+
+    fn example() -> Config {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        super::super::reload::load(&dir)
+            .expect("example config loads")
+            .0
+    }
+
+    #[test]
+    fn example_instance_maps_to_the_runner_config() {
+        let cfg = example();
+        let all = instance_configs(&cfg);
+        assert_eq!(all.len(), 1);
+        let c = &all[0];
+        assert_eq!((c.name.as_str(), c.interface.as_str()), ("vi_51", "eth0"));
+        assert_eq!((c.vrid, c.priority), (51, 150));
+        assert_eq!(c.advert_interval, Duration::from_secs(1));
+        assert!(c.preempt);
+        assert_eq!(c.preempt_delay, Duration::ZERO);
+        let vips: Vec<String> = c.vips.iter().map(|v| format!("{v:?}")).collect();
+        assert_eq!(c.vips.len(), 3, "{vips:?}");
+        assert_eq!(c.vips[2].address, "198.51.100.1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.vips[2].prefix, 24);
+        assert_eq!(c.vips[2].interface.as_deref(), Some("eth1"));
+        assert_eq!(c.vips[0].interface, None);
+        // The runner accepts it; adverts carry the IPv4 VIP on eth0 only.
+        let fsm = c.to_fsm().unwrap();
+        assert_eq!(
+            fsm.advert_addrs,
+            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
+        // Both example services listen on the VIPs: they are tracked with the default weight.
+        let carried = carried_services(&cfg, &cfg.director.vrrp[0]);
+        assert!(!carried.is_empty());
+        let services: Vec<(&TrackTarget, u8)> =
+            c.track.iter().map(|t| (&t.target, t.weight)).collect();
+        for s in &carried {
+            assert!(
+                services.contains(&(&TrackTarget::Service(s.clone()), DEFAULT_SERVICE_DECREMENT))
+            );
+        }
+        assert_eq!(c.track.len(), carried.len());
+        assert!(c.notify.is_empty());
+        assert!(c.unicast_peers.is_empty());
+    }
+
+    #[test]
+    fn tracking_notify_and_peers_are_carried_over() {
+        let mut cfg = example();
+        let inst = &mut cfg.director.vrrp[0];
+        inst.track = Some(config::Track {
+            interfaces: vec!["eth1".into()],
+            priority_decrement: Some(30),
+        });
+        inst.notify.master = Some("/usr/local/sbin/to-master".into());
+        inst.notify.fault = Some("/usr/local/sbin/to-fault".into());
+        inst.unicast_peers = vec!["192.0.2.3".parse().unwrap()];
+        inst.preempt = false;
+        inst.preempt_delay = Duration::from_secs(2);
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.track[0].target, TrackTarget::Interface("eth1".into()));
+        assert!(c.track.iter().all(|t| t.weight == 30));
+        assert_eq!(c.notify.len(), 2);
+        assert_eq!(c.notify[0].on, vec![NotifyState::Master]);
+        assert_eq!(
+            c.notify[0].command,
+            vec!["/usr/local/sbin/to-master".to_string()]
+        );
+        assert_eq!(c.notify[1].on, vec![NotifyState::Fault]);
+        assert_eq!(
+            c.unicast_peers,
+            vec!["192.0.2.3".parse::<IpAddr>().unwrap()]
+        );
+        assert!(!c.preempt);
+        assert_eq!(c.preempt_delay, Duration::from_secs(2));
+        assert!(c.to_fsm().is_ok());
+        // Without a decrement a lost interface drops the priority to the floor.
+        cfg.director.vrrp[0]
+            .track
+            .as_mut()
+            .unwrap()
+            .priority_decrement = None;
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.track[0].weight, INTERFACE_FAULT_WEIGHT);
+        let t = vrrp::track::Tracker::new(c.priority, &c.track);
+        let mut t2 = t.clone();
+        assert_eq!(
+            t2.set(&TrackTarget::Interface("eth1".into()), false),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn reload_restarts_only_changed_instances() {
+        let cfg = example();
+        let a = instance_config(&cfg, &cfg.director.vrrp[0]);
+        let mut b = a.clone();
+        b.name = "vi_52".into();
+        b.vrid = 52;
+        let running: BTreeMap<String, InstanceConfig> = [a.clone(), b.clone()]
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        // Same configuration: nothing happens.
+        let (stop, start) = restarts(&running, vec![a.clone(), b.clone()], false);
+        assert!(stop.is_empty() && start.is_empty());
+        // One priority changed, one instance removed, one added.
+        let mut a2 = a.clone();
+        a2.priority = 110;
+        let mut c = a.clone();
+        c.name = "vi_53".into();
+        let (stop, start) = restarts(&running, vec![a2.clone(), c.clone()], false);
+        assert_eq!(stop, vec!["vi_51".to_string(), "vi_52".to_string()]);
+        assert_eq!(start, vec![a2, c]);
+        // A new sync daemon restarts everything.
+        let (stop, start) = restarts(&running, vec![a.clone(), b.clone()], true);
+        assert_eq!(stop.len(), 2);
+        assert_eq!(start, vec![a, b]);
+    }
+
+    #[test]
+    fn example_sync_daemon_template() {
+        let cfg = example();
+        let t = sync_template(cfg.director.sync_daemon.as_ref().unwrap());
+        assert_eq!(t.mcast_ifn, "eth1");
+        assert_eq!(t.sync_id, 51);
+        assert_eq!(t.group, Some("224.0.0.81".parse().unwrap()));
+        assert_eq!((t.port, t.ttl), (Some(8848), Some(1)));
+    }
+}
