@@ -10,6 +10,7 @@
 //! module name, e.g. `ipvs::add_service`) and append it to `all_trials`. Build the cluster with
 //! [`topology::Topology`], run commands with [`netns`], fetch pages with [`http`].
 
+mod connsync;
 mod control;
 mod daemon;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
@@ -35,6 +36,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(control::tests());
     trials.extend(daemon::tests());
     trials.extend(vrrp::tests());
+    trials.extend(connsync::tests());
     trials
 }
 

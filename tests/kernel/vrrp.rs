@@ -25,7 +25,7 @@ pub fn tests() -> Vec<Trial> {
 
 const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
 
-fn director_extra(sock: &Path, priority: u8) -> String {
+pub(crate) fn director_extra(sock: &Path, priority: u8) -> String {
     format!(
         "control: {{socket: {}}}\n\
          vrrp:\n  - name: vi_51\n    interface: eth0\n    vrid: 51\n    priority: {priority}\n    advert_interval: 200ms\n\
@@ -35,12 +35,12 @@ fn director_extra(sock: &Path, priority: u8) -> String {
     )
 }
 
-fn has_vip(ns: &str) -> Result<bool, String> {
+pub(crate) fn has_vip(ns: &str) -> Result<bool, String> {
     Ok(netns::run(ns, &["ip", "-o", "addr", "show", "dev", "eth0"])?.contains("192.0.2.10/"))
 }
 
 /// `lbctl status --json`'s state of vi_51.
-fn role(sock: &Path) -> Result<String, String> {
+pub(crate) fn role(sock: &Path) -> Result<String, String> {
     let out = std::process::Command::new(LBCTL)
         .arg("--socket")
         .arg(sock)
@@ -85,7 +85,7 @@ fn lbctl(sock: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 /// Whether `ipvsadm -L --daemon` in `ns` shows exactly one sync daemon, in role `role`.
-fn sync_is(ns: &str, role: &str) -> Result<bool, String> {
+pub(crate) fn sync_is(ns: &str, role: &str) -> Result<bool, String> {
     let out = netns::run(ns, &["ipvsadm", "-L", "--daemon"])?;
     let roles: Vec<&str> = out
         .lines()
