@@ -1,5 +1,6 @@
 //! The control API against the real daemon in the lab (issue 8): every `lbctl` subcommand on a
-//! running `lbd`; `drain --wait` with long-lived connections open (it returns only after they
+//! running `lbd` (status, nodes, services, events and events --follow, diff, reload, drain,
+//! enable, maintenance, /metrics); `drain --wait` with long-lived connections open (it returns only after they
 //! close, and no new connection reaches the drained node meanwhile); the drain surviving an
 //! `lbd` restart; an unprivileged peer refused; malformed requests answered with an error while
 //! the daemon goes on serving.
@@ -268,6 +269,19 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
         has("dir1", HTTP, "198.51.100.11:80")
     })?;
 
+    // A follower of the event stream sees what happens from now on.
+    let follow_log = tmp.path().join("follow.jsonl");
+    let follow_out = std::fs::File::create(&follow_log).map_err(|e| e.to_string())?;
+    let mut follower = Command::new(LBCTL)
+        .arg("-c")
+        .arg(&config)
+        .args(["events", "--follow", "--json"])
+        .stdout(follow_out)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("lbctl events --follow: {e}"))?;
+    std::thread::sleep(Duration::from_millis(500));
+
     // Maintenance takes a node out of the table until it ends.
     ok(&config, &["maintenance", "rs3", "on"])?;
     wait_for("rs3 out for maintenance", Duration::from_secs(10), || {
@@ -282,6 +296,18 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
         Duration::from_secs(10),
         || has("dir1", HTTP, "198.51.100.13:80"),
     )?;
+
+    let followed = wait_for(
+        "the follower sees maintenance on and off",
+        Duration::from_secs(10),
+        || {
+            let text = std::fs::read_to_string(&follow_log).unwrap_or_default();
+            Ok(text.contains("maintenance on") && text.contains("maintenance off"))
+        },
+    );
+    let _ = follower.kill();
+    let _ = follower.wait();
+    followed?;
 
     // /metrics of the running daemon (default listener 127.0.0.1:9180 in dir1).
     let metrics = netns::run(
