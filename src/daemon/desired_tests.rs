@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// A configuration directory written to a temp dir and loaded: one service `web` (VIP:80,
-/// `extra` appended to its YAML) over `n` nodes n1..nN at 198.51.100.11.. .
+/// `extra` appended to its YAML) over `n` nodes n1..nN at 198.51.100.11.. . The hostgroup has
+/// `ping: false` (these tests are about service checks; [`write_ping_config`] pings).
 pub(super) fn config(n: u8, director_extra: &str, service_extra: &str) -> Config {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), n, director_extra, service_extra);
@@ -32,14 +33,7 @@ pub(super) fn write_config(
         format!("name: dir1\n{director_extra}"),
     )
     .unwrap();
-    let mut nodes = String::from("nodes:\n");
-    for i in 1..=n {
-        nodes.push_str(&format!(
-            "  - name: n{i}\n    address: 198.51.100.{}\n",
-            10 + i
-        ));
-    }
-    std::fs::write(dir.join("hostgroups/web_nodes.yaml"), nodes).unwrap();
+    write_hostgroup(dir, n, "ping: false\n");
     std::fs::write(
         dir.join("services/web.yaml"),
         format!(
@@ -48,6 +42,23 @@ pub(super) fn write_config(
         ),
     )
     .unwrap();
+}
+
+/// [`write_config`] with the hostgroup's `ping` block `ping` (e.g. `"ping: {fall: 1}\n"`).
+pub(super) fn write_ping_config(dir: &std::path::Path, n: u8, ping: &str) {
+    write_config(dir, n, "", "");
+    write_hostgroup(dir, n, ping);
+}
+
+fn write_hostgroup(dir: &std::path::Path, n: u8, extra: &str) {
+    let mut nodes = format!("{extra}nodes:\n");
+    for i in 1..=n {
+        nodes.push_str(&format!(
+            "  - name: n{i}\n    address: 198.51.100.{}\n",
+            10 + i
+        ));
+    }
+    std::fs::write(dir.join("hostgroups/web_nodes.yaml"), nodes).unwrap();
 }
 
 fn pair(n: u8) -> Pair {

@@ -214,6 +214,11 @@ impl Daemon {
         let (known, previous, adopted) = adopt(&cfg, &actual, &doc);
         nodes.restore(0, &known);
         for (name, rec) in &doc.nodes {
+            if rec.state == crate::node::NodeState::Offline {
+                nodes.restore_offline(0, name);
+            }
+        }
+        for (name, rec) in &doc.nodes {
             if nodes.state(name) == Some(rec.state) {
                 nodes.since_unix.insert(name.clone(), rec.since_ms);
             }

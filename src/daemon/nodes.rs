@@ -185,6 +185,36 @@ impl Nodes {
         actions
     }
 
+    /// Puts a pinged node back offline, as the state file remembers it, unless one of its
+    /// pairs is known to pass (the kernel's table wins: adopted servers stay). The actions are
+    /// dropped, as in [`Nodes::restore`].
+    pub fn restore_offline(&mut self, now: Millis, node: &str) {
+        let Some(svcs) = self.services.get(node) else {
+            return;
+        };
+        let Some(fall) = self.pings.get(node).filter(|p| p.ping).map(|p| p.ping_fall) else {
+            return;
+        };
+        let pairs: Vec<Pair> = svcs
+            .iter()
+            .map(|s| (s.clone(), node.to_string()))
+            .collect();
+        if pairs
+            .iter()
+            .any(|p| self.pair_health(&p.0, &p.1) == Some(MHealth::Up))
+        {
+            return;
+        }
+        for p in &pairs {
+            if let Some(m) = self.machines.get_mut(p) {
+                for _ in 0..fall.max(1) {
+                    let _ = m.handle(now, &Input::Ping { alive: false });
+                }
+            }
+        }
+        self.pinged.insert(node.to_string());
+    }
+
     /// Whether `node` has a ping watch.
     pub fn is_pinged(&self, node: &str) -> bool {
         self.pings.get(node).is_some_and(|p| p.ping)
