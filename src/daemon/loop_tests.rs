@@ -352,7 +352,10 @@ fn a_silent_node_goes_offline_then_back_online_when_ping_and_checks_pass() {
     let mut d = start(dir.path(), state.path(), &kernel);
     ping(&mut d, "n2", false);
     d.reconcile("test");
-    assert!(kernel.ops().is_empty(), "fall 2: one lost ping is not an outage");
+    assert!(
+        kernel.ops().is_empty(),
+        "fall 2: one lost ping is not an outage"
+    );
     assert_eq!(node_state(&mut d, "n2"), "online");
     ping(&mut d, "n2", false);
     d.reconcile("test");
@@ -389,11 +392,13 @@ fn a_silent_node_goes_offline_then_back_online_when_ping_and_checks_pass() {
     };
     let text: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
     assert!(
-        text.iter().any(|m| m.contains("n2: online → offline (ping silent on n2")),
+        text.iter()
+            .any(|m| m.contains("n2: online → offline (ping silent on n2")),
         "{text:?}"
     );
     assert!(
-        text.iter().any(|m| m.contains("n2: offline → online (ping answers on n2)")),
+        text.iter()
+            .any(|m| m.contains("n2: offline → online (ping answers on n2)")),
         "{text:?}"
     );
 }

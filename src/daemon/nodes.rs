@@ -195,10 +195,7 @@ impl Nodes {
         let Some(fall) = self.pings.get(node).filter(|p| p.ping).map(|p| p.ping_fall) else {
             return;
         };
-        let pairs: Vec<Pair> = svcs
-            .iter()
-            .map(|s| (s.clone(), node.to_string()))
-            .collect();
+        let pairs: Vec<Pair> = svcs.iter().map(|s| (s.clone(), node.to_string())).collect();
         if pairs
             .iter()
             .any(|p| self.pair_health(&p.0, &p.1) == Some(MHealth::Up))
