@@ -31,14 +31,24 @@ fn check_word(c: Check) -> &'static str {
 impl Daemon {
     /// Answers one control request.
     pub fn request(&mut self, req: Request) -> Response {
+        if req.is_mutating() {
+            // What the operator does next (drain --wait) must see the connections as they are.
+            self.conns_at = None;
+        }
         match req {
-            Request::Status => Response::Status(self.status_view()),
+            Request::Status => {
+                self.refresh_conns();
+                Response::Status(self.status_view())
+            }
             Request::Nodes => Response::Nodes {
                 nodes: self.node_views(),
             },
-            Request::Services => Response::Services {
-                services: self.service_views(),
-            },
+            Request::Services => {
+                self.refresh_conns();
+                Response::Services {
+                    services: self.service_views(),
+                }
+            }
             Request::Events { since, limit, .. } => Response::Events {
                 events: self.history.query(since, limit),
             },

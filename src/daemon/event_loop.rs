@@ -137,6 +137,8 @@ pub struct Daemon {
     pub(super) kernel: Box<dyn Kernel>,
     pub(super) actual: Table,
     pub(super) conns: Conns,
+    /// When `conns` was read from the kernel (None: to be re-read before the next use).
+    pub(super) conns_at: Option<Instant>,
     pub(super) history: History,
     persister: Persister,
     last_persist: Option<Instant>,
@@ -238,6 +240,7 @@ impl Daemon {
             kernel,
             actual,
             conns,
+            conns_at: Some(Instant::now()),
             history,
             persister,
             last_persist: None,
@@ -788,6 +791,31 @@ impl Daemon {
         }
     }
 
+    /// Re-reads the connection counters from the kernel when they are older than a second, so
+    /// `lbctl status` and `drain --wait` see live counts (as `ipvsadm -Ln` would) without
+    /// dumping more than once a second however often they ask. Every operator action marks
+    /// them stale, so the first look after a drain sees every connection opened before it.
+    /// A failed dump keeps the old counts.
+    pub(super) fn refresh_conns(&mut self) {
+        if self
+            .conns_at
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        let result = {
+            let kernel = &mut self.kernel;
+            blocking(|| kernel.dump())
+        };
+        match result {
+            Ok(entries) => {
+                self.conns = conns_of(&entries);
+                self.conns_at = Some(Instant::now());
+            }
+            Err(e) => tracing::warn!("cannot read connection counters: {e}"),
+        }
+    }
+
     /// Drift repair: reads the kernel's table and repairs what differs (owned services only).
     pub fn drift_pass(&mut self) -> PassReport {
         let result = {
@@ -798,6 +826,7 @@ impl Daemon {
             Ok(entries) => {
                 self.actual = Table::from_entries(&entries);
                 self.conns = conns_of(&entries);
+                self.conns_at = Some(Instant::now());
                 let r = self.reconcile("drift repair");
                 if let Some(m) = &self.metrics {
                     for (svc, n) in &r.by_service {

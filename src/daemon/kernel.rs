@@ -76,6 +76,8 @@ pub struct FakeKernel {
     pub mutating: u64,
     /// Every operation applied, in order.
     pub log: Vec<Op>,
+    /// Active and inactive connections that dumps report, by real-server address and port.
+    pub conns: BTreeMap<(std::net::IpAddr, u16), (u32, u32)>,
 }
 
 impl Kernel for FakeKernel {
@@ -92,8 +94,8 @@ impl Kernel for FakeKernel {
                     .values()
                     .map(|d| crate::ipvs::DestEntry {
                         dest: d.clone(),
-                        active_conns: 0,
-                        inactive_conns: 0,
+                        active_conns: self.conns.get(&(d.addr, d.port)).map_or(0, |c| c.0),
+                        inactive_conns: self.conns.get(&(d.addr, d.port)).map_or(0, |c| c.1),
                         persistent_conns: 0,
                         stats: Default::default(),
                     })

@@ -482,3 +482,45 @@ fn a_node_in_two_services_is_pinged_once_and_leaves_both() {
         .count();
     assert_eq!(alerts, 1);
 }
+
+#[test]
+fn the_first_status_after_a_drain_sees_live_connection_counts() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let active = |d: &mut Daemon, node: &str| match d.request(Request::Status) {
+        Response::Status(s) => s.services[0]
+            .real_servers
+            .iter()
+            .find(|r| r.node == node)
+            .map(|r| r.active_conns),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(active(&mut d, "n1"), Some(0));
+    // A connection opens just before the drain, within the counters' one-second reuse.
+    let n1 = "198.51.100.11".parse().unwrap();
+    let port = d
+        .mirror()
+        .services
+        .values()
+        .next()
+        .unwrap()
+        .service
+        .key
+        .port();
+    kernel.0.lock().unwrap().conns.insert((n1, port), (1, 0));
+    assert_eq!(
+        active(&mut d, "n1"),
+        Some(0),
+        "counters are reused within a second"
+    );
+    let done = d.request(Request::Drain {
+        node: "n1".into(),
+        service: None,
+    });
+    assert!(matches!(done, Response::Done { .. }), "{done:?}");
+    assert_eq!(
+        active(&mut d, "n1"),
+        Some(1),
+        "a drain must not trust old counters"
+    );
+}

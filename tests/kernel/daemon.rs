@@ -45,13 +45,13 @@ const LBD: &str = env!("CARGO_BIN_EXE_lbd");
 const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
 
 /// A running `lbd` in a namespace, its log in a file; SIGKILLed on drop if still running.
-struct Lbd {
-    child: Child,
+pub(crate) struct Lbd {
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
 impl Lbd {
-    fn start(ns: &str, config: &Path, state: &Path, log: &Path) -> Result<Self, String> {
+    pub(crate) fn start(ns: &str, config: &Path, state: &Path, log: &Path) -> Result<Self, String> {
         let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let child = netns::command(ns, LBD)
             .arg("-c")
@@ -70,12 +70,12 @@ impl Lbd {
         })
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits for a log line containing `needle` after byte `from`; the line.
-    fn wait_line(
+    pub(crate) fn wait_line(
         &mut self,
         needle: &str,
         from: usize,
@@ -111,7 +111,7 @@ impl Lbd {
         }
     }
 
-    fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on the pid of our own child.
         unsafe {
             libc::kill(self.child.id() as i32, sig);
@@ -119,7 +119,7 @@ impl Lbd {
     }
 
     /// SIGTERM and wait for a clean exit.
-    fn stop(mut self) -> Result<String, String> {
+    pub(crate) fn stop(mut self) -> Result<String, String> {
         self.signal(libc::SIGTERM);
         let t0 = Instant::now();
         loop {
@@ -146,7 +146,7 @@ impl Drop for Lbd {
     }
 }
 
-fn tail(log: &str) -> String {
+pub(crate) fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
@@ -160,7 +160,7 @@ fn mutating_ops(line: &str) -> Result<u64, String> {
 }
 
 /// Real servers (`->` lines with an address) in `ipvsadm -Ln` of `ns`, optionally of one service.
-fn real_servers(ns: &str, service: Option<&str>) -> Result<Vec<String>, String> {
+pub(crate) fn real_servers(ns: &str, service: Option<&str>) -> Result<Vec<String>, String> {
     let mut args = vec!["ipvsadm", "-Ln"];
     if let Some(s) = service {
         args.extend(["-t", s]);
@@ -179,7 +179,7 @@ fn real_servers(ns: &str, service: Option<&str>) -> Result<Vec<String>, String> 
         .collect())
 }
 
-fn wait_for(
+pub(crate) fn wait_for(
     what: &str,
     timeout: Duration,
     mut f: impl FnMut() -> Result<bool, String>,
@@ -196,14 +196,14 @@ fn wait_for(
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn tempdir() -> Result<tempfile::TempDir, String> {
+pub(crate) fn tempdir() -> Result<tempfile::TempDir, String> {
     tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
 }
 
@@ -372,10 +372,10 @@ fn big_table() -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // The lab topology: http on rs1-3, myapp on rs4-5.
 
-const HTTP: &str = "192.0.2.10:80";
+pub(crate) const HTTP: &str = "192.0.2.10:80";
 const MYAPP: &str = "192.0.2.10:5000";
 
-fn lab_config(dir: &Path, http_extra: &str, director_extra: &str) -> Result<(), String> {
+pub(crate) fn lab_config(dir: &Path, http_extra: &str, director_extra: &str) -> Result<(), String> {
     write(
         &dir.join("director.yaml"),
         &format!("name: dir1\nreconcile_interval: 2s\n{director_extra}"),
@@ -404,7 +404,7 @@ fn lab_config(dir: &Path, http_extra: &str, director_extra: &str) -> Result<(), 
 }
 
 /// Stops real server `rs`'s HTTP server on `port` (started by the topology).
-fn stop_http(rs: &str, port: u16) -> Result<(), String> {
+pub(crate) fn stop_http(rs: &str, port: u16) -> Result<(), String> {
     let pidfile = format!("/run/lbd-topology/{rs}-{port}.pid");
     let pid = std::fs::read_to_string(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
     Command::new("kill")
@@ -415,13 +415,13 @@ fn stop_http(rs: &str, port: u16) -> Result<(), String> {
 }
 
 /// Starts it again (killed when the guard drops).
-fn start_http(rs: &str, port: u16) -> Result<Spawned, String> {
+pub(crate) fn start_http(rs: &str, port: u16) -> Result<Spawned, String> {
     let www = format!("/run/lbd-topology/www/{rs}");
     let p = port.to_string();
     netns::spawn(rs, &["busybox", "httpd", "-f", "-p", &p, "-h", &www])
 }
 
-fn has(ns: &str, service: &str, real: &str) -> Result<bool, String> {
+pub(crate) fn has(ns: &str, service: &str, real: &str) -> Result<bool, String> {
     Ok(real_servers(ns, Some(service))?
         .iter()
         .any(|l| l.split_whitespace().nth(1) == Some(real)))

@@ -10,6 +10,7 @@
 //! module name, e.g. `ipvs::add_service`) and append it to `all_trials`. Build the cluster with
 //! [`topology::Topology`], run commands with [`netns`], fetch pages with [`http`].
 
+mod control;
 mod daemon;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
@@ -30,6 +31,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(selftest::tests());
     trials.extend(ipvs::tests());
     trials.extend(sync::tests());
+    trials.extend(control::tests());
     trials.extend(daemon::tests());
     trials
 }
