@@ -278,3 +278,27 @@ fn lbctl_apply_table_is_the_all_healthy_plan() {
     // Three healthy nodes make the quorum of three: no sorry server.
     assert_eq!(t.services.values().next().unwrap().dests.len(), 3);
 }
+
+#[test]
+fn turning_the_ping_watch_on_by_reload_keeps_known_health() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 2, "", "");
+    let load = |d: &std::path::Path| crate::config::load(d).unwrap().config;
+    let mut nodes = Nodes::new(node_configs(&load(dir.path())), 0, 0);
+    nodes.report(1, "web", "n1", true, None, String::new());
+    assert!(!nodes.is_pinged("n1"));
+    write_ping_config(dir.path(), 2, "ping: {fall: 3}\n");
+    let kept = nodes.reconfigure(node_configs(&load(dir.path())), 5, 0);
+    assert_eq!(kept, 0, "new ping settings: new machines");
+    assert!(nodes.is_pinged("n1"));
+    let h = nodes.health();
+    assert_eq!(h[&pair(1)].check, Check::Up, "replayed: answered, passing");
+    assert_eq!(h[&pair(2)].check, Check::Unknown, "not pinged yet");
+    // fall 3: two silent pings are not enough, the third takes it offline.
+    nodes.ping(6, "n1", false);
+    nodes.ping(7, "n1", false);
+    assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Online));
+    nodes.ping(8, "n1", false);
+    assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Offline));
+    assert_eq!(nodes.health()[&pair(1)].check, Check::Down);
+}
