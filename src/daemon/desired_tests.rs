@@ -300,5 +300,5 @@ fn turning_the_ping_watch_on_by_reload_keeps_known_health() {
     assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Online));
     nodes.ping(8, "n1", false);
     assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Offline));
-    assert_eq!(nodes.health()[&pair(1)].check, Check::Down);
+    assert_eq!(nodes.health()[&pair(1)].check, Check::Offline);
 }

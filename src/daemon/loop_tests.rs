@@ -368,6 +368,8 @@ fn a_silent_node_goes_offline_then_back_online_when_ping_and_checks_pass() {
     };
     let rs = &s.services[0].real_servers[1];
     assert_eq!((rs.weight, rs.node_state.as_str()), (None, "offline"));
+    assert_eq!(rs.health, "offline");
+    assert_eq!(rs.why, "node offline: ping silent");
     // An offline node's service results wait for its ping (as the classic scripts).
     report(&mut d, "n2", true);
     d.reconcile("test");

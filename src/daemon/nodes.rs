@@ -269,7 +269,7 @@ impl Nodes {
             let check = match (m.state(), m.health(&pair.0)) {
                 // Not pinged yet (just started): not known, rather than down.
                 (NodeState::Offline, _) if !self.pinged.contains(&pair.1) => Check::Unknown,
-                (NodeState::Offline, _) => Check::Down,
+                (NodeState::Offline, _) => Check::Offline,
                 (_, Some(MHealth::Up)) => Check::Up,
                 (_, Some(MHealth::Down)) => Check::Down,
                 _ => Check::Unknown,
@@ -287,7 +287,7 @@ impl Nodes {
             .filter_map(|(pair, h)| {
                 let up = match h.check {
                     Check::Up => true,
-                    Check::Down => false,
+                    Check::Down | Check::Offline => false,
                     Check::Unknown => return None,
                 };
                 let load = self.loads.get(&pair).copied();
