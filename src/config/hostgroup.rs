@@ -1,19 +1,57 @@
 //! `hostgroups/NAME.yaml`: a named group of nodes, like `/cluster/http_nodes` in the classic
 //! scripts. Each node has a name, an address (IPv4 or IPv6), a weight and an optional port.
+//! The group's `ping:` block is its liveness watch (Mon's per-hostgroup `ping` watch): a node
+//! whose ping goes silent is `offline`, out of every service.
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
-use super::scalars::{ip, name, port, weight};
+use super::scalars::{boolean, duration, int_in, ip, name, port, weight};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Duration;
+
+/// Default time between two pings of a node.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(5);
+/// Default time an echo reply may take.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default silent pings in a row that make a node offline (one lost packet is not an outage).
+pub const DEFAULT_PING_FALL: u32 = 2;
+/// Default answered pings in a row that bring an offline node back.
+pub const DEFAULT_PING_RISE: u32 = 1;
+
+/// A hostgroup's liveness watch: every node is pinged (ICMP echo) every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PingWatch {
+    /// Default 5s.
+    pub interval: Duration,
+    /// Default 1s; less than `interval`.
+    pub timeout: Duration,
+    /// Answered pings in a row that bring an offline node online. Default 1.
+    pub rise: u32,
+    /// Silent pings in a row that make a node offline. Default 2.
+    pub fall: u32,
+}
+
+impl Default for PingWatch {
+    fn default() -> Self {
+        PingWatch {
+            interval: DEFAULT_PING_INTERVAL,
+            timeout: DEFAULT_PING_TIMEOUT,
+            rise: DEFAULT_PING_RISE,
+            fall: DEFAULT_PING_FALL,
+        }
+    }
+}
 
 /// A named group of nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hostgroup {
     pub name: String,
     pub nodes: Vec<Node>,
+    /// The liveness watch; `None` with `ping: false` (nodes then count as always reachable).
+    pub ping: Option<PingWatch>,
 }
 
 /// A node (a real server host).
@@ -57,8 +95,9 @@ pub(crate) fn decode(
     let nodes = f.opt("nodes", sink, |item, sink| {
         decode_nodes(item, &mut spots, sink)
     });
+    let ping = f.or("ping", sink, Some(PingWatch::default()), decode_ping);
     f.finish(sink);
-    let (group_name, nodes) = (group_name?, nodes?);
+    let (group_name, nodes, ping) = (group_name?, nodes?, ping?);
     let nodes = match nodes {
         Some(n) if !n.is_empty() => n,
         _ => {
@@ -74,6 +113,7 @@ pub(crate) fn decode(
         Hostgroup {
             name: group_name,
             nodes,
+            ping,
         },
         spots,
     ))
@@ -156,4 +196,60 @@ fn decode_node(item: &Item, sink: &mut Sink) -> Option<(Node, Pos, Pos)> {
         name_pos,
         addr_pos,
     ))
+}
+
+/// `ping: false`, `ping: true` or a mapping (`enabled`, `interval`, `timeout`, `rise`, `fall`).
+fn decode_ping(item: &Item, sink: &mut Sink) -> Option<Option<PingWatch>> {
+    if let Value::Bool(on) = item.value {
+        return Some(on.then(PingWatch::default));
+    }
+    if !matches!(item.value, Value::Map(_)) {
+        sink.error_hint(
+            item.pos,
+            format!("expected a ping watch, found {}", item.kind()),
+            "write `ping: false`, or a mapping such as `ping: {interval: 5s, timeout: 1s}`",
+        );
+        return None;
+    }
+    let mut f = Fields::of(item, "ping", sink)?;
+    let enabled = f.or("enabled", sink, true, boolean);
+    let interval = f.or("interval", sink, DEFAULT_PING_INTERVAL, positive);
+    let timeout = f.or("timeout", sink, DEFAULT_PING_TIMEOUT, positive);
+    let rise = f.or("rise", sink, DEFAULT_PING_RISE, int_in(1, 100, "rise"));
+    let fall = f.or("fall", sink, DEFAULT_PING_FALL, int_in(1, 100, "fall"));
+    let timeout_pos = if f.has("timeout") {
+        f.pos_of("timeout")
+    } else {
+        f.pos_of("interval")
+    };
+    f.finish(sink);
+    let (enabled, interval, timeout) = (enabled?, interval?, timeout?);
+    let (rise, fall) = (rise?, fall?);
+    if timeout >= interval {
+        sink.error_hint(
+            timeout_pos,
+            format!(
+                "ping timeout {} is not shorter than interval {}",
+                super::format_duration(timeout),
+                super::format_duration(interval)
+            ),
+            "a ping must be answered before the next one is sent",
+        );
+        return None;
+    }
+    Some(enabled.then_some(PingWatch {
+        interval,
+        timeout,
+        rise,
+        fall,
+    }))
+}
+
+fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    if d.is_zero() {
+        sink.error(item.pos, "duration must be greater than zero");
+        return None;
+    }
+    Some(d)
 }

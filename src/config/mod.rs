@@ -26,7 +26,10 @@ pub use director::{
     DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
 };
 pub use duration::{format_duration, parse_duration, DurationError};
-pub use hostgroup::{Hostgroup, Node};
+pub use hostgroup::{
+    Hostgroup, Node, PingWatch, DEFAULT_PING_FALL, DEFAULT_PING_INTERVAL, DEFAULT_PING_RISE,
+    DEFAULT_PING_TIMEOUT,
+};
 pub use load::load;
 pub use service::{
     Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlags, Service, SorryServer,

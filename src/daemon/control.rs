@@ -24,6 +24,7 @@ fn check_word(c: Check) -> &'static str {
     match c {
         Check::Up => "up",
         Check::Down => "down",
+        Check::Offline => "offline",
         Check::Unknown => "unknown",
     }
 }

@@ -26,6 +26,8 @@ pub enum Check {
     Unknown,
     Up,
     Down,
+    /// The node's ping is silent: out of every service, whatever its checks said.
+    Offline,
 }
 
 /// The health of one (service, node) pair.
@@ -139,6 +141,7 @@ fn plan_service(
             (Effective::Maintenance, _) => (None, "node in maintenance".to_string()),
             (Effective::Disabled, _) => (None, "disabled by the operator".to_string()),
             (_, Check::Down) => (None, format!("{} check fails", svc.name)),
+            (_, Check::Offline) => (None, "node offline: ping silent".to_string()),
             (_, Check::Unknown) => (None, format!("{} check has not passed yet", svc.name)),
             (Effective::Drain, Check::Up) => (Some(0), "drained by the operator".to_string()),
             (Effective::Enabled, Check::Up) => (

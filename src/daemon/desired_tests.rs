@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// A configuration directory written to a temp dir and loaded: one service `web` (VIP:80,
-/// `extra` appended to its YAML) over `n` nodes n1..nN at 198.51.100.11.. .
+/// `extra` appended to its YAML) over `n` nodes n1..nN at 198.51.100.11.. . The hostgroup has
+/// `ping: false` (these tests are about service checks; [`write_ping_config`] pings).
 pub(super) fn config(n: u8, director_extra: &str, service_extra: &str) -> Config {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), n, director_extra, service_extra);
@@ -32,14 +33,7 @@ pub(super) fn write_config(
         format!("name: dir1\n{director_extra}"),
     )
     .unwrap();
-    let mut nodes = String::from("nodes:\n");
-    for i in 1..=n {
-        nodes.push_str(&format!(
-            "  - name: n{i}\n    address: 198.51.100.{}\n",
-            10 + i
-        ));
-    }
-    std::fs::write(dir.join("hostgroups/web_nodes.yaml"), nodes).unwrap();
+    write_hostgroup(dir, n, "ping: false\n");
     std::fs::write(
         dir.join("services/web.yaml"),
         format!(
@@ -48,6 +42,23 @@ pub(super) fn write_config(
         ),
     )
     .unwrap();
+}
+
+/// [`write_config`] with the hostgroup's `ping` block `ping` (e.g. `"ping: {fall: 1}\n"`).
+pub(super) fn write_ping_config(dir: &std::path::Path, n: u8, ping: &str) {
+    write_config(dir, n, "", "");
+    write_hostgroup(dir, n, ping);
+}
+
+fn write_hostgroup(dir: &std::path::Path, n: u8, extra: &str) {
+    let mut nodes = format!("{extra}nodes:\n");
+    for i in 1..=n {
+        nodes.push_str(&format!(
+            "  - name: n{i}\n    address: 198.51.100.{}\n",
+            10 + i
+        ));
+    }
+    std::fs::write(dir.join("hostgroups/web_nodes.yaml"), nodes).unwrap();
 }
 
 fn pair(n: u8) -> Pair {
@@ -266,4 +277,28 @@ fn lbctl_apply_table_is_the_all_healthy_plan() {
     assert_eq!(t, plan.table);
     // Three healthy nodes make the quorum of three: no sorry server.
     assert_eq!(t.services.values().next().unwrap().dests.len(), 3);
+}
+
+#[test]
+fn turning_the_ping_watch_on_by_reload_keeps_known_health() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 2, "", "");
+    let load = |d: &std::path::Path| crate::config::load(d).unwrap().config;
+    let mut nodes = Nodes::new(node_configs(&load(dir.path())), 0, 0);
+    nodes.report(1, "web", "n1", true, None, String::new());
+    assert!(!nodes.is_pinged("n1"));
+    write_ping_config(dir.path(), 2, "ping: {fall: 3}\n");
+    let kept = nodes.reconfigure(node_configs(&load(dir.path())), 5, 0);
+    assert_eq!(kept, 0, "new ping settings: new machines");
+    assert!(nodes.is_pinged("n1"));
+    let h = nodes.health();
+    assert_eq!(h[&pair(1)].check, Check::Up, "replayed: answered, passing");
+    assert_eq!(h[&pair(2)].check, Check::Unknown, "not pinged yet");
+    // fall 3: two silent pings are not enough, the third takes it offline.
+    nodes.ping(6, "n1", false);
+    nodes.ping(7, "n1", false);
+    assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Online));
+    nodes.ping(8, "n1", false);
+    assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Offline));
+    assert_eq!(nodes.health()[&pair(1)].check, Check::Offline);
 }

@@ -218,6 +218,11 @@ impl Daemon {
         let (known, previous, adopted) = adopt(&cfg, &actual, &doc);
         nodes.restore(0, &known);
         for (name, rec) in &doc.nodes {
+            if rec.state == crate::node::NodeState::Offline {
+                nodes.restore_offline(0, name);
+            }
+        }
+        for (name, rec) in &doc.nodes {
             if nodes.state(name) == Some(rec.state) {
                 nodes.since_unix.insert(name.clone(), rec.since_ms);
             }
@@ -330,8 +335,48 @@ impl Daemon {
             .collect()
     }
 
+    /// Feeds one ping report to every pair machine of its node and acts on what they say.
+    fn on_ping_report(&mut self, r: CheckReport) {
+        let now = self.now();
+        let alive = r.outcome.is_ok();
+        let node_before = self.nodes.state(&r.node);
+        if let Some(m) = &self.metrics {
+            m.check_result("ping", alive, Duration::from_millis(r.duration_ms));
+        }
+        let summary = match &r.outcome {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        self.nodes.last_ping.insert(
+            r.node.clone(),
+            LastCheck {
+                ok: alive,
+                summary: summary.clone(),
+                latency_ms: r.duration_ms,
+                at_ms: unix_ms(),
+            },
+        );
+        let actions = self.nodes.ping(now, &r.node, alive);
+        let reason = if alive {
+            format!("ping answers on {}", r.node)
+        } else {
+            format!("ping silent on {}: {summary}", r.node)
+        };
+        if let (Some(old), Some(new)) = (node_before, self.nodes.state(&r.node)) {
+            if old != new {
+                self.node_transition(&r.node, old, new, &reason);
+                self.dirty = true;
+                self.persist_pending = true;
+            }
+        }
+        self.act(actions, &reason);
+    }
+
     /// Feeds one check report into its node's machine and acts on what it says.
     pub fn on_report(&mut self, r: CheckReport) {
+        if r.service.starts_with(watches::PING_PREFIX) {
+            return self.on_ping_report(r);
+        }
         let now = self.now();
         let pair = (r.service.clone(), r.node.clone());
         let before = self.nodes.pair_health(&r.service, &r.node);
@@ -411,7 +456,26 @@ impl Daemon {
                         });
                     }
                 }
-                Action::ScheduleCheck { .. } => {}
+                Action::ScheduleCheck {
+                    node,
+                    check: CheckTarget::Ping,
+                    cadence,
+                } => {
+                    let name = self.watches.iter().find_map(|(name, (_, targets))| {
+                        (name.starts_with(watches::PING_PREFIX)
+                            && targets.iter().any(|t| t.node == node))
+                        .then(|| name.clone())
+                    });
+                    if let Some((w, service)) =
+                        name.and_then(|n| self.running.get(&n).map(|w| (w, n)))
+                    {
+                        let _ = w.commands.try_send(Command::Cadence {
+                            service,
+                            node,
+                            cadence,
+                        });
+                    }
+                }
             }
         }
     }

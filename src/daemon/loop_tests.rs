@@ -300,6 +300,191 @@ fn the_loop_records_metrics() {
     }
 }
 
+fn ping(d: &mut Daemon, node: &str, alive: bool) {
+    d.on_report(CheckReport {
+        group: "web_nodes".into(),
+        service: "ping:web_nodes".into(),
+        node: node.into(),
+        outcome: if alive {
+            Ok(Pass::default())
+        } else {
+            Err(CheckError::NoEchoReply)
+        },
+        started: 0,
+        duration_ms: 1,
+    });
+}
+
+fn node_state(d: &mut Daemon, node: &str) -> String {
+    let Response::Nodes { nodes } = d.request(Request::Nodes) else {
+        panic!("nodes view")
+    };
+    nodes
+        .iter()
+        .find(|n| n.name == node)
+        .map(|n| n.state.clone())
+        .unwrap_or_default()
+}
+
+/// A converged table and a configuration whose hostgroup pings with `ping`.
+fn converged_pinged(n: u8, ping: &str) -> (tempfile::TempDir, tempfile::TempDir, Shared) {
+    let (dir, state, kernel) = converged(n);
+    super::desired_tests::write_ping_config(dir.path(), n, ping);
+    (dir, state, kernel)
+}
+
+#[test]
+fn restart_with_ping_watches_over_a_converged_table_sends_nothing() {
+    let (dir, state, kernel) = converged_pinged(4, "ping: {interval: 2s}\n");
+    let mut d = start(dir.path(), state.path(), &kernel);
+    assert_eq!(d.first_pass.ops, 0);
+    // Adopted nodes count as answering: online before their first ping.
+    assert_eq!(node_state(&mut d, "n2"), "online");
+    drop(d);
+    let d = start(dir.path(), state.path(), &kernel);
+    assert_eq!(d.first_pass.ops, 0);
+    assert!(kernel.ops().is_empty());
+}
+
+#[test]
+fn a_silent_node_goes_offline_then_back_online_when_ping_and_checks_pass() {
+    let (dir, state, kernel) = converged_pinged(3, "ping: {interval: 2s, fall: 2}\n");
+    let mut d = start(dir.path(), state.path(), &kernel);
+    ping(&mut d, "n2", false);
+    d.reconcile("test");
+    assert!(
+        kernel.ops().is_empty(),
+        "fall 2: one lost ping is not an outage"
+    );
+    assert_eq!(node_state(&mut d, "n2"), "online");
+    ping(&mut d, "n2", false);
+    d.reconcile("test");
+    assert!(
+        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.12")
+    );
+    assert_eq!(node_state(&mut d, "n2"), "offline");
+    let Response::Status(s) = d.request(Request::Status) else {
+        panic!("status view")
+    };
+    let rs = &s.services[0].real_servers[1];
+    assert_eq!((rs.weight, rs.node_state.as_str()), (None, "offline"));
+    assert_eq!(rs.health, "offline");
+    assert_eq!(rs.why, "node offline: ping silent");
+    // An offline node's service results wait for its ping (as the classic scripts).
+    report(&mut d, "n2", true);
+    d.reconcile("test");
+    assert!(kernel.ops().is_empty());
+    // Ping answers: online, its services are checked again before it is added.
+    ping(&mut d, "n2", true);
+    d.reconcile("test");
+    assert_eq!(node_state(&mut d, "n2"), "online");
+    assert!(kernel.ops().is_empty(), "not added before its check passes");
+    report(&mut d, "n2", true);
+    d.reconcile("test");
+    assert!(
+        matches!(kernel.ops().as_slice(), [Op::AddDest { dest, .. }] if dest.addr.to_string() == "198.51.100.12")
+    );
+    // The history tells the story.
+    let Response::Events { events } = d.request(Request::Events {
+        since: None,
+        limit: None,
+        follow: false,
+    }) else {
+        panic!("events view")
+    };
+    let text: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|m| m.contains("n2: online → offline (ping silent on n2")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|m| m.contains("n2: offline → online (ping answers on n2)")),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn an_offline_node_stays_offline_across_a_restart_until_it_answers() {
+    let (dir, state, kernel) = converged_pinged(2, "ping: {interval: 2s, fall: 1}\n");
+    let mut d = start(dir.path(), state.path(), &kernel);
+    ping(&mut d, "n1", false);
+    d.reconcile("test");
+    assert_eq!(kernel.ops().len(), 1);
+    d.persist(true); // as on SIGTERM
+    drop(d);
+    // The kernel no longer has n1: it is not adopted, and nothing is sent for it at start.
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let ops = kernel.ops();
+    assert_eq!(d.first_pass.ops, 0, "{ops:?}");
+    assert_eq!(node_state(&mut d, "n1"), "offline");
+    ping(&mut d, "n1", true);
+    report(&mut d, "n1", true);
+    d.reconcile("test");
+    assert!(matches!(kernel.ops().as_slice(), [Op::AddDest { .. }]));
+}
+
+#[test]
+fn cold_start_with_ping_waits_for_the_ping_then_the_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    super::desired_tests::write_ping_config(dir.path(), 2, "");
+    let kernel = Shared::default();
+    let mut d = start(dir.path(), state.path(), &kernel);
+    assert!(matches!(kernel.ops().as_slice(), [Op::AddService(_)]));
+    // Not pinged yet: not known (no mass-removal guard), and its checks wait.
+    assert_eq!(d.plan().members[&("web".into(), "n1".into())].weight, None);
+    report(&mut d, "n1", true);
+    d.reconcile("test");
+    assert!(kernel.ops().is_empty());
+    ping(&mut d, "n1", true);
+    report(&mut d, "n1", true);
+    d.reconcile("test");
+    assert!(matches!(kernel.ops().as_slice(), [Op::AddDest { .. }]));
+}
+
+#[test]
+fn a_node_in_two_services_is_pinged_once_and_leaves_both() {
+    let (dir, state, kernel) = converged_pinged(2, "ping: {fall: 1}\n");
+    std::fs::write(
+        dir.path().join("services/web2.yaml"),
+        "virtual: {address: 192.0.2.10, port: 8080}\nscheduler: rr\nhostgroup: web_nodes\n\
+         watch:\n  monitor: tcp\n  interval: 2s\n",
+    )
+    .unwrap();
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let pings = super::watches::ping_watches(&cfg);
+    assert_eq!(pings.len(), 1);
+    let (spec, targets) = &pings["ping:web_nodes"];
+    assert_eq!(targets.len(), 2, "each node once");
+    assert_eq!(spec.interval, std::time::Duration::from_secs(5));
+    assert_eq!(spec.timeout, std::time::Duration::from_secs(1));
+    let mut d = start(dir.path(), state.path(), &kernel);
+    assert_eq!(d.first_pass.ops, 0);
+    ping(&mut d, "n1", false);
+    d.reconcile("test");
+    let ops = kernel.ops();
+    assert_eq!(ops.len(), 2, "{ops:?}");
+    assert!(ops
+        .iter()
+        .all(|op| matches!(op, Op::DelDest { addr, .. } if addr.to_string() == "198.51.100.11")));
+    // One ping alert for the node, not one per service.
+    let Response::Events { events } = d.request(Request::Events {
+        since: None,
+        limit: None,
+        follow: false,
+    }) else {
+        panic!("events view")
+    };
+    let alerts = events
+        .iter()
+        .filter(|e| e.message.starts_with("alert ping on n1"))
+        .count();
+    assert_eq!(alerts, 1);
+}
+
 #[test]
 fn the_first_status_after_a_drain_sees_live_connection_counts() {
     let (dir, state, kernel) = converged(3);

@@ -9,15 +9,18 @@ use crate::monitor::{Target, WatchSpec};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The watches of a configuration by service name.
+/// The watches of a configuration by service name, and the ping watches (`ping:GROUP`).
 pub type Watches = BTreeMap<String, (WatchSpec, Vec<Target>)>;
 
-/// The watches of `cfg`.
+/// The watches of `cfg`: one per service, one per pinging hostgroup.
 pub fn watches(cfg: &Config) -> Watches {
-    cfg.services
+    let mut w: Watches = cfg
+        .services
         .iter()
         .map(|s| (s.name.clone(), super::watches::watch_of(cfg, s)))
-        .collect()
+        .collect();
+    w.extend(super::watches::ping_watches(cfg));
+    w
 }
 
 /// Which watches a reload stops and starts.

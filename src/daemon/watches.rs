@@ -1,8 +1,9 @@
 //! The configuration's watches as the monitor runner wants them: one [`WatchSpec`] per service
-//! with its targets (the nodes of the service's hostgroup), and one [`NodeConfig`] per node for
-//! its state machine.
+//! with its targets (the nodes of the service's hostgroup), one ping watch per hostgroup with
+//! a `ping:` block (each node pinged once, by the first such group that holds it), and one
+//! [`NodeConfig`] per node for its state machine.
 
-use crate::config::{self, Config, Monitor, Service};
+use crate::config::{self, Config, Monitor, PingWatch, Service};
 use crate::monitor::spec::{self as m, AlertSpec, CheckSpec, WatchSpec};
 use crate::monitor::status::StatusRanges;
 use crate::monitor::Target;
@@ -129,10 +130,72 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
     (spec, targets)
 }
 
+/// Ping watches are named `ping:GROUP` (a colon never appears in a service name).
+pub const PING_PREFIX: &str = "ping:";
+
+/// The ping watch name of a hostgroup.
+pub fn ping_watch_name(group: &str) -> String {
+    format!("{PING_PREFIX}{group}")
+}
+
+/// Nodes served by some service, each with the ping settings of the first hostgroup (in name
+/// order) that holds it and pings: node name → (group, settings, address).
+fn pinged_nodes(cfg: &Config) -> BTreeMap<String, (String, PingWatch, std::net::IpAddr)> {
+    let served: std::collections::BTreeSet<&str> = cfg
+        .services
+        .iter()
+        .filter_map(|s| cfg.hostgroup_of(s))
+        .flat_map(|h| h.nodes.iter().map(|n| n.name.as_str()))
+        .collect();
+    let mut out = BTreeMap::new();
+    for (group, h) in &cfg.hostgroups {
+        let Some(p) = &h.ping else { continue };
+        for n in &h.nodes {
+            if served.contains(n.name.as_str()) && !out.contains_key(&n.name) {
+                out.insert(n.name.clone(), (group.clone(), p.clone(), n.address));
+            }
+        }
+    }
+    out
+}
+
+/// The ping watches: `ping:GROUP` → the watch and the nodes it pings (each node in one watch
+/// only, so a node serving two services is pinged once). Debouncing (rise/fall) is the node
+/// machine's, so the watch itself counts every result.
+pub fn ping_watches(cfg: &Config) -> BTreeMap<String, (WatchSpec, Vec<Target>)> {
+    let mut out: BTreeMap<String, (WatchSpec, Vec<Target>)> = BTreeMap::new();
+    for (node, (group, p, addr)) in pinged_nodes(cfg) {
+        let name = ping_watch_name(&group);
+        let entry = out.entry(name.clone()).or_insert_with(|| {
+            let mut spec = WatchSpec::new(
+                name,
+                group.clone(),
+                CheckSpec::Ping(m::PingCheck { count: 1 }),
+            );
+            spec.interval = p.interval;
+            spec.timeout = p.timeout;
+            spec.failed_interval = Some(p.interval);
+            spec.numalerts = 0;
+            (spec, Vec::new())
+        });
+        entry.1.push(Target { node, addr });
+    }
+    out
+}
+
+/// Node name → the ping watch that pings it.
+pub fn ping_owners(cfg: &Config) -> BTreeMap<String, String> {
+    pinged_nodes(cfg)
+        .into_iter()
+        .map(|(node, (group, _, _))| (node, ping_watch_name(&group)))
+        .collect()
+}
+
 /// One state machine configuration per node name, with every service whose hostgroup holds
-/// the node. Nodes have no ping watch of their own (the configuration has none): a failing
-/// service check makes them `failed`.
+/// the node, and the node's ping settings (see [`ping_watches`]); a node no hostgroup pings
+/// (`ping: false`) counts as always reachable, so a failing service check makes it `failed`.
 pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
+    let pinged = pinged_nodes(cfg);
     let mut out: BTreeMap<String, NodeConfig> = BTreeMap::new();
     for svc in &cfg.services {
         for node in cfg
@@ -142,7 +205,14 @@ pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
         {
             let nc = out.entry(node.name.clone()).or_insert_with(|| {
                 let mut nc = NodeConfig::new(node.name.clone(), Vec::new());
-                nc.ping = false;
+                match pinged.get(&node.name) {
+                    Some((_, p, _)) => {
+                        nc.ping_rise = p.rise;
+                        nc.ping_fall = p.fall;
+                        nc.ping_numalerts = 1;
+                    }
+                    None => nc.ping = false,
+                }
                 nc
             });
             nc.services.push(ServiceConfig {

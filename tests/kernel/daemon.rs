@@ -10,7 +10,9 @@
 //!   `ipvsadm -D` / `ipvsadm -e` on an owned service are repaired within one drift pass, a
 //!   foreign service is left alone; a reload with an invalid file keeps the old configuration
 //!   and names file and line; a reload changing one service sends only that service's operation;
-//! - quorum and sorry server, and the mass-removal guard.
+//! - quorum and sorry server, and the mass-removal guard;
+//! - a real server whose link goes down is marked offline by its hostgroup's ping watch
+//!   (`lbctl nodes`) and leaves the table; link up: back online and in the table.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,9 @@ pub fn tests() -> Vec<Trial> {
         }),
         Trial::test("daemon::quorum_sorry_server_and_mass_removal_guard", || {
             quorum_and_guard().map_err(Failed::from)
+        }),
+        Trial::test("daemon::link_down_offline_by_ping_and_back", || {
+            link_down_offline_and_back().map_err(Failed::from)
         }),
     ]
 }
@@ -224,7 +229,8 @@ fn big_config(dir: &Path) -> Result<(), String> {
         .arg(dir.join("monitors/true.monitor"))
         .status()
         .map_err(|e| format!("chmod: {e}"))?;
-    let mut nodes = String::from("nodes:\n");
+    // No ping watch: these addresses answer nothing, and the test is about the table staying.
+    let mut nodes = String::from("ping: false\nnodes:\n");
     for i in 1..=NODES {
         nodes.push_str(&format!(
             "  - name: n{i}\n    address: 198.51.100.{}\n",
@@ -599,6 +605,116 @@ fn quorum_and_guard() -> Result<(), String> {
         Duration::from_secs(15),
         || Ok(!has("dir1", HTTP, sorry)? && real_servers("dir1", Some(HTTP))?.len() == 3),
     )?;
+    lbd.stop()?;
+    Ok(())
+}
+
+/// Sets `eth0` of namespace `ns` up again on drop.
+struct LinkUp(&'static str);
+
+impl Drop for LinkUp {
+    fn drop(&mut self) {
+        let _ = netns::run(self.0, &["ip", "link", "set", "eth0", "up"]);
+    }
+}
+
+/// `lbctl nodes --json`: the state of `node`.
+fn node_state(config: &Path, node: &str) -> Result<String, String> {
+    let out = Command::new(LBCTL)
+        .arg("-c")
+        .arg(config)
+        .args(["nodes", "--json"])
+        .output()
+        .map_err(|e| format!("lbctl: {e}"))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "lbctl nodes --json: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    v["nodes"]
+        .as_array()
+        .and_then(|ns| ns.iter().find(|n| n["name"] == node))
+        .and_then(|n| n["state"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no node {node} in {v}"))
+}
+
+fn link_down_offline_and_back() -> Result<(), String> {
+    let _topology = Topology::up(Options::default())?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    let socket = tmp.path().join("control.sock");
+    lab_config(
+        &config,
+        "",
+        &format!("control: {{socket: {}}}\n", socket.display()),
+    )?;
+    write(
+        &config.join("hostgroups/http_nodes.yaml"),
+        "ping: {interval: 1s, timeout: 500ms, fall: 2}\n\
+         nodes:\n  - {name: rs1, address: 198.51.100.11}\n  - {name: rs2, address: 198.51.100.12}\n  - {name: rs3, address: 198.51.100.13}\n",
+    )?;
+    let lbd = Lbd::start(
+        "dir1",
+        &config,
+        &tmp.path().join("state"),
+        &tmp.path().join("lbd.log"),
+    )?;
+    let took = wait_for("5 real servers", Duration::from_secs(30), || {
+        Ok(real_servers("dir1", None)?.len() == 5)
+    })?;
+    eprintln!("cold start with ping watches: 5 real servers in {took:?}");
+    if node_state(&config, "rs2")? != "online" {
+        return Err("rs2 not online after start".into());
+    }
+
+    // rs2's link goes down: offline (ping silent), out of the table.
+    let from = lbd.log().len();
+    let _up = LinkUp("rs2");
+    netns::run("rs2", &["ip", "link", "set", "eth0", "down"])?;
+    let out = wait_for("rs2 out of http", Duration::from_secs(15), || {
+        Ok(!has("dir1", HTTP, "198.51.100.12:80")?)
+    })?;
+    let offline = wait_for("rs2 offline", Duration::from_secs(15), || {
+        Ok(node_state(&config, "rs2")? == "offline")
+    })?;
+    eprintln!("rs2 link down: out of the table after {out:?}, offline after {offline:?}");
+    let log = lbd.log();
+    if !log[from..]
+        .lines()
+        .any(|l| l.contains("node transition") && l.contains("rs2") && l.contains("new=offline"))
+    {
+        return Err(format!(
+            "no offline transition for rs2 in the log:\n{}",
+            tail(&log)
+        ));
+    }
+    for other in ["198.51.100.11:80", "198.51.100.13:80"] {
+        if !has("dir1", HTTP, other)? {
+            return Err(format!("{other} left the table with rs2's link"));
+        }
+    }
+    let page = super::http::get("client", "192.0.2.10:80".parse().map_err(|_| "addr")?)?;
+    if !page.starts_with("rs") {
+        return Err(format!("the VIP stopped serving: {page:?}"));
+    }
+
+    // Link up: ping answers, the http check passes, rs2 is back.
+    netns::run("rs2", &["ip", "link", "set", "eth0", "up"])?;
+    // Its default route went with the link.
+    let _ = netns::run(
+        "rs2",
+        &["ip", "route", "replace", "default", "via", "198.51.100.1"],
+    );
+    let back = wait_for("rs2 back in http", Duration::from_secs(20), || {
+        has("dir1", HTTP, "198.51.100.12:80")
+    })?;
+    eprintln!("rs2 link up: back in the table after {back:?}");
+    if node_state(&config, "rs2")? != "online" {
+        return Err("rs2 in the table but not online".into());
+    }
     lbd.stop()?;
     Ok(())
 }
