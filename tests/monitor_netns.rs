@@ -82,9 +82,34 @@ impl Lab {
         ] {
             ip(&["-n", ns, "addr", "add", v4, "dev", dev]);
             if let Some(v6) = v6 {
+                // No duplicate address detection at all on this link (the link-local address
+                // too): a tentative address would make the first IPv6 echo go unanswered.
+                let sysctl = format!("net.ipv6.conf.{dev}.accept_dad=0");
+                ip(&["netns", "exec", ns, "sysctl", "-qw", &sysctl]);
                 ip(&["-n", ns, "addr", "add", v6, "dev", dev, "nodad"]);
             }
             ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        // Both families answer before any check runs (a check must not race the link's set-up).
+        for target in ["192.0.2.2", "2001:db8::2"] {
+            let ready = (0..30).any(|_| {
+                let ok = Command::new("ip")
+                    .args([
+                        "netns", "exec", &lab.c, "busybox", "ping", "-c", "1", "-W", "1", target,
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|st| st.success());
+                if !ok {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                ok
+            });
+            assert!(
+                ready,
+                "{target} does not answer ping from the checker namespace"
+            );
         }
         // The silent node: its link goes down, so nothing answers for 198.51.100.2.
         ip(&["-n", &lab.d, "link", "set", &wd, "down"]);
