@@ -61,8 +61,14 @@ struct Entry {
     failed: bool,
     running: bool,
     removed: bool,
+    /// The first run is due before `nominal` (see [`Scheduler::add`]): running it does not
+    /// advance the cadence.
+    early: bool,
     generation: u64,
 }
+
+/// A check added by [`Scheduler::add`] first runs within this long (or its interval, if shorter).
+pub const FIRST_RUN_WINDOW: Millis = 1_000;
 
 /// The timing core of the check scheduler.
 #[derive(Debug)]
@@ -86,15 +92,22 @@ impl Scheduler {
         }
     }
 
-    /// Adds a check; its first run is spread uniformly over the first interval so that a
-    /// thousand checks added together do not all fire at once.
+    /// Adds a check. Its first run comes within [`FIRST_RUN_WINDOW`] (a cold start checks every
+    /// node at once, not up to an interval later); its cadence afterwards has a phase spread
+    /// uniformly over the interval, so that a thousand checks added together do not all fire
+    /// together again; the second run comes half an interval to one and a half after the first.
     pub fn add(&mut self, timing: Timing, now: Millis) -> CheckId {
-        let spread = if timing.interval > 0 {
-            self.rng.random_range(0..timing.interval)
-        } else {
-            0
-        };
-        self.add_at(timing, now + spread)
+        let interval = timing.interval.max(1);
+        let first = now + self.rng.random_range(0..interval.min(FIRST_RUN_WINDOW));
+        // The nominal time of the run after the first, uniform over an interval (so the phases
+        // spread) and not too close to the first run.
+        let second = first + interval / 2 + self.rng.random_range(0..interval);
+        let id = self.add_at(timing, first);
+        if let Some(e) = self.entries.get_mut(id.0 as usize) {
+            e.nominal = second;
+            e.early = true;
+        }
+        id
     }
 
     /// Adds a check whose first nominal time is `first`.
@@ -112,6 +125,7 @@ impl Scheduler {
             failed: false,
             running: false,
             removed: false,
+            early: false,
             generation: 0,
         });
         self.push(id.0, first);
@@ -146,9 +160,13 @@ impl Scheduler {
     }
 
     /// The earliest time something becomes due (the shell sleeps until then, or until a
-    /// running check completes).
+    /// running check completes). None while the budget is full: only a completion can let the
+    /// next check start, and a wake-up time in the past would make the shell spin.
     pub fn poll_timeout(&mut self) -> Option<Millis> {
         self.drop_stale();
+        if self.stats.in_flight >= self.budget {
+            return None;
+        }
         self.heap.peek().map(|Reverse((t, _, _))| *t)
     }
 
@@ -231,6 +249,7 @@ impl Scheduler {
         }
         e.nominal = now;
         e.due = now;
+        e.early = false;
         e.generation += 1;
         self.push(id.0, now);
     }
@@ -247,7 +266,12 @@ impl Scheduler {
     fn advance(&mut self, idx: u32, now: Millis) {
         let e = &mut self.entries[idx as usize];
         let interval = Self::interval(e);
-        e.nominal += interval;
+        if e.early {
+            // The early first run: the cadence starts at the nominal time already set.
+            e.early = false;
+        } else {
+            e.nominal += interval;
+        }
         while e.nominal + interval <= now {
             // Intervals that passed entirely without a run (budget starvation): missed.
             e.nominal += interval;

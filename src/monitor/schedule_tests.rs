@@ -240,3 +240,50 @@ fn check_now_runs_at_once_and_restarts_the_cadence() {
     s.remove(id);
     assert_eq!(s.poll_timeout(), None);
 }
+
+#[test]
+fn a_long_interval_runs_first_checks_within_a_second_then_spreads_them() {
+    // A cold start with a 10 s interval: every node is checked within the first second (not
+    // up to 10 s later), then the cadence spreads the checks evenly over the interval; the
+    // second run comes half an interval to one and a half after the first, and none is missed.
+    let mut s = Scheduler::new(10_000, 5);
+    let ids: Vec<CheckId> = (0..10_000).map(|_| s.add(timing(10_000, 0), 0)).collect();
+    for id in &ids {
+        assert!(s.next_due(*id).unwrap_or(u64::MAX) < 1_000);
+    }
+    let runs = simulate(&mut s, 30_000, |_, _| 5);
+    let mut by_id: std::collections::HashMap<CheckId, Vec<u64>> = Default::default();
+    for (id, t) in runs {
+        by_id.entry(id).or_default().push(t);
+    }
+    let mut buckets = [0u32; 10];
+    for id in &ids {
+        let times = &by_id[id];
+        assert!(times.len() >= 2, "{id:?} ran {times:?}");
+        let gap = times[1] - times[0];
+        assert!((5_000..15_000).contains(&gap), "{times:?}");
+        assert_eq!(times[2] - times[1], 10_000, "the cadence drifts: {times:?}");
+        buckets[((times[1] % 10_000) / 1_000) as usize] += 1;
+    }
+    for b in buckets {
+        assert!((800..1_200).contains(&b), "uneven spread: {buckets:?}");
+    }
+    assert_eq!(s.stats().missed, 0);
+}
+
+#[test]
+fn a_full_budget_gives_no_wake_up_time_so_the_shell_waits_for_a_completion() {
+    // Regression: with the budget full, poll_timeout returned a due time in the past, so the
+    // shell's timer fired at once, found nothing to dispatch and re-armed: a busy loop until a
+    // check completed.
+    let mut s = Scheduler::new(1, 9);
+    let a = s.add_at(timing(1_000, 0), 0);
+    let _b = s.add_at(timing(1_000, 0), 0);
+    let d = s.poll_due(0).expect("one dispatch");
+    assert!(s.poll_due(5).is_none(), "the budget allows one");
+    assert_eq!(s.poll_timeout(), None);
+    s.complete(d.id, 10);
+    assert_eq!(s.poll_timeout(), Some(0), "the waiting check is due again");
+    let next = s.poll_due(10).expect("the second check");
+    assert_ne!(next.id, a);
+}
