@@ -10,9 +10,9 @@
 //! module name, e.g. `ipvs::add_service`) and append it to `all_trials`. Build the cluster with
 //! [`topology::Topology`], run commands with [`netns`], fetch pages with [`http`].
 
-mod connsync;
 mod control;
 mod daemon;
+mod echo;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
 mod http;
@@ -20,10 +20,12 @@ mod ipvs;
 mod lab;
 #[allow(dead_code)]
 mod netns;
+mod scenario;
 mod selftest;
 mod sync;
 #[allow(dead_code)]
 mod topology;
+mod traffic;
 mod vrrp;
 
 use libtest_mimic::{Arguments, Trial};
@@ -36,7 +38,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(control::tests());
     trials.extend(daemon::tests());
     trials.extend(vrrp::tests());
-    trials.extend(connsync::tests());
+    trials.extend(scenario::tests());
     trials
 }
 

@@ -1,0 +1,79 @@
+//! A TCP echo server on rs1:7000 and a client for it, for long-lived connections through the
+//! VIP: a connection that carries data before and after a failover proves it survived.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::netns::in_netns;
+
+/// An echo server on rs1:7000 (a thread; the listening socket lives in rs1's namespace).
+pub(crate) struct Echo {
+    stop: Arc<AtomicBool>,
+}
+
+impl Echo {
+    pub(crate) fn start() -> Result<Echo, String> {
+        let listener = in_netns("rs1", || TcpListener::bind("0.0.0.0:7000"))
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("bind rs1:7000: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        std::thread::spawn(move || {
+                            let _ = conn.set_nonblocking(false);
+                            let mut buf = [0u8; 1024];
+                            while let Ok(n) = conn.read(&mut buf) {
+                                if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Ok(Echo { stop })
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn echo(stream: &mut TcpStream, text: &str) -> Result<(), String> {
+    stream
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("send {text:?}: {e}"))?;
+    let mut got = vec![0u8; text.len()];
+    stream
+        .read_exact(&mut got)
+        .map_err(|e| format!("echo of {text:?}: {e}"))?;
+    if got != text.as_bytes() {
+        return Err(format!(
+            "echo of {text:?} came back as {:?}",
+            String::from_utf8_lossy(&got)
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn connect(vip: SocketAddr) -> Result<TcpStream, String> {
+    let s = in_netns("client", || {
+        TcpStream::connect_timeout(&vip, Duration::from_secs(5))
+    })
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("connect {vip}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(|e| e.to_string())?;
+    Ok(s)
+}
