@@ -5,7 +5,8 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
-use super::scalars::{boolean, duration, int_in, ip, name, port, weight};
+use super::scalars::{boolean, duration, int_in, ip, list, name, port, weight};
+use super::watch::{decode_alert, Alert, DEFAULT_ALERT_TIMEOUT};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -32,6 +33,14 @@ pub struct PingWatch {
     pub rise: u32,
     /// Silent pings in a row that make a node offline. Default 2.
     pub fall: u32,
+    /// Scripts run when a node goes offline (Mon's `node_down.alert`), with their arguments.
+    pub alert: Vec<Alert>,
+    /// Scripts run when an offline node answers again (Mon's `node_up.alert`).
+    pub upalert: Vec<Alert>,
+    /// At most this many alerts per outage; default (`None`) 1, one alert per outage.
+    pub numalerts: Option<u32>,
+    /// An alert script running longer is killed. Default 30s.
+    pub alert_timeout: Duration,
 }
 
 impl Default for PingWatch {
@@ -41,6 +50,10 @@ impl Default for PingWatch {
             timeout: DEFAULT_PING_TIMEOUT,
             rise: DEFAULT_PING_RISE,
             fall: DEFAULT_PING_FALL,
+            alert: Vec::new(),
+            upalert: Vec::new(),
+            numalerts: None,
+            alert_timeout: DEFAULT_ALERT_TIMEOUT,
         }
     }
 }
@@ -198,7 +211,8 @@ fn decode_node(item: &Item, sink: &mut Sink) -> Option<(Node, Pos, Pos)> {
     ))
 }
 
-/// `ping: false`, `ping: true` or a mapping (`enabled`, `interval`, `timeout`, `rise`, `fall`).
+/// `ping: false`, `ping: true` or a mapping (`enabled`, `interval`, `timeout`, `rise`, `fall`,
+/// and the alerts as in a service's watch: `alert`, `upalert`, `numalerts`, `alert_timeout`).
 fn decode_ping(item: &Item, sink: &mut Sink) -> Option<Option<PingWatch>> {
     if let Value::Bool(on) = item.value {
         return Some(on.then(PingWatch::default));
@@ -217,6 +231,10 @@ fn decode_ping(item: &Item, sink: &mut Sink) -> Option<Option<PingWatch>> {
     let timeout = f.or("timeout", sink, DEFAULT_PING_TIMEOUT, positive);
     let rise = f.or("rise", sink, DEFAULT_PING_RISE, int_in(1, 100, "rise"));
     let fall = f.or("fall", sink, DEFAULT_PING_FALL, int_in(1, 100, "fall"));
+    let alert = f.or("alert", sink, Vec::new(), list(decode_alert));
+    let upalert = f.or("upalert", sink, Vec::new(), list(decode_alert));
+    let numalerts = f.opt("numalerts", sink, int_in(1, 1_000_000, "numalerts"));
+    let alert_timeout = f.or("alert_timeout", sink, DEFAULT_ALERT_TIMEOUT, positive);
     let timeout_pos = if f.has("timeout") {
         f.pos_of("timeout")
     } else {
@@ -225,6 +243,7 @@ fn decode_ping(item: &Item, sink: &mut Sink) -> Option<Option<PingWatch>> {
     f.finish(sink);
     let (enabled, interval, timeout) = (enabled?, interval?, timeout?);
     let (rise, fall) = (rise?, fall?);
+    let (alert, upalert, numalerts, alert_timeout) = (alert?, upalert?, numalerts?, alert_timeout?);
     if timeout >= interval {
         sink.error_hint(
             timeout_pos,
@@ -242,6 +261,10 @@ fn decode_ping(item: &Item, sink: &mut Sink) -> Option<Option<PingWatch>> {
         timeout,
         rise,
         fall,
+        alert,
+        upalert,
+        numalerts,
+        alert_timeout,
     }))
 }
 

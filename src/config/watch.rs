@@ -312,7 +312,7 @@ fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
 }
 
 /// `script arg arg` (Mon's words) or a list `[script, arg, arg]`.
-fn decode_alert(item: &Item, sink: &mut Sink) -> Option<Alert> {
+pub(crate) fn decode_alert(item: &Item, sink: &mut Sink) -> Option<Alert> {
     let words: Vec<String> = match &item.value {
         Value::Seq(_) => list(string)(item, sink)?,
         _ => string(item, sink)?

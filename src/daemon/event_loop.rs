@@ -528,7 +528,17 @@ impl Daemon {
             Some(node.clone()),
             Some(watch.clone()),
         );
-        let Some((spec, targets)) = self.watches.get(&watch) else {
+        // A ping alert runs the scripts of the ping watch that pings the node.
+        let spec_and_targets = if watch == crate::node::PING_WATCH {
+            self.watches.iter().find_map(|(name, w)| {
+                (name.starts_with(super::watches::PING_PREFIX)
+                    && w.1.iter().any(|t| t.node == node))
+                .then_some(w)
+            })
+        } else {
+            self.watches.get(&watch)
+        };
+        let Some((spec, targets)) = spec_and_targets else {
             return;
         };
         let list = if kind == AlertKind::Alert {

@@ -526,3 +526,26 @@ fn the_first_status_after_a_drain_sees_live_connection_counts() {
         "a drain must not trust old counters"
     );
 }
+
+#[test]
+fn ping_alerts_come_from_the_hostgroups_ping_block() {
+    let (dir, _state, _kernel) = converged_pinged(
+        2,
+        "ping:\n  fall: 1\n  alert: [node_down.alert ops, log]\n  upalert: [node_up.alert]\n  numalerts: 2\n  alert_timeout: 5s\n",
+    );
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let pings = super::watches::ping_watches(&cfg);
+    let (spec, _) = &pings["ping:web_nodes"];
+    assert_eq!(spec.alert.len(), 2);
+    assert!(
+        matches!(&spec.alert[0], crate::monitor::AlertSpec::Script { path, args, .. }
+            if path.ends_with("node_down.alert") && args == &["ops".to_string()]),
+        "{:?}",
+        spec.alert
+    );
+    assert!(matches!(spec.alert[1], crate::monitor::AlertSpec::Log));
+    assert_eq!(spec.upalert.len(), 1);
+    assert_eq!(spec.alert_timeout, std::time::Duration::from_secs(5));
+    let nodes = super::watches::node_configs(&cfg);
+    assert!(nodes.values().all(|n| n.ping_numalerts == 2));
+}

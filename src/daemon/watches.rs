@@ -175,7 +175,11 @@ pub fn ping_watches(cfg: &Config) -> BTreeMap<String, (WatchSpec, Vec<Target>)> 
             spec.interval = p.interval;
             spec.timeout = p.timeout;
             spec.failed_interval = Some(p.interval);
+            // The node machine limits ping alerts (`ping_numalerts`); the watch runs each one.
             spec.numalerts = 0;
+            spec.alert = alerts(cfg, &p.alert);
+            spec.upalert = alerts(cfg, &p.upalert);
+            spec.alert_timeout = p.alert_timeout;
             (spec, Vec::new())
         });
         entry.1.push(Target { node, addr });
@@ -209,7 +213,7 @@ pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
                     Some((_, p, _)) => {
                         nc.ping_rise = p.rise;
                         nc.ping_fall = p.fall;
-                        nc.ping_numalerts = 1;
+                        nc.ping_numalerts = p.numalerts.unwrap_or(1);
                     }
                     None => nc.ping = false,
                 }

@@ -248,7 +248,6 @@ impl NodeMachine {
                 self.ping.health = Health::Down;
                 self.ping.passes = 0;
                 self.ping.fails = self.ping.fall;
-                self.ping.alerts_sent = self.ping.alerts_sent.saturating_add(1);
                 self.change_state(
                     now,
                     "service check failed, ping silent",
@@ -261,6 +260,10 @@ impl NodeMachine {
                 let watch = self.services[i].cfg.name.clone();
                 let summary = self.services[i].summary.clone();
                 self.alert(i, AlertKind::Alert, watch, old, summary, out);
+            }
+            if !alive {
+                // The node is down too: node_down.alert, so that node_up.alert has a pair.
+                self.ping_alert(old, out);
             }
             return;
         }

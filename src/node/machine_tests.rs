@@ -182,7 +182,7 @@ fn every_transition_of_the_classic_scripts() {
             ],
         },
         Case {
-            name: "online, service failed, ping silent -> offline, out of everything",
+            name: "online, service failed, ping silent -> offline, out of everything, both alerts",
             setup: {
                 let mut v = online();
                 v.push(check("http", false));
@@ -194,6 +194,8 @@ fn every_transition_of_the_classic_scripts() {
                 remove("ftp"),
                 changed(Online, Offline, "service check failed, ping silent"),
                 alert("http", Online, Offline, "http down"),
+                // node_down.alert too: its node_up.alert will follow when ping answers again.
+                alert("ping", Online, Offline, "rs1 does not answer ping"),
             ],
         },
         Case {
@@ -488,6 +490,7 @@ fn event_scripts_replay_from_json_lines() {
         r#"{"action":"schedule_check","node":"rs1","check":"ping","cadence":"now"}"#,
         r#"{"action":"state_changed","node":"rs1","old":"online","new":"offline","cause":"service check failed, ping silent"}"#,
         r#"{"action":"run_alert","node":"rs1","watch":"http","old":"online","new":"offline","summary":"rs1 returned 503"}"#,
+        r#"{"action":"run_alert","node":"rs1","watch":"ping","old":"online","new":"offline","summary":"rs1 does not answer ping"}"#,
         r#"{"action":"state_changed","node":"rs1","old":"offline","new":"online","cause":"ping answers"}"#,
         r#"{"action":"run_upalert","node":"rs1","watch":"ping","old":"offline","new":"online"}"#,
         r#"{"action":"schedule_check","node":"rs1","check":{"service":"http"},"cadence":"now"}"#,

@@ -12,7 +12,8 @@
 //!   and names file and line; a reload changing one service sends only that service's operation;
 //! - quorum and sorry server, and the mass-removal guard;
 //! - a real server whose link goes down is marked offline by its hostgroup's ping watch
-//!   (`lbctl nodes`) and leaves the table; link up: back online and in the table.
+//!   (`lbctl nodes`) and leaves the table, and the ping watch's `node_down.alert` runs; link
+//!   up: back online and in the table, and `node_up.alert` runs.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -619,6 +620,17 @@ impl Drop for LinkUp {
 }
 
 /// `lbctl nodes --json`: the state of `node`.
+/// `lbctl events` (for failure messages).
+fn events(config: &Path) -> String {
+    Command::new(LBCTL)
+        .arg("-c")
+        .arg(config)
+        .arg("events")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|e| e.to_string())
+}
+
 fn node_state(config: &Path, node: &str) -> Result<String, String> {
     let out = Command::new(LBCTL)
         .arg("-c")
@@ -646,14 +658,34 @@ fn link_down_offline_and_back() -> Result<(), String> {
     let tmp = tempdir()?;
     let config = tmp.path().join("config");
     let socket = tmp.path().join("control.sock");
+    // The classic node_down.alert / node_up.alert pair on the hostgroup's ping watch: each
+    // appends what it was told to a file.
+    let alerts = tmp.path().join("alerts");
+    let fired = tmp.path().join("fired");
+    for (script, word) in [("node_down.alert", "down"), ("node_up.alert", "up")] {
+        let path = alerts.join(script);
+        write(
+            &path,
+            &format!(
+                "#!/bin/sh\necho \"{word} $* | $LBD_NODE $LBD_NODE_ADDRESS $MON_GROUP $MON_SERVICE $LBD_OLD_STATE $LBD_NEW_STATE\" >> {}\n",
+                fired.display()
+            ),
+        )?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
     lab_config(
         &config,
         "",
-        &format!("control: {{socket: {}}}\n", socket.display()),
+        &format!(
+            "control: {{socket: {}}}\nalert_dir: {}\n",
+            socket.display(),
+            alerts.display()
+        ),
     )?;
     write(
         &config.join("hostgroups/http_nodes.yaml"),
-        "ping: {interval: 1s, timeout: 500ms, fall: 2}\n\
+        "ping: {interval: 1s, timeout: 500ms, fall: 2, alert: [node_down.alert ops], upalert: [node_up.alert ops]}\n\
          nodes:\n  - {name: rs1, address: 198.51.100.11}\n  - {name: rs2, address: 198.51.100.12}\n  - {name: rs3, address: 198.51.100.13}\n",
     )?;
     let lbd = Lbd::start(
@@ -681,6 +713,20 @@ fn link_down_offline_and_back() -> Result<(), String> {
         Ok(node_state(&config, "rs2")? == "offline")
     })?;
     eprintln!("rs2 link down: out of the table after {out:?}, offline after {offline:?}");
+    let read_fired = || std::fs::read_to_string(&fired).unwrap_or_default();
+    wait_for("node_down.alert for rs2", Duration::from_secs(10), || {
+        Ok(read_fired().lines().any(|l| {
+            l.starts_with("down -s ping -g http_nodes -h rs2 -t ")
+                && l.ends_with(" ops | rs2 198.51.100.12 http_nodes ping online offline")
+        }))
+    })
+    .map_err(|e| {
+        format!(
+            "{e}: the alerts wrote {:?}\nevents:\n{}",
+            read_fired(),
+            events(&config)
+        )
+    })?;
     let log = lbd.log();
     if !log[from..]
         .lines()
@@ -714,6 +760,24 @@ fn link_down_offline_and_back() -> Result<(), String> {
     eprintln!("rs2 link up: back in the table after {back:?}");
     if node_state(&config, "rs2")? != "online" {
         return Err("rs2 in the table but not online".into());
+    }
+    wait_for("node_up.alert for rs2", Duration::from_secs(10), || {
+        Ok(read_fired().lines().any(|l| {
+            l.starts_with("up -s ping -g http_nodes -h rs2 -t ")
+                && l.ends_with(" -u ops | rs2 198.51.100.12 http_nodes ping offline online")
+        }))
+    })
+    .map_err(|e| {
+        format!(
+            "{e}: the alerts wrote {:?}\nevents:\n{}",
+            read_fired(),
+            events(&config)
+        )
+    })?;
+    // One alert each way, for rs2 only (the other nodes never went offline).
+    let lines: Vec<String> = read_fired().lines().map(str::to_owned).collect();
+    if lines.len() != 2 {
+        return Err(format!("expected one down and one up alert: {lines:#?}"));
     }
     lbd.stop()?;
     Ok(())
