@@ -20,6 +20,7 @@ mod ipvs;
 mod lab;
 #[allow(dead_code)]
 mod netns;
+mod reference;
 mod scenario;
 mod selftest;
 mod sync;
@@ -39,6 +40,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(daemon::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
+    trials.extend(reference::tests());
     trials
 }
 

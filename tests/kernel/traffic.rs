@@ -187,26 +187,17 @@ pub fn summary(reqs: &[Request]) -> String {
     )
 }
 
-/// The longest stretch without a successful answer among `reqs` (from the last success before
-/// to the first success after a run of failures): what a client sees as the outage.
+/// The longest time between two successful answers among `reqs` (in completion order): what a
+/// client sees as the outage, failed and slow requests included.
 pub fn longest_gap(reqs: &[Request]) -> Duration {
-    let mut gap = Duration::ZERO;
-    let mut last_ok: Option<Instant> = None;
-    let mut failing = false;
-    for r in reqs {
-        match &r.outcome {
-            Ok(_) => {
-                let done = r.at + r.took;
-                if failing {
-                    if let Some(prev) = last_ok {
-                        gap = gap.max(done.saturating_duration_since(prev));
-                    }
-                    failing = false;
-                }
-                last_ok = Some(done);
-            }
-            Err(_) => failing = true,
-        }
-    }
-    gap
+    let mut done: Vec<Instant> = reqs
+        .iter()
+        .filter(|r| r.outcome.is_ok())
+        .map(|r| r.at + r.took)
+        .collect();
+    done.sort();
+    done.windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]))
+        .max()
+        .unwrap_or_default()
 }
