@@ -21,7 +21,8 @@
 # tool's processes (lbd's one; keepalived's parent + checker child) and of the counter, peak
 # memory (VmHWM, summed), the guest's busy share. One table and the ratios are printed at the end.
 #
-# Environment (passed into the lab): LBD_KACHECK_TOOLS (order, default "lbd keepalived"),
+# Environment (passed into the lab): LBD_KACHECK_TOOLS (what runs, in order, default
+# "lbd keepalived"; `lbd@PATH` runs another lbd binary, e.g. a copy built before a change),
 # LBD_KACHECK_RECONCILE (lbd's reconcile_interval, default 10s as shipped), LBD_KACHECK_PROFILE=perf|strace
 # (`perf record` / `strace -c -f` the checker process during the window and print the top of
 # the profile / the syscall counts: the CPU figures then include the profiler's cost, far from
@@ -42,7 +43,8 @@ if [ "${1:-}" != "--in-lab" ]; then
     cargo build --release --locked --bin lbd --bin lbctl --example accept_counter >&2
     echo "host: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     status=0
-    vagrant/lab run --timeout $((2 * (d + 240) + 60)) -- \
+    ntools=$(wc -w <<<"${LBD_KACHECK_TOOLS:-lbd keepalived}")
+    vagrant/lab run --timeout $((ntools * (d + 240) + 60)) -- \
         "$self" --in-lab "$CARGO_TARGET_DIR/release" "$n" "$d" || status=$?
     echo "host: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit "$status"
@@ -91,7 +93,7 @@ ticks() {
     done
     echo "$sum"
 }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 cpu_busy() { awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 
 real_servers() {
@@ -100,7 +102,7 @@ real_servers() {
 
 # --- configurations
 lbdconf=$work/lbd
-mkdir -p "$lbdconf/hostgroups" "$lbdconf/services" "$work/state"
+mkdir -p "$lbdconf/hostgroups" "$lbdconf/services"
 cat >"$lbdconf/director.yaml" <<YAML
 name: bench
 state_dir: $work/state
@@ -146,50 +148,56 @@ kaconf=$work/keepalived.conf
 echo "guest: $(nproc) vCPU, $(uname -r), $(keepalived --version 2>&1 | head -1)"
 echo "load: N=$n nodes, every 1 s, window D=$d s; lbd reconcile_interval=$reconcile"
 
-# --- one tool: prints "tool checks/s min/s max/s maxgap nodes>1.5s cpu% checker% counter% busy% mem_mb failures"
+# --- one tool, $1 = lbd | keepalived | lbd@PATH (another lbd binary, e.g. a build before a
+# change); $2 = its number. Appends its row to $work/rows.
 run_tool() {
-    local tool=$1 counter main checker i t0 t1 c0 c1 k0 k1 b0 b1 summary failures mem
-    ns=kacheck$$$tool
+    local spec=$1 k=$2 kind=${1%%@*} label=$1 bin=$bins/lbd
+    local f=$work/t$2 counter main checker i t0 t1 c0 c1 k0 k1 b0 b1 summary failures hwm rss
+    if [[ $spec == *@* ]]; then
+        bin=${spec#*@}
+        label=lbd@$(basename "$bin")
+    fi
+    ns=kacheck$$-$k
     ip netns add "$ns"
     ip -n "$ns" link set lo up
-    ip netns exec "$ns" "$bins/examples/accept_counter" "$port" >"$work/$tool.counter" 2>&1 &
+    ip netns exec "$ns" "$bins/examples/accept_counter" "$port" >"$f.counter" 2>&1 &
     counter=$!
     pids+=("$counter")
-    case $tool in
+    case $kind in
     lbd)
-        LBD_LOG=info ip netns exec "$ns" "$bins/lbd" -c "$lbdconf" --state-dir "$work/state" \
-            >"$work/lbd.log" 2>&1 </dev/null &
-        main=$!
-        pids=("$main" "${pids[@]}")
-        checker=$main
+        rm -rf "$work/state" && mkdir -p "$work/state"
+        LBD_LOG=info ip netns exec "$ns" "$bin" -c "$lbdconf" --state-dir "$work/state" \
+            >"$f.log" 2>&1 </dev/null &
         ;;
     keepalived)
         ip netns exec "$ns" keepalived --check --dont-fork --log-console --no-syslog \
-            -f "$kaconf" -p "$work/ka.pid" -c "$work/ka-check.pid" -r "$work/ka-vrrp.pid" \
-            -b "$work/ka-bfd.pid" >"$work/keepalived.log" 2>&1 </dev/null &
-        main=$!
-        pids=("$main" "${pids[@]}")
-        checker=
+            -f "$kaconf" -p "$f.pid" -c "$f-check.pid" -r "$f-vrrp.pid" -b "$f-bfd.pid" \
+            >"$f.log" 2>&1 </dev/null &
+        ;;
+    *)
+        echo "unknown tool $spec"
+        return 1
         ;;
     esac
+    main=$!
+    pids=("$main" "${pids[@]}")
+    checker=$main
     # Converge: all N real servers in the kernel's table.
     for ((i = 0; ; i++)); do
         kill -0 "$main" 2>/dev/null || {
-            echo "$tool exited early:"
-            tail -20 "$work/$tool.log"
+            echo "$label exited early:"
+            tail -20 "$f.log"
             return 1
         }
         [ "$(real_servers)" -ge "$n" ] && break
         [ "$i" -lt 120 ] || {
-            echo "$tool: only $(real_servers) of $n real servers after 240 s"
+            echo "$label: only $(real_servers) of $n real servers after 240 s"
             return 1
         }
         sleep 2
     done
-    if [ "$tool" = keepalived ]; then
-        checker=$(cat "$work/ka-check.pid")
-    fi
-    echo "$tool: $n real servers in the table after about $((i * 2)) s; warming up 5 s"
+    [ "$kind" != keepalived ] || checker=$(cat "$f-check.pid")
+    echo "$label: $n real servers in the table after about $((i * 2)) s; warming up 5 s"
     sleep 5
     local procs=("$main")
     [ "$checker" = "$main" ] || procs+=("$checker")
@@ -199,8 +207,8 @@ run_tool() {
     t0=$(ticks "$counter")
     kill -USR1 "$counter"
     case ${LBD_KACHECK_PROFILE:-} in
-    perf) perf record -q -F 499 -g -o "$work/$tool.perf" -p "$checker" -- sleep "$d" >/dev/null 2>&1 || true ;;
-    strace) timeout -s INT "$d" strace -c -f -p "$checker" -o "$work/$tool.strace" >/dev/null 2>&1 || true ;;
+    perf) perf record -q -F 499 -g -o "$f.perf" -p "$checker" -- sleep "$d" >/dev/null 2>&1 || true ;;
+    strace) timeout -s INT "$d" strace -c -f -p "$checker" -o "$f.strace" >/dev/null 2>&1 || true ;;
     *) sleep "$d" ;;
     esac
     kill -USR2 "$counter"
@@ -208,66 +216,77 @@ run_tool() {
     k1=$(ticks "$checker")
     t1=$(ticks "$counter")
     b1=$(cpu_busy)
-    mem=0
-    for i in "${procs[@]}"; do mem=$((mem + $(hwm_kb "$i"))); done
+    hwm=0
+    rss=0
+    for i in "${procs[@]}"; do
+        hwm=$((hwm + $(status_kb "$i" VmHWM)))
+        rss=$((rss + $(status_kb "$i" VmRSS)))
+    done
     for ((i = 0; i < 50; i++)); do
-        summary=$(grep '^accepts=' "$work/$tool.counter" || true)
+        summary=$(grep '^accepts=' "$f.counter" || true)
         [ -z "$summary" ] || break
         sleep 0.1
     done
-    case $tool in
+    case $kind in
     lbd) failures=$(ip netns exec "$ns" curl -s http://127.0.0.1:19180/metrics |
         awk '/^lbd_checks_total.*result="fail"/ {s += $NF} END {print s + 0}') ;;
-    keepalived) failures=$(grep -c 'TCP connection to .* failed\|TCP_CHECK.*failed\|Removing service' \
-        "$work/keepalived.log" || true) ;;
+    keepalived) failures=$(grep -c 'TCP connection to .* failed\|Removing service' "$f.log" || true) ;;
     esac
-    [ -n "$summary" ] || { echo "$tool: no summary from the counter"; return 1; }
-    echo "$tool counter: $summary"
-    echo "$tool procs: ${procs[*]} (checker $checker), counter $counter; VmHWM $mem kB"
+    [ -n "$summary" ] || { echo "$label: no summary from the counter"; return 1; }
+    echo "$label counter: $summary"
+    echo "$label procs: ${procs[*]} (checker $checker), counter $counter"
     # shellcheck disable=SC2086
     set -- $b0 $b1
     local busy
     busy=$(awk -v a="$1" -v b="$2" -v c="$3" -v e="$4" 'BEGIN {printf "%.1f", 100 * (c - a) / (e - b)}')
-    eval "$(echo "$summary" | tr ' ' '\n' | sed -n 's/^\(rate\|seconds\|per_second_min\|per_second_max\|max_gap_ms\|nodes_gap_over_1500ms\|nodes\)=/s_\1=/p')"
+    eval "$(echo "$summary" | tr ' ' '\n' | sed -n 's/^\(accepts\|rate\|per_second_min\|per_second_max\|max_gap_ms\|nodes_gap_over_1500ms\|nodes\)=/s_\1=/p')"
     # shellcheck disable=SC2154
-    awk -v tool="$tool" -v rate="$s_rate" -v secs="$s_seconds" -v psmin="$s_per_second_min" \
+    awk -v tool="$label" -v accepts="$s_accepts" -v rate="$s_rate" -v psmin="$s_per_second_min" \
         -v psmax="$s_per_second_max" -v gap="$s_max_gap_ms" -v over="$s_nodes_gap_over_1500ms" \
         -v seen="$s_nodes" -v dc=$((c1 - c0)) -v dk=$((k1 - k0)) -v dt=$((t1 - t0)) -v tck="$tck" \
-        -v d="$d" -v busy="$busy" -v mem="$mem" -v fail="$failures" -v n="$n" 'BEGIN {
-            printf "ROW %s %.0f %d %d %d %d %d %.1f %.1f %.1f %s %.1f %d\n", tool, rate, psmin,
-                psmax, gap, over, seen, 100 * dc / tck / d, 100 * dk / tck / d,
-                100 * dt / tck / d, busy, mem / 1024, fail
+        -v d="$d" -v busy="$busy" -v hwm="$hwm" -v rss="$rss" -v fail="$failures" 'BEGIN {
+            printf "ROW %s %.0f %d %d %d %d %d %.1f %.1f %.1f %s %.1f %.1f %d %.0f\n", tool, rate,
+                psmin, psmax, gap, over, seen, 100 * dc / tck / d, 100 * dk / tck / d,
+                100 * dt / tck / d, busy, hwm / 1024, rss / 1024, fail,
+                (accepts > 0 ? 1e6 * dc / tck / accepts : 0)
         }' | tee -a "$work/rows"
     if [ "${LBD_KACHECK_PROFILE:-}" = strace ]; then
-        head -40 "$work/$tool.strace"
+        head -40 "$f.strace"
     fi
     if [ "${LBD_KACHECK_PROFILE:-}" = perf ]; then
-        { perf report -i "$work/$tool.perf" --stdio --no-children --sort comm,dso -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -12; perf report -i "$work/$tool.perf" --stdio --no-children --percent-limit 0.7 -g none \
-            2>/dev/null | grep -v "^#" | grep -v "^$" | cut -c1-150 | head -60; } || true
+        {
+            perf report -i "$f.perf" --stdio --no-children --sort comm,dso -g none 2>/dev/null |
+                grep -v '^#' | grep -v '^$' | head -12
+            perf report -i "$f.perf" --stdio --no-children --percent-limit 0.7 -g none 2>/dev/null |
+                grep -v '^#' | grep -v '^$' | cut -c1-150 | head -60
+        } || true
     fi
     # Stop: the tool first (keepalived removes its table on the way out), then the rest.
     teardown
 }
 
 status=0
+k=0
 for tool in $tools; do
-    run_tool "$tool" || { status=1; teardown; }
+    k=$((k + 1))
+    run_tool "$tool" "$k" || { status=1; teardown; }
 done
 
 echo
-echo "N=$n nodes checked every 1 s (target $n checks/s), window $d s"
-printf '%-11s %9s %7s %7s %8s %6s %6s %9s %9s %9s %6s %8s %6s\n' tool 'checks/s' 'min/s' 'max/s' \
-    'maxgap' '>1.5s' 'nodes' 'cpu%' 'checker%' 'counter%' 'busy%' 'VmHWM MB' 'fails'
-awk '{printf "%-11s %9s %7s %7s %6sms %6s %6s %9s %9s %9s %6s %8s %6s\n", $2, $3, $4, $5, $6,
-    $7, $8, $9, $10, $11, $12, $13, $14}' "$work/rows" 2>/dev/null || true
-awk -v n="$n" '{r[$2] = $3; c[$2] = $9; k[$2] = $10; m[$2] = $13}
+echo "N=$n nodes checked every 1 s (target $n checks/s), window $d s; guest busy = all of the guest's CPU"
+printf '%-16s %8s %6s %6s %8s %6s %6s %6s %8s %8s %6s %8s %7s %5s %8s\n' tool 'checks/s' 'min/s' \
+    'max/s' 'maxgap' '>1.5s' 'nodes' 'cpu%' 'checker%' 'counter%' 'busy%' 'VmHWM MB' 'RSS MB' \
+    'fails' 'µs/check'
+awk '{printf "%-16s %8s %6s %6s %6sms %6s %6s %6s %8s %8s %6s %8s %7s %5s %8s\n", $2, $3, $4,
+    $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16}' "$work/rows" 2>/dev/null || true
+awk -v n="$n" '{r[$2] = $3; c[$2] = $9; k[$2] = $10; m[$2] = $13; s[$2] = $14; u[$2] = $16}
     END {
         for (t in r) printf "%s: %.1f%% of the %d checks/s target\n", t, 100 * r[t] / n, n
         if (("lbd" in r) && ("keepalived" in r) && c["keepalived"] > 0 && k["keepalived"] > 0 &&
-            m["keepalived"] > 0 && r["keepalived"] > 0) {
-            printf "ratio lbd/keepalived: CPU %.2f (checker alone %.2f), memory %.2f, checks/s %.2f\n",
-                c["lbd"] / c["keepalived"], k["lbd"] / k["keepalived"], m["lbd"] / m["keepalived"],
-                r["lbd"] / r["keepalived"]
+            m["keepalived"] > 0 && s["keepalived"] > 0 && r["keepalived"] > 0 && u["keepalived"] > 0) {
+            printf "ratio lbd/keepalived: CPU %.2f (checker alone %.2f), CPU per check %.2f, peak memory %.2f, RSS %.2f, checks/s %.2f\n",
+                c["lbd"] / c["keepalived"], k["lbd"] / k["keepalived"], u["lbd"] / u["keepalived"],
+                m["lbd"] / m["keepalived"], s["lbd"] / s["keepalived"], r["lbd"] / r["keepalived"]
         }
     }' "$work/rows" 2>/dev/null || true
 exit "$status"
