@@ -93,7 +93,13 @@ impl Runner {
         };
         let now = self.now();
         for group in groups {
-            let id = self.scheduler.add(watch.timing(), now);
+            // A built-in check costs no process: every node is checked within a second of the
+            // start; external monitors fork, so their first runs spread over the interval.
+            let id = if per_group {
+                self.scheduler.add(watch.timing(), now)
+            } else {
+                self.scheduler.add_soon(watch.timing(), now)
+            };
             for t in &group {
                 self.lookup
                     .insert((watch.service.clone(), t.node.clone()), id);

@@ -61,13 +61,13 @@ struct Entry {
     failed: bool,
     running: bool,
     removed: bool,
-    /// The first run is due before `nominal` (see [`Scheduler::add`]): running it does not
+    /// The first run is due before `nominal` (see [`Scheduler::add_soon`]): running it does not
     /// advance the cadence.
     early: bool,
     generation: u64,
 }
 
-/// A check added by [`Scheduler::add`] first runs within this long (or its interval, if shorter).
+/// A check added by [`Scheduler::add_soon`] first runs within this long (or its interval, if shorter).
 pub const FIRST_RUN_WINDOW: Millis = 1_000;
 
 /// The timing core of the check scheduler.
@@ -92,11 +92,24 @@ impl Scheduler {
         }
     }
 
-    /// Adds a check. Its first run comes within [`FIRST_RUN_WINDOW`] (a cold start checks every
-    /// node at once, not up to an interval later); its cadence afterwards has a phase spread
-    /// uniformly over the interval, so that a thousand checks added together do not all fire
-    /// together again; the second run comes half an interval to one and a half after the first.
+    /// Adds a check; its first run is spread uniformly over the first interval so that a
+    /// thousand checks added together do not all fire at once (for checks that cost a process
+    /// each, such as external monitors).
     pub fn add(&mut self, timing: Timing, now: Millis) -> CheckId {
+        let spread = if timing.interval > 0 {
+            self.rng.random_range(0..timing.interval)
+        } else {
+            0
+        };
+        self.add_at(timing, now + spread)
+    }
+
+    /// Adds a cheap check (no process): its first run comes within [`FIRST_RUN_WINDOW`] (a cold
+    /// start checks every node at once, not up to an interval later); its cadence afterwards
+    /// has a phase spread uniformly over the interval, so that checks added together do not
+    /// fire together again; the second run comes half an interval to one and a half after the
+    /// first.
+    pub fn add_soon(&mut self, timing: Timing, now: Millis) -> CheckId {
         let interval = timing.interval.max(1);
         let first = now + self.rng.random_range(0..interval.min(FIRST_RUN_WINDOW));
         // The nominal time of the run after the first, uniform over an interval (so the phases
