@@ -4,7 +4,9 @@
 //! settings (HTTP check every 1 s with a 500 ms timeout and no retry; VRRPv3 adverts every
 //! 200 ms, priorities 150 / 100; the IPVS sync daemon on eth1), the same topology, the same
 //! client traffic ([`super::traffic`], one request at a time, 40 ms apart) and the same fault.
-//! It prints one line per run and a summary table for BENCHMARKS.md.
+//! A third part restarts the director (SIGTERM and start, as `systemctl restart` does) under
+//! load with an established connection open. It prints one line per run and summary tables for
+//! BENCHMARKS.md.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -16,6 +18,7 @@ use libtest_mimic::{Failed, Trial};
 use super::daemon::{
     has, lab_config, real_servers, start_http, stop_http, tempdir, wait_for, write, Lbd, HTTP,
 };
+use super::echo::{connect, echo, Echo};
 use super::netns;
 use super::topology::{Options, Topology};
 use super::traffic::{failures, longest_gap, Traffic};
@@ -47,40 +50,70 @@ impl Tool {
     }
 }
 
-/// A running director (either tool) in a namespace; killed with its whole process group.
+/// A running director (either tool) in a namespace; killed on drop (keepalived with its whole
+/// process group).
 enum Director {
     Lbd(Lbd),
-    Keepalived(Child),
+    Keepalived(Keepalived),
 }
 
-impl Director {
-    /// SIGKILL: the power goes.
+/// keepalived's parent process, leader of its process group (the VRRP and checker children).
+struct Keepalived(Child);
+
+impl Keepalived {
     fn kill(&mut self) {
-        match self {
-            Director::Lbd(l) => l.signal(libc::SIGKILL),
-            Director::Keepalived(c) => {
-                // SAFETY: kill(2) on the process group of our own child (keepalived and the
-                // VRRP and checker children it forked).
-                unsafe {
-                    libc::kill(-(c.id() as i32), libc::SIGKILL);
-                }
-                let _ = c.wait();
-            }
+        // SAFETY: kill(2) on the process group of our own child (keepalived and the VRRP and
+        // checker children it forked).
+        unsafe {
+            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.kill();
         }
     }
 }
 
-impl Drop for Director {
-    fn drop(&mut self) {
-        if let Director::Keepalived(_) = self {
-            self.kill();
+impl Director {
+    /// SIGTERM, as `systemctl restart` sends, and wait for the exit.
+    fn stop(self) -> Result<(), String> {
+        match self {
+            Director::Lbd(l) => l.stop().map(|_| ()),
+            Director::Keepalived(mut k) => {
+                // SAFETY: kill(2) on our own child (keepalived's parent process, which stops
+                // its children).
+                unsafe {
+                    libc::kill(k.0.id() as i32, libc::SIGTERM);
+                }
+                let t0 = Instant::now();
+                while k.0.try_wait().map_err(|e| e.to_string())?.is_none() {
+                    if t0.elapsed() > Duration::from_secs(60) {
+                        return Err("keepalived did not stop within 60 s".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// SIGKILL: the power goes.
+    fn kill(&mut self) {
+        match self {
+            Director::Lbd(l) => l.signal(libc::SIGKILL),
+            Director::Keepalived(k) => k.kill(),
         }
     }
 }
 
 /// keepalived's configuration: the http service on rs1..rs3 (NAT, rr, HTTP_GET like lbd's
 /// check), and with `vrrp` the instance and sync daemon of `director_extra`.
-fn keepalived_conf(vrrp: Option<u8>) -> String {
+fn keepalived_conf(vrrp: Option<u8>, echo: bool) -> String {
     let mut c = String::from("global_defs {\n  router_id lab\n  vrrp_version 3\n");
     if vrrp.is_some() {
         c.push_str("  lvs_sync_daemon eth1 VI_1 id 51\n");
@@ -103,12 +136,23 @@ fn keepalived_conf(vrrp: Option<u8>) -> String {
         ));
     }
     c.push_str("}\n");
+    if echo {
+        c.push_str(
+            "virtual_server 192.0.2.10 7000 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  \
+             real_server 198.51.100.11 7000 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 0.5\n      retry 0\n    }\n  }\n}\n",
+        );
+    }
     c
 }
 
-fn start_keepalived(ns: &str, dir: &Path, vrrp: Option<u8>) -> Result<Director, String> {
+fn start_keepalived(
+    ns: &str,
+    dir: &Path,
+    vrrp: Option<u8>,
+    echo: bool,
+) -> Result<Director, String> {
     let conf = dir.join(format!("keepalived-{ns}.conf"));
-    write(&conf, &keepalived_conf(vrrp))?;
+    write(&conf, &keepalived_conf(vrrp, echo))?;
     let log = std::fs::File::create(dir.join(format!("keepalived-{ns}.log")))
         .map_err(|e| e.to_string())?;
     let pid = |what: &str| dir.join(format!("{ns}-{what}.pid"));
@@ -134,7 +178,7 @@ fn start_keepalived(ns: &str, dir: &Path, vrrp: Option<u8>) -> Result<Director, 
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start keepalived: {e}"))?;
-    Ok(Director::Keepalived(child))
+    Ok(Director::Keepalived(Keepalived(child)))
 }
 
 /// One measured run's figures.
@@ -169,7 +213,7 @@ fn real_server_failure(tool: Tool) -> Result<Run, String> {
                 &tmp.path().join("lbd.log"),
             )?)
         }
-        Tool::Keepalived => start_keepalived("dir1", tmp.path(), None)?,
+        Tool::Keepalived => start_keepalived("dir1", tmp.path(), None, false)?,
     };
     wait_for("3 real servers", Duration::from_secs(30), || {
         http_reals_are("dir1", 3)
@@ -220,7 +264,7 @@ fn director_failover(tool: Tool) -> Result<Run, String> {
                     &tmp.path().join(format!("{ns}.log")),
                 )?)
             }
-            Tool::Keepalived => start_keepalived(ns, tmp.path(), Some(priority))?,
+            Tool::Keepalived => start_keepalived(ns, tmp.path(), Some(priority), false)?,
         });
     }
     wait_for(
@@ -257,6 +301,79 @@ fn director_failover(tool: Tool) -> Result<Run, String> {
         reaction,
         gap: longest_gap(&traffic.requests()),
     })
+}
+
+/// The director restarted (SIGTERM, then started again, as `systemctl restart` does) under load,
+/// with an established connection open: does it survive, and do new requests fail meanwhile?
+/// Returns the run and whether the held connection survived, and the fewest real servers of
+/// http seen in the table while the director was down.
+fn director_restart(tool: Tool) -> Result<(Run, bool, usize), String> {
+    let _topology = Topology::up(Options::default())?;
+    let _echo = Echo::start()?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    let start = |n: u32| -> Result<Director, String> {
+        Ok(match tool {
+            Tool::Lbd => Director::Lbd(Lbd::start(
+                "dir1",
+                &config,
+                &tmp.path().join("state"),
+                &tmp.path().join(format!("lbd-{n}.log")),
+            )?),
+            Tool::Keepalived => start_keepalived("dir1", tmp.path(), None, true)?,
+        })
+    };
+    if tool == Tool::Lbd {
+        lab_config(&config, "", "")?;
+        for f in ["services/myapp.yaml", "hostgroups/myapp_nodes.yaml"] {
+            std::fs::remove_file(config.join(f)).map_err(|e| e.to_string())?;
+        }
+        write(
+            &config.join("hostgroups/echo_nodes.yaml"),
+            "nodes:\n  - {name: rs1, address: 198.51.100.11}\n",
+        )?;
+        write(
+            &config.join("services/echo.yaml"),
+            "virtual: {address: 192.0.2.10, port: 7000}\nscheduler: rr\nhostgroup: echo_nodes\n\
+             watch:\n  monitor: tcp\n  interval: 1s\n  timeout: 500ms\n",
+        )?;
+    }
+    let director = start(1)?;
+    wait_for(
+        "3 real servers and the echo service",
+        Duration::from_secs(30),
+        || {
+            Ok(http_reals_are("dir1", 3)?
+                && netns::run("dir1", &["ipvsadm", "-Ln", "-t", "192.0.2.10:7000"])
+                    .is_ok_and(|t| t.contains("198.51.100.11:7000")))
+        },
+    )?;
+    let traffic = Traffic::start("client", HTTP.parse().map_err(|_| "addr")?, None, PAUSE)?;
+    traffic.wait_requests(20, Duration::from_secs(30))?;
+    let mut held = connect("192.0.2.10:7000".parse().map_err(|_| "addr")?)?;
+    echo(&mut held, "before\n")?;
+
+    let stopped = Instant::now();
+    director.stop()?;
+    let while_down = real_servers("dir1", Some(HTTP))?.len();
+    let _director = start(2)?;
+    wait_for("3 real servers again", Duration::from_secs(30), || {
+        http_reals_are("dir1", 3)
+    })?;
+    let reaction = stopped.elapsed();
+    traffic.wait_requests(30, Duration::from_secs(30))?;
+    let survived = echo(&mut held, "after the restart\n").is_ok();
+    let reqs = traffic.since(stopped);
+    Ok((
+        Run {
+            failed: failures(&reqs).len(),
+            total: reqs.len(),
+            reaction,
+            gap: longest_gap(&traffic.requests()),
+        },
+        survived,
+        while_down,
+    ))
 }
 
 fn compare() -> Result<(), String> {
@@ -300,6 +417,42 @@ fn compare() -> Result<(), String> {
             ));
         }
     }
+    let mut restarts = Vec::new();
+    for tool in [Tool::Lbd, Tool::Keepalived] {
+        let mut failed = 0;
+        let mut total = 0;
+        let mut cells = Vec::new();
+        for i in 1..=runs {
+            let (r, survived, while_down) =
+                director_restart(tool).map_err(|e| format!("restart, {}: {e}", tool.name()))?;
+            eprintln!(
+                "reference: director restart, {} run {i}: {} of {} requests failed; back after \
+                 {:?}; longest time without an answer {:?}; held connection survived: \
+                 {survived}; http real servers while stopped: {while_down}",
+                tool.name(),
+                r.failed,
+                r.total,
+                r.reaction,
+                r.gap
+            );
+            failed += r.failed;
+            total += r.total;
+            cells.push(format!(
+                "{} ms, {}, {while_down}",
+                r.gap.as_millis(),
+                if survived { "survived" } else { "lost" }
+            ));
+        }
+        restarts.push(format!(
+            "| director restart | {} | {failed} of {total} | {} |",
+            tool.name(),
+            cells.join("; ")
+        ));
+    }
+    eprintln!(
+        "\n| fault | director | failed requests (all runs) | each run: longest time without an answer, held connection, real servers left while stopped |\n| --- | --- | ---: | --- |\n{}",
+        restarts.join("\n")
+    );
     eprintln!(
         "\n| fault | director | failed requests (all runs) | reaction, ms (each run) | longest time without an answer, ms |\n| --- | --- | ---: | --- | --- |\n{}",
         table.join("\n")
