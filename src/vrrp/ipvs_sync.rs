@@ -1,6 +1,8 @@
 //! [`SyncDaemonControl`] over the IPVS netlink client: on becoming master the director runs
-//! the IPVS connection-sync daemon in master state (it sends the connection table), on becoming
-//! backup in backup state (it receives it), so established connections survive a failover.
+//! the IPVS connection-sync daemon in master state (it sends the connection table) and keeps
+//! its backup daemon (so nothing the old master sent last is thrown away); on becoming backup
+//! it runs the backup daemon only (it receives the table). Established connections survive a
+//! failover.
 //!
 //! Each switch reads the running daemons first and changes only what differs, so repeating a
 //! switch (or switching to the state already running) sends nothing.
@@ -40,18 +42,27 @@ impl IpvsSyncDaemon {
         };
         let result = (|| -> Result<(), SyncError> {
             let running = client.daemons()?;
-            if running.iter().any(|d| d.state == other) {
+            // A backup runs the backup daemon only; a master runs the master daemon and keeps
+            // the backup one (as keepalived does): stopping it at a takeover would discard the
+            // sync messages the old master sent just before it died, and the connections in them.
+            let keep: &[DaemonState] = match want {
+                DaemonState::Master => &[DaemonState::Backup, DaemonState::Master],
+                DaemonState::Backup => &[DaemonState::Backup],
+            };
+            if want == DaemonState::Backup && running.iter().any(|d| d.state == other) {
                 client.stop_daemon(other)?;
             }
-            let mut wanted = self.template.clone();
-            wanted.state = want;
-            match running.iter().find(|d| d.state == want) {
-                Some(d) if same_settings(d, &wanted) => {}
-                Some(_) => {
-                    client.stop_daemon(want)?;
-                    client.start_daemon(&wanted)?;
+            for &state in keep {
+                let mut wanted = self.template.clone();
+                wanted.state = state;
+                match running.iter().find(|d| d.state == state) {
+                    Some(d) if same_settings(d, &wanted) => {}
+                    Some(_) => {
+                        client.stop_daemon(state)?;
+                        client.start_daemon(&wanted)?;
+                    }
+                    None => client.start_daemon(&wanted)?,
                 }
-                None => client.start_daemon(&wanted)?,
             }
             Ok(())
         })();

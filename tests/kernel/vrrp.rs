@@ -84,14 +84,19 @@ fn lbctl(sock: &Path, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Whether `ipvsadm -L --daemon` in `ns` shows exactly one sync daemon, in role `role`.
+/// Whether `ipvsadm -L --daemon` in `ns` shows the sync daemons of a director in role `role`:
+/// a backup runs the backup daemon only, a master the master daemon and still the backup one.
 pub(crate) fn sync_is(ns: &str, role: &str) -> Result<bool, String> {
     let out = netns::run(ns, &["ipvsadm", "-L", "--daemon"])?;
-    let roles: Vec<&str> = out
+    let mut roles: Vec<&str> = out
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    Ok(roles == [role])
+    roles.sort();
+    Ok(match role {
+        "master" => roles == ["backup", "master"],
+        _ => roles == [role],
+    })
 }
 
 fn two_daemons() -> Result<(), String> {
