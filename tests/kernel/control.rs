@@ -38,7 +38,7 @@ fn lbctl(config: &Path, args: &[&str]) -> Result<Output, String> {
 }
 
 /// Runs lbctl and requires exit 0; its stdout.
-fn ok(config: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn ok(config: &Path, args: &[&str]) -> Result<String, String> {
     let out = lbctl(config, args)?;
     if !out.status.success() {
         return Err(format!(

@@ -714,19 +714,27 @@ fn link_down_offline_and_back() -> Result<(), String> {
     })?;
     eprintln!("rs2 link down: out of the table after {out:?}, offline after {offline:?}");
     let read_fired = || std::fs::read_to_string(&fired).unwrap_or_default();
-    wait_for("node_down.alert for rs2", Duration::from_secs(10), || {
-        Ok(read_fired().lines().any(|l| {
-            l.starts_with("down -s ping -g http_nodes -h rs2 -t ")
-                && l.ends_with(" ops | rs2 198.51.100.12 http_nodes ping online offline")
-        }))
-    })
-    .map_err(|e| {
-        format!(
-            "{e}: the alerts wrote {:?}\nevents:\n{}",
-            read_fired(),
-            events(&config)
-        )
-    })?;
+    // Waits for the line an alert script wrote: its arguments (Mon's, then ours) and, after the
+    // `|`, the environment it saw.
+    let wait_alert = |what: &str, args: &str, seen: &str| {
+        wait_for(what, Duration::from_secs(10), || {
+            Ok(read_fired()
+                .lines()
+                .any(|l| l.starts_with(args) && l.ends_with(seen)))
+        })
+        .map_err(|e| {
+            format!(
+                "{e}: the alerts wrote {:?}\nevents:\n{}",
+                read_fired(),
+                events(&config)
+            )
+        })
+    };
+    wait_alert(
+        "node_down.alert for rs2",
+        "down -s ping -g http_nodes -h rs2 -t ",
+        " ops | rs2 198.51.100.12 http_nodes ping online offline",
+    )?;
     let log = lbd.log();
     if !log[from..]
         .lines()
@@ -761,19 +769,11 @@ fn link_down_offline_and_back() -> Result<(), String> {
     if node_state(&config, "rs2")? != "online" {
         return Err("rs2 in the table but not online".into());
     }
-    wait_for("node_up.alert for rs2", Duration::from_secs(10), || {
-        Ok(read_fired().lines().any(|l| {
-            l.starts_with("up -s ping -g http_nodes -h rs2 -t ")
-                && l.ends_with(" -u ops | rs2 198.51.100.12 http_nodes ping offline online")
-        }))
-    })
-    .map_err(|e| {
-        format!(
-            "{e}: the alerts wrote {:?}\nevents:\n{}",
-            read_fired(),
-            events(&config)
-        )
-    })?;
+    wait_alert(
+        "node_up.alert for rs2",
+        "up -s ping -g http_nodes -h rs2 -t ",
+        " -u ops | rs2 198.51.100.12 http_nodes ping offline online",
+    )?;
     // One alert each way, for rs2 only (the other nodes never went offline).
     let lines: Vec<String> = read_fired().lines().map(str::to_owned).collect();
     if lines.len() != 2 {

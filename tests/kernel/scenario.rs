@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Failed, Trial};
 
+use super::control::ok as lbctl;
 use super::daemon::{
     has, lab_config, real_servers, start_http, stop_http, tail, tempdir, wait_for, write, Lbd, HTTP,
 };
@@ -59,27 +60,6 @@ const PAUSE: Duration = Duration::from_millis(40);
 
 fn vip(port: u16) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 10], port))
-}
-
-/// `lbctl -c CONFIG ARGS`, required to succeed; its stdout.
-fn lbctl(config: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(LBCTL)
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run lbctl: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "lbctl {} failed ({}): {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Starts `lbd` on dir1 with `config` (state and log next to it).
