@@ -7,7 +7,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::daemon::write;
 use super::netns::in_netns;
+
+/// Adds the echo service (VIP:7000, NAT, rr) over hostgroup `echo_nodes` (rs1), checked by
+/// `tcp` every second, to the configuration in `dir`.
+pub(crate) fn configure(dir: &std::path::Path) -> Result<(), String> {
+    write(
+        &dir.join("hostgroups/echo_nodes.yaml"),
+        "nodes:\n  - {name: rs1, address: 198.51.100.11}\n",
+    )?;
+    write(
+        &dir.join("services/echo.yaml"),
+        "virtual: {address: 192.0.2.10, port: 7000}\nscheduler: rr\nhostgroup: echo_nodes\n\
+         watch:\n  monitor: tcp\n  interval: 1s\n  timeout: 500ms\n",
+    )
+}
 
 /// An echo server on rs1:7000 (a thread; the listening socket lives in rs1's namespace).
 pub(crate) struct Echo {

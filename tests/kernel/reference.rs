@@ -328,15 +328,7 @@ fn director_restart(tool: Tool) -> Result<(Run, bool, usize), String> {
         for f in ["services/myapp.yaml", "hostgroups/myapp_nodes.yaml"] {
             std::fs::remove_file(config.join(f)).map_err(|e| e.to_string())?;
         }
-        write(
-            &config.join("hostgroups/echo_nodes.yaml"),
-            "nodes:\n  - {name: rs1, address: 198.51.100.11}\n",
-        )?;
-        write(
-            &config.join("services/echo.yaml"),
-            "virtual: {address: 192.0.2.10, port: 7000}\nscheduler: rr\nhostgroup: echo_nodes\n\
-             watch:\n  monitor: tcp\n  interval: 1s\n  timeout: 500ms\n",
-        )?;
+        super::echo::configure(&config)?;
     }
     let director = start(1)?;
     wait_for(

@@ -388,15 +388,7 @@ fn director_failover() -> Result<(), String> {
         let d = dir.join("director.yaml");
         let text = std::fs::read_to_string(&d).map_err(|e| e.to_string())?;
         write(&d, &text.replace("name: dir1", &format!("name: {name}")))?;
-        write(
-            &dir.join("hostgroups/echo_nodes.yaml"),
-            "nodes:\n  - {name: rs1, address: 198.51.100.11}\n",
-        )?;
-        write(
-            &dir.join("services/echo.yaml"),
-            "virtual: {address: 192.0.2.10, port: 7000}\nscheduler: rr\nhostgroup: echo_nodes\n\
-             watch:\n  monitor: tcp\n  interval: 1s\n  timeout: 500ms\n",
-        )?;
+        super::echo::configure(dir)?;
     }
     let lbd1 = Lbd::start("dir1", &c1, &tmp.path().join("st1"), &tmp.path().join("l1"))?;
     let lbd2 = Lbd::start("dir2", &c2, &tmp.path().join("st2"), &tmp.path().join("l2"))?;
