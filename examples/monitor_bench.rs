@@ -6,106 +6,24 @@
 
 use lbd::monitor::spec::{CheckSpec, TcpCheck, WatchSpec};
 use lbd::monitor::{Command, Runner, Target};
-use std::io::{BufRead, BufReader};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Stdio};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-const PORT: u16 = 18080;
-
-fn addr(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8)
-}
-
-fn raise_nofile() {
-    let lim = libc::rlimit {
-        rlim_cur: 65536,
-        rlim_max: 65536,
-    };
-    // SAFETY: plain syscall with a valid struct.
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
-}
-
-fn cpu_split() -> (f64, f64) {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct.
-    unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (tv(ru.ru_utime), tv(ru.ru_stime))
-}
-
-fn cpu_seconds() -> f64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct.
-    unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// The child: listens on every address and accepts and drops connections until stdin closes.
-fn listen(n: usize) {
-    raise_nofile();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        for i in 0..n {
-            let sa = SocketAddr::new(IpAddr::V4(addr(i)), PORT);
-            let sock = tokio::net::TcpSocket::new_v4().expect("socket");
-            sock.set_reuseaddr(true).expect("reuseaddr");
-            sock.bind(sa).expect("bind");
-            let l = sock.listen(64).expect("listen");
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    drop(s);
-                }
-            });
-        }
-        println!("ready");
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-        })
-        .await;
-    });
-}
+mod common;
+use common::{
+    addr, cpu_seconds, cpu_split, loadavg, raise_nofile, spawn_listener, status_kb, PORT,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--listen") {
-        listen(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000));
+        common::listen(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000));
         return;
     }
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(60);
     raise_nofile();
-    let mut child: Child = std::process::Command::new(&args[0])
-        .args(["--listen", &n.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("listener child");
-    let mut ready = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut ready);
-    }
-    assert_eq!(ready.trim(), "ready", "listener child failed");
+    let mut child = spawn_listener(n);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -142,16 +60,19 @@ fn main() {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(end) => break,
-                r = rep_rx.recv() => match r {
-                    Some(r) if r.outcome.is_ok() => passed += 1,
-                    Some(r) => {
-                        if failed < 5 {
-                            eprintln!("failure: {} {:?}", r.node, r.outcome);
+                batch = rep_rx.recv() => {
+                    let Some(batch) = batch else { break };
+                    for r in batch {
+                        if r.outcome.is_ok() {
+                            passed += 1;
+                        } else {
+                            if failed < 5 {
+                                eprintln!("failure: {} {:?}", r.node, r.outcome);
+                            }
+                            failed += 1;
                         }
-                        failed += 1;
                     }
-                    None => break,
-                },
+                }
             }
         }
         let _ = cmd_tx.send(Command::Stop).await;
@@ -163,15 +84,8 @@ fn main() {
     let _ = child.wait();
     let wall = wall.as_secs_f64();
     let expected = n as f64 * wall;
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("nodes                 {n}");
-    println!(
-        "machine load average  {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("machine load average  {}", loadavg());
     println!("duration              {wall:.1} s");
     println!(
         "checks                {} passed, {failed} failed ({:.0} per second, {:.1}% of n × seconds)",

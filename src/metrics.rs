@@ -26,7 +26,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The content type of [`Metrics::encode`]'s output.
@@ -185,6 +186,16 @@ struct Inner {
     reconcile_duration: Histogram,
     drift_repairs: Family<ServiceLabels, Counter>,
     alert_runs: Family<AlertLabels, Counter>,
+    /// Each service's check counters and histogram, looked up once: a check result is
+    /// recorded thousands of times a second, and a family lookup builds its labels each time.
+    check_handles: Mutex<HashMap<String, CheckHandles>>,
+}
+
+/// Clones of one service's check metrics (they share their values with the registry's).
+struct CheckHandles {
+    ok: Counter,
+    fail: Counter,
+    latency: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -290,6 +301,7 @@ impl Metrics {
                 reconcile_duration,
                 drift_repairs,
                 alert_runs,
+                check_handles: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -326,20 +338,37 @@ impl Metrics {
 
     /// A service check finished.
     pub fn check_result(&self, service: &str, ok: bool, latency: Duration) {
-        let result = if ok { "ok" } else { "fail" };
-        self.inner
-            .checks
-            .get_or_create(&CheckLabels {
-                service: service.into(),
-                result: result.into(),
-            })
-            .inc();
-        self.inner
-            .check_latency
-            .get_or_create(&ServiceLabels {
-                service: service.into(),
-            })
-            .observe(latency.as_secs_f64());
+        let inner = &*self.inner;
+        let mut cache = inner
+            .check_handles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !cache.contains_key(service) {
+            let counter = |result: &str| {
+                inner
+                    .checks
+                    .get_or_create(&CheckLabels {
+                        service: service.into(),
+                        result: result.into(),
+                    })
+                    .clone()
+            };
+            let handles = CheckHandles {
+                ok: counter("ok"),
+                fail: counter("fail"),
+                latency: inner
+                    .check_latency
+                    .get_or_create(&ServiceLabels {
+                        service: service.into(),
+                    })
+                    .clone(),
+            };
+            cache.insert(service.to_string(), handles);
+        }
+        if let Some(h) = cache.get(service) {
+            if ok { &h.ok } else { &h.fail }.inc();
+            h.latency.observe(latency.as_secs_f64());
+        }
     }
 
     /// A VRRP instance's current state.

@@ -70,8 +70,8 @@ async fn a_hung_check_does_not_delay_the_others() {
     cmd_tx.send(Command::Stop).await.expect("stop");
     let stats = handle.await.expect("runner");
     let mut reports = Vec::new();
-    while let Ok(r) = rep_rx.try_recv() {
-        reports.push(r);
+    while let Ok(batch) = rep_rx.try_recv() {
+        reports.extend(batch);
     }
     for i in 0..5 {
         let node = format!("n{i}");

@@ -315,9 +315,12 @@ fn main() -> ExitCode {
                 }
             }
         }
-        None => match runtime(true) {
-            Ok(rt) => rt.block_on(run_daemon(cli)),
-            Err(code) => code,
-        },
+        None => {
+            lbd::daemon::memory::one_malloc_arena();
+            match runtime(true) {
+                Ok(rt) => rt.block_on(run_daemon(cli)),
+                Err(code) => code,
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ use super::desired::{all_healthy, desired, Check, Health, Pair};
 use super::nodes::Nodes;
 use super::watches::node_configs;
 use crate::config::Config;
+use crate::node::{Health as MHealth, NodeState};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -227,24 +228,49 @@ fn machines_turn_reports_into_health_with_agent_load() {
     let cfg = config(2, "", "  rise: 2\n");
     let mut nodes = Nodes::new(node_configs(&cfg), 0, 0);
     assert_eq!(nodes.health()[&pair(1)].check, Check::Unknown);
-    nodes.report(10, "web", "n1", true, Some(25), String::new());
+    nodes.report(10, &pair(1), true, Some(25), String::new());
     assert_eq!(nodes.health()[&pair(1)].check, Check::Unknown, "rise 2");
-    nodes.report(20, "web", "n1", true, Some(25), String::new());
+    nodes.report(20, &pair(1), true, Some(25), String::new());
     let h = nodes.health()[&pair(1)];
     assert_eq!(h.check, Check::Up);
     // Node weight 1 at load 25 rounds down to 0; the load is remembered for the state file.
     assert_eq!(h.weight, 0);
     assert_eq!(nodes.known()[&pair(1)].load, Some(25));
-    nodes.report(30, "web", "n2", false, None, "refused".into());
+    nodes.report(30, &pair(2), false, None, "refused".into());
     assert_eq!(nodes.health()[&pair(2)].check, Check::Down);
+}
+
+#[test]
+fn a_report_says_what_it_changed() {
+    let cfg = config(2, "", "");
+    let mut nodes = Nodes::new(node_configs(&cfg), 0, 0);
+    let before = nodes.state("n1");
+    let r = nodes.report(1, &pair(1), true, None, String::new());
+    assert_eq!(r.health, (Some(MHealth::Unknown), Some(MHealth::Up)));
+    let r = nodes.report(2, &pair(1), true, None, String::new());
+    assert_eq!(r.health, (Some(MHealth::Up), Some(MHealth::Up)));
+    assert!(r.node.is_none() && r.actions.is_empty(), "{r:?}");
+    assert_eq!(nodes.state("n1"), before);
+    let r = nodes.report(3, &pair(1), false, None, "refused".into());
+    assert_eq!(r.health, (Some(MHealth::Up), Some(MHealth::Down)));
+    assert_eq!(r.node, Some((NodeState::Online, NodeState::Failed)));
+    assert_eq!(nodes.state("n1"), Some(NodeState::Failed));
+    assert!(!r.actions.is_empty());
+    // Failing again changes nothing; the other node is untouched throughout.
+    let r = nodes.report(4, &pair(1), false, None, "refused".into());
+    assert!(r.node.is_none(), "{r:?}");
+    assert_eq!(nodes.state("n2"), Some(NodeState::Online));
+    // An unknown pair is not an error: nothing happens.
+    let r = nodes.report(5, &("web".into(), "n9".into()), true, None, String::new());
+    assert!(r.node.is_none() && r.actions.is_empty() && r.health == (None, None));
 }
 
 #[test]
 fn reload_carries_health_over_for_unchanged_and_changed_nodes() {
     let cfg = config(3, "", "");
     let mut nodes = Nodes::new(node_configs(&cfg), 0, 0);
-    nodes.report(1, "web", "n1", true, None, String::new());
-    nodes.report(1, "web", "n2", false, None, "refused".into());
+    nodes.report(1, &pair(1), true, None, String::new());
+    nodes.report(1, &pair(2), false, None, "refused".into());
     // Same nodes, a different rise: every machine is rebuilt, the health replayed.
     let changed = config(4, "", "  rise: 3\n");
     let kept = nodes.reconfigure(node_configs(&changed), 5, 0);
@@ -285,7 +311,7 @@ fn turning_the_ping_watch_on_by_reload_keeps_known_health() {
     write_config(dir.path(), 2, "", "");
     let load = |d: &std::path::Path| crate::config::load(d).unwrap().config;
     let mut nodes = Nodes::new(node_configs(&load(dir.path())), 0, 0);
-    nodes.report(1, "web", "n1", true, None, String::new());
+    nodes.report(1, &pair(1), true, None, String::new());
     assert!(!nodes.is_pinged("n1"));
     write_ping_config(dir.path(), 2, "ping: {fall: 3}\n");
     let kept = nodes.reconfigure(node_configs(&load(dir.path())), 5, 0);

@@ -21,7 +21,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::control::proto::{EventKind, EventRecord, Request, Response};
 use crate::ipvs::{IpvsError, Op, ServiceKey};
 use crate::monitor::alert::{AlertCall, AlertQueues, AlertRecord};
-use crate::monitor::{CheckReport, Command, Runner};
+use crate::monitor::{CheckReport, CheckThread, Command, Runner};
 use crate::node::{Action, AlertKind, CheckTarget, Millis};
 use crate::reconcile::{diff, Table};
 use crate::state::StateError;
@@ -144,8 +144,10 @@ pub struct Daemon {
     last_persist: Option<Instant>,
     persist_pending: bool,
     running: BTreeMap<String, Watch>,
-    reports_tx: mpsc::UnboundedSender<CheckReport>,
-    reports_rx: Option<mpsc::UnboundedReceiver<CheckReport>>,
+    /// Where the watches run (started with the first one).
+    checks: Option<CheckThread>,
+    reports_tx: mpsc::UnboundedSender<Vec<CheckReport>>,
+    reports_rx: Option<mpsc::UnboundedReceiver<Vec<CheckReport>>>,
     alerts_tx: mpsc::UnboundedSender<AlertRecord>,
     alerts_rx: Option<mpsc::UnboundedReceiver<AlertRecord>>,
     alerts: Option<AlertQueues>,
@@ -248,6 +250,7 @@ impl Daemon {
             last_persist: None,
             persist_pending: true,
             running: BTreeMap::new(),
+            checks: None,
             reports_tx,
             reports_rx: Some(reports_rx),
             alerts_tx,
@@ -372,47 +375,61 @@ impl Daemon {
         self.act(actions, &reason);
     }
 
-    /// Feeds one check report into its node's machine and acts on what it says.
+    /// Feeds one check report into its node's machine and acts on what it says. Most reports
+    /// change nothing (the pair keeps passing): those cost a few lookups and no allocation
+    /// beyond the report's own.
     pub fn on_report(&mut self, r: CheckReport) {
         if r.service.starts_with(watches::PING_PREFIX) {
             return self.on_ping_report(r);
         }
         let now = self.now();
-        let pair = (r.service.clone(), r.node.clone());
-        let before = self.nodes.pair_health(&r.service, &r.node);
-        let node_before = self.nodes.state(&r.node);
-        let (pass, load, summary) = match &r.outcome {
-            Ok(p) => (true, p.load, p.warning.clone().unwrap_or_default()),
+        let CheckReport {
+            service,
+            node,
+            outcome,
+            duration_ms,
+            ..
+        } = r;
+        let pair = (service, node);
+        let (pass, load, summary) = match outcome {
+            Ok(p) => (true, p.load, p.warning.unwrap_or_default()),
             Err(e) => (false, None, e.to_string()),
         };
-        self.nodes.last.insert(
-            pair.clone(),
-            LastCheck {
-                ok: pass,
-                summary: summary.clone(),
-                latency_ms: r.duration_ms,
-                at_ms: unix_ms(),
-            },
-        );
-        if let Some(m) = &self.metrics {
-            m.check_result(&r.service, pass, Duration::from_millis(r.duration_ms));
-        }
-        let actions = self
-            .nodes
-            .report(now, &r.service, &r.node, pass, load, summary.clone());
-        let after = self.nodes.pair_health(&r.service, &r.node);
-        let reason = reason_for(&r, pass, &summary);
-        if let (Some(old), Some(new)) = (node_before, self.nodes.state(&r.node)) {
-            if old != new {
-                self.node_transition(&r.node, old, new, &reason);
+        let last = LastCheck {
+            ok: pass,
+            summary: summary.clone(),
+            latency_ms: duration_ms,
+            at_ms: unix_ms(),
+        };
+        match self.nodes.last.get_mut(&pair) {
+            Some(have) => *have = last,
+            None => {
+                self.nodes.last.insert(pair.clone(), last);
             }
         }
-        if before != after || load.is_some() {
+        if let Some(m) = &self.metrics {
+            m.check_result(&pair.0, pass, Duration::from_millis(duration_ms));
+        }
+        let rep = self.nodes.report(now, &pair, pass, load, summary);
+        let changed = rep.health.0 != rep.health.1 || load.is_some();
+        if !changed && rep.node.is_none() && rep.actions.is_empty() {
+            return;
+        }
+        let summary = self
+            .nodes
+            .last
+            .get(&pair)
+            .map_or("", |l| l.summary.as_str());
+        let reason = reason_for(&pair.0, &pair.1, pass, summary);
+        if let Some((old, new)) = rep.node {
+            self.node_transition(&pair.1, old, new, &reason);
+        }
+        if changed {
             self.reasons.insert(pair, reason.clone());
             self.dirty = true;
             self.persist_pending = true;
         }
-        self.act(actions, &reason);
+        self.act(rep.actions, &reason);
     }
 
     fn act(&mut self, actions: Vec<Action>, reason: &str) {
@@ -840,7 +857,10 @@ impl Daemon {
                 self.actual = Table::from_entries(&entries);
                 self.conns = conns_of(&entries);
                 self.conns_at = Some(Instant::now());
+                // Not kept through the pass: at 10,000 real servers it is megabytes.
+                drop(entries);
                 let r = self.reconcile("drift repair");
+                crate::daemon::memory::trim();
                 if let Some(m) = &self.metrics {
                     for (svc, n) in &r.by_service {
                         m.drift_repairs(svc, *n);
@@ -994,9 +1014,19 @@ impl Daemon {
             tracing::error!(service = name, error = %e, "cannot start the watch");
             return;
         }
+        let thread = match &mut self.checks {
+            Some(t) => t,
+            slot @ None => match CheckThread::start() {
+                Ok(t) => slot.insert(t),
+                Err(e) => {
+                    tracing::error!(service = name, error = %e, "cannot start the check thread");
+                    return;
+                }
+            },
+        };
         let (tx, rx) = mpsc::channel(1024);
         let reports = self.reports_tx.clone();
-        let task = tokio::spawn(runner.run(rx, reports));
+        let task = thread.spawn(runner.run(rx, reports));
         self.running
             .insert(name.to_string(), Watch { commands: tx, task });
     }
@@ -1061,10 +1091,14 @@ impl Daemon {
                     tracing::info!("SIGHUP: reloading the configuration");
                     let _ = self.reload();
                 }
-                Some(r) = reports.recv() => {
-                    self.on_report(r);
-                    while let Ok(r) = reports.try_recv() {
+                Some(batch) = reports.recv() => {
+                    for r in batch {
                         self.on_report(r);
+                    }
+                    while let Ok(batch) = reports.try_recv() {
+                        for r in batch {
+                            self.on_report(r);
+                        }
                     }
                 }
                 Some(a) = alert_records.recv() => self.on_alert_record(a),
@@ -1109,11 +1143,11 @@ fn op_name(op: &Op) -> &'static str {
     }
 }
 
-fn reason_for(r: &CheckReport, pass: bool, summary: &str) -> String {
+fn reason_for(service: &str, node: &str, pass: bool, summary: &str) -> String {
     if pass {
-        format!("{} check passes on {}", r.service, r.node)
+        format!("{service} check passes on {node}")
     } else {
-        format!("{} check fails on {}: {}", r.service, r.node, summary)
+        format!("{service} check fails on {node}: {summary}")
     }
 }
 

@@ -11,7 +11,8 @@
 //! - [`admin`]: operator overrides; [`persist`]: the state file; [`history`]: the event
 //!   history; [`reload`]: transactional reload; [`control`]: control requests and views;
 //! - [`kernel`]: the IPVS table behind a trait (real client, or a fake for loop tests) and the
-//!   mirror; [`systemd`]: sd_notify (READY, WATCHDOG, RELOADING, STATUS);
+//!   mirror; [`systemd`]: sd_notify (READY, WATCHDOG, RELOADING, STATUS); [`memory`]: one
+//!   malloc arena;
 //! - [`vrrp`]: the VRRP instances (configuration mapping, service tracking, failover).
 
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod event_loop;
 mod handle;
 pub mod history;
 pub mod kernel;
+pub mod memory;
 pub mod nodes;
 pub mod persist;
 pub mod reload;

@@ -31,6 +31,16 @@ pub struct Known {
     pub load: Option<u8>,
 }
 
+/// What one check result did (see [`Nodes::report`]).
+#[derive(Debug, Default)]
+pub struct Reported {
+    pub actions: Vec<Action>,
+    /// The pair's health before and after.
+    pub health: (Option<MHealth>, Option<MHealth>),
+    /// The node's state before and after, when it changed.
+    pub node: Option<(NodeState, NodeState)>,
+}
+
 /// The state machines of one configuration: one per (service, node) pair, so that a report
 /// costs the same whatever the number of services a node serves (the machine walks all its
 /// services on every input). A node's state is the aggregate of its pairs: `failed` when one
@@ -96,15 +106,30 @@ impl Nodes {
     /// The node's state: `failed` if one of its services is, `offline` if all are, else
     /// `online`.
     pub fn state(&self, node: &str) -> Option<NodeState> {
+        self.aggregate(node, None)
+    }
+
+    /// The node's state, taking the pair of service `instead.0` to be in state `instead.1`.
+    fn aggregate(&self, node: &str, instead: Option<(&str, NodeState)>) -> Option<NodeState> {
         let svcs = self.services.get(node)?;
-        let states: Vec<NodeState> = svcs
-            .iter()
-            .filter_map(|s| self.machines.get(&(s.clone(), node.to_string())))
-            .map(|m| m.state())
-            .collect();
-        Some(if states.contains(&NodeState::Failed) {
+        let (mut any, mut failed, mut all_offline) = (false, false, true);
+        for s in svcs {
+            let state = match instead {
+                Some((svc, st)) if svc == s => Some(st),
+                _ => self
+                    .machines
+                    .get(&(s.clone(), node.to_string()))
+                    .map(|m| m.state()),
+            };
+            if let Some(st) = state {
+                any = true;
+                failed |= st == NodeState::Failed;
+                all_offline &= st == NodeState::Offline;
+            }
+        }
+        Some(if failed {
             NodeState::Failed
-        } else if !states.is_empty() && states.iter().all(|s| *s == NodeState::Offline) {
+        } else if any && all_offline {
             NodeState::Offline
         } else {
             NodeState::Online
@@ -150,39 +175,56 @@ impl Nodes {
         }
     }
 
-    /// Feeds one check result; the machine's actions.
+    /// Feeds one check result of `pair` (service, node): the machine's actions, and what
+    /// changed.
     pub fn report(
         &mut self,
         now: Millis,
-        svc: &str,
-        node: &str,
+        pair: &Pair,
         pass: bool,
         load: Option<u8>,
         summary: String,
-    ) -> Vec<Action> {
-        let pair = (svc.to_string(), node.to_string());
-        let Some(m) = self.machines.get_mut(&pair) else {
-            return Vec::new();
+    ) -> Reported {
+        let Some(m) = self.machines.get_mut(pair) else {
+            return Reported::default();
         };
+        let (state0, health0) = (m.state(), m.health(&pair.0));
         let actions = m.handle(
             now,
             &Input::Check {
-                service: svc.to_string(),
+                service: pair.0.clone(),
                 pass,
                 load,
                 summary,
             },
         );
+        let (state1, health1) = (m.state(), m.health(&pair.0));
         match (pass, load) {
-            (true, Some(l)) => {
-                self.loads.insert(pair, l);
-            }
+            (true, Some(l)) => match self.loads.get_mut(pair) {
+                Some(have) => *have = l,
+                None => {
+                    self.loads.insert(pair.clone(), l);
+                }
+            },
             (true, None) => {
-                self.loads.remove(&pair);
+                self.loads.remove(pair);
             }
             _ => {}
         }
-        actions
+        // The node's state is the aggregate of its pairs': it changes only with this pair's.
+        let node = if state0 == state1 {
+            None
+        } else {
+            let before = self.aggregate(&pair.1, Some((&pair.0, state0)));
+            before
+                .zip(self.state(&pair.1))
+                .filter(|(before, after)| before != after)
+        };
+        Reported {
+            actions,
+            health: (health0, health1),
+            node,
+        }
     }
 
     /// Puts a pinged node back offline, as the state file remembers it, unless one of its

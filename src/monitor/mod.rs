@@ -20,5 +20,7 @@ pub mod alert;
 pub mod external;
 pub mod process;
 pub mod runner;
+pub mod thread;
 
 pub use runner::{CheckReport, Command, Runner, Target};
+pub use thread::CheckThread;

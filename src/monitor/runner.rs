@@ -1,6 +1,8 @@
 //! The tokio shell around the scheduler: it sleeps until the next due check, starts each check
 //! as its own task under the check's timeout (so a slow or hung check never delays the others
-//! or this loop), and reports every node's outcome. The concurrency budget lives in the pure
+//! or this loop), and reports every node's outcome, in batches gathered over at most
+//! [`REPORT_BATCH`] (one wake-up of the daemon per batch, not per check). The concurrency
+//! budget lives in the pure
 //! [`Scheduler`]; the daemon steers cadences (failed / now / normal) through [`Command`]s.
 
 use super::checks::{Pingers, Prepared};
@@ -16,6 +18,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How long finished checks are gathered before they are reported together.
+pub const REPORT_BATCH: Duration = Duration::from_millis(10);
 
 /// One node a watch checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,13 +125,17 @@ impl Runner {
     pub async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
-        reports: mpsc::UnboundedSender<CheckReport>,
+        reports: mpsc::UnboundedSender<Vec<CheckReport>>,
     ) -> Stats {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CheckId, Vec<CheckReport>)>();
         let far = || Instant::now() + Duration::from_secs(3600);
         let sleep = tokio::time::sleep_until(far().into());
         tokio::pin!(sleep);
         let mut armed: Option<Millis> = None;
+        // Reports gathered since the first one, sent when `flush` fires.
+        let mut batch: Vec<CheckReport> = Vec::new();
+        let flush = tokio::time::sleep_until(far().into());
+        tokio::pin!(flush);
         loop {
             let now = self.now();
             while let Some(d) = self.scheduler.poll_due(now) {
@@ -153,18 +162,20 @@ impl Runner {
             tokio::select! {
                 // Fired: force a re-arm (to the next due time, or far away).
                 _ = &mut sleep => armed = Some(Millis::MAX),
+                _ = &mut flush, if !batch.is_empty() => {
+                    let _ = reports.send(std::mem::take(&mut batch));
+                }
                 Some((id, done)) = done_rx.recv() => {
+                    if batch.is_empty() {
+                        flush.as_mut().reset((Instant::now() + REPORT_BATCH).into());
+                    }
                     let now = self.now();
                     self.scheduler.complete(id, now);
-                    for r in done {
-                        let _ = reports.send(r);
-                    }
+                    batch.extend(done);
                     // Take every other completion that is already waiting in one go.
                     while let Ok((id, done)) = done_rx.try_recv() {
                         self.scheduler.complete(id, now);
-                        for r in done {
-                            let _ = reports.send(r);
-                        }
+                        batch.extend(done);
                     }
                 }
                 cmd = commands.recv() => match cmd {
@@ -181,6 +192,9 @@ impl Runner {
                     }
                 },
             }
+        }
+        if !batch.is_empty() {
+            let _ = reports.send(batch);
         }
         self.scheduler.stats()
     }
