@@ -197,7 +197,8 @@ run_tool() {
         sleep 2
     done
     [ "$kind" != keepalived ] || checker=$(cat "$f-check.pid")
-    echo "$label: $n real servers in the table after about $((i * 2)) s; warming up 5 s"
+    echo "$label: $n real servers in the table after about $((i * 2)) s" \
+        "(VmHWM $(($(status_kb "$main" VmHWM) / 1024)) MB, VmRSS $(($(status_kb "$main" VmRSS) / 1024)) MB); warming up 5 s"
     sleep 5
     local procs=("$main")
     [ "$checker" = "$main" ] || procs+=("$checker")

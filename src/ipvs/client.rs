@@ -242,6 +242,24 @@ impl IpvsClient {
         dump: bool,
         target: &Target,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        let mut out = Vec::new();
+        self.request_each(msg, dump, target, |m| {
+            out.push(m);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Sends one request and hands each reply to `each` as it is parsed, so that a dump of
+    /// thousands of real servers is never held as messages all at once. After an error from
+    /// `each` the rest of the reply is still read (and dropped) before the error is returned.
+    fn request_each(
+        &mut self,
+        msg: IpvsMessage,
+        dump: bool,
+        target: &Target,
+        mut each: impl FnMut(IpvsMessage) -> Result<(), IpvsError>,
+    ) -> Result<(), IpvsError> {
         let cmd = msg.cmd;
         let seq = self.next_seq();
         let flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { NLM_F_ACK };
@@ -261,7 +279,7 @@ impl IpvsClient {
         }
         self.send(&buf)?;
         let what = || describe(cmd, target);
-        let mut out = Vec::new();
+        let mut failed = None;
         loop {
             self.recv()?;
             let rx = std::mem::take(&mut self.rx);
@@ -281,7 +299,9 @@ impl IpvsClient {
                                     format!("message type {}", msg.header.message_type),
                                 ));
                             }
-                            out.push(genl.payload);
+                            if failed.is_none() {
+                                failed = each(genl.payload).err();
+                            }
                         }
                         NetlinkPayload::Error(e) => {
                             finished = Some(match e.code {
@@ -302,7 +322,7 @@ impl IpvsClient {
             }
             self.rx = rx;
             if let Some(result) = finished {
-                return result.map(|()| out);
+                return result.and(failed.map_or(Ok(()), Err));
             }
         }
     }
@@ -335,9 +355,8 @@ impl IpvsClient {
             IpvsCmd::GetDest,
             vec![IpvsAttr::Service(service_key_attrs(key))],
         );
-        let replies = self.request(msg, true, &target)?;
-        let mut out = Vec::with_capacity(replies.len());
-        for reply in replies {
+        let mut out = Vec::new();
+        self.request_each(msg, true, &target, |reply| {
             for attr in reply.attrs {
                 if let IpvsAttr::Dest(attrs) = attr {
                     out.push(dest_from_attrs(key.family(), &attrs).map_err(|e| {
@@ -345,7 +364,8 @@ impl IpvsClient {
                     })?);
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 

@@ -233,3 +233,30 @@ async fn run_job(job: &Job, pingers: &Pingers, started: Millis) -> Vec<CheckRepo
         })
         .collect()
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::spec::TcpCheck;
+
+    /// Every check in flight holds its future: at 10,000 nodes up to the budget (4,096) of them.
+    /// A TCP check carried 8 KB (the agent check's and its own read buffers) before the large
+    /// checks were boxed.
+    #[test]
+    fn a_tcp_check_in_flight_is_small() {
+        let job = Job {
+            group: String::new(),
+            service: String::new(),
+            check: Prepared::Tcp(TcpCheck {
+                port: 80,
+                send: None,
+                expect: None,
+            }),
+            targets: vec![],
+            timeout: Duration::from_secs(1),
+        };
+        let pingers = Pingers::default();
+        let future = run_job(&job, &pingers, 0);
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1536, "a TCP check's future is {size} bytes");
+    }
+}

@@ -51,14 +51,17 @@ impl Prepared {
 
     /// Checks one node; gives up with [`CheckError::Timeout`] after `timeout`.
     pub async fn run(&self, pingers: &Pingers, addr: IpAddr, timeout: Duration) -> Outcome {
+        // A future is as large as its largest variant, and every check in flight holds one:
+        // the large ones (HTTP/TLS, DNS, agent) are boxed, so that thousands of TCP checks in flight
+        // do not each carry an HTTP client's state (8 KB, against a few hundred bytes).
         let work = async {
             match self {
                 Prepared::Ping { count } => ping::check(pingers, addr, *count, timeout).await,
                 Prepared::Tcp(t) => tcp::check(t, addr).await,
-                Prepared::Http(h) => h.check(addr).await,
-                Prepared::Dns(d) => d.check(addr).await,
+                Prepared::Http(h) => Box::pin(h.check(addr)).await,
+                Prepared::Dns(d) => Box::pin(d.check(addr)).await,
                 Prepared::Udp(u) => udp::check(u, addr).await,
-                Prepared::Agent(a) => agent::check(a, addr).await,
+                Prepared::Agent(a) => Box::pin(agent::check(a, addr)).await,
                 Prepared::External(_) => Err(CheckError::Spec(
                     "external monitors run per watch, not per node".into(),
                 )),

@@ -20,7 +20,8 @@ pub async fn check(spec: &TcpCheck, addr: IpAddr) -> Outcome {
     }
     if let Some(expect) = &spec.expect {
         let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
+        // On the heap: a buffer on the stack would be part of every TCP check's future.
+        let mut chunk = vec![0u8; 4096];
         loop {
             let n = match stream.read(&mut chunk).await {
                 Ok(n) => n,
