@@ -6,6 +6,8 @@
 //! `lbd_checks_total`), the process's CPU and memory (now and peak).
 //!
 //!     cargo run --release --example daemon_bench -- 10000 30 [W]
+//!
+//! `LBD_BENCH_MALLOC=glibc` leaves glibc's malloc as it is (an arena per thread).
 
 use lbd::daemon::kernel::FakeKernel;
 use lbd::daemon::{control_channel, Daemon, Options, Signals};
@@ -81,8 +83,11 @@ fn main() {
     let warm: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5);
     raise_nofile();
     let mut child = spawn_listener(n);
-    // As `lbd` does before its runtime starts.
-    lbd::daemon::memory::one_malloc_arena();
+    // As `lbd` does before its runtime starts (`LBD_BENCH_MALLOC=glibc`: glibc's default, an
+    // arena per thread).
+    if std::env::var("LBD_BENCH_MALLOC").as_deref() != Ok("glibc") {
+        lbd::daemon::memory::one_malloc_arena();
+    }
     let dir = tempfile::tempdir().expect("temporary directory");
     write_config(dir.path(), n);
 

@@ -1,8 +1,9 @@
 //! Benchmark of the check runner: N nodes on loopback (127.1.0.0/16 addresses, one listener
 //! each, served by a child process) checked by `tcp` every second for D seconds. Prints checks
-//! per second, missed intervals, failures, and the checker's CPU (user+sys) and peak RSS.
+//! per second, missed intervals, failures, and the checker's CPU (user+sys) and peak RSS. The
+//! runtime is lbd's check thread's (current-thread), or with `mt` a two-worker multi-threaded one.
 //!
-//!     cargo run --release --example monitor_bench -- 10000 60
+//!     cargo run --release --example monitor_bench -- 10000 60 [mt]
 
 use lbd::monitor::spec::{CheckSpec, TcpCheck, WatchSpec};
 use lbd::monitor::{Command, Runner, Target};
@@ -25,10 +26,17 @@ fn main() {
     raise_nofile();
     let mut child = spawn_listener(n);
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = if args.get(3).map(String::as_str) == Some("mt") {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
     let split0 = cpu_split();
     let (passed, failed, stats, wall, cpu) = rt.block_on(async move {
         let mut watch = WatchSpec::new(

@@ -1,6 +1,7 @@
 //! The check runners' own thread: a current-thread tokio runtime on which every check runs.
 //! Thousands of checks a second then wake no other thread: on a multi-threaded runtime the same
-//! 10,000 TCP checks a second cost about a third more CPU (`examples/monitor_bench`, BENCHMARKS.md),
+//! 10,000 TCP checks a second cost a sixth to a third more CPU (`examples/monitor_bench` with and
+//! without `mt`, BENCHMARKS.md),
 //! spent in wake-ups between workers. The daemon's event loop stays on its own runtime, so a
 //! long reconcile pass never delays a check and a busy checker never delays the loop.
 
