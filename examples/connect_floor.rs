@@ -11,7 +11,7 @@ use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{addr, cpu_split, loadavg, raise_nofile, spawn_listener, PORT};
+use common::{addr, cpu_split, loadavg, PORT};
 
 fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
     libc::sockaddr_in {
@@ -86,15 +86,9 @@ fn finish(epfd: i32, fd: i32) -> bool {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--listen") {
-        common::listen(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000));
+    let Some((n, secs, _, mut child)) = common::start(30) else {
         return;
-    }
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(30);
-    raise_nofile();
-    let mut child = spawn_listener(n);
+    };
     // SAFETY: creates an epoll instance.
     let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(epfd >= 0, "epoll_create1");

@@ -16,9 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{
-    addr, cpu_seconds, cpu_split, loadavg, raise_nofile, spawn_listener, status_kb, PORT,
-};
+use common::{addr, cpu_seconds, cpu_split, loadavg, status_kb, PORT};
 
 fn write_config(dir: &Path, n: usize) {
     for sub in ["hostgroups", "services"] {
@@ -73,16 +71,10 @@ fn checks(metrics: &lbd::metrics::Metrics) -> (u64, u64, u64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--listen") {
-        common::listen(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000));
+    let Some((n, secs, rest, mut child)) = common::start(30) else {
         return;
-    }
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(30);
-    let warm: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5);
-    raise_nofile();
-    let mut child = spawn_listener(n);
+    };
+    let warm: u64 = rest.first().and_then(|a| a.parse().ok()).unwrap_or(5);
     // As `lbd` does before its runtime starts (`LBD_BENCH_MALLOC=glibc`: glibc's default, an
     // arena per thread).
     if std::env::var("LBD_BENCH_MALLOC").as_deref() != Ok("glibc") {

@@ -11,22 +11,14 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{
-    addr, cpu_seconds, cpu_split, loadavg, raise_nofile, spawn_listener, status_kb, PORT,
-};
+use common::{addr, cpu_seconds, cpu_split, loadavg, status_kb, PORT};
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--listen") {
-        common::listen(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000));
+    let Some((n, secs, rest, mut child)) = common::start(60) else {
         return;
-    }
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(60);
-    raise_nofile();
-    let mut child = spawn_listener(n);
+    };
 
-    let rt = if args.get(3).map(String::as_str) == Some("mt") {
+    let rt = if rest.first().map(String::as_str) == Some("mt") {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -94,6 +94,22 @@ pub fn listen(n: usize) {
     });
 }
 
+/// A benchmark's start: its arguments `N D …` (N nodes, default 10,000; D seconds, default
+/// `secs`; the rest as given), with the file limit raised and the listener child serving the N
+/// nodes. `None` when this process is that child (`--listen N`): it has served and ended.
+pub fn start(secs: u64) -> Option<(usize, u64, Vec<String>, Child)> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--listen") {
+        listen(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000));
+        return None;
+    }
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(secs);
+    raise_nofile();
+    let child = spawn_listener(n);
+    Some((n, secs, args.get(3..).unwrap_or_default().to_vec(), child))
+}
+
 /// Runs this same program as `--listen N` and waits until it listens; closing the child's
 /// stdin ends it.
 pub fn spawn_listener(n: usize) -> Child {
