@@ -1,6 +1,7 @@
 //! Runs an external program (a Mon monitor or an alert script) the safe way: in its own process
 //! group, optionally as an unprivileged user, with a timeout that kills the whole group, and
-//! always reaped, so no zombie or orphan is left behind.
+//! always reaped, so no zombie or orphan is left behind. A run given up before it ends (the
+//! daemon stopping, a watch removed by a reload) kills the group too.
 
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -81,6 +82,21 @@ fn kill_group(pgid: i32) {
     }
 }
 
+/// Kills the process group when dropped while armed: a run whose future is dropped before the
+/// program ended leaves nothing running.
+struct GroupGuard {
+    pgid: i32,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            kill_group(self.pgid);
+        }
+    }
+}
+
 /// Runs the program to completion or until the timeout, then kills its process group.
 pub async fn run(spec: &ProcessSpec) -> Result<ProcessResult, ProcessError> {
     let started = Instant::now();
@@ -101,6 +117,7 @@ pub async fn run(spec: &ProcessSpec) -> Result<ProcessResult, ProcessError> {
         source,
     })?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let mut guard = GroupGuard { pgid, armed: true };
     if let Some(mut stdin) = child.stdin.take() {
         let data = spec.stdin.clone();
         tokio::spawn(async move {
@@ -136,6 +153,7 @@ pub async fn run(spec: &ProcessSpec) -> Result<ProcessResult, ProcessError> {
         },
         None => Vec::new(),
     };
+    guard.armed = false;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessResult {
         code: status.and_then(|s| s.code()),
@@ -145,4 +163,46 @@ pub async fn run(spec: &ProcessSpec) -> Result<ProcessResult, ProcessError> {
         duration: started.elapsed(),
         pgid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether any process is left in group `pgid` (zombies included).
+    fn group_alive(pgid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the group exists.
+        unsafe { libc::kill(-pgid, 0) == 0 }
+    }
+
+    #[tokio::test]
+    async fn a_run_given_up_before_the_end_kills_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let spec = ProcessSpec {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("sleep 300 & echo $$ > {}; wait", pidfile.display()),
+            ],
+            timeout: Duration::from_secs(60),
+            ..ProcessSpec::default()
+        };
+        // The caller gives up long before the program's own timeout.
+        let r = tokio::time::timeout(Duration::from_millis(500), run(&spec)).await;
+        assert!(r.is_err(), "the run should still be going: {r:?}");
+        let leader: i32 = std::fs::read_to_string(&pidfile)
+            .expect("the script wrote its pid")
+            .trim()
+            .parse()
+            .unwrap();
+        let t0 = Instant::now();
+        while group_alive(leader) && t0.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !group_alive(leader),
+            "process group {leader} is still there"
+        );
+    }
 }
