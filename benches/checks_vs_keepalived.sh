@@ -229,8 +229,12 @@ run_tool() {
         sleep 0.1
     done
     case $kind in
-    lbd) failures=$(ip netns exec "$ns" curl -s http://127.0.0.1:19180/metrics |
-        awk '/^lbd_checks_total.*result="fail"/ {s += $NF} END {print s + 0}') ;;
+    lbd)
+        failures=$(ip netns exec "$ns" curl -s http://127.0.0.1:19180/metrics |
+            awk '/^lbd_checks_total.*result="fail"/ {s += $NF} END {print s + 0}')
+        echo "$label: $(ip netns exec "$ns" curl -s http://127.0.0.1:19180/metrics |
+            awk '/^lbd_check_intervals_missed_total/ {s += $NF} END {print s + 0}') check intervals missed since start"
+        ;;
     keepalived) failures=$(grep -c 'TCP connection to .* failed\|Removing service' "$f.log" || true) ;;
     esac
     [ -n "$summary" ] || { echo "$label: no summary from the counter"; return 1; }

@@ -3,7 +3,8 @@
 //! `tcp` every second, the IPVS table kept by the in-memory `FakeKernel` (this machine's kernel
 //! has no IPVS; the lab's `benches/checks_vs_keepalived.sh` runs the real binary against the
 //! real kernel). After a warm-up of W seconds it measures D seconds: checks per second (from
-//! `lbd_checks_total`), the process's CPU and memory (now and peak).
+//! `lbd_checks_total`), missed intervals (`lbd_check_intervals_missed_total`), the process's
+//! CPU and memory (now and peak).
 //!
 //!     cargo run --release --example daemon_bench -- 10000 30 [W]
 //!
@@ -47,12 +48,20 @@ fn write_config(dir: &Path, n: usize) {
     .expect("bench.yaml");
 }
 
-/// `lbd_checks_total` summed over its labels (ok, fail), and the reconcile passes so far.
-fn checks(metrics: &lbd::metrics::Metrics) -> (u64, u64, u64) {
-    let (mut ok, mut fail, mut passes) = (0, 0, 0);
+/// `lbd_checks_total` summed over its labels (ok, fail), the reconcile passes and the missed
+/// check intervals so far.
+fn checks(metrics: &lbd::metrics::Metrics) -> (u64, u64, u64, u64) {
+    let (mut ok, mut fail, mut passes, mut missed) = (0, 0, 0, 0);
     for line in metrics.encode().lines() {
         if let Some(v) = line.strip_prefix("lbd_reconcile_duration_seconds_count ") {
             passes = v.trim().parse().unwrap_or(0);
+        }
+        if line.starts_with("lbd_check_intervals_missed_total{") {
+            missed += line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
         }
         if let Some(rest) = line.strip_prefix("lbd_checks_total{") {
             let v: u64 = rest
@@ -67,7 +76,7 @@ fn checks(metrics: &lbd::metrics::Metrics) -> (u64, u64, u64) {
             }
         }
     }
-    (ok, fail, passes)
+    (ok, fail, passes, missed)
 }
 
 fn main() {
@@ -89,7 +98,7 @@ fn main() {
         .build()
         .expect("runtime");
     let started = Instant::now();
-    let (ok, fail, passes, wall, cpu, split, rss) = rt.block_on(async {
+    let (ok, fail, passes, missed, wall, cpu, split, rss) = rt.block_on(async {
         let signals = Signals::new().expect("signals");
         let (handle, inbox) = control_channel();
         let opts = Options {
@@ -111,10 +120,10 @@ fn main() {
             let _ = stop_rx.await;
         }));
         tokio::time::sleep(Duration::from_secs(warm)).await;
-        let (ok0, fail0, passes0) = checks(&metrics);
+        let (ok0, fail0, passes0, missed0) = checks(&metrics);
         let (cpu0, split0, t0) = (cpu_seconds(), cpu_split(), Instant::now());
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        let (ok1, fail1, passes1) = checks(&metrics);
+        let (ok1, fail1, passes1, missed1) = checks(&metrics);
         let (cpu1, split1, wall) = (cpu_seconds(), cpu_split(), t0.elapsed());
         let rss = status_kb("VmRSS:");
         let _ = stop_tx.send(());
@@ -124,6 +133,7 @@ fn main() {
             ok1 - ok0,
             fail1 - fail0,
             passes1 - passes0,
+            missed1 - missed0,
             wall,
             cpu1 - cpu0,
             split,
@@ -141,6 +151,7 @@ fn main() {
         (ok + fail) as f64 / wall,
         100.0 * (ok + fail) as f64 / (n as f64 * wall)
     );
+    println!("missed intervals      {missed} in the window");
     println!("reconcile passes      {passes} in the window");
     println!(
         "daemon cpu            {cpu:.2} s = {:.1}% of one core (user {:.2} s, system {:.2} s)",

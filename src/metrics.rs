@@ -11,6 +11,7 @@
 //! | `lbd_real_server_in_table` | gauge 0/1 | `service`, `node` |
 //! | `lbd_checks_total` | counter | `service`, `result` (`ok`, `fail`) |
 //! | `lbd_check_latency_seconds` | histogram | `service` |
+//! | `lbd_check_intervals_missed_total` | counter: a check's interval skipped (its previous run still going, or no budget) | `service` |
 //! | `lbd_vrrp_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `instance` |
 //! | `lbd_vrrp_transitions_total` | counter | `instance`, `from`, `to` |
 //! | `lbd_netlink_operations_total` | counter | `op` |
@@ -179,6 +180,7 @@ struct Inner {
     in_table: Family<ServiceNodeLabels, Gauge>,
     checks: Family<CheckLabels, Counter>,
     check_latency: HistogramFamily<ServiceLabels>,
+    check_missed: Family<ServiceLabels, Counter>,
     vrrp_state: Family<InstanceLabels, Gauge>,
     vrrp_transitions: Family<VrrpTransitionLabels, Counter>,
     netlink_ops: Family<OpLabels, Counter>,
@@ -243,6 +245,12 @@ impl Metrics {
             Unit::Seconds,
             check_latency.clone(),
         );
+        let check_missed = Family::<ServiceLabels, Counter>::default();
+        registry.register(
+            "check_intervals_missed",
+            "Check intervals skipped because the previous run was still going or no budget was free",
+            check_missed.clone(),
+        );
         let vrrp_state = Family::<InstanceLabels, Gauge>::default();
         registry.register(
             "vrrp_state",
@@ -294,6 +302,7 @@ impl Metrics {
                 in_table,
                 checks,
                 check_latency,
+                check_missed,
                 vrrp_state,
                 vrrp_transitions,
                 netlink_ops,
@@ -334,6 +343,16 @@ impl Metrics {
                 node: node.into(),
             })
             .set(i64::from(in_table));
+    }
+
+    /// The counter of a service's missed check intervals, for its runner to increment.
+    pub fn missed_intervals(&self, service: &str) -> Counter {
+        self.inner
+            .check_missed
+            .get_or_create(&ServiceLabels {
+                service: service.into(),
+            })
+            .clone()
     }
 
     /// A service check finished.
@@ -485,7 +504,12 @@ mod tests {
         m.vrrp_transition("vi_51", VrrpState::Backup, VrrpState::Master);
         m.netlink_op("new_dest", Some("EINVAL"));
         m.alert_run("mail.alert", AlertExit::Code(0));
+        m.missed_intervals("http").inc_by(2);
         let text = m.encode();
+        assert_eq!(
+            line_with(&text, "lbd_check_intervals_missed_total{"),
+            vec![r#"lbd_check_intervals_missed_total{service="http"} 2"#]
+        );
         assert_eq!(
             line_with(&text, "lbd_node_state{"),
             vec![r#"lbd_node_state{node="rs1"} 1"#]

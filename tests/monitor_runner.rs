@@ -55,6 +55,8 @@ async fn a_hung_check_does_not_delay_the_others() {
         .collect();
     runner.add_watch(&tcp, &nodes).expect("tcp watch");
     runner.add_watch(&http, &nodes[..1]).expect("http watch");
+    let missed = prometheus_client::metrics::counter::Counter::<u64>::default();
+    runner.count_missed(missed.clone());
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(4);
     let (rep_tx, mut rep_rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = tokio::spawn(runner.run(cmd_rx, rep_tx));
@@ -106,4 +108,6 @@ async fn a_hung_check_does_not_delay_the_others() {
     }
     // The hung check skipped the intervals it overran, it did not pile up.
     assert!(stats.missed >= 4, "{stats:?}");
+    // The metric counted them as they happened.
+    assert_eq!(missed.get(), stats.missed);
 }

@@ -1014,6 +1014,9 @@ impl Daemon {
             tracing::error!(service = name, error = %e, "cannot start the watch");
             return;
         }
+        if let Some(m) = &self.metrics {
+            runner.count_missed(m.missed_intervals(name));
+        }
         let thread = match &mut self.checks {
             Some(t) => t,
             slot @ None => match CheckThread::start() {

@@ -1,7 +1,7 @@
 //! Runs an external program (a Mon monitor or an alert script) the safe way: in its own process
 //! group, optionally as an unprivileged user, with a timeout that kills the whole group, and
 //! always reaped, so no zombie or orphan is left behind. A run given up before it ends (the
-//! daemon stopping, a watch removed by a reload) kills the group too.
+//! daemon stopping: the check thread drops its tasks) kills the group too.
 
 use std::ffi::CString;
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ use super::schedule::{CheckId, Scheduler, Stats};
 use super::spec::WatchSpec;
 use super::Millis;
 use crate::node::Cadence;
+use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -68,6 +69,8 @@ pub struct Runner {
     lookup: HashMap<(String, String), CheckId>,
     start: Instant,
     pingers: Arc<Pingers>,
+    /// Incremented with the scheduler's missed intervals as they happen.
+    missed: Option<Counter>,
 }
 
 impl Runner {
@@ -79,7 +82,13 @@ impl Runner {
             lookup: HashMap::new(),
             start: Instant::now(),
             pingers: Arc::new(Pingers::default()),
+            missed: None,
         }
+    }
+
+    /// Counts the intervals this runner misses into `counter` (a metric) while it runs.
+    pub fn count_missed(&mut self, counter: Counter) {
+        self.missed = Some(counter);
     }
 
     fn now(&self) -> Millis {
@@ -136,7 +145,9 @@ impl Runner {
         let mut batch: Vec<CheckReport> = Vec::new();
         let flush = tokio::time::sleep_until(far().into());
         tokio::pin!(flush);
+        let mut missed = 0;
         loop {
+            self.report_missed(&mut missed);
             let now = self.now();
             while let Some(d) = self.scheduler.poll_due(now) {
                 let Some(job) = self.jobs.get(d.id.0 as usize).cloned() else {
@@ -196,7 +207,19 @@ impl Runner {
         if !batch.is_empty() {
             let _ = reports.send(batch);
         }
+        self.report_missed(&mut missed);
         self.scheduler.stats()
+    }
+
+    /// Adds the intervals missed since `counted` to the metric.
+    fn report_missed(&self, counted: &mut u64) {
+        if let Some(counter) = &self.missed {
+            let missed = self.scheduler.stats().missed;
+            if missed > *counted {
+                counter.inc_by(missed - *counted);
+                *counted = missed;
+            }
+        }
     }
 }
 
