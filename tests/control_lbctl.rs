@@ -728,3 +728,105 @@ fn completions_and_man_page_come_from_the_command_definitions() {
     assert!(page.contains("\\-\\-wait"));
     assert!(dir.join("lbctl.1").exists());
 }
+
+/// Runs lbctl (as `nobody` when asked); its pid and output.
+fn lbctl_pid(f: &Fixture, args: &[&str], nobody: bool) -> (u32, std::process::Output) {
+    use std::os::unix::process::CommandExt;
+    let mut c = f.command(args);
+    if nobody {
+        c.uid(65534).gid(65534);
+    }
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lbctl");
+    let pid = child.id();
+    (pid, child.wait_with_output().expect("lbctl output"))
+}
+
+/// The one captured log line of the request from process `pid`.
+#[track_caller]
+fn log_line_of(pid: u32) -> String {
+    let logs = control_support::logs();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(&format!("pid=Some({pid})")))
+        .collect();
+    assert_eq!(lines.len(), 1, "pid {pid}: {lines:?}\nall logs:\n{logs}");
+    lines[0].to_string()
+}
+
+#[test]
+fn every_request_and_its_outcome_is_logged_at_info() {
+    let f = Fixture::start();
+    // Reads: one line each at info, with who asked and the outcome.
+    for cmd in ["status", "nodes", "services", "events", "diff"] {
+        let (pid, out) = lbctl_pid(&f, &[cmd], false);
+        code(&out, 0);
+        let line = log_line_of(pid);
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(line.contains("control request"), "{line}");
+        assert!(line.contains(&format!("cmd=\"{cmd}\"")), "{line}");
+        assert!(line.contains("uid=0"), "{line}");
+        assert!(line.contains("outcome=\"ok\""), "{line}");
+    }
+    // A change: the request itself too.
+    let (pid, out) = lbctl_pid(&f, &["drain", "rs1"], false);
+    code(&out, 0);
+    let line = log_line_of(pid);
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(line.contains("cmd=\"drain\""), "{line}");
+    assert!(
+        line.contains(r#"request={"cmd":"drain","node":"rs1""#),
+        "{line}"
+    );
+    assert!(line.contains("outcome=\"ok\""), "{line}");
+    // A failed one: its error code.
+    let (pid, out) = lbctl_pid(&f, &["drain", "rs9"], false);
+    code(&out, 5);
+    let line = log_line_of(pid);
+    assert!(
+        line.contains(" WARN ") && line.contains("outcome=\"not_found\""),
+        "{line}"
+    );
+    // A refusal: who was refused what.
+    let (pid, out) = lbctl_pid(&f, &["disable", "rs2"], true);
+    code(&out, 4);
+    let line = log_line_of(pid);
+    assert!(
+        line.contains(" WARN ") && line.contains("permission denied"),
+        "{line}"
+    );
+    assert!(
+        line.contains("uid=65534") && line.contains("cmd=\"disable\""),
+        "{line}"
+    );
+    // A request that does not parse.
+    let (mut w, mut r) = raw(&f);
+    w.write_all(b"{\"cmd\":\"nuke-it-all\"}\n").unwrap();
+    bad_request(answer(&mut r));
+    let logs = control_support::logs();
+    assert!(
+        logs.lines().any(|l| l.contains(" WARN ")
+            && l.contains("control: bad request")
+            && l.contains("nuke-it-all")),
+        "{logs}"
+    );
+    // The HTTP listener's requests: method, path, status and the peer.
+    let (status, _, _) = f.http("GET", "/metrics");
+    assert_eq!(status, 200);
+    let (status, _, _) = f.http("POST", "/");
+    assert_eq!(status, 405);
+    let logs = control_support::logs();
+    for want in [
+        "method=GET path=/metrics status=200",
+        "method=POST path=/ status=405",
+    ] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains(" INFO ") && l.contains("http request") && l.contains(want)),
+            "{want} not in\n{logs}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! The HTTP listener on `director.listen` (127.0.0.1:9180 by default): `GET /metrics`
 //! (Prometheus/OpenMetrics text), `GET /` (the read-only status page), `GET /status.json`.
 //! Anything else is 404, any method but GET and HEAD is 405. The page and the JSON get their
-//! data by sending `Request::Status` through the daemon's handle, like `lbctl status`.
+//! data by sending `Request::Status` through the daemon's handle, like `lbctl status`. Every
+//! request is logged at info (peer, method, path, status): a scrape every 15 s is one line.
 
 use super::page;
 use super::proto::{Request, Response};
@@ -72,7 +73,12 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(req, &state.0, &state.1).await) }
+                async move {
+                    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+                    let reply = route(req, &state.0, &state.1).await;
+                    info!(%peer, %method, %path, status = reply.status().as_u16(), "http request");
+                    Ok::<_, std::convert::Infallible>(reply)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -109,7 +115,6 @@ const JSON: &str = "application/json";
 async fn route(req: hyper::Request<Incoming>, handle: &Handle, metrics: &Metrics) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    debug!(%method, %path, "http request");
     // (hyper itself leaves the body out of HEAD answers.)
     if method != Method::GET && method != Method::HEAD {
         let mut r = reply(

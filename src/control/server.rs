@@ -7,7 +7,9 @@
 //! peer is identified by SO_PEERCRED and authorised by [`super::auth`]. The server never blocks
 //! the daemon: requests go to the daemon through a bounded channel with a reply deadline, writes
 //! to clients have a deadline, event streams read from a broadcast channel that drops what a
-//! slow client misses, and the number of connections is bounded.
+//! slow client misses, and the number of connections is bounded. Every request is logged with
+//! the peer's uid and pid, the command and its outcome: at info (reads included), refusals,
+//! bad requests and errors at warn.
 
 use super::auth::{self, Access, Peer};
 use super::lines::{self, Line};
@@ -349,7 +351,7 @@ async fn connection(id: u64, stream: UnixStream, ctx: &Ctx, mut stop: watch::Rec
                 info!(conn = id, uid = peer.uid, pid = ?peer.pid, cmd = name, request = %summary, outcome = "ok", "control request")
             }
             _ => {
-                debug!(conn = id, uid = peer.uid, pid = ?peer.pid, cmd = name, outcome = "ok", "control request")
+                info!(conn = id, uid = peer.uid, pid = ?peer.pid, cmd = name, outcome = "ok", "control request")
             }
         }
         if write(&mut wr, &response, wt).await.is_err() {
@@ -400,7 +402,7 @@ async fn follow(
             n = rd.read(&mut scratch) => match n {
                 // The client has nothing to say while following: a read of 0 is its hang-up.
                 Ok(0) | Err(_) => {
-                    debug!(conn = id, "control: event follower left");
+                    info!(conn = id, "control: event follower left");
                     return;
                 }
                 Ok(_) => {}

@@ -1,6 +1,7 @@
 //! Control requests handled inside the event loop: the views (`status`, `nodes`, `services`,
 //! `events`) built from the real state and the last kernel dump, and the mutating requests —
-//! drain, disable, enable, maintenance (persisted at once), reload, diff, failover.
+//! drain, disable, enable, maintenance (persisted at once), reload, diff, failover (each
+//! operator action that changed something is an `admin` event in the history).
 
 use super::admin::{Effective, Mode};
 use super::desired::{desired, Check};
@@ -73,7 +74,24 @@ impl Daemon {
                 Err(e) => error(ErrorCode::ConfigInvalid, e.to_string()),
             },
             Request::Diff => self.diff_view(),
-            Request::Failover { instance, clear } => self.vrrp.failover(instance.as_deref(), clear),
+            Request::Failover { instance, clear } => {
+                let r = self.vrrp.failover(instance.as_deref(), clear);
+                if let Response::Done { message } = &r {
+                    let what = if clear {
+                        "failover --clear"
+                    } else {
+                        "failover"
+                    };
+                    self.history.record(
+                        unix_ms(),
+                        EventKind::Admin,
+                        format!("operator: {what}: {message}"),
+                        None,
+                        None,
+                    );
+                }
+                r
+            }
         }
     }
 

@@ -162,6 +162,8 @@ pub struct Daemon {
     pub(super) metrics: Option<crate::metrics::Metrics>,
     /// The VRRP instances (started by [`Daemon::run`]).
     pub(super) vrrp: super::vrrp::VrrpSet,
+    /// Each VRRP instance's role last recorded in the history.
+    pub(super) vrrp_roles: BTreeMap<String, String>,
     /// Passes run, and the first one's report.
     pub passes: u64,
     pub first_pass: PassReport,
@@ -264,6 +266,7 @@ impl Daemon {
             dirty: true,
             metrics: None,
             vrrp: Default::default(),
+            vrrp_roles: BTreeMap::new(),
             passes: 0,
             first_pass: PassReport::default(),
         };
@@ -1112,7 +1115,7 @@ impl Daemon {
                 _ = drift.tick() => { self.drift_pass(); }
                 _ = watchdog.tick(), if wd.is_some() => systemd::watchdog(),
                 _ = persist_tick.tick() => self.persist(false),
-                _ = vrrp_tick.tick() => self.vrrp.observe(self.metrics.as_ref()),
+                _ = vrrp_tick.tick() => self.observe_vrrp(),
             }
             if self.dirty {
                 self.reconcile("health change");

@@ -13,7 +13,8 @@
 //! - [`kernel`]: the IPVS table behind a trait (real client, or a fake for loop tests) and the
 //!   mirror; [`systemd`]: sd_notify (READY, WATCHDOG, RELOADING, STATUS); [`memory`]: one
 //!   malloc arena;
-//! - [`vrrp`]: the VRRP instances (configuration mapping, service tracking, failover).
+//! - [`vrrp`]: the VRRP instances (configuration mapping, service tracking, failover);
+//!   [`vrrp_events`]: their role changes into the event history.
 
 pub mod admin;
 pub mod control;
@@ -28,6 +29,7 @@ pub mod persist;
 pub mod reload;
 pub mod systemd;
 pub mod vrrp;
+pub mod vrrp_events;
 pub mod watches;
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Test harness for the control plane: a real control socket server and HTTP listener in a
 //! background runtime, fed by the in-test responder of [`fake`], a configuration directory
 //! whose `director.yaml` points `control.socket` into a temporary directory, and helpers to run
-//! the real `lbctl` binary (as root or as `nobody`) and to speak raw HTTP. Everything is torn
-//! down on drop.
+//! the real `lbctl` binary (as root or as `nobody`) and to speak raw HTTP, and the log lines
+//! the server wrote ([`logs`]). Everything is torn down on drop.
 
 #![allow(dead_code)]
 
@@ -21,9 +21,50 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Everything the control server logged in this test binary, as `lbd` writes it with its
+/// default filter (`info,lbd::node=warn`): the subscriber is installed once, the first time a
+/// fixture starts.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn install_log_capture() {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = LogSink(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,lbd::node=warn"))
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .try_init();
+        buf
+    });
+}
+
+/// The log lines captured so far (every fixture of this binary).
+pub fn logs() -> String {
+    LOGS.get()
+        .map(|b| text(&b.lock().unwrap_or_else(|e| e.into_inner())))
+        .unwrap_or_default()
+}
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -60,6 +101,7 @@ impl Fixture {
     }
 
     pub fn with(setup: Setup) -> Fixture {
+        install_log_capture();
         let dir = tempfile::tempdir().expect("tempdir");
         // `nobody` must reach the socket and read the configuration.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -3,7 +3,8 @@
 //!
 //! Proves: dir1 holds the VIPs and `lbctl status` says master/backup; the sync daemon follows
 //! the role (`ipvsadm -L --daemon`); `lbctl failover` on the master hands over to dir2 and dir1
-//! stays backup (held, no preemption) until `lbctl failover --clear`; SIGKILL of the master's
+//! stays backup (held, no preemption) until `lbctl failover --clear`, and the failover (an
+//! `admin` event) and each role change (`vrrp` events) are in both histories; SIGKILL of the master's
 //! lbd → dir2 holds the VIP; dir1 without a healthy http real server (its check made to fail by
 //! a reload) lowers its priority and dir2 takes over, and back; a reload that does not touch
 //! VRRP keeps the instance running, one that changes the priority restarts it.
@@ -84,6 +85,14 @@ fn lbctl(sock: &Path, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `lbctl events --json`: one record a line.
+fn events(sock: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let text = lbctl(sock, &["events", "--json"])?;
+    text.lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("lbctl events --json: {e}: {l}")))
+        .collect()
+}
+
 /// Whether `ipvsadm -L --daemon` in `ns` shows the sync daemons of a director in role `role`:
 /// a backup runs the backup daemon only, a master the master daemon and still the backup one.
 pub(crate) fn sync_is(ns: &str, role: &str) -> Result<bool, String> {
@@ -151,6 +160,26 @@ fn two_daemons() -> Result<(), String> {
         Duration::from_secs(5),
         || Ok(sync_is("dir2", "master")? && sync_is("dir1", "backup")?),
     )?;
+    // The operator's failover and both directors' role changes are in their event histories.
+    let ev1 = events(&s1)?;
+    let ev2 = events(&s2)?;
+    for (ev, kind, want) in [
+        (
+            &ev1,
+            "admin",
+            "operator: failover: vi_51: master steps down (priority 0), held in backup",
+        ),
+        (&ev1, "vrrp", "vi_51: backup → master (priority 150)"),
+        (&ev1, "vrrp", "vi_51: master → backup (priority "),
+        (&ev2, "vrrp", "vi_51: backup → master (priority 100)"),
+    ] {
+        let found = ev.iter().any(|r| {
+            r["kind"] == kind && r["message"].as_str().is_some_and(|m| m.starts_with(want))
+        });
+        if !found {
+            return Err(format!("no {kind} event {want:?} in:\n{ev:#?}"));
+        }
+    }
     // Clearing the hold lets dir1 preempt again.
     lbctl(&s1, &["failover", "--clear"])?;
     wait_for(
