@@ -9,6 +9,9 @@
 //! | `lbd_node_state` | gauge: offline 0, online 1, failed 2 (the classic scripts' numbers) | `node` |
 //! | `lbd_node_transitions_total` | counter | `from`, `to` |
 //! | `lbd_real_server_in_table` | gauge 0/1 | `service`, `node` |
+//! | `lbd_real_server_health` | gauge: offline 0, up 1, down 2, unknown 3 | `service`, `node` |
+//! | `lbd_real_server_weight` | gauge: the weight in the table (0 when out) | `service`, `node` |
+//! | `lbd_real_server_admin` | gauge: enabled 0, drain 1, disabled 2, maintenance 3 | `service`, `node` |
 //! | `lbd_checks_total` | counter | `service`, `result` (`ok`, `fail`) |
 //! | `lbd_check_latency_seconds` | histogram | `service` |
 //! | `lbd_check_intervals_missed_total` | counter: a check's interval skipped (its previous run still going, or no budget) | `service` |
@@ -178,6 +181,9 @@ struct Inner {
     node_state: Family<NodeLabels, Gauge>,
     node_transitions: Family<TransitionLabels, Counter>,
     in_table: Family<ServiceNodeLabels, Gauge>,
+    rs_health: Family<ServiceNodeLabels, Gauge>,
+    rs_weight: Family<ServiceNodeLabels, Gauge>,
+    rs_admin: Family<ServiceNodeLabels, Gauge>,
     checks: Family<CheckLabels, Counter>,
     check_latency: HistogramFamily<ServiceLabels>,
     check_missed: Family<ServiceLabels, Counter>,
@@ -234,6 +240,24 @@ impl Metrics {
             "real_server_in_table",
             "Whether the node is a real server of the service in the IPVS table (1) or not (0)",
             in_table.clone(),
+        );
+        let rs_health = Family::<ServiceNodeLabels, Gauge>::default();
+        registry.register(
+            "real_server_health",
+            "The real server's debounced check result: offline 0, up 1, down 2, unknown 3",
+            rs_health.clone(),
+        );
+        let rs_weight = Family::<ServiceNodeLabels, Gauge>::default();
+        registry.register(
+            "real_server_weight",
+            "The real server's weight in the IPVS table (0 when drained or out of the table)",
+            rs_weight.clone(),
+        );
+        let rs_admin = Family::<ServiceNodeLabels, Gauge>::default();
+        registry.register(
+            "real_server_admin",
+            "The operator's state of the real server: enabled 0, drain 1, disabled 2, maintenance 3",
+            rs_admin.clone(),
         );
         let checks = Family::<CheckLabels, Counter>::default();
         registry.register("checks", "Service check results by outcome", checks.clone());
@@ -300,6 +324,9 @@ impl Metrics {
                 node_state,
                 node_transitions,
                 in_table,
+                rs_health,
+                rs_weight,
+                rs_admin,
                 checks,
                 check_latency,
                 check_missed,
@@ -343,6 +370,19 @@ impl Metrics {
                 node: node.into(),
             })
             .set(i64::from(in_table));
+    }
+
+    /// A real server's health (offline 0, up 1, down 2, unknown 3), its weight in the table (0
+    /// when out) and its operator state (enabled 0, drain 1, disabled 2, maintenance 3).
+    pub fn real_server(&self, service: &str, node: &str, health: i64, weight: i64, admin: i64) {
+        let labels = ServiceNodeLabels {
+            service: service.into(),
+            node: node.into(),
+        };
+        let inner = &self.inner;
+        inner.rs_health.get_or_create(&labels).set(health);
+        inner.rs_weight.get_or_create(&labels).set(weight);
+        inner.rs_admin.get_or_create(&labels).set(admin);
     }
 
     /// The counter of a service's missed check intervals, for its runner to increment.
@@ -468,12 +508,16 @@ impl Metrics {
         // pair it knew through `forget_real_server`.
     }
 
-    /// Drops the in-table series of a real server that left the configuration.
+    /// Drops the series of a real server that left the configuration.
     pub fn forget_real_server(&self, service: &str, node: &str) {
-        self.inner.in_table.remove(&ServiceNodeLabels {
+        let labels = ServiceNodeLabels {
             service: service.into(),
             node: node.into(),
-        });
+        };
+        self.inner.in_table.remove(&labels);
+        self.inner.rs_health.remove(&labels);
+        self.inner.rs_weight.remove(&labels);
+        self.inner.rs_admin.remove(&labels);
     }
 
     /// The registry in OpenMetrics text format (see [`CONTENT_TYPE`]), ending in `# EOF`.

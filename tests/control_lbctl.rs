@@ -1,7 +1,9 @@
 //! The real `lbctl` binary against the real control socket server, fed by an in-test responder
-//! that answers from realistic views of the lab cluster (until the daemon lands): every
-//! subcommand in human and JSON form, exit codes, permission refusals for `nobody`, malformed
-//! and hostile requests on a raw socket, event streaming, drain --wait.
+//! that answers from realistic views of the lab cluster in the daemon's words (the real daemon
+//! is driven by every subcommand in tests/kernel/control.rs): every subcommand in human and
+//! JSON form, exit codes, permission refusals for `nobody`, malformed and hostile requests on a
+//! raw socket, event streaming, drain --wait (also across a daemon restart), and the log line
+//! of every request.
 
 mod control_support;
 
@@ -276,7 +278,7 @@ fn mutations_show_in_status_and_say_what_they_did() {
     code(&out, 0);
     assert_eq!(
         text(&out.stdout),
-        "rs3: disable in service http (1 real server)\n"
+        "disable rs3 in http: 1 operation(s) sent\n"
     );
     let v = json(&f.lbctl(&["status", "--json"]));
     assert_eq!(v["services"][0]["real_servers"][2]["admin"], "disabled");
@@ -294,7 +296,7 @@ fn mutations_show_in_status_and_say_what_they_did() {
 
     let out = f.lbctl(&["maintenance", "rs4", "on"]);
     code(&out, 0);
-    assert!(text(&out.stdout).starts_with("rs4: maintenance on"));
+    assert!(text(&out.stdout).starts_with("maintenance on rs4: "));
     let v = json(&f.lbctl(&["nodes", "--json"]));
     assert_eq!(v["nodes"][3]["admin"], "maintenance");
     code(&f.lbctl(&["maintenance", "rs4", "off"]), 0);
@@ -305,7 +307,7 @@ fn mutations_show_in_status_and_say_what_they_did() {
     code(&out, 0);
     assert_eq!(
         text(&out.stdout),
-        "vi_51: stepped down (priority 0 advertised); now backup\n"
+        "vi_51: master steps down (priority 0), held in backup\n"
     );
     assert!(text(&f.lbctl(&["status"]).stdout).contains("VRRP vi_51 on eth0 VRID 51: BACKUP"));
 
@@ -327,7 +329,7 @@ fn mutations_show_in_status_and_say_what_they_did() {
         .collect();
     assert_eq!(
         kinds,
-        ["admin", "admin", "admin", "admin", "vrrp", "reload"]
+        ["admin", "admin", "admin", "admin", "admin", "vrrp", "reload"]
     );
 }
 
@@ -440,10 +442,7 @@ fn the_control_group_may_change_things() {
     });
     let out = f.lbctl_as_nobody(&["drain", "rs1"]);
     code(&out, 0);
-    assert_eq!(
-        text(&out.stdout),
-        "rs1: drain in every service (1 real server)\n"
-    );
+    assert_eq!(text(&out.stdout), "drain rs1: 1 operation(s) sent\n");
 }
 
 fn raw(f: &Fixture) -> (UnixStream, BufReader<UnixStream>) {
@@ -559,6 +558,7 @@ fn events_follow_streams_history_then_new_events() {
     assert_eq!(e["kind"], "admin");
     assert_eq!(e["node"], "rs1");
     code(&f.lbctl(&["failover"]), 0);
+    assert_eq!(next()["kind"], "admin");
     assert_eq!(next()["kind"], "vrrp");
     drop(child);
 }
@@ -625,7 +625,7 @@ fn drain_wait_disables_once_connections_are_gone() {
     code(&out, 0);
     let s = text(&out.stdout);
     let lines: Vec<&str> = s.lines().collect();
-    assert_eq!(lines[0], "rs1: drain in every service (1 real server)");
+    assert_eq!(lines[0], "drain rs1: 1 operation(s) sent");
     assert!(
         lines[1].starts_with("rs1: 2 active connections, waiting (gives up in"),
         "{s}"
@@ -638,7 +638,7 @@ fn drain_wait_disables_once_connections_are_gone() {
         lines
             .last()
             .unwrap()
-            .ends_with("no active connection; rs1: disable in every service (1 real server)"),
+            .ends_with("no active connection; disable rs1: 1 operation(s) sent"),
         "{s}"
     );
     eprintln!(
@@ -829,4 +829,54 @@ fn every_request_and_its_outcome_is_logged_at_info() {
             "{want} not in\n{logs}"
         );
     }
+}
+
+#[test]
+fn drain_wait_rides_out_a_daemon_restart() {
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("control.sock");
+    let setup = || Setup {
+        socket: Some(socket.clone()),
+        ..Setup::default()
+    };
+    let f1 = Fixture::with(setup());
+    // rs1's 3 connections close one per status look; one look a second.
+    let child = f1
+        .command(&["drain", "rs1", "--wait", "--poll", "1s", "--timeout", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The daemon stops (its socket goes away) and comes back 2 s later with the drain it
+    // persisted.
+    drop(f1);
+    assert!(!socket.exists());
+    std::thread::sleep(Duration::from_secs(2));
+    let f2 = Fixture::with(setup());
+    let r = f2.fake.lock().unwrap().answer(
+        lbd::control::proto::Request::Drain {
+            node: "rs1".into(),
+            service: None,
+        },
+        &f2.events,
+    );
+    assert!(matches!(r, Response::Done { .. }), "{r:?}");
+    let out = child.wait_with_output().unwrap();
+    code(&out, 0);
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("lbctl: cannot reach lbd at") && err.contains("retrying until"),
+        "{err}"
+    );
+    let s = text(&out.stdout);
+    assert!(
+        s.lines()
+            .last()
+            .unwrap()
+            .ends_with("no active connection; disable rs1: 1 operation(s) sent"),
+        "{s}"
+    );
+    let v = json(&f2.lbctl(&["status", "--json"]));
+    assert_eq!(v["services"][0]["real_servers"][0]["admin"], "disabled");
 }

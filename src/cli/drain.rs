@@ -1,12 +1,16 @@
 //! `lbctl drain NODE [--service S] [--wait] [--timeout D] [--poll D] [--json]`: weight 0 for
 //! the node (in one service or all): no new connections, established ones go on. With
 //! `--wait`, polls `status` until the node's active connections reach zero, then disables it
-//! (out of the table); at the deadline it gives up, leaves the node drained and exits 6.
+//! (out of the table); at the deadline it gives up, leaves the node drained and exits 6. While
+//! waiting, lbd going away (a restart: the socket missing, refused or closed) is ridden out:
+//! lbctl says so once and tries again every poll until the deadline (the drain is persisted,
+//! so the restarted daemon keeps it); still unreachable at the deadline, it exits 3.
 
 use super::columns::short_duration;
-use super::connect::{call_with, client, print_json, report_error};
+use super::connect::{call_with, client, exit_of_client, print_json, report_error};
 use super::{Cli, Exit};
 use crate::config::{format_duration, parse_duration};
+use crate::control::client::{Client, ClientError};
 use crate::control::proto::{Request, Response, StatusView};
 use serde::Serialize;
 use std::io::Write;
@@ -82,8 +86,14 @@ pub fn run(
     let start = Instant::now();
     let deadline = start + args.timeout;
     let mut last_seen: Option<u64> = None;
+    let mut patient = Patient {
+        client: &client,
+        deadline,
+        poll: args.poll,
+        said: false,
+    };
     loop {
-        let status = match call_with(&client, &Request::Status, args.json, out, err) {
+        let status = match patient.call(&Request::Status, args.json, out, err) {
             Ok(Response::Status(s)) => s,
             Ok(other) => return Ok(report_error(&other, args.json, out, err)),
             Err(exit) => return Ok(exit),
@@ -103,7 +113,7 @@ pub fn run(
                 node: args.node.clone(),
                 service: args.service.clone(),
             };
-            let message = match call_with(&client, &disable, args.json, out, err) {
+            let message = match patient.call(&disable, args.json, out, err) {
                 Ok(Response::Done { message }) => message,
                 Ok(other) => return Ok(report_error(&other, args.json, out, err)),
                 Err(exit) => return Ok(exit),
@@ -146,6 +156,53 @@ pub fn run(
         }
         last_seen = Some(active);
         std::thread::sleep(args.poll.min(deadline - now));
+    }
+}
+
+/// Calls that outlive a daemon restart: an unreachable or closed socket is tried again every
+/// `poll` until `deadline` (status is a read and disable is idempotent, so a retry is safe).
+struct Patient<'a> {
+    client: &'a Client,
+    deadline: Instant,
+    poll: Duration,
+    /// Whether the retrying was announced.
+    said: bool,
+}
+
+impl Patient<'_> {
+    fn call(
+        &mut self,
+        request: &Request,
+        json: bool,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Response, Exit> {
+        loop {
+            match self.client.call(request) {
+                Ok(r @ Response::Error { .. }) => return Err(report_error(&r, json, out, err)),
+                Ok(r) => {
+                    if self.said {
+                        self.said = false;
+                        let _ = writeln!(err, "lbctl: lbd answers again");
+                    }
+                    return Ok(r);
+                }
+                Err(e @ (ClientError::Unreachable { .. } | ClientError::Closed { .. }))
+                    if Instant::now() < self.deadline =>
+                {
+                    if !self.said {
+                        self.said = true;
+                        let _ = writeln!(err, "lbctl: {e}; retrying until the deadline");
+                    }
+                    let left = self.deadline.saturating_duration_since(Instant::now());
+                    std::thread::sleep(self.poll.min(left));
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "lbctl: {e}");
+                    return Err(exit_of_client(&e));
+                }
+            }
+        }
     }
 }
 

@@ -303,6 +303,7 @@ impl Daemon {
         for ((svc, node), m) in &self.plan.members {
             metrics.real_server_in_table(svc, node, m.weight.is_some());
         }
+        super::rs_metrics::record_all(&metrics, &self.plan);
         self.metrics = Some(metrics);
     }
 
@@ -625,7 +626,8 @@ impl Daemon {
     pub fn reconcile(&mut self, cause: &str) -> PassReport {
         let t0 = Instant::now();
         let previous = self.plan.in_table();
-        self.plan = desired(&self.cfg, &self.nodes.health(), &self.admin, &previous);
+        let new = desired(&self.cfg, &self.nodes.health(), &self.admin, &previous);
+        let old = std::mem::replace(&mut self.plan, new);
         self.dirty = false;
         if let Some(m) = &self.metrics {
             for ((svc, node), mem) in &self.plan.members {
@@ -634,7 +636,9 @@ impl Daemon {
                     m.real_server_in_table(svc, node, mem.weight.is_some());
                 }
             }
+            super::rs_metrics::record_changes(m, &old, &self.plan);
         }
+        drop(old);
         for e in &self.plan.errors {
             tracing::error!(error = %e, "real server left out of the desired table");
         }

@@ -300,6 +300,92 @@ fn the_loop_records_metrics() {
     }
 }
 
+#[test]
+fn real_server_health_weight_and_admin_are_metrics() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    let series = |text: &str, name: &str, node: &str| -> Option<String> {
+        let prefix = format!("lbd_real_server_{name}{{service=\"web\",node=\"{node}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    };
+    // Adopted at start: passing (1), weight 1, enabled (0).
+    let text = metrics.encode();
+    for node in ["n1", "n2", "n3"] {
+        assert_eq!(
+            series(&text, "health", node).as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            series(&text, "weight", node).as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(series(&text, "admin", node).as_deref(), Some("0"), "{text}");
+    }
+    // A failing check: down (2), out of the table (weight 0).
+    report(&mut d, "n1", false);
+    d.reconcile("test");
+    // Drained: still passing and in the table, weight 0, admin drain (1).
+    let r = d.request(Request::Drain {
+        node: "n2".into(),
+        service: None,
+    });
+    assert!(matches!(r, Response::Done { .. }), "{r:?}");
+    // Disabled: out, admin disabled (2).
+    d.request(Request::Disable {
+        node: "n3".into(),
+        service: Some("web".into()),
+    });
+    let text = metrics.encode();
+    let got = |name, node| series(&text, name, node).unwrap_or_default();
+    assert_eq!(
+        [
+            got("health", "n1"),
+            got("weight", "n1"),
+            got("admin", "n1"),
+            got("in_table", "n1")
+        ],
+        ["2", "0", "0", "0"],
+        "{text}"
+    );
+    assert_eq!(
+        [
+            got("health", "n2"),
+            got("weight", "n2"),
+            got("admin", "n2"),
+            got("in_table", "n2")
+        ],
+        ["1", "0", "1", "1"],
+        "{text}"
+    );
+    assert_eq!(
+        [
+            got("health", "n3"),
+            got("weight", "n3"),
+            got("admin", "n3"),
+            got("in_table", "n3")
+        ],
+        ["1", "0", "2", "0"],
+        "{text}"
+    );
+    // Back: enabled, weight 1 again.
+    d.request(Request::Enable {
+        node: "n2".into(),
+        service: None,
+    });
+    let text = metrics.encode();
+    assert_eq!(
+        series(&text, "weight", "n2").as_deref(),
+        Some("1"),
+        "{text}"
+    );
+    assert_eq!(series(&text, "admin", "n2").as_deref(), Some("0"), "{text}");
+}
+
 fn ping(d: &mut Daemon, node: &str, alive: bool) {
     d.on_report(CheckReport {
         group: "web_nodes".into(),

@@ -10,6 +10,7 @@
 //!   configuration's watches as the monitor runner wants them;
 //! - [`admin`]: operator overrides; [`persist`]: the state file; [`history`]: the event
 //!   history; [`reload`]: transactional reload; [`control`]: control requests and views;
+//! - [`rs_metrics`]: the per-real-server gauges from the plan;
 //! - [`kernel`]: the IPVS table behind a trait (real client, or a fake for loop tests) and the
 //!   mirror; [`systemd`]: sd_notify (READY, WATCHDOG, RELOADING, STATUS); [`memory`]: one
 //!   malloc arena;
@@ -27,6 +28,7 @@ pub mod memory;
 pub mod nodes;
 pub mod persist;
 pub mod reload;
+mod rs_metrics;
 pub mod systemd;
 pub mod vrrp;
 pub mod vrrp_events;

@@ -319,11 +319,15 @@ impl Fake {
                         format!("no VRRP instance `{}`", instance.unwrap_or_default()),
                     );
                 }
+                // The daemon's words: its answer, an admin event, then the role change.
+                let message = "vi_51: master steps down (priority 0), held in backup";
                 self.status.vrrp[0].state = "backup".into();
-                let e = self.record(EventKind::Vrrp, "vi_51: master -> backup (failover: priority 0)", None, None);
+                let e = self.record(EventKind::Admin, &format!("operator: failover: {message}"), None, None);
+                let _ = events.send(e);
+                let e = self.record(EventKind::Vrrp, "vi_51: master → backup (priority 0)", None, None);
                 let _ = events.send(e);
                 Response::Done {
-                    message: "vi_51: stepped down (priority 0 advertised); now backup".into(),
+                    message: message.into(),
                 }
             }
         }
@@ -338,15 +342,19 @@ impl Fake {
         events: &broadcast::Sender<EventRecord>,
     ) -> Response {
         match self.admin(node, service, f) {
+            // The daemon's words (src/daemon/control.rs): one operation per real server here.
             Ok(n) => {
-                let scope = service.map_or("every service".to_string(), |s| format!("service {s}"));
-                let message = format!(
-                    "{node}: {what} in {scope} ({n} real server{})",
-                    if n == 1 { "" } else { "s" }
+                let scope = service.map_or(node.to_string(), |s| format!("{node} in {s}"));
+                let e = self.record(
+                    EventKind::Admin,
+                    &format!("operator: {what} {scope}"),
+                    Some(node),
+                    service,
                 );
-                let e = self.record(EventKind::Admin, &message, Some(node), service);
                 let _ = events.send(e);
-                Response::Done { message }
+                Response::Done {
+                    message: format!("{what} {scope}: {n} operation(s) sent"),
+                }
             }
             Err(r) => r,
         }

@@ -83,6 +83,9 @@ pub struct Setup {
     pub group: Option<String>,
     pub others: ControlOthers,
     pub write_timeout: Duration,
+    /// The socket's path (default: inside the fixture's own directory), for a second server on
+    /// the same socket as after a daemon restart.
+    pub socket: Option<PathBuf>,
 }
 
 impl Default for Setup {
@@ -91,6 +94,7 @@ impl Default for Setup {
             group: None,
             others: ControlOthers::Read,
             write_timeout: Duration::from_millis(500),
+            socket: None,
         }
     }
 }
@@ -107,7 +111,10 @@ impl Fixture {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let config = dir.path().join("etc");
         std::fs::create_dir(&config).unwrap();
-        let socket = dir.path().join("run/lbd/control.sock");
+        let socket = setup
+            .socket
+            .clone()
+            .unwrap_or_else(|| dir.path().join("run/lbd/control.sock"));
         let group_line = setup
             .group
             .as_ref()
