@@ -72,6 +72,7 @@ pub fn exit_of(code: ErrorCode) -> Exit {
         ErrorCode::PermissionDenied => Exit::Denied,
         ErrorCode::NotFound => Exit::NotFound,
         ErrorCode::ConfigInvalid => Exit::Config,
+        ErrorCode::Unavailable => Exit::Unreachable,
     }
 }
 
@@ -218,5 +219,6 @@ mod tests {
         assert_eq!(exit_of(ErrorCode::ConfigInvalid).code(), 2);
         assert_eq!(exit_of(ErrorCode::Failed).code(), 1);
         assert_eq!(exit_of(ErrorCode::BadRequest).code(), 1);
+        assert_eq!(exit_of(ErrorCode::Unavailable).code(), 3);
     }
 }

@@ -2,7 +2,8 @@
 //! the node (in one service or all): no new connections, established ones go on. With
 //! `--wait`, polls `status` until the node's active connections reach zero, then disables it
 //! (out of the table); at the deadline it gives up, leaves the node drained and exits 6. While
-//! waiting, lbd going away (a restart: the socket missing, refused or closed) is ridden out:
+//! waiting, lbd going away (a restart: the socket missing, refused or closed, or lbd answering
+//! that it is stopping) is ridden out:
 //! lbctl says so once and tries again every poll until the deadline (the drain is persisted,
 //! so the restarted daemon keeps it); still unreachable at the deadline, it exits 3.
 
@@ -11,7 +12,7 @@ use super::connect::{call_with, client, exit_of_client, print_json, report_error
 use super::{Cli, Exit};
 use crate::config::{format_duration, parse_duration};
 use crate::control::client::{Client, ClientError};
-use crate::control::proto::{Request, Response, StatusView};
+use crate::control::proto::{ErrorCode, Request, Response, StatusView};
 use serde::Serialize;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -178,7 +179,12 @@ impl Patient<'_> {
         err: &mut dyn Write,
     ) -> Result<Response, Exit> {
         loop {
+            let now = Instant::now();
             match self.client.call(request) {
+                Ok(Response::Error {
+                    code: ErrorCode::Unavailable,
+                    message,
+                }) if now < self.deadline => self.wait(&message, err),
                 Ok(r @ Response::Error { .. }) => return Err(report_error(&r, json, out, err)),
                 Ok(r) => {
                     if self.said {
@@ -188,14 +194,9 @@ impl Patient<'_> {
                     return Ok(r);
                 }
                 Err(e @ (ClientError::Unreachable { .. } | ClientError::Closed { .. }))
-                    if Instant::now() < self.deadline =>
+                    if now < self.deadline =>
                 {
-                    if !self.said {
-                        self.said = true;
-                        let _ = writeln!(err, "lbctl: {e}; retrying until the deadline");
-                    }
-                    let left = self.deadline.saturating_duration_since(Instant::now());
-                    std::thread::sleep(self.poll.min(left));
+                    self.wait(&e.to_string(), err)
                 }
                 Err(e) => {
                     let _ = writeln!(err, "lbctl: {e}");
@@ -203,6 +204,16 @@ impl Patient<'_> {
                 }
             }
         }
+    }
+
+    /// Says once why it waits, then sleeps one poll (at most until the deadline).
+    fn wait(&mut self, why: &str, err: &mut dyn Write) {
+        if !self.said {
+            self.said = true;
+            let _ = writeln!(err, "lbctl: {why}; retrying until the deadline");
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(self.poll.min(left));
     }
 }
 

@@ -108,7 +108,7 @@ Exit status:
   0  success
   1  failure (the daemon could not do it, I/O error, unexpected answer)
   2  usage or configuration error (also: a reload found the new configuration invalid)
-  3  cannot reach lbd (not running, no answer in time)
+  3  cannot reach lbd (not running, stopping, no answer in time)
   4  permission denied (needs root or the control group)
   5  not found (no such node, service or VRRP instance)
   6  drain --wait: connections still active at the deadline (the node stays drained)";

@@ -159,6 +159,8 @@ pub enum ErrorCode {
     ConfigInvalid,
     /// Anything else (kernel error, I/O).
     Failed,
+    /// lbd is stopping (or restarting): its loop could not take the request. Try again.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -170,6 +172,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::ConfigInvalid => "config_invalid",
             ErrorCode::Failed => "failed",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }

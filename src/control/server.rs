@@ -232,11 +232,11 @@ pub async fn ask(handle: &Handle, request: Request, timeout: Duration) -> Respon
     let (tx, rx) = oneshot::channel();
     let exchange = async {
         if handle.requests.send((request, tx)).await.is_err() {
-            return Response::error(ErrorCode::Failed, "lbd is shutting down");
+            return Response::error(ErrorCode::Unavailable, "lbd is shutting down");
         }
         match rx.await {
             Ok(r) => r,
-            Err(_) => Response::error(ErrorCode::Failed, "lbd dropped the request"),
+            Err(_) => Response::error(ErrorCode::Unavailable, "lbd dropped the request (stopping)"),
         }
     };
     match tokio::time::timeout(timeout, exchange).await {

@@ -1,9 +1,14 @@
 //! The control API against the real daemon in the lab (issue 8): every `lbctl` subcommand on a
-//! running `lbd` (status, nodes, services, events and events --follow, diff, reload, drain,
-//! enable, maintenance, /metrics); `drain --wait` with long-lived connections open (it returns only after they
-//! close, and no new connection reaches the drained node meanwhile); the drain surviving an
-//! `lbd` restart; an unprivileged peer refused; malformed requests answered with an error while
-//! the daemon goes on serving.
+//! running `lbd`, human and JSON forms with their content (status, nodes, services, events and
+//! events --follow, diff --json predicting the operation of an edited service file, reload,
+//! drain, disable, enable, maintenance); `drain --wait` with long-lived connections open (it
+//! returns only after they close, no new connection reaches the drained node meanwhile, and an
+//! `lbd` restart in the middle keeps the node at weight 0 with its connection while the waiting
+//! lbctl rides it out); the drain surviving a restart; every request logged at info; an
+//! unprivileged peer refused, then (`others: read`) allowed to read but not to change;
+//! malformed requests answered with an error while the daemon goes on serving; the live
+//! `/metrics` parsed by Debian's python3-prometheus-client (both its parsers); the status page
+//! showing a failed node as failed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -72,6 +77,42 @@ fn admin_of(config: &Path, node: &str) -> Result<String, String> {
         .ok_or_else(|| format!("no {node} in status: {status}"))
 }
 
+/// The weight of rs1 in dir1's http service, from `ipvsadm -Ln` (None: not in the table).
+fn weight_of_rs1() -> Result<Option<String>, String> {
+    let out = netns::run("dir1", &["ipvsadm", "-Ln", "-t", HTTP])?;
+    Ok(out
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("198.51.100.11:80"))
+        .and_then(|l| l.split_whitespace().nth(3).map(str::to_string)))
+}
+
+/// The line of `text` whose first word is `first`.
+fn row<'a>(text: &'a str, first: &str) -> Result<&'a str, String> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(first))
+        .ok_or_else(|| format!("no {first} line in:\n{text}"))
+}
+
+/// Parses the whole of `/metrics` with Debian's python3-prometheus-client, with its classic
+/// text parser and its OpenMetrics parser (the format the daemon declares); each sample name's
+/// sum over its series, as (classic, openmetrics).
+const PARSE_METRICS: &str = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families as classic
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
+text = sys.stdin.read()
+def sums(families):
+    out = {}
+    for f in families:
+        for s in f.samples:
+            out[s.name] = out.get(s.name, 0.0) + s.value
+    return out
+c = sums(classic(text))
+o = sums(openmetrics(text))
+for name in sorted(set(c) | set(o)):
+    print(name, c.get(name, -1), o.get(name, -1))
+"#;
+
 /// Established connections to `real` in dir1's IPVS connection table.
 fn established_to(real: &str) -> Result<usize, String> {
     let out = netns::run("dir1", &["ipvsadm", "-Lnc"])?;
@@ -92,11 +133,13 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
         "",
         &format!("control:\n  socket: {}\n", socket.display()),
     )?;
-    let lbd = Lbd::start("dir1", &config, &state, &tmp.path().join("lbd.log"))?;
-    wait_for("rs1..rs3 in the table", Duration::from_secs(30), || {
+    let mut lbd = Lbd::start("dir1", &config, &state, &tmp.path().join("lbd.log"))?;
+    wait_for("rs1..rs5 in the table", Duration::from_secs(30), || {
         Ok(has("dir1", HTTP, "198.51.100.11:80")?
             && has("dir1", HTTP, "198.51.100.12:80")?
-            && has("dir1", HTTP, "198.51.100.13:80")?)
+            && has("dir1", HTTP, "198.51.100.13:80")?
+            && has("dir1", "192.0.2.10:5000", "198.51.100.14:5000")?
+            && has("dir1", "192.0.2.10:5000", "198.51.100.15:5000")?)
     })?;
 
     // Every read-only subcommand answers, human and JSON.
@@ -110,12 +153,91 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
     if nodes["nodes"].as_array().map(Vec::len) != Some(5) {
         return Err(format!("lbctl nodes: {nodes}"));
     }
+    let text = ok(&config, &["nodes"])?;
+    for (node, hostgroup, service) in [
+        ("rs1", "http_nodes", "http:up"),
+        ("rs3", "http_nodes", "http:up"),
+        ("rs5", "myapp_nodes", "myapp:up"),
+    ] {
+        let words: Vec<&str> = row(&text, node)?.split_whitespace().collect();
+        for want in ["online", "enabled", hostgroup, service] {
+            if !words.contains(&want) {
+                return Err(format!("lbctl nodes: {node} is not {want}:\n{text}"));
+            }
+        }
+    }
     let services = json(&config, &["services", "--json"])?;
     if services["services"].as_array().map(Vec::len) != Some(2) {
         return Err(format!("lbctl services: {services}"));
     }
-    ok(&config, &["diff"])?;
-    ok(&config, &["reload"])?;
+    let text = ok(&config, &["services"])?;
+    for (svc, words) in [
+        ("http", ["192.0.2.10:80", "rr", "http_nodes", "3/3", "yes"]),
+        (
+            "myapp",
+            ["192.0.2.10:5000", "wlc", "myapp_nodes", "2/2", "yes"],
+        ),
+    ] {
+        let line = row(&text, svc)?;
+        if let Some(w) = words
+            .iter()
+            .find(|w| !line.split_whitespace().any(|x| x == **w))
+        {
+            return Err(format!("lbctl services: {svc} lacks {w}:\n{text}"));
+        }
+    }
+    let text = ok(&config, &["diff"])?;
+    if text != "no change: the kernel table matches the configuration\n" {
+        return Err(format!("lbctl diff on a converged table: {text}"));
+    }
+    // An edited service file: diff predicts the operation, reload sends it.
+    let http_file = config.join("services/http.yaml");
+    let http_yaml = std::fs::read_to_string(&http_file).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &http_file,
+        http_yaml.replace("scheduler: rr", "scheduler: wlc"),
+    )
+    .map_err(|e| e.to_string())?;
+    let diff = json(&config, &["diff", "--json"])?;
+    if diff["ops"] != serde_json::json!(["-E -t 192.0.2.10:80 -s wlc"]) {
+        return Err(format!("lbctl diff --json after the edit: {diff}"));
+    }
+    let text = ok(&config, &["reload"])?;
+    if !text.starts_with("reloaded: 1 service(s) changed (http)")
+        || !text.ends_with("; 1 operation(s) sent\n")
+    {
+        return Err(format!("lbctl reload: {text}"));
+    }
+    if !netns::run("dir1", &["ipvsadm", "-Ln", "-t", HTTP])?.contains(" wlc") {
+        return Err("the reload did not change the scheduler".into());
+    }
+    std::fs::write(&http_file, &http_yaml).map_err(|e| e.to_string())?;
+    let text = ok(&config, &["reload"])?;
+    if !text.ends_with("; 1 operation(s) sent\n") {
+        return Err(format!("lbctl reload back to rr: {text}"));
+    }
+
+    // Disable and enable, human and JSON.
+    let text = ok(&config, &["disable", "rs2"])?;
+    if text != "disable rs2: 1 operation(s) sent\n" {
+        return Err(format!("lbctl disable rs2: {text}"));
+    }
+    if has("dir1", HTTP, "198.51.100.12:80")? {
+        return Err("rs2 still in the table after disable".into());
+    }
+    let text = ok(&config, &["nodes"])?;
+    if !row(&text, "rs2")?.contains("http:up(out)[disabled]")
+        || admin_of(&config, "rs2")? != "disabled"
+    {
+        return Err(format!("lbctl nodes after disable:\n{text}"));
+    }
+    let done = json(&config, &["enable", "rs2", "--json"])?;
+    if done["kind"] != "done" || done["message"] != "enable rs2: 1 operation(s) sent" {
+        return Err(format!("lbctl enable rs2 --json: {done}"));
+    }
+    if !has("dir1", HTTP, "198.51.100.12:80")? || admin_of(&config, "rs2")? != "enabled" {
+        return Err("rs2 not back after enable".into());
+    }
 
     // Malformed requests get an error and the daemon goes on serving.
     let mut raw = UnixStream::connect(&socket).map_err(|e| format!("connect: {e}"))?;
@@ -211,6 +333,67 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
             return Err("a new connection reached the drained rs1".into());
         }
     }
+
+    // Every request is in the log at info: the drain, the waiting lbctl's status reads, the
+    // garbage line.
+    let log = lbd.log();
+    for want in [
+        [
+            " INFO ",
+            "control request",
+            "uid=0",
+            "cmd=\"drain\"",
+            "outcome=\"ok\"",
+        ],
+        [
+            " INFO ",
+            "control request",
+            "uid=0",
+            "cmd=\"status\"",
+            "outcome=\"ok\"",
+        ],
+        [
+            " INFO ",
+            "control request",
+            "uid=0",
+            "cmd=\"nodes\"",
+            "outcome=\"ok\"",
+        ],
+        [
+            " WARN ",
+            "control: bad request",
+            "uid=0",
+            "invalid request",
+            "",
+        ],
+    ] {
+        if !log.lines().any(|l| want.iter().all(|w| l.contains(w))) {
+            return Err(format!("no log line with {want:?}:\n{log}"));
+        }
+    }
+
+    // lbd restarts in the middle of the drain: rs1 stays at weight 0 with its connection and
+    // is still draining; the waiting lbctl rides the restart out.
+    lbd.stop()?;
+    lbd = Lbd::start(
+        "dir1",
+        &config,
+        &state,
+        &tmp.path().join("lbd-mid-drain.log"),
+    )?;
+    lbd.wait_line("first reconcile done", 0, Duration::from_secs(60))?;
+    lbd.wait_line("control socket ready", 0, Duration::from_secs(10))?;
+    let weight = weight_of_rs1()?;
+    let conns = established_to("198.51.100.11:80")?;
+    let admin = admin_of(&config, "rs1")?;
+    if weight.as_deref() != Some("0") || conns < 1 || admin != "drain" {
+        return Err(format!(
+            "after a restart mid-drain rs1 has weight {weight:?}, {conns} connection(s), admin {admin}"
+        ));
+    }
+    if let Some(st) = drain.try_wait().map_err(|e| e.to_string())? {
+        return Err(format!("drain --wait ended ({st}) when lbd restarted"));
+    }
     let closed = Instant::now();
     drop(held);
     let status = loop {
@@ -234,6 +417,13 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
         ));
     }
     eprintln!("drain --wait returned {took:?} after the last connection closed");
+    let out = drain.wait_with_output().map_err(|e| e.to_string())?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if !said.contains("; retrying until the deadline") || !said.contains("lbd answers again") {
+        return Err(format!(
+            "drain --wait did not say it waited for lbd: {said}"
+        ));
+    }
     wait_for("rs1 out of the table", Duration::from_secs(10), || {
         Ok(!has("dir1", HTTP, "198.51.100.11:80")?)
     })?;
@@ -251,6 +441,18 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
         .any(|r| r["kind"] == "admin" && r["message"] == "operator: drain rs1")
     {
         return Err(format!("no admin event for the drain: {events}"));
+    }
+    let text = ok(&config, &["events"])?;
+    for want in [
+        " admin node=rs1: operator: drain rs1",
+        " admin node=rs2: operator: disable rs2",
+        " admin node=rs1: operator: disable rs1",
+        " reload: reloaded: 1 service(s) changed (http)",
+        " table_op node=rs2 service=http: -d -t 192.0.2.10:80 -r 198.51.100.12:80",
+    ] {
+        if !text.lines().any(|l| l.starts_with('#') && l.contains(want)) {
+            return Err(format!("lbctl events lacks {want:?}:\n{text}"));
+        }
     }
 
     // Restart: the drain (now disable) survives; enable brings rs1 back.
@@ -317,10 +519,152 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
     for want in [
         r#"lbd_node_state{node="rs1"} 1"#,
         r#"lbd_node_state{node="rs3"} 1"#,
+        r#"lbd_real_server_health{service="http",node="rs1"} 1"#,
+        r#"lbd_real_server_weight{service="http",node="rs1"} 1"#,
+        r#"lbd_real_server_admin{service="http",node="rs1"} 0"#,
         "# EOF",
     ] {
         if !metrics.lines().any(|l| l == want) {
             return Err(format!("/metrics lacks {want:?}:\n{metrics}"));
+        }
+    }
+    // The whole text through an independent parser.
+    let mut py = Command::new("/usr/bin/python3")
+        .args(["-c", PARSE_METRICS])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("python3: {e}"))?;
+    py.stdin
+        .take()
+        .ok_or("python3: no stdin")?
+        .write_all(metrics.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let parsed = py.wait_with_output().map_err(|e| e.to_string())?;
+    let sums = String::from_utf8_lossy(&parsed.stdout).into_owned();
+    if !parsed.status.success() {
+        return Err(format!(
+            "prometheus_client could not parse /metrics: {}\n{metrics}",
+            String::from_utf8_lossy(&parsed.stderr)
+        ));
+    }
+    for name in [
+        "lbd_check_latency_seconds_count",
+        "lbd_reconcile_duration_seconds_count",
+        "lbd_netlink_operations_total",
+        "lbd_checks_total",
+    ] {
+        let line = row(&sums, name)?;
+        let values: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        if values.len() != 2 || values.iter().any(|v| *v <= 0.0) {
+            return Err(format!("{name}: (classic, openmetrics) = {line}\n{sums}"));
+        }
+    }
+    eprintln!(
+        "/metrics through prometheus_client: {} sample names",
+        sums.lines().count()
+    );
+    let log = lbd.log();
+    if !log.lines().any(|l| {
+        l.contains(" INFO ") && l.contains("http request") && l.contains("path=/metrics status=200")
+    }) {
+        return Err(format!("no log line for the /metrics request:\n{log}"));
+    }
+
+    // The status page shows a failed node as failed.
+    super::daemon::stop_http("rs2", 80)?;
+    wait_for("rs2 failed", Duration::from_secs(20), || {
+        Ok(json(&config, &["nodes", "--json"])?["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["name"] == "rs2" && n["state"] == "failed"))
+    })?;
+    let page = netns::run(
+        "dir1",
+        &["curl", "-sS", "-m", "5", "http://127.0.0.1:9180/"],
+    )?;
+    for want in [
+        r#"<tr class="node state-failed" data-node="rs2" data-state="failed">"#,
+        r#"data-node="rs1" data-state="online">"#,
+    ] {
+        if !page.contains(want) {
+            return Err(format!("the status page lacks {want:?}:\n{page}"));
+        }
+    }
+
+    // Others may read: a second start with `others: read`; nobody reads but cannot change.
+    lbd.stop()?;
+    std::fs::write(
+        config.join("director.yaml"),
+        format!(
+            "name: dir1\nreconcile_interval: 2s\ncontrol:\n  socket: {}\n  others: read\n",
+            socket.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let mut lbd = Lbd::start("dir1", &config, &state, &tmp.path().join("lbd3.log"))?;
+    lbd.wait_line("first reconcile done", 0, Duration::from_secs(60))?;
+    lbd.wait_line("control socket ready", 0, Duration::from_secs(10))?;
+    let as_nobody = |args: &[&str]| {
+        Command::new(LBCTL)
+            .arg("-c")
+            .arg(&config)
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .map_err(|e| format!("lbctl as nobody: {e}"))
+    };
+    let out = as_nobody(&["status"])?;
+    if out.status.code() != Some(0) || !String::from_utf8_lossy(&out.stdout).contains("rs1") {
+        return Err(format!(
+            "lbctl status as nobody with others: read: {} {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let out = as_nobody(&["drain", "rs3"])?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(4)
+        || said != "lbctl: read-only access: changes need root or the control group\n"
+    {
+        return Err(format!(
+            "lbctl drain as nobody with others: read: {} {said}",
+            out.status
+        ));
+    }
+    if admin_of(&config, "rs3")? != "enabled" {
+        return Err("a read-only peer changed rs3".into());
+    }
+    let log = lbd.log();
+    for want in [
+        [
+            "control request",
+            "uid=65534",
+            "cmd=\"status\"",
+            "outcome=\"ok\"",
+        ],
+        [
+            "control: permission denied",
+            "uid=65534",
+            "cmd=\"drain\"",
+            "",
+        ],
+    ] {
+        if !log.lines().any(|l| want.iter().all(|w| l.contains(w))) {
+            return Err(format!("no log line with {want:?}:\n{log}"));
         }
     }
     lbd.stop()?;
