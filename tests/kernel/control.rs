@@ -128,10 +128,17 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
     let config = tmp.path().join("config");
     let state = tmp.path().join("state");
     let socket = tmp.path().join("control.sock");
+    // A VRRP instance of its own (VRID 52, a VIP no service uses, no peer): its role changes
+    // and an operator failover must reach the event history.
     lab_config(
         &config,
         "",
-        &format!("control:\n  socket: {}\n", socket.display()),
+        &format!(
+            "control:\n  socket: {}\n\
+             vrrp:\n  - name: vi_52\n    interface: eth0\n    vrid: 52\n    priority: 150\n\
+             \x20   advert_interval: 200ms\n    vips:\n      - 192.0.2.20/24\n",
+            socket.display()
+        ),
     )?;
     let mut lbd = Lbd::start("dir1", &config, &state, &tmp.path().join("lbd.log"))?;
     wait_for("rs1..rs5 in the table", Duration::from_secs(30), || {
@@ -186,6 +193,38 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
             return Err(format!("lbctl services: {svc} lacks {w}:\n{text}"));
         }
     }
+    // VRRP: the failover and each role change are events (the instance has no peer, so once
+    // it has stepped down its master-down timer makes it master again).
+    wait_for("vi_52 master", Duration::from_secs(20), || {
+        Ok(super::vrrp::role(&socket)? == "master")
+    })?;
+    let text = ok(&config, &["failover"])?;
+    if text != "vi_52: master steps down (priority 0), held in backup\n" {
+        return Err(format!("lbctl failover: {text}"));
+    }
+    ok(&config, &["failover", "--clear"])?;
+    wait_for("vrrp and admin events", Duration::from_secs(10), || {
+        let text = ok(&config, &["events", "--json"])?;
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let has = |kind: &str, part: &str| {
+            records.iter().any(|r| {
+                r["kind"] == kind && r["message"].as_str().is_some_and(|m| m.contains(part))
+            })
+        };
+        Ok(has("vrrp", "vi_52: initialize → ")
+            && has("vrrp", "→ master (priority 150)")
+            && has(
+                "admin",
+                "operator: failover: vi_52: master steps down (priority 0), held in backup",
+            )
+            && has("vrrp", "vi_52: master → backup")
+            && has("admin", "operator: failover --clear: vi_52: hold cleared"))
+    })
+    .map_err(|e| format!("{e}\n{}", ok(&config, &["events"]).unwrap_or_default()))?;
+
     let text = ok(&config, &["diff"])?;
     if text != "no change: the kernel table matches the configuration\n" {
         return Err(format!("lbctl diff on a converged table: {text}"));
