@@ -334,7 +334,10 @@ fn minimal_configuration_takes_the_defaults() {
             config::DEFAULT_PING_FALL
         )
     );
-    assert_eq!((p.numalerts, p.alert_timeout), (None, Duration::from_secs(30)));
+    assert_eq!(
+        (p.numalerts, p.alert_timeout),
+        (None, Duration::from_secs(30))
+    );
 
     let s = c.service("web").expect("service named after its file");
     assert_eq!(s.virtual_service.port(), 80);
@@ -361,5 +364,8 @@ fn minimal_configuration_takes_the_defaults() {
     assert_eq!((w.rise, w.fall), (1, 1));
     assert_eq!(w.failed_interval, w.interval);
     assert_eq!((w.alert.len(), w.upalert.len()), (0, 0));
-    assert_eq!((w.numalerts, w.alert_timeout), (None, Duration::from_secs(30)));
+    assert_eq!(
+        (w.numalerts, w.alert_timeout),
+        (None, Duration::from_secs(30))
+    );
 }

@@ -181,19 +181,54 @@ fn shell_takes_commands_on_its_input() {
         .current_dir(project())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("vagrant/lab shell starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"echo SHELL-$((6*7)) $LBD_LAB; exit\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    assert!(stdout.contains("SHELL-42 1"), "{stdout}");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    // What is typed before the guest's shell reads its console is lost (as on a real serial
+    // line): type the command until the answer comes, as a person would.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !seen.lock().unwrap().contains("SHELL-42 1") {
+        assert!(
+            Instant::now() < deadline,
+            "no answer from the guest shell: {}",
+            seen.lock().unwrap()
+        );
+        stdin.write_all(b"echo SHELL-$((6*7)) $LBD_LAB\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // `exit` powers the guest off, and the runner ends.
+    stdin.write_all(b"exit\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // SIGTERM (not SIGKILL): the runner then stops its qemu.
+            // SAFETY: signalling our own child process by its pid.
+            unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+            let _ = child.wait();
+            panic!("the guest did not power off after exit");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    assert!(status.success(), "{status}");
     assert_nothing_left(tmp.path());
 }
 
@@ -219,7 +254,10 @@ fn failed_preparation_leaves_no_temporary_file() {
             name.starts_with("dl.") || name.starts_with("stage.") || name.ends_with(".tmp")
         })
         .collect();
-    assert!(left.is_empty(), "temporary files left in the cache: {left:?}");
+    assert!(
+        left.is_empty(),
+        "temporary files left in the cache: {left:?}"
+    );
     assert!(
         !cache.path().join("kernel/busybox-static/ready").exists(),
         "a broken kernel was marked ready"
