@@ -355,7 +355,7 @@ fn minimal_configuration_takes_the_defaults() {
     assert_eq!(s.forwarding, Forwarding::Nat);
     assert_eq!(s.port, None);
     assert_eq!((s.upper_threshold, s.lower_threshold), (0, 0));
-    assert_eq!((s.quorum, s.sorry_server.clone()), (1, None));
+    assert_eq!((s.quorum, s.sorry_server), (1, None));
     let w = &s.watch;
     assert_eq!(w.interval, config::DEFAULT_INTERVAL);
     assert_eq!(w.randskew, Duration::ZERO);
