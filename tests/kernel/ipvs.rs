@@ -1,7 +1,11 @@
 //! Kernel tests of the IPVS client, run inside the lab guest (real IPVS): every operation
-//! × {IPv4, IPv6} × {masq, route, tunnel} × several schedulers, fwmark services, info,
-//! timeouts, the sync daemon, zero and flush, typed errors, and `lbctl apply` idempotence —
-//! each cross-checked against `ipvsadm` reading the same namespace's table.
+//! × {IPv4, IPv6} × {masq, route, GUE tunnel} × several schedulers (sh/mh with their flags,
+//! a persistent UDP service with the SIP engine, SET_DEST changing the method), tunnel types
+//! with ports and checksum flags, SCTP, GET_SERVICE, fwmark services, info, timeouts, the sync
+//! daemon, typed errors, `lbctl apply` (dry run, idempotence) and `lbctl table --json` — each
+//! cross-checked against `ipvsadm` (`-S`, `-Ln`, `--tun-info`, `--thresholds`,
+//! `--persistent-conn`, `--daemon`) reading the same namespace's table. Counters with real
+//! traffic and ZERO: `ipvs_traffic.rs`; the ipvsadm readers: `ipvsadm.rs`.
 //!
 //! Every trial runs in its own network namespace (each has its own IPVS table), entered by
 //! the test thread with `setns`; the namespace is deleted by a drop guard.

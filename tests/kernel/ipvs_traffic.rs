@@ -207,7 +207,7 @@ pub fn traffic_stats_zero() -> R {
         && single.iter().all(|d| d.stats == Stats::default());
     let others_kept = [app, web6]
         .iter()
-        .all(|k| zeroed.get(k).is_some() && zeroed.get(k) == rows.get(k));
+        .all(|k| zeroed.contains_key(k) && zeroed.get(k) == rows.get(k));
     if !web_zero || !others_kept {
         return Err(format!("after ZERO {web}:\n{text}").into());
     }
