@@ -165,6 +165,16 @@ pub fn traffic_stats_zero() -> R {
             return Err(format!("{key}: counters {c:?}, want {conns} connections:\n{text}").into());
         }
     }
+    // Round robin: web's two real servers got 2 connections each.
+    let (_, dest_rows) = ipvsadm::parse_list(&text)?;
+    for i in 1..=2 {
+        let row = dest_rows
+            .get(&(web, topology::rs(i, false), 80))
+            .ok_or(format!("rs{i} not listed under {web}:\n{text}"))?;
+        if counters(row)?[0] != 2 {
+            return Err(format!("rs{i} of {web}: {row:?}, want 2 connections").into());
+        }
+    }
     // The real servers' columns (persistent connections included) and the JSON agree too.
     let (tun, thr, per) = (
         in_dir(&["ipvsadm", "-Ln", "--tun-info"])?,
@@ -184,6 +194,9 @@ pub fn traffic_stats_zero() -> R {
     }
     let json = lbctl(&["table", "--json"])?;
     let doc: TableJson = serde_json::from_str(&json).map_err(|e| format!("{e}: {json}"))?;
+    if doc.services.len() != 3 {
+        return Err(format!("lbctl table --json lists {} services", doc.services.len()).into());
+    }
     for e in &doc.services {
         let s = &e.stats;
         let listed = service_counters(&rows, &e.service.key)?;
