@@ -165,6 +165,8 @@ fn main() -> Result<(), IpvsError> {
     }])?
     .into_result()?;
     dump("new_dest_route6", &mut c);
+    c.services()?;
+    dump("get_service_dump_variants", &mut c);
     c.dests(&dns.key)?;
     dump("get_dest_dump_tunnel6", &mut c);
     c.dests(&fw)?;
