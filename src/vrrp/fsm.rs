@@ -204,6 +204,12 @@ impl Vrrp {
         self.state
     }
 
+    /// Whether this router left for Initialize because its interface went down (fault), and
+    /// has not started again since.
+    pub fn fault(&self) -> bool {
+        self.fault
+    }
+
     pub fn priority(&self) -> u8 {
         self.priority
     }
