@@ -330,6 +330,8 @@ impl Vrrp {
                     self.change_state(now, State::Backup, &event, "startup", &mut out);
                 }
             }
+            // Not started because the interface is down: nothing to leave, but a fault.
+            (State::Initialize, Event::InterfaceDown) => self.fault = true,
             (State::Initialize, _) => {}
             // 6.4.2 Backup: "If a Shutdown event is received, then: Cancel the
             // Master_Down_Timer; Transition to the {Initialize} state".

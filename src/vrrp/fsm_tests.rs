@@ -650,3 +650,24 @@ fn failover_without_hold_lets_preemption_take_the_vips_back() {
         ],
     );
 }
+
+#[test]
+fn starting_with_the_interface_down_is_a_fault() {
+    // The edge finds its interface down at start: no transition (nothing to leave), but the
+    // router reports fault until the interface comes up.
+    let fsm = run(
+        Vrrp::new(cfg(100)),
+        &[Row(0, In::IfDown, State::Initialize, &[])],
+    );
+    assert!(fsm.fault());
+    let fsm = run(
+        fsm,
+        &[Row(
+            1000,
+            In::Startup,
+            State::Backup,
+            &["sync-backup", "notify-backup"],
+        )],
+    );
+    assert!(!fsm.fault());
+}

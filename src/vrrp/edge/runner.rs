@@ -312,10 +312,13 @@ impl Instance {
         self.vips(&mut edge, false).await;
         let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
         let mut main_up = own_up;
-        if own_up {
-            let acts = self.fsm.handle(now(), Event::Startup);
-            self.execute(&mut edge, acts).await;
-        }
+        let first = if own_up {
+            Event::Startup
+        } else {
+            Event::InterfaceDown
+        };
+        let acts = self.fsm.handle(now(), first);
+        self.execute(&mut edge, acts).await;
         let mut poll = tokio::time::interval(LINK_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
