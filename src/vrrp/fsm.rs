@@ -458,6 +458,13 @@ impl Vrrp {
             || (advert.priority == self.priority
                 && self.local_addr.is_none_or(|local| addr_gt(src, local)));
         if sender_wins {
+            // Beyond the RFC: one last advert of ours before yielding. Two masters that meet
+            // again (a healed split brain) may hear the winner first; without this the winner
+            // never sees a lower-priority master, never re-announces the VIPs, and hosts that
+            // followed us keep our MAC. With it the winner reasserts (advert + GARP/NA, below).
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
             self.master = Some(src);
             self.master_adver_int = advert.max_adver_int;
             let reason = format!("higher priority master {src} ({})", advert.priority);
