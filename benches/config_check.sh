@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: `lbctl check` on generated configurations.
-#   A: 1,000 services, each with its own hostgroup of 50 nodes (50,000 nodes, 2,001 files)
+#   A: 1,000 services, each with its own hostgroup of 50 nodes (50,000 distinct IPv6 nodes,
+#      2,001 files)
 #   B: one hostgroup file of 50,000 (IPv6) nodes and one service
 # Usage: benches/config_check.sh [RUNS]   (needs hyperfine for the statistics; else a timing loop)
 # Results go in BENCHMARKS.md under "Configuration".
@@ -29,16 +30,16 @@ YAML
 
 # A: 1,000 services x 50 nodes.
 a="$work/a"
-director "$a" "192.0.2.10/24"
+director "$a" "2001:db8::10/64"
 awk -v dir="$a" 'BEGIN {
     for (s = 0; s < 1000; s++) {
         h = sprintf("%s/hostgroups/g%04d.yaml", dir, s)
         printf "nodes:\n" > h
         for (n = 0; n < 50; n++)
-            printf "  - name: rs%d\n    address: 198.51.100.%d\n    weight: %d\n", n, 10 + n, 1 + n % 3 > h
+            printf "  - name: g%04d-rs%d\n    address: 2001:db8:1::%x:%x\n    weight: %d\n", s, n, s + 1, n + 10, 1 + n % 3 > h
         close(h)
         f = sprintf("%s/services/s%04d.yaml", dir, s)
-        printf "virtual:\n  protocol: tcp\n  address: 192.0.2.10\n  port: %d\n", 10000 + s > f
+        printf "virtual:\n  protocol: tcp\n  address: \"2001:db8::10\"\n  port: %d\n", 10000 + s > f
         printf "scheduler: wlc\nforwarding: nat\nport: 80\nhostgroup: g%04d\n", s > f
         printf "watch:\n  monitor:\n    type: http\n    path: /health\n    expect_status: [200, \"300-399\"]\n" > f
         printf "  interval: 10s\n  randskew: 2s\n  timeout: 3s\n  rise: 2\n  fall: 3\n  alert: []\n" > f

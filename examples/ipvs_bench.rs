@@ -1,10 +1,13 @@
 //! IPVS programming benchmark, run inside the lab guest: 1,000 virtual services × 50 real
 //! servers programmed from empty by the pipelined client (the `lbctl apply` path: dump, diff,
-//! apply) versus `ipvsadm -R` restoring the same table, each in its own fresh network
-//! namespace of the same boot; then a one-real-server change (one operation, no dump)
-//! versus `ipvsadm -e`. Prints the timings and ratios (recorded in BENCHMARKS.md).
+//! apply, in process), by the release `lbctl apply --table FILE` binary itself (process start,
+//! reading the JSON table, connect, dump, diff, apply) and by `ipvsadm -R` restoring the same
+//! table, each in its own fresh network namespace of the same boot; then a one-real-server
+//! change (one operation, no dump) versus `ipvsadm -e`. Prints the timings and ratios
+//! (recorded in BENCHMARKS.md). The `lbctl` binary is the one next to the examples directory
+//! (`$LBD_LBCTL` overrides).
 //!
-//!   cargo build --release --example ipvs_bench
+//!   cargo build --release --example ipvs_bench --bin lbctl
 //!   vagrant/lab run -- $CARGO_TARGET_DIR/release/examples/ipvs_bench [SERVICES] [DESTS]
 
 use std::collections::BTreeSet;
@@ -15,6 +18,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lbd::cli::apply::{ServiceDoc, TableDoc};
 use lbd::ipvs::*;
 use lbd::reconcile::{diff, Table};
 
@@ -69,6 +73,31 @@ fn desired(services: u16, dests: u8) -> Table {
         }
     }
     t
+}
+
+/// The release `lbctl` next to this example (`target/release/examples/ipvs_bench`).
+fn lbctl() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("LBD_LBCTL") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let release = exe.parent().and_then(|d| d.parent()).expect("release dir");
+    release.join("lbctl")
+}
+
+/// `want` as the JSON document of `lbctl apply --table FILE`.
+fn table_doc(want: &Table) -> String {
+    let doc = TableDoc {
+        services: want
+            .services
+            .values()
+            .map(|s| ServiceDoc {
+                service: s.service.clone(),
+                dests: s.dests.values().cloned().collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&doc).expect("table json")
 }
 
 fn secs(d: Duration) -> f64 {
@@ -144,6 +173,40 @@ fn main() {
     assert_eq!(ours_table, want, "our table");
     assert_eq!(ipvsadm_table, want, "ipvsadm's table");
 
+    // The release `lbctl apply --table FILE` binary, from empty, in a third namespace.
+    let lbctl = lbctl();
+    assert!(
+        lbctl.exists(),
+        "{} missing: build it with --release",
+        lbctl.display()
+    );
+    let file = std::env::temp_dir().join(format!("ipvs-bench-table-{}.json", std::process::id()));
+    std::fs::write(&file, table_doc(&want)).expect("write table");
+    let l = Netns::new("bench-lbctl");
+    let t = Instant::now();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &l.0])
+        .arg(&lbctl)
+        .arg("apply")
+        .arg("--table")
+        .arg(&file)
+        .output()
+        .expect("lbctl");
+    let lbctl_cold = t.elapsed();
+    let _ = std::fs::remove_file(&file);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "lbctl apply failed: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lbctl_said = said.trim().lines().last().unwrap_or_default().to_string();
+    let lbctl_table = in_ns(&l, || {
+        Table::from_entries(&IpvsClient::connect().unwrap().dump().unwrap())
+    });
+    assert_eq!(lbctl_table, want, "lbctl apply's table");
+    drop(l);
+
     // Full re-read of the converged table (what a restart costs: dump + diff, 0 ops).
     let (dump_time, noop) = in_ns(&b, || {
         let t = Instant::now();
@@ -200,6 +263,14 @@ fn main() {
     println!(
         "ratio lbd/ipvsadm:            {:8.3}",
         secs(ours_cold) / secs(ipvsadm_cold)
+    );
+    println!(
+        "lbctl apply --table (cold):   {:8.3} s (release binary: {lbctl_said})",
+        secs(lbctl_cold)
+    );
+    println!(
+        "ratio lbctl/ipvsadm:          {:8.3}",
+        secs(lbctl_cold) / secs(ipvsadm_cold)
     );
     println!(
         "dump+diff of converged table: {:8.3} s ({noop} operations)",

@@ -17,6 +17,7 @@
 //! | `lbd_check_intervals_missed_total` | counter: a check's interval skipped (its previous run still going, or no budget) | `service` |
 //! | `lbd_vrrp_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `instance` |
 //! | `lbd_vrrp_transitions_total` | counter | `instance`, `from`, `to` |
+//! | `lbd_vrrp_adverts_dropped_total` | counter: received VRRP packets dropped | `instance`, `reason` |
 //! | `lbd_netlink_operations_total` | counter | `op` |
 //! | `lbd_netlink_errors_total` | counter | `op`, `error` |
 //! | `lbd_reconcile_duration_seconds` | histogram | |
@@ -147,6 +148,12 @@ struct VrrpTransitionLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VrrpDropLabels {
+    instance: String,
+    reason: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabels {
     op: String,
 }
@@ -189,6 +196,7 @@ struct Inner {
     check_missed: Family<ServiceLabels, Counter>,
     vrrp_state: Family<InstanceLabels, Gauge>,
     vrrp_transitions: Family<VrrpTransitionLabels, Counter>,
+    vrrp_drops: Family<VrrpDropLabels, Counter>,
     netlink_ops: Family<OpLabels, Counter>,
     netlink_errors: Family<OpErrorLabels, Counter>,
     reconcile_duration: Histogram,
@@ -287,6 +295,12 @@ impl Metrics {
             "VRRP state transitions",
             vrrp_transitions.clone(),
         );
+        let vrrp_drops = Family::<VrrpDropLabels, Counter>::default();
+        registry.register(
+            "vrrp_adverts_dropped",
+            "Received VRRP packets dropped, by reason (bad_ttl, bad_checksum, other_vrid, ...)",
+            vrrp_drops.clone(),
+        );
         let netlink_ops = Family::<OpLabels, Counter>::default();
         registry.register(
             "netlink_operations",
@@ -332,6 +346,7 @@ impl Metrics {
                 check_missed,
                 vrrp_state,
                 vrrp_transitions,
+                vrrp_drops,
                 netlink_ops,
                 netlink_errors,
                 reconcile_duration,
@@ -453,6 +468,17 @@ impl Metrics {
         self.vrrp_state(instance, to);
     }
 
+    /// `n` more VRRP packets dropped by `instance` for `reason` (a `DropReason::kind`).
+    pub fn vrrp_adverts_dropped(&self, instance: &str, reason: &str, n: u64) {
+        self.inner
+            .vrrp_drops
+            .get_or_create(&VrrpDropLabels {
+                instance: instance.into(),
+                reason: reason.into(),
+            })
+            .inc_by(n);
+    }
+
     /// One IPVS netlink operation (`new_service`, `del_dest`, ...) and the errno name the
     /// kernel answered with, if any (`ENOENT`).
     pub fn netlink_op(&self, op: &str, error: Option<&str>) {
@@ -546,6 +572,8 @@ mod tests {
         m.real_server_in_table("http", "rs1", true);
         m.check_result("http", true, Duration::from_millis(3));
         m.vrrp_transition("vi_51", VrrpState::Backup, VrrpState::Master);
+        m.vrrp_adverts_dropped("vi_51", "bad_ttl", 2);
+        m.vrrp_adverts_dropped("vi_51", "bad_ttl", 1);
         m.netlink_op("new_dest", Some("EINVAL"));
         m.alert_run("mail.alert", AlertExit::Code(0));
         m.missed_intervals("http").inc_by(2);
@@ -561,6 +589,10 @@ mod tests {
         assert_eq!(
             line_with(&text, "lbd_vrrp_state{"),
             vec![r#"lbd_vrrp_state{instance="vi_51"} 2"#]
+        );
+        assert_eq!(
+            line_with(&text, "lbd_vrrp_adverts_dropped_total{"),
+            vec![r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_ttl"} 3"#]
         );
         assert_eq!(
             line_with(&text, "lbd_netlink_errors_total{"),

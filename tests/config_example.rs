@@ -133,6 +133,8 @@ fn example_is_the_lab_configuration() {
     );
     // 3 nodes every 2s + 2 nodes every 2s.
     assert!((s.checks_per_second - 2.5).abs() < 1e-9);
+    // 5 nodes pinged every 5s (both groups take the default interval).
+    assert!((s.pings_per_second - 1.0).abs() < 1e-9);
 }
 
 /// Copies the example into a temporary directory and rewrites some of its files.
@@ -270,4 +272,100 @@ fn fwmark_services_and_ipv6_persistence() {
     let p = myapp.persistent.expect("persistent");
     assert_eq!((p.timeout, p.netmask), (Duration::from_secs(600), 64));
     assert!(matches!(myapp.forwarding, Forwarding::Tunnel(t) if t.port == Some(6080)));
+    // Only tunnel forwarding may mix families: this IPv6 service is served by IPv4 nodes.
+    let nodes = &loaded.config.hostgroup_of(myapp).expect("hostgroup").nodes;
+    assert!(nodes.iter().all(|n| n.address.is_ipv4()), "{nodes:?}");
+    assert_eq!(loaded.warnings, vec![]);
+}
+
+/// A configuration that gives only what is required takes the documented defaults everywhere.
+#[test]
+fn minimal_configuration_takes_the_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    };
+    write(
+        "director.yaml",
+        "name: d\nvrrp:\n  - {name: v, interface: eth0, vrid: 7, priority: 100, vips: [192.0.2.10]}\n",
+    );
+    write(
+        "hostgroups/web.yaml",
+        "nodes:\n  - {name: a, address: 198.51.100.11}\n",
+    );
+    write(
+        "services/web.yaml",
+        "virtual: {address: 192.0.2.10, port: 80}\nhostgroup: web\nwatch: {monitor: tcp}\n",
+    );
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("rejected:\n{e}"));
+    assert_eq!(loaded.warnings, vec![]);
+    let c = loaded.config;
+
+    let d = &c.director;
+    assert_eq!(d.state_dir, Path::new(config::DEFAULT_STATE_DIR));
+    assert_eq!(d.control.socket, Path::new(config::DEFAULT_CONTROL_SOCKET));
+    assert_eq!(d.control.group, None);
+    assert_eq!(d.control.others, config::ControlOthers::None);
+    assert_eq!(d.listen, config::DEFAULT_LISTEN);
+    assert_eq!(d.reconcile_interval, Duration::from_secs(10));
+    assert_eq!(d.mass_removal_guard, 50);
+    assert_eq!(d.monitor_dir, Path::new(config::DEFAULT_MONITOR_DIR));
+    assert_eq!(d.alert_dir, Path::new(config::DEFAULT_ALERT_DIR));
+    assert_eq!(d.sync_daemon, None);
+    let vi = &d.vrrp[0];
+    assert_eq!(vi.advert_interval, Duration::from_secs(1));
+    assert!(vi.preempt);
+    assert_eq!(vi.preempt_delay, Duration::ZERO);
+    assert!(vi.unicast_peers.is_empty());
+    assert_eq!(vi.track, None);
+
+    let g = &c.hostgroups["web"];
+    assert_eq!((g.nodes[0].weight, g.nodes[0].port), (1, None));
+    assert_eq!(g.ping, Some(config::PingWatch::default()));
+    let p = config::PingWatch::default();
+    assert_eq!(
+        (p.interval, p.timeout, p.rise, p.fall),
+        (
+            config::DEFAULT_PING_INTERVAL,
+            config::DEFAULT_PING_TIMEOUT,
+            config::DEFAULT_PING_RISE,
+            config::DEFAULT_PING_FALL
+        )
+    );
+    assert_eq!(
+        (p.numalerts, p.alert_timeout),
+        (None, Duration::from_secs(30))
+    );
+
+    let s = c.service("web").expect("service named after its file");
+    assert_eq!(s.virtual_service.port(), 80);
+    assert!(matches!(
+        s.virtual_service,
+        Virtual::Address {
+            protocol: Protocol::Tcp,
+            ..
+        }
+    ));
+    assert_eq!(s.scheduler, Scheduler::Wlc);
+    assert_eq!(s.scheduler_flags, config::SchedulerFlags::default());
+    assert_eq!(s.persistent, None);
+    assert!(!s.one_packet);
+    assert_eq!(s.forwarding, Forwarding::Nat);
+    assert_eq!(s.port, None);
+    assert_eq!((s.upper_threshold, s.lower_threshold), (0, 0));
+    assert_eq!((s.quorum, s.sorry_server), (1, None));
+    let w = &s.watch;
+    assert_eq!(w.interval, config::DEFAULT_INTERVAL);
+    assert_eq!(w.randskew, Duration::ZERO);
+    // Half the interval, at most 5s.
+    assert_eq!(w.timeout, config::DEFAULT_TIMEOUT_MAX);
+    assert_eq!((w.rise, w.fall), (1, 1));
+    assert_eq!(w.failed_interval, w.interval);
+    assert_eq!((w.alert.len(), w.upalert.len()), (0, 0));
+    assert_eq!(
+        (w.numalerts, w.alert_timeout),
+        (None, Duration::from_secs(30))
+    );
 }

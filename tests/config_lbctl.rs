@@ -31,7 +31,7 @@ fn check_passes_the_example_with_a_summary() {
         format!(
             "{}: configuration ok\n\
              director dir1: 1 VRRP instance, 3 VIPs\n\
-             2 services, 2 hostgroups, 5 nodes, 5 real servers, 2.5 checks/s\n",
+             2 services, 2 hostgroups, 5 nodes, 5 real servers, 2.5 checks/s, 1.0 pings/s\n",
             dir.display()
         )
     );
@@ -49,6 +49,8 @@ fn check_json_is_machine_readable() {
     assert_eq!(v["summary"]["nodes"], 5);
     assert_eq!(v["summary"]["real_servers"], 5);
     assert_eq!(v["summary"]["checks_per_second"], 2.5);
+    // 5 nodes pinged every 5s (each once, though none is in two groups here).
+    assert_eq!(v["summary"]["pings_per_second"], 1.0);
     assert_eq!(v["errors"], serde_json::json!([]));
 }
 
@@ -127,4 +129,40 @@ fn missing_directory_and_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = lbctl(&["check", "--jsn"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Doubtful but legal: a VIP no VRRP instance carries is a warning on stderr, exit 0.
+#[test]
+fn check_with_only_warnings_exits_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("hostgroups")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("services")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("director.yaml"),
+        "name: dir1\nvrrp:\n  - {name: v, interface: eth0, vrid: 51, priority: 100, vips: [192.0.2.10]}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("hostgroups/web.yaml"),
+        "nodes:\n  - name: a\n    address: 198.51.100.11\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("services/web.yaml"),
+        "virtual: {address: 192.0.2.20, port: 80}\nhostgroup: web\nwatch:\n  monitor: tcp\n",
+    )
+    .expect("write");
+    let out = lbctl(&["check", "-c", dir.path().to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:1:20: warning: virtual address 192.0.2.20 is not carried by any VRRP instance \
+             (add it to the vips of an instance in director.yaml)\n",
+            dir.path().join("services/web.yaml").display()
+        )
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(": configuration ok\n"), "{stdout}");
+    assert!(stdout.ends_with("\n1 warning\n"), "{stdout}");
 }

@@ -286,6 +286,10 @@ fn lbd_with(
     .iter()
     .map(|s| s.to_string())
     .chain(extra.iter().cloned())
+    .chain([
+        "--status-file".to_string(),
+        status_path(lab, name).display().to_string(),
+    ])
     .collect();
     let child = spawn_in(ns, &log, env!("CARGO_BIN_EXE_lbd"), &args);
     Proc {
@@ -293,6 +297,18 @@ fn lbd_with(
         log,
         extra_pid_file: None,
     }
+}
+
+fn status_path(lab: &Lab, name: &str) -> PathBuf {
+    lab.dir.path().join(format!("{name}.status.json"))
+}
+
+/// The runner's status as `lbd vrrp --status-file` keeps it (`null` before the first write).
+fn status(lab: &Lab, name: &str) -> serde_json::Value {
+    std::fs::read_to_string(status_path(lab, name))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 /// keepalived 2.2 (VRRP only, `vrrp_version 3`) in `ns`.
@@ -415,6 +431,22 @@ impl GarpWatch {
         }
     }
 
+    /// Every GARP for `ip` from `mac` at or after `since`, in order.
+    fn all_from(&self, since: Instant, ip: &str, mac: &str) -> Vec<Instant> {
+        let Ok(ip) = ip.parse::<Ipv4Addr>() else {
+            return Vec::new();
+        };
+        self.seen
+            .lock()
+            .map(|seen| {
+                seen.iter()
+                    .filter(|(at, i, m)| *at >= since && *i == ip && fmt_mac(m) == mac)
+                    .map(|(at, _, _)| *at)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The first GARP for `ip` from `mac` at or after `since`.
     fn first_from(&self, since: Instant, ip: &str, mac: &str) -> Option<Instant> {
         let ip: Ipv4Addr = ip.parse().ok()?;
@@ -486,6 +518,25 @@ fn kill_failover_garp_and_preempt_ipv4() {
     );
     // 100 ms adverts at priority 100: Master_Down_Interval = 360.9 ms.
     assert!(took < Duration::from_millis(800), "failover took {took:?}");
+    // The new master's burst (default: 5, 200 ms apart): at least 3 within 2 s, spaced out.
+    let window = garp + Duration::from_secs(2);
+    thread::sleep(window.saturating_duration_since(Instant::now()));
+    let burst: Vec<Instant> = watch
+        .all_from(garp, VIP4, MAC2)
+        .into_iter()
+        .filter(|at| *at <= window)
+        .collect();
+    let gaps: Vec<Duration> = burst.windows(2).map(|w| w[1] - w[0]).collect();
+    eprintln!("GARP burst from d2: {} in 2 s, gaps {gaps:?}", burst.len());
+    assert!(
+        burst.len() >= 3,
+        "only {} GARPs from d2 in 2 s",
+        burst.len()
+    );
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(150)),
+        "GARPs not spaced by about 200 ms: {gaps:?}"
+    );
 
     // Restart d1: it preempts and takes the VIP back, and the client follows.
     let _m2 = lbd(&lab, &lab.d1, "d1-again", 150, "100ms", VIP4);
@@ -572,11 +623,13 @@ fn clean_stop_hands_over_in_about_one_interval() {
 fn partition_then_heal_leaves_one_master() {
     let _g = serial();
     let lab = Lab::new("ph");
-    let _m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP4);
+    let m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP4);
     let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
     wait_for("d1 to own the VIP", Duration::from_secs(5), || {
         lab.has_vip(&lab.d1, VIP4)
     });
+    // Let d1's GARP burst (5 over 0.8 s) end first.
+    thread::sleep(Duration::from_millis(1200));
     lab.connect_d2(false);
     wait_for(
         "both to be master (split brain)",
@@ -584,11 +637,48 @@ fn partition_then_heal_leaves_one_master() {
         || lab.has_vip(&lab.d2, VIP4),
     );
     assert!(lab.has_vip(&lab.d1, VIP4));
-    lab.poke(VIP4);
+    // The client followed d2 during the split (as a host on d2's side would have): only a
+    // GARP from d1 after the heal can bring it back, since it sends nothing from now on.
+    // (Set more than the ARP locktime, 1 s, before the heal, so a GARP may override it.)
+    ip(&[
+        "-n",
+        &lab.client.0,
+        "neigh",
+        "replace",
+        VIP4,
+        "lladdr",
+        MAC2,
+        "dev",
+        "br0",
+        "nud",
+        "stale",
+    ]);
+    thread::sleep(Duration::from_millis(1100));
+    assert_eq!(lab.neigh_mac(VIP4).as_deref(), Some(MAC2));
+    let watch = GarpWatch::start(&lab.client);
+    let healed = Instant::now();
     lab.connect_d2(true);
     wait_for("d2 to step down", Duration::from_secs(3), || {
         !lab.has_vip(&lab.d2, VIP4)
     });
+    let mut garp = None;
+    wait_for(
+        "a GARP from d1 after the heal",
+        Duration::from_secs(2),
+        || {
+            garp = watch.first_from(healed, VIP4, MAC1);
+            garp.is_some()
+        },
+    );
+    eprintln!(
+        "heal: d1's GARP {:?} after reconnecting d2",
+        garp.map(|g| g - healed)
+    );
+    assert!(
+        m.log().contains("lower-priority master seen, reasserting"),
+        "d1's log:\n{}",
+        m.log()
+    );
     // Stays that way: exactly one master, the higher-priority one, and the client uses it.
     for _ in 0..10 {
         thread::sleep(Duration::from_millis(100));
@@ -597,6 +687,93 @@ fn partition_then_heal_leaves_one_master() {
     wait_for("the client to use d1", Duration::from_secs(2), || {
         lab.neigh_mac(VIP4).as_deref() == Some(MAC1)
     });
+}
+
+/// Sends VRRP messages (IP protocol 112) to 224.0.0.18 from the client namespace: each
+/// `(ttl, message)` once.
+fn send_raw_adverts(lab: &Lab, msgs: Vec<(u32, Vec<u8>)>) {
+    in_netns(&lab.client.0, move || {
+        use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw");
+        let client: Ipv4Addr = "192.0.2.100".parse().expect("addr");
+        sock.set_multicast_if_v4(&client).expect("multicast if");
+        let group = SockAddr::from(std::net::SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+            0,
+        ));
+        for (ttl, msg) in msgs {
+            sock.set_multicast_ttl_v4(ttl).expect("ttl");
+            sock.send_to(&msg, &group).expect("send");
+            thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .expect("sender");
+}
+
+#[test]
+fn bad_adverts_are_counted() {
+    use lbd::vrrp::packet::{checksum, Advert};
+    let _g = serial();
+    let lab = Lab::new("ba");
+    let m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP4);
+    let b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 master, d2 backup", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+            && status(&lab, "d1")["role"] == "master"
+            && status(&lab, "d2")["role"] == "backup"
+    });
+    // From a third host, priority 254: any of these accepted would make d1 step down.
+    let (src, dst): (IpAddr, IpAddr) = (
+        "192.0.2.100".parse().unwrap(),
+        "224.0.0.18".parse().unwrap(),
+    );
+    let advert = |vrid: u8, addrs: &[&str]| Advert {
+        vrid,
+        priority: 254,
+        max_adver_int: 10,
+        addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+    };
+    let good = advert(51, &[VIP4]).encode(src, dst);
+    let mut bad_sum = good.clone();
+    bad_sum[6] ^= 0xff;
+    let other_vrid = advert(52, &[VIP4]).encode(src, dst);
+    // Two addresses sent, a count of one announced (checksum right for what is sent).
+    let mut miscount = advert(51, &[VIP4, "192.0.2.11"]).encode(src, dst);
+    miscount[3] = 1;
+    miscount[6..8].copy_from_slice(&[0, 0]);
+    let sum = checksum(src, dst, &miscount);
+    miscount[6..8].copy_from_slice(&sum.to_be_bytes());
+    let mut msgs = Vec::new();
+    for _ in 0..2 {
+        msgs.push((64, good.clone()));
+        msgs.push((255, bad_sum.clone()));
+        msgs.push((255, other_vrid.clone()));
+        msgs.push((255, miscount.clone()));
+    }
+    send_raw_adverts(&lab, msgs);
+    let want = serde_json::json!({
+        "bad_ttl": 2, "bad_checksum": 2, "other_vrid": 2, "count_mismatch": 2
+    });
+    for name in ["d1", "d2"] {
+        wait_for(
+            &format!("{name} to count every drop"),
+            Duration::from_secs(3),
+            || status(&lab, name)["drops"] == want,
+        );
+    }
+    // Nothing changed: d1 still master with the VIP, d2 still backup, no transition since.
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&lab, "d1")["role"], "master");
+    assert_eq!(status(&lab, "d2")["role"], "backup");
+    assert!(lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4));
+    assert!(!m.log().contains("Master -> Backup"), "{}", m.log());
+    assert!(!b.log().contains("-> Master"), "{}", b.log());
+    eprintln!(
+        "drops counted: d1 {} d2 {}",
+        status(&lab, "d1")["drops"],
+        status(&lab, "d2")["drops"]
+    );
 }
 
 #[test]
@@ -757,6 +934,8 @@ fn tracking_and_interface_fault_move_the_vip() {
             "vrrp".to_string(),
             "--config".into(),
             conf.display().to_string(),
+            "--status-file".into(),
+            status_path(&lab, "d1").display().to_string(),
         ],
     );
     let m = Proc {
@@ -789,6 +968,15 @@ fn tracking_and_interface_fault_move_the_vip() {
         || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
     );
     assert!(m.log().contains("interface down"), "{}", m.log());
+    // ... and says so: the fault state, not "initialize".
+    wait_for("d1 to report fault", Duration::from_secs(2), || {
+        status(&lab, "d1")["role"] == "fault"
+    });
+    // Carrier back: d1 starts again (backup, then preempts).
+    ip(&["-n", &lab.client.0, "link", "set", "p-d1", "up"]);
+    wait_for("d1 to leave fault", Duration::from_secs(5), || {
+        status(&lab, "d1")["role"] == "master"
+    });
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

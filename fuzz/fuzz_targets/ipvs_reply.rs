@@ -1,12 +1,11 @@
 //! Fuzz target for the IPVS reply parser: any datagram goes through netlink framing,
 //! attribute parsing and conversion to domain types without panicking.
 //!
-//!   cargo +nightly fuzz run ipvs_reply -- -max_total_time=60
+//!   fuzz/run [SECONDS]      (CI: every target for 60 s, stable Rust, `cargo fuzz run -s none`)
 //!
-//! Seeds: the captured kernel replies in `src/ipvs/fixtures/kernel-6.1.txt` (one file per
-//! `<` line in `fuzz/corpus/ipvs_reply/`). 2026-11-22: 4.1 million runs in 60 s from those
-//! seeds, coverage 1070, no crash. The bounded,
-//! always-on part of this fuzzing runs in `cargo test` (`ipvs::codec_tests`).
+//! Seeds: every datagram of the kernel capture `src/ipvs/fixtures/kernel-6.1.txt`, written by
+//! `fuzz/run` into `fuzz/corpus/ipvs_reply/` (one file per `<`/`>` line). The proptests in
+//! `ipvs::codec_tests` are the always-on, unguided part of this fuzzing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

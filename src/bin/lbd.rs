@@ -84,6 +84,9 @@ struct VrrpArgs {
     /// Gratuitous ARPs sent on becoming master.
     #[arg(long, default_value_t = 5)]
     garp_count: u32,
+    /// Keep the instance's status (role, priority, drops...) in this JSON file.
+    #[arg(long)]
+    status_file: Option<PathBuf>,
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -101,6 +104,28 @@ fn track_arg(s: &str) -> Result<Track, String> {
         target: TrackTarget::Interface(name.to_string()),
         weight,
     })
+}
+
+/// Rewrites `path` (through a temporary file and a rename) whenever the status changes.
+async fn write_status(control: vrrp::Control, path: PathBuf) {
+    let tmp = path.with_extension("tmp");
+    let mut last = String::new();
+    loop {
+        if let Some(st) = control.status() {
+            let mut v = serde_json::to_value(&st).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("role".into(), st.role().into());
+            }
+            let text = v.to_string();
+            if text != last
+                && std::fs::write(&tmp, &text).is_ok()
+                && std::fs::rename(&tmp, &path).is_ok()
+            {
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
@@ -145,9 +170,12 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
     })
 }
 
-async fn run_vrrp(cfg: InstanceConfig) -> Result<(), String> {
+async fn run_vrrp(cfg: InstanceConfig, status_file: Option<PathBuf>) -> Result<(), String> {
     let (instance, control) =
         vrrp::run_instance(cfg, Arc::new(NoSyncDaemon)).map_err(|e| e.to_string())?;
+    if let Some(path) = status_file {
+        tokio::spawn(write_status(control.clone(), path));
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
     let ctl = control.clone();
@@ -296,6 +324,7 @@ fn main() -> ExitCode {
     init_logs(cli.log_format);
     match cli.command {
         Some(Command::Vrrp(args)) => {
+            let status_file = args.status_file.clone();
             let cfg = match load(args) {
                 Ok(c) => c,
                 Err(e) => {
@@ -307,7 +336,7 @@ fn main() -> ExitCode {
                 Ok(rt) => rt,
                 Err(code) => return code,
             };
-            match rt.block_on(run_vrrp(cfg)) {
+            match rt.block_on(run_vrrp(cfg, status_file)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("lbd vrrp: {e}");

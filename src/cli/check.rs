@@ -71,7 +71,7 @@ pub fn run(
             )?;
             writeln!(
                 out,
-                "{} service{}, {} hostgroup{}, {} node{}, {} real server{}, {:.1} checks/s",
+                "{} service{}, {} hostgroup{}, {} node{}, {} real server{}, {:.1} checks/s, {:.1} pings/s",
                 s.services,
                 plural(s.services),
                 s.hostgroups,
@@ -80,7 +80,8 @@ pub fn run(
                 plural(s.nodes),
                 s.real_servers,
                 plural(s.real_servers),
-                s.checks_per_second
+                s.checks_per_second,
+                s.pings_per_second
             )?;
             if !l.warnings.is_empty() {
                 writeln!(

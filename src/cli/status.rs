@@ -55,7 +55,7 @@ pub fn render(s: &StatusView, now_ms: u64) -> String {
             )
         };
         o.push_str(&format!(
-            "VRRP {} on {} VRID {}: {} {}; VIPs {}\n",
+            "VRRP {} on {} VRID {}: {} {}; VIPs {}",
             v.instance,
             v.interface,
             v.vrid,
@@ -63,6 +63,11 @@ pub fn render(s: &StatusView, now_ms: u64) -> String {
             prio,
             v.vips.join(" ")
         ));
+        if !v.drops.is_empty() {
+            let each: Vec<String> = v.drops.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            o.push_str(&format!("; adverts dropped: {}", each.join(", ")));
+        }
+        o.push('\n');
     }
     for svc in &s.services {
         o.push('\n');
@@ -153,4 +158,37 @@ fn real_server_row(svc: &ServiceView, rs: &RealServerView, now_ms: u64) -> Vec<S
         check,
         rs.why.clone(),
     ]
+}
+
+#[cfg(test)]
+mod vrrp_line_tests {
+    use super::*;
+    use crate::control::proto::VrrpView;
+
+    #[test]
+    fn the_vrrp_line_shows_fault_and_dropped_adverts() {
+        let mut v = VrrpView {
+            instance: "vi_51".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state: "fault".into(),
+            priority: 150,
+            effective_priority: 150,
+            vips: vec!["192.0.2.10/24".into()],
+            drops: [("bad_ttl".to_string(), 2), ("other_vrid".to_string(), 1)].into(),
+        };
+        let mut s = StatusView {
+            director: "dir1".into(),
+            at_ms: 0,
+            vrrp: vec![v.clone()],
+            services: Vec::new(),
+        };
+        assert!(render(&s, 0).contains(
+            "VRRP vi_51 on eth0 VRID 51: FAULT priority 150; VIPs 192.0.2.10/24; \
+             adverts dropped: bad_ttl 2, other_vrid 1\n"
+        ));
+        v.drops.clear();
+        s.vrrp = vec![v];
+        assert!(render(&s, 0).contains("VIPs 192.0.2.10/24\n"));
+    }
 }

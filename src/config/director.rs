@@ -77,7 +77,8 @@ pub struct VrrpInstance {
     /// Where adverts are sent and received.
     pub interface: String,
     pub vrid: u8,
-    /// 1-254; the highest becomes master.
+    /// 1-254, the highest becomes master; 255: the address owner (always master, tracking
+    /// never lowers it).
     pub priority: u8,
     /// 10ms-40.95s in steps of 10ms. Default 1s.
     pub advert_interval: Duration,
@@ -121,7 +122,15 @@ pub struct Notify {
     pub master: Option<PathBuf>,
     pub backup: Option<PathBuf>,
     pub fault: Option<PathBuf>,
+    /// Run when the instance stops (lbd stopping, or the instance removed by a reload).
+    pub stop: Option<PathBuf>,
+    /// Each run's time limit (its process group is killed then), at most
+    /// [`MAX_NOTIFY_TIMEOUT`]. Default 5s.
+    pub timeout: Option<Duration>,
 }
+
+/// The longest notify `timeout`: lbd waits this long for the hooks when it stops.
+pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The IPVS connection-sync daemon: master on the VRRP master, backup on the backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,6 +141,9 @@ pub struct SyncDaemon {
     pub destination: SyncDestination,
     pub port: u16,
     pub ttl: u8,
+    /// The VRRP instance whose role the daemon follows (master or backup). Default: the first
+    /// instance; `None` only without any instance.
+    pub instance: Option<String>,
 }
 
 /// Where sync messages go.
@@ -176,6 +188,31 @@ pub(crate) fn decode(
     });
     let sync_daemon = f.opt("sync_daemon", sink, decode_sync);
     f.finish(sink);
+    // The sync daemon follows one instance: the named one, which must exist, or the first.
+    let sync_daemon = match (sync_daemon, &vrrp) {
+        (Some(Some((mut s, instance_pos))), Some(instances)) => match &s.instance {
+            Some(n) if !instances.iter().any(|i| i.name == *n) => {
+                let names: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
+                sink.error_hint(
+                    instance_pos,
+                    format!("sync_daemon instance `{n}` is not a VRRP instance"),
+                    if names.is_empty() {
+                        "no VRRP instance is configured".to_string()
+                    } else {
+                        format!("expected one of: {}", names.join(", "))
+                    },
+                );
+                None
+            }
+            Some(_) => Some(Some(s)),
+            None => {
+                s.instance = instances.first().map(|i| i.name.clone());
+                Some(Some(s))
+            }
+        },
+        (Some(s), _) => Some(s.map(|(s, _)| s)),
+        (None, _) => None,
+    };
     let control = control?.unwrap_or_else(|| Control {
         socket: DEFAULT_CONTROL_SOCKET.into(),
         group: None,
@@ -295,7 +332,7 @@ fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
     let inst_name = f.req("name", sink, name);
     let iface = f.req("interface", sink, interface);
     let vrid = f.req("vrid", sink, int_in(1, 255, "vrid"));
-    let priority = f.req("priority", sink, int_in(1, 254, "priority"));
+    let priority = f.req("priority", sink, int_in(1, 255, "priority"));
     let advert = f.or(
         "advert_interval",
         sink,
@@ -419,15 +456,32 @@ fn decode_notify(item: &Item, sink: &mut Sink) -> Option<Notify> {
     let master = f.opt("master", sink, abs_path);
     let backup = f.opt("backup", sink, abs_path);
     let fault = f.opt("fault", sink, abs_path);
+    let stop = f.opt("stop", sink, abs_path);
+    let timeout = f.opt("timeout", sink, notify_timeout);
     f.finish(sink);
     Some(Notify {
         master: master?,
         backup: backup?,
         fault: fault?,
+        stop: stop?,
+        timeout: timeout?,
     })
 }
 
-fn decode_sync(item: &Item, sink: &mut Sink) -> Option<SyncDaemon> {
+fn notify_timeout(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    if d.is_zero() || d > MAX_NOTIFY_TIMEOUT {
+        sink.error_hint(
+            item.pos,
+            "notify timeout out of range",
+            "more than 0s and at most 10s: lbd waits at most 10s for the hooks when it stops",
+        );
+        return None;
+    }
+    Some(d)
+}
+
+fn decode_sync(item: &Item, sink: &mut Sink) -> Option<(SyncDaemon, Pos)> {
     let mut f = Fields::of(item, "sync_daemon", sink)?;
     let iface = f.req("interface", sink, interface);
     let sync_id = f.req("sync_id", sink, int_in(0, 255, "sync_id"));
@@ -435,7 +489,9 @@ fn decode_sync(item: &Item, sink: &mut Sink) -> Option<SyncDaemon> {
     let peer = f.opt("peer", sink, ip);
     let port = f.or("port", sink, DEFAULT_SYNC_PORT, super::scalars::port);
     let ttl = f.or("ttl", sink, 1, int_in(1, 255, "ttl"));
+    let instance = f.opt("instance", sink, name);
     let (group_pos, peer_pos) = (f.pos_of("multicast_group"), f.pos_of("peer"));
+    let instance_pos = f.pos_of("instance");
     f.finish(sink);
     let destination = match (group?, peer?) {
         (Some(_), Some(_)) => {
@@ -465,11 +521,15 @@ fn decode_sync(item: &Item, sink: &mut Sink) -> Option<SyncDaemon> {
         (None, Some(p)) => SyncDestination::Peer(p),
         (None, None) => SyncDestination::Multicast(IpAddr::V4(DEFAULT_SYNC_GROUP)),
     };
-    Some(SyncDaemon {
-        interface: iface?,
-        sync_id: sync_id?,
-        destination,
-        port: port?,
-        ttl: ttl?,
-    })
+    Some((
+        SyncDaemon {
+            interface: iface?,
+            sync_id: sync_id?,
+            destination,
+            port: port?,
+            ttl: ttl?,
+            instance: instance?,
+        },
+        instance_pos,
+    ))
 }

@@ -67,6 +67,28 @@ impl Config {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
+
+    /// The nodes some service uses, each with the first hostgroup (in name order) that holds
+    /// it and pings: node name → (group name, its ping watch, the node). A node in several
+    /// services or groups is pinged once; nodes only `ping: false` groups hold are absent.
+    pub fn pinged_nodes(&self) -> BTreeMap<&str, (&str, &PingWatch, &Node)> {
+        let served: std::collections::BTreeSet<&str> = self
+            .services
+            .iter()
+            .filter_map(|s| self.hostgroup_of(s))
+            .flat_map(|h| h.nodes.iter().map(|n| n.name.as_str()))
+            .collect();
+        let mut out = BTreeMap::new();
+        for (group, h) in &self.hostgroups {
+            let Some(p) = &h.ping else { continue };
+            for n in &h.nodes {
+                if served.contains(n.name.as_str()) {
+                    out.entry(n.name.as_str()).or_insert((group.as_str(), p, n));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A configuration that loaded, and the warnings it raised.

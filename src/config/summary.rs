@@ -16,6 +16,8 @@ pub struct Summary {
     pub real_servers: usize,
     /// Σ over services of nodes / interval: service checks started per second when all pass.
     pub checks_per_second: f64,
+    /// Σ over pinged nodes of 1 / their group's ping interval: each node is pinged once.
+    pub pings_per_second: f64,
 }
 
 impl Config {
@@ -28,6 +30,11 @@ impl Config {
             .iter()
             .map(|s| group_size(&s.hostgroup) as f64 / s.watch.interval.as_secs_f64())
             .sum();
+        let pings_per_second = self
+            .pinged_nodes()
+            .values()
+            .map(|(_, ping, _)| 1.0 / ping.interval.as_secs_f64())
+            .sum();
         Summary {
             director: self.director.name.clone(),
             vrrp_instances: self.director.vrrp.len(),
@@ -37,6 +44,7 @@ impl Config {
             nodes: self.hostgroups.values().map(|g| g.nodes.len()).sum(),
             real_servers,
             checks_per_second,
+            pings_per_second,
         }
     }
 }

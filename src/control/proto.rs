@@ -199,6 +199,10 @@ pub struct VrrpView {
     /// After tracking decrements.
     pub effective_priority: u8,
     pub vips: Vec<String>,
+    /// Received VRRP packets dropped, by reason (`bad_ttl`, `bad_checksum`, `other_vrid`,
+    /// `count_mismatch`, ...): only reasons seen.
+    #[serde(default)]
+    pub drops: std::collections::BTreeMap<String, u64>,
 }
 
 /// One virtual service.

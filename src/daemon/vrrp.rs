@@ -11,7 +11,12 @@
 //! - a service is *carried* by an instance when its virtual address is one of the instance's
 //!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
 //!   [`DEFAULT_SERVICE_DECREMENT`] without one;
-//! - notify scripts run on their transition (master, backup, fault), 5 s time limit.
+//! - notify scripts run on their transition (master, backup, fault, stop), each within
+//!   `notify.timeout` (default 5 s), in its own process group, killed whole at the limit;
+//! - the IPVS sync daemon follows one instance, `sync_daemon.instance` (default the first):
+//!   only that instance switches it, so several instances never fight over the one kernel
+//!   daemon;
+//! - an address owner (priority 255) ignores tracking.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,9 +31,10 @@ use crate::ipvs::{self, DaemonState};
 use crate::metrics::{Metrics, VrrpState};
 use crate::vrrp::config::{GarpConfig, NotifyHook};
 use crate::vrrp::ipvs_sync::IpvsSyncDaemon;
+use crate::vrrp::packet::DropCounters;
 use crate::vrrp::{
-    self, Control, InstanceConfig, NoSyncDaemon, NotifyState, State, SyncDaemonControl, Track,
-    TrackTarget, Vip,
+    self, Control, InstanceConfig, NoSyncDaemon, NotifyState, State, Status, SyncDaemonControl,
+    Track, TrackTarget, Vip,
 };
 
 /// Priority lost while a carried service has no healthy real server, when the instance's
@@ -40,7 +46,7 @@ pub const DEFAULT_SERVICE_DECREMENT: u8 = 60;
 /// priority drops to 1 (the tracker never goes below), so any backup takes over.
 pub const INTERFACE_FAULT_WEIGHT: u8 = 255;
 
-/// How long a notify script may run.
+/// How long a notify script may run when `notify.timeout` is not set.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for the instances' priority-0 adverts and stop hooks.
@@ -78,14 +84,16 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         (NotifyState::Master, &inst.notify.master),
         (NotifyState::Backup, &inst.notify.backup),
         (NotifyState::Fault, &inst.notify.fault),
+        (NotifyState::Stop, &inst.notify.stop),
     ];
+    let timeout = inst.notify.timeout.unwrap_or(HOOK_TIMEOUT);
     let notify = hooks
         .into_iter()
         .filter_map(|(on, path)| {
             path.as_ref().map(|p| NotifyHook {
                 on: vec![on],
                 command: vec![p.display().to_string()],
-                timeout: HOOK_TIMEOUT,
+                timeout,
             })
         })
         .collect();
@@ -122,6 +130,17 @@ pub fn instance_configs(cfg: &Config) -> Vec<InstanceConfig> {
         .collect()
 }
 
+/// The instance that drives the sync daemon and the daemon's settings, when one is configured.
+pub fn sync_for(cfg: &Config) -> Option<(String, ipvs::SyncDaemon)> {
+    let s = cfg.director.sync_daemon.as_ref()?;
+    Some((s.instance.clone()?, sync_template(s)))
+}
+
+/// Whether instance `name` switches the sync daemon (the one `sync_for` names).
+fn drives_sync(sync: &Option<(String, ipvs::SyncDaemon)>, name: &str) -> bool {
+    sync.as_ref().is_some_and(|(owner, _)| owner == name)
+}
+
 /// The sync daemon's settings (its state is set by VRRP on each transition). A unicast
 /// `peer` is given to the kernel as the daemon's destination address.
 pub fn sync_template(s: &config::SyncDaemon) -> ipvs::SyncDaemon {
@@ -136,7 +155,7 @@ pub fn sync_template(s: &config::SyncDaemon) -> ipvs::SyncDaemon {
 
 /// What a reload does to the running instances: the names to stop and the configurations to
 /// start. Removed and changed instances stop, new and changed ones start, unchanged ones keep
-/// running; a changed sync daemon restarts them all (each holds its own switch).
+/// running; a changed sync daemon (or another instance driving it) restarts them all.
 pub fn restarts(
     running: &BTreeMap<String, InstanceConfig>,
     wanted: Vec<InstanceConfig>,
@@ -156,20 +175,27 @@ pub fn restarts(
     (stop, start)
 }
 
-fn state_word(s: State) -> &'static str {
-    match s {
-        State::Initialize => "initialize",
-        State::Backup => "backup",
-        State::Master => "master",
-    }
-}
-
-fn metric_state(s: State) -> VrrpState {
-    match s {
+/// The state as `lbd_vrrp_state` numbers it: Initialize with the interface down is fault.
+fn metric_state(s: &Status) -> VrrpState {
+    match s.state {
+        State::Initialize if s.fault => VrrpState::Fault,
         State::Initialize => VrrpState::Initialize,
         State::Backup => VrrpState::Backup,
         State::Master => VrrpState::Master,
     }
+}
+
+/// The drops counted since `seen` (which is brought up to date), by reason.
+fn new_drops(
+    seen: &mut BTreeMap<&'static str, u64>,
+    now: &DropCounters,
+) -> Vec<(&'static str, u64)> {
+    now.iter()
+        .filter_map(|(reason, n)| {
+            let before = seen.insert(reason, n).unwrap_or(0);
+            (n > before).then(|| (reason, n - before))
+        })
+        .collect()
 }
 
 /// One running instance.
@@ -180,7 +206,9 @@ struct Running {
     /// Service health last reported to it.
     reported: BTreeMap<String, bool>,
     /// State last recorded in the metrics.
-    seen: Option<State>,
+    seen: Option<VrrpState>,
+    /// Drop counts already added to the metrics, by reason.
+    dropped: BTreeMap<&'static str, u64>,
 }
 
 /// The daemon's running VRRP instances.
@@ -188,7 +216,8 @@ struct Running {
 pub struct VrrpSet {
     /// Set once the event loop runs: before it nothing is spawned.
     active: bool,
-    sync: Option<ipvs::SyncDaemon>,
+    /// The instance that drives the sync daemon, and its settings.
+    sync: Option<(String, ipvs::SyncDaemon)>,
     running: BTreeMap<String, Running>,
     /// Instances replaced by a reload, still finishing their stop.
     stopping: Vec<JoinHandle<()>>,
@@ -207,7 +236,7 @@ impl VrrpSet {
         if !self.active {
             return;
         }
-        let sync = cfg.director.sync_daemon.as_ref().map(sync_template);
+        let sync = sync_for(cfg);
         let sync_changed = sync != self.sync;
         self.sync = sync;
         let running: BTreeMap<String, InstanceConfig> = self
@@ -230,8 +259,10 @@ impl VrrpSet {
 
     fn spawn(&mut self, cfg: InstanceConfig) {
         let sync: Arc<dyn SyncDaemonControl> = match &self.sync {
-            Some(t) => Arc::new(IpvsSyncDaemon::new(t.clone())),
-            None => Arc::new(NoSyncDaemon),
+            Some((_, t)) if drives_sync(&self.sync, &cfg.name) => {
+                Arc::new(IpvsSyncDaemon::new(t.clone()))
+            }
+            _ => Arc::new(NoSyncDaemon),
         };
         let name = cfg.name.clone();
         match vrrp::run_instance(cfg.clone(), sync) {
@@ -249,6 +280,7 @@ impl VrrpSet {
                         task,
                         reported: BTreeMap::new(),
                         seen: None,
+                        dropped: BTreeMap::new(),
                     },
                 );
             }
@@ -277,24 +309,26 @@ impl VrrpSet {
         }
     }
 
-    /// Records state changes in the metrics.
+    /// Records state changes and dropped adverts in the metrics.
     pub fn observe(&mut self, metrics: Option<&Metrics>) {
         for r in self.running.values_mut() {
             let Some(st) = r.control.status() else {
                 continue;
             };
-            if r.seen != Some(st.state) {
+            let state = metric_state(&st);
+            if r.seen != Some(state) {
                 if let Some(m) = metrics {
                     match r.seen {
-                        Some(from) => m.vrrp_transition(
-                            &r.cfg.name,
-                            metric_state(from),
-                            metric_state(st.state),
-                        ),
-                        None => m.vrrp_state(&r.cfg.name, metric_state(st.state)),
+                        Some(from) => m.vrrp_transition(&r.cfg.name, from, state),
+                        None => m.vrrp_state(&r.cfg.name, state),
                     }
                 }
-                r.seen = Some(st.state);
+                r.seen = Some(state);
+            }
+            for (reason, n) in new_drops(&mut r.dropped, &st.drops) {
+                if let Some(m) = metrics {
+                    m.vrrp_adverts_dropped(&r.cfg.name, reason, n);
+                }
             }
         }
     }
@@ -309,10 +343,7 @@ impl VrrpSet {
                     instance: r.cfg.name.clone(),
                     interface: r.cfg.interface.clone(),
                     vrid: r.cfg.vrid,
-                    state: st
-                        .as_ref()
-                        .map_or("initialize", |s| state_word(s.state))
-                        .to_string(),
+                    state: st.as_ref().map_or("initialize", Status::role).to_string(),
                     priority: r.cfg.priority,
                     effective_priority: st.as_ref().map_or(r.cfg.priority, |s| s.priority),
                     vips: r
@@ -324,6 +355,10 @@ impl VrrpSet {
                             None => format!("{}/{}", v.address, v.prefix),
                         })
                         .collect(),
+                    drops: st
+                        .as_ref()
+                        .map(|s| s.drops.iter().map(|(k, n)| (k.to_string(), n)).collect())
+                        .unwrap_or_default(),
                 }
             })
             .collect()
@@ -394,6 +429,200 @@ mod tests {
         super::super::reload::load(&dir)
             .expect("example config loads")
             .0
+    }
+
+    /// The example configuration with `director.yaml` edited by `edit`.
+    fn example_edited(edit: impl Fn(String) -> String) -> Config {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    copy(&e.path(), &to.join(e.file_name()));
+                } else {
+                    std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                }
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        copy(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+            tmp.path(),
+        );
+        let file = tmp.path().join("director.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, edit(text)).unwrap();
+        match super::super::reload::load(tmp.path()) {
+            Ok((cfg, _)) => cfg,
+            Err(e) => panic!("edited config does not load: {:?}", e.errors),
+        }
+    }
+
+    #[test]
+    fn owner_and_stop_hook_with_timeout_from_director_yaml() {
+        let cfg = example_edited(|t| {
+            t.replace("priority: 150 ", "priority: 255 ").replace(
+                "    preempt_delay: 0s",
+                "    track: {interfaces: [eth1]}\n    \
+                 notify: {master: /sbin/to-master, stop: /sbin/to-stop, timeout: 2s}\n    \
+                 preempt_delay: 0s",
+            )
+        });
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.priority, 255);
+        assert!(c.to_fsm().is_ok());
+        let hooks: Vec<(Vec<NotifyState>, Vec<String>, Duration)> = c
+            .notify
+            .iter()
+            .map(|h| (h.on.clone(), h.command.clone(), h.timeout))
+            .collect();
+        assert_eq!(
+            hooks,
+            vec![
+                (
+                    vec![NotifyState::Master],
+                    vec!["/sbin/to-master".to_string()],
+                    Duration::from_secs(2)
+                ),
+                (
+                    vec![NotifyState::Stop],
+                    vec!["/sbin/to-stop".to_string()],
+                    Duration::from_secs(2)
+                ),
+            ]
+        );
+        // The owner keeps 255 with its tracked interface and its services down.
+        let mut t = vrrp::track::Tracker::new(c.priority, &c.track);
+        for target in c.track.iter().map(|t| t.target.clone()) {
+            assert_eq!(t.set(&target, false), None, "{target:?}");
+        }
+        assert_eq!(t.priority(), 255);
+    }
+
+    fn status(state: State, fault: bool) -> Status {
+        Status {
+            name: "vi_51".into(),
+            state,
+            fault,
+            priority: 150,
+            held: false,
+            master: None,
+            adverts_sent: 0,
+            adverts_accepted: 0,
+            drops: DropCounters::default(),
+            hooks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_interface_fault_is_reported_as_fault() {
+        let faulty = status(State::Initialize, true);
+        assert_eq!(metric_state(&faulty), VrrpState::Fault);
+        assert_eq!(metric_state(&faulty).number(), 3);
+        assert_eq!(faulty.role(), "fault");
+        let starting = status(State::Initialize, false);
+        assert_eq!(metric_state(&starting), VrrpState::Initialize);
+        assert_eq!(starting.role(), "initialize");
+        assert_eq!(
+            metric_state(&status(State::Master, false)),
+            VrrpState::Master
+        );
+        assert_eq!(status(State::Backup, false).role(), "backup");
+    }
+
+    #[test]
+    fn drops_reach_the_metric_once_each() {
+        use crate::vrrp::packet::DropReason;
+        let mut seen = BTreeMap::new();
+        let mut d = DropCounters::default();
+        assert!(new_drops(&mut seen, &d).is_empty());
+        d.count(&DropReason::BadTtl(64));
+        d.count(&DropReason::BadTtl(64));
+        assert_eq!(new_drops(&mut seen, &d), vec![("bad_ttl", 2)]);
+        d.count(&DropReason::BadTtl(1));
+        d.count(&DropReason::OtherVrid(52));
+        assert_eq!(
+            new_drops(&mut seen, &d),
+            vec![("bad_ttl", 1), ("other_vrid", 1)]
+        );
+        assert!(new_drops(&mut seen, &d).is_empty());
+        // Through the registry: the counter holds the sum.
+        let m = Metrics::new("dir1");
+        let mut seen = BTreeMap::new();
+        for (r, n) in new_drops(&mut seen, &d) {
+            m.vrrp_adverts_dropped("vi_51", r, n);
+        }
+        d.count(&DropReason::BadChecksum);
+        for (r, n) in new_drops(&mut seen, &d) {
+            m.vrrp_adverts_dropped("vi_51", r, n);
+        }
+        let text = m.encode();
+        for line in [
+            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_ttl"} 3"#,
+            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="other_vrid"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_checksum"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
+
+    /// The example with a second instance (VRID 52, its own VIP) and `sync_daemon` lines.
+    fn two_instances(sync_lines: &str) -> Result<Config, Vec<String>> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let text = std::fs::read_to_string(dir.join("director.yaml")).unwrap();
+        let text = text
+            .replace(
+                "\n# The IPVS connection-sync daemon",
+                "  - {name: vi_52, interface: eth0, vrid: 52, priority: 100, \
+                 vips: [192.0.2.20/24]}\n\n# The IPVS connection-sync daemon",
+            )
+            .replace("sync_daemon:\n", &format!("sync_daemon:\n{sync_lines}"));
+        let tmp = tempfile::tempdir().unwrap();
+        for sub in ["hostgroups", "services"] {
+            std::fs::create_dir_all(tmp.path().join(sub)).unwrap();
+            for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let e = e.unwrap();
+                std::fs::copy(e.path(), tmp.path().join(sub).join(e.file_name())).unwrap();
+            }
+        }
+        std::fs::write(tmp.path().join("director.yaml"), text).unwrap();
+        super::super::reload::load(tmp.path())
+            .map(|(c, _)| c)
+            .map_err(|e| e.errors.iter().map(|d| d.message.clone()).collect())
+    }
+
+    #[test]
+    fn one_instance_drives_the_sync_daemon() {
+        // Default: the first instance.
+        let cfg = two_instances("").expect("loads");
+        assert_eq!(cfg.director.vrrp.len(), 2);
+        let sync = sync_for(&cfg);
+        assert_eq!(sync.as_ref().map(|(n, _)| n.as_str()), Some("vi_51"));
+        assert!(drives_sync(&sync, "vi_51"));
+        assert!(!drives_sync(&sync, "vi_52"));
+        // Named.
+        let cfg = two_instances("  instance: vi_52\n").expect("loads");
+        let sync = sync_for(&cfg);
+        assert!(drives_sync(&sync, "vi_52"));
+        assert!(!drives_sync(&sync, "vi_51"));
+        // Following another instance restarts them all (the switch moves).
+        let running: BTreeMap<String, InstanceConfig> = instance_configs(&cfg)
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        let before = sync_for(&two_instances("").unwrap());
+        let (stop, _) = restarts(&running, instance_configs(&cfg), before != sync);
+        assert_eq!(stop.len(), 2);
+        // An unknown instance is a configuration error.
+        let errors = two_instances("  instance: vi_99\n").unwrap_err();
+        assert_eq!(
+            errors,
+            vec!["sync_daemon instance `vi_99` is not a VRRP instance".to_string()]
+        );
+        // Without sync_daemon nobody drives it.
+        let mut cfg = cfg;
+        cfg.director.sync_daemon = None;
+        assert!(!drives_sync(&sync_for(&cfg), "vi_51"));
     }
 
     #[test]

@@ -138,25 +138,12 @@ pub fn ping_watch_name(group: &str) -> String {
     format!("{PING_PREFIX}{group}")
 }
 
-/// Nodes served by some service, each with the ping settings of the first hostgroup (in name
-/// order) that holds it and pings: node name → (group, settings, address).
+/// [`Config::pinged_nodes`], owned: node name → (group, settings, address).
 fn pinged_nodes(cfg: &Config) -> BTreeMap<String, (String, PingWatch, std::net::IpAddr)> {
-    let served: std::collections::BTreeSet<&str> = cfg
-        .services
-        .iter()
-        .filter_map(|s| cfg.hostgroup_of(s))
-        .flat_map(|h| h.nodes.iter().map(|n| n.name.as_str()))
-        .collect();
-    let mut out = BTreeMap::new();
-    for (group, h) in &cfg.hostgroups {
-        let Some(p) = &h.ping else { continue };
-        for n in &h.nodes {
-            if served.contains(n.name.as_str()) && !out.contains_key(&n.name) {
-                out.insert(n.name.clone(), (group.clone(), p.clone(), n.address));
-            }
-        }
-    }
-    out
+    cfg.pinged_nodes()
+        .into_iter()
+        .map(|(node, (group, p, n))| (node.to_owned(), (group.to_owned(), p.clone(), n.address)))
+        .collect()
 }
 
 /// The ping watches: `ping:GROUP` → the watch and the nodes it pings (each node in one watch

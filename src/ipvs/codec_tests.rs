@@ -1,5 +1,5 @@
-//! Property tests of the codec: arbitrary services, destinations and daemons survive
-//! encode → bytes → parse → domain unchanged; arbitrary and mutated bytes never panic the
+//! Property tests of the codec: arbitrary services, destinations (with their service key),
+//! daemons, statistics, info and timeouts survive encode → bytes → parse → domain unchanged; arbitrary and mutated bytes never panic the
 //! reply parser (the bounded, always-on part of fuzzing).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -107,6 +107,75 @@ fn dest(f: Family) -> impl Strategy<Value = Dest> {
         )
 }
 
+fn stats() -> impl Strategy<Value = Stats> {
+    any::<[u64; 10]>().prop_map(|v| Stats {
+        conns: v[0],
+        inpkts: v[1],
+        outpkts: v[2],
+        inbytes: v[3],
+        outbytes: v[4],
+        cps: v[5],
+        inpps: v[6],
+        outpps: v[7],
+        inbps: v[8],
+        outbps: v[9],
+    })
+}
+
+/// Statistics as the 32-bit STATS attribute can carry them (byte counts stay 64-bit).
+fn stats32() -> impl Strategy<Value = Stats> {
+    (any::<[u32; 8]>(), any::<[u64; 2]>()).prop_map(|(v, b)| Stats {
+        conns: v[0].into(),
+        inpkts: v[1].into(),
+        outpkts: v[2].into(),
+        inbytes: b[0],
+        outbytes: b[1],
+        cps: v[3].into(),
+        inpps: v[4].into(),
+        outpps: v[5].into(),
+        inbps: v[6].into(),
+        outbps: v[7].into(),
+    })
+}
+
+/// The STATS (`wide == false`: u32 counters and rates, u64 byte counts) or STATS64
+/// attribute list of `s`.
+fn stats_attrs(s: &Stats, wide: bool) -> Vec<attr::StatsAttr> {
+    use attr::{Counter, StatsAttr::*};
+    let c = |v: u64| {
+        if wide {
+            Counter::U64(v)
+        } else {
+            Counter::U32(u32::try_from(v).expect("fits the 32-bit stats"))
+        }
+    };
+    vec![
+        Conns(c(s.conns)),
+        InPkts(c(s.inpkts)),
+        OutPkts(c(s.outpkts)),
+        InBytes(Counter::U64(s.inbytes)),
+        OutBytes(Counter::U64(s.outbytes)),
+        Cps(c(s.cps)),
+        InPps(c(s.inpps)),
+        OutPps(c(s.outpps)),
+        InBps(c(s.inbps)),
+        OutBps(c(s.outbps)),
+    ]
+}
+
+/// The key of a key-only service attribute list, parsed by the reply parser (completed
+/// with the settings it requires, which do not touch the key).
+fn key_from_attrs(attrs: &[attr::SvcAttr]) -> ServiceKey {
+    let mut full = attrs.to_vec();
+    full.extend([
+        attr::SvcAttr::SchedName("rr".into()),
+        attr::SvcAttr::Flags(attr::FlagsMask { flags: 0, mask: !0 }),
+        attr::SvcAttr::Timeout(0),
+        attr::SvcAttr::Netmask(0),
+    ]);
+    service_from_attrs(&full).expect("key parses").0.key
+}
+
 /// Encodes `op`, parses the bytes back and returns the IPVS message.
 fn through_bytes(op: &Op) -> IpvsMessage {
     let bytes = encode_request(op.to_message(), 0x1d, NLM_F_REQUEST | NLM_F_ACK, 7);
@@ -172,15 +241,84 @@ proptest! {
         let op = Op::AddDest { service: svc, dest: d.clone() };
         let msg = through_bytes(&op);
         prop_assert_eq!(&msg, &op.to_message());
-        let (k, _) = {
-            // The service key part parses back to the same key (no scheduler: key only).
-            let attrs = svc_attrs(&msg);
-            prop_assert!(attrs.len() == 2 || attrs.len() == 4);
-            (svc, ())
-        };
+        // The service part is the key only (af + fwmark, or af + protocol + address + port)
+        // and parses back to the same key.
+        let attrs = svc_attrs(&msg);
+        let key_attrs = service_key_attrs(&svc);
+        prop_assert_eq!(attrs, key_attrs.as_slice());
+        let k = key_from_attrs(attrs);
+        prop_assert_eq!(k, svc);
         let dattrs = msg.attrs.iter().find_map(|a| if let IpvsAttr::Dest(d) = a { Some(d) } else { None }).unwrap();
         let back = dest_from_attrs(k.family(), dattrs).unwrap();
         prop_assert_eq!(back.dest, d);
+    }
+
+    /// Statistics in a service reply: STATS64 alone, STATS alone (32-bit counters, 64-bit
+    /// byte counts, as the kernel sends them) and both (STATS64 wins) parse back unchanged.
+    #[test]
+    fn stats_round_trip(svc in service(), s64 in stats(), s32 in stats32()) {
+        for (with32, with64, want) in [(false, true, s64), (true, false, s32), (true, true, s64)] {
+            let mut attrs = service_attrs(&svc);
+            if with32 {
+                attrs.push(attr::SvcAttr::Stats(stats_attrs(&s32, false)));
+            }
+            if with64 {
+                attrs.push(attr::SvcAttr::Stats64(stats_attrs(&s64, true)));
+            }
+            let msg = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(attrs)]);
+            let bytes = encode_request(msg.clone(), 0x1d, 0, 1);
+            let NetlinkPayload::InnerMessage(genl) = parse_message(&bytes).unwrap().payload else {
+                panic!("no inner message")
+            };
+            prop_assert_eq!(&genl.payload, &msg);
+            let (back, st) = service_from_attrs(svc_attrs(&genl.payload)).unwrap();
+            prop_assert_eq!(back, svc.clone());
+            prop_assert_eq!(st, want);
+        }
+    }
+
+    /// GET_INFO's reply (SET_INFO, reusing attribute numbers) through bytes.
+    #[test]
+    fn info_round_trips(version in any::<u32>(), size in any::<u32>()) {
+        let msg = IpvsMessage::new(
+            IpvsCmd::SetInfo,
+            vec![IpvsAttr::InfoVersion(version), IpvsAttr::InfoConnTabSize(size)],
+        );
+        let bytes = encode_request(msg.clone(), 0x1d, 0, 1);
+        let NetlinkPayload::InnerMessage(genl) = parse_message(&bytes).unwrap().payload else {
+            panic!("no inner message")
+        };
+        prop_assert_eq!(&genl.payload, &msg);
+        let info = Info { version, conn_tab_size: size };
+        prop_assert_eq!(
+            info.version_string(),
+            format!("{}.{}.{}", version >> 16 & 0xff, version >> 8 & 0xff, version & 0xff)
+        );
+    }
+
+    /// SET_CONFIG / GET_CONFIG timeouts through bytes.
+    #[test]
+    fn timeouts_round_trip(tcp in any::<u32>(), tcp_fin in any::<u32>(), udp in any::<u32>()) {
+        let t = Timeouts { tcp, tcp_fin, udp };
+        let msg = IpvsMessage::new(
+            IpvsCmd::SetConfig,
+            vec![IpvsAttr::TimeoutTcp(t.tcp), IpvsAttr::TimeoutTcpFin(t.tcp_fin), IpvsAttr::TimeoutUdp(t.udp)],
+        );
+        let bytes = encode_request(msg.clone(), 0x1d, NLM_F_REQUEST | NLM_F_ACK, 3);
+        let NetlinkPayload::InnerMessage(genl) = parse_message(&bytes).unwrap().payload else {
+            panic!("no inner message")
+        };
+        prop_assert_eq!(&genl.payload, &msg);
+        let mut back = Timeouts::default();
+        for a in &genl.payload.attrs {
+            match a {
+                IpvsAttr::TimeoutTcp(v) => back.tcp = *v,
+                IpvsAttr::TimeoutTcpFin(v) => back.tcp_fin = *v,
+                IpvsAttr::TimeoutUdp(v) => back.udp = *v,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        prop_assert_eq!(back, t);
     }
 
     #[test]

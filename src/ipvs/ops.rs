@@ -160,6 +160,24 @@ fn fmt_service(f: &mut fmt::Formatter<'_>, cmd: &str, s: &Service) -> fmt::Resul
     Ok(())
 }
 
+/// `IP_VS_TUNNEL_ENCAP_FLAG_CSUM` and `IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM` (uapi ip_vs.h).
+const TUN_CSUM: u16 = 1 << 0;
+const TUN_REMCSUM: u16 = 1 << 1;
+
+/// A GUE/GRE tunnel's checksum options as `ipvsadm -S` writes them.
+fn fmt_tun_csum(f: &mut fmt::Formatter<'_>, flags: u16) -> fmt::Result {
+    if flags & (TUN_CSUM | TUN_REMCSUM) == 0 {
+        return write!(f, " --tun-nocsum");
+    }
+    if flags & TUN_CSUM != 0 {
+        write!(f, " --tun-csum")?;
+    }
+    if flags & TUN_REMCSUM != 0 {
+        write!(f, " --tun-remcsum")?;
+    }
+    Ok(())
+}
+
 fn fmt_dest(f: &mut fmt::Formatter<'_>, cmd: &str, key: &ServiceKey, d: &Dest) -> fmt::Result {
     write!(
         f,
@@ -177,6 +195,9 @@ fn fmt_dest(f: &mut fmt::Formatter<'_>, cmd: &str, key: &ServiceKey, d: &Dest) -
                 TunnelType::Gue => write!(f, " --tun-type gue --tun-port {}", t.port)?,
                 TunnelType::Gre => write!(f, " --tun-type gre")?,
                 TunnelType::Other(n) => write!(f, " --tun-type {n}")?,
+            }
+            if matches!(t.kind, TunnelType::Gue | TunnelType::Gre) {
+                fmt_tun_csum(f, t.flags)?;
             }
         }
     }

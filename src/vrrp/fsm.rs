@@ -204,6 +204,12 @@ impl Vrrp {
         self.state
     }
 
+    /// Whether this router left for Initialize because its interface went down (fault), and
+    /// has not started again since.
+    pub fn fault(&self) -> bool {
+        self.fault
+    }
+
     pub fn priority(&self) -> u8 {
         self.priority
     }
@@ -324,6 +330,8 @@ impl Vrrp {
                     self.change_state(now, State::Backup, &event, "startup", &mut out);
                 }
             }
+            // Not started because the interface is down: nothing to leave, but a fault.
+            (State::Initialize, Event::InterfaceDown) => self.fault = true,
             (State::Initialize, _) => {}
             // 6.4.2 Backup: "If a Shutdown event is received, then: Cancel the
             // Master_Down_Timer; Transition to the {Initialize} state".
@@ -450,6 +458,13 @@ impl Vrrp {
             || (advert.priority == self.priority
                 && self.local_addr.is_none_or(|local| addr_gt(src, local)));
         if sender_wins {
+            // Beyond the RFC: one last advert of ours before yielding. Two masters that meet
+            // again (a healed split brain) may hear the winner first; without this the winner
+            // never sees a lower-priority master, never re-announces the VIPs, and hosts that
+            // followed us keep our MAC. With it the winner reasserts (advert + GARP/NA, below).
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
             self.master = Some(src);
             self.master_adver_int = advert.max_adver_int;
             let reason = format!("higher priority master {src} ({})", advert.priority);

@@ -335,12 +335,13 @@ fn master_6_4_3() {
             State::Master,
             &["advert(100)", "garp"],
         ),
-        // Equal priority, greater address: "Transition to the {Backup} state".
+        // Equal priority, greater address: "Transition to the {Backup} state", after one last
+        // advert of ours (beyond the RFC, see fsm.rs: the winner then re-announces the VIPs).
         Row(
             6300,
             In::Adv("192.0.2.3", 100, 100),
             State::Backup,
-            &["del-vips", "sync-backup", "notify-backup"],
+            &["advert(100)", "del-vips", "sync-backup", "notify-backup"],
         ),
     ]);
     let fsm = run(Vrrp::new(cfg(100)), &rows);
@@ -352,7 +353,7 @@ fn master_6_4_3() {
         4000,
         In::Adv("192.0.2.1", 200, 25),
         State::Backup,
-        &["del-vips", "sync-backup", "notify-backup"],
+        &["advert(100)", "del-vips", "sync-backup", "notify-backup"],
     ));
     let fsm = run(Vrrp::new(cfg(100)), &rows);
     assert_eq!(fsm.master_adver_int(), 25);
@@ -447,7 +448,7 @@ fn tracking_lowers_priority_and_a_master_says_so_at_once() {
                 4550,
                 In::Adv("192.0.2.3", 100, 100),
                 State::Backup,
-                &["del-vips", "sync-backup", "notify-backup"],
+                &["advert(90)", "del-vips", "sync-backup", "notify-backup"],
             ),
         ],
     );
@@ -649,4 +650,25 @@ fn failover_without_hold_lets_preemption_take_the_vips_back() {
             ),
         ],
     );
+}
+
+#[test]
+fn starting_with_the_interface_down_is_a_fault() {
+    // The edge finds its interface down at start: no transition (nothing to leave), but the
+    // router reports fault until the interface comes up.
+    let fsm = run(
+        Vrrp::new(cfg(100)),
+        &[Row(0, In::IfDown, State::Initialize, &[])],
+    );
+    assert!(fsm.fault());
+    let fsm = run(
+        fsm,
+        &[Row(
+            1000,
+            In::Startup,
+            State::Backup,
+            &["sync-backup", "notify-backup"],
+        )],
+    );
+    assert!(!fsm.fault());
 }

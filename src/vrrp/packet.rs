@@ -186,6 +186,11 @@ impl DropCounters {
         self.0.get(kind).copied().unwrap_or(0)
     }
 
+    /// Each kind seen with its count, by kind.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().map(|(k, n)| (*k, *n))
+    }
+
     /// All drops.
     pub fn total(&self) -> u64 {
         self.0.values().sum()

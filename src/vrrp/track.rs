@@ -2,7 +2,8 @@
 //!
 //! Pure: the edge reports "interface eth1 is down" or the daemon reports "no healthy real
 //! server for service http"; [`Tracker::set`] returns the new effective priority when it
-//! changes, which the caller feeds to the state machine as `Event::Priority`.
+//! changes, which the caller feeds to the state machine as `Event::Priority`. The address
+//! owner (priority 255) ignores tracking.
 
 use std::collections::BTreeMap;
 
@@ -39,7 +40,12 @@ impl Tracker {
     }
 
     /// The effective priority: the configured one less the weights of what is down, at least 1.
+    /// An address owner (255) is never lowered: it holds the addresses for real (keepalived
+    /// does the same).
     pub fn priority(&self) -> u8 {
+        if self.base == 255 {
+            return 255;
+        }
         let down: u32 = self
             .items
             .values()
@@ -88,5 +94,23 @@ mod tests {
         assert_eq!(t.set(&eth1, true), Some(50));
         assert_eq!(t.set(&TrackTarget::Service("other".into()), false), None);
         assert_eq!(t.set(&http, true), Some(150));
+    }
+
+    #[test]
+    fn an_address_owner_is_never_lowered() {
+        // As in keepalived, tracking does not move an address owner: it answers for addresses
+        // it really holds, so its priority stays 255 whatever is down.
+        let eth1 = TrackTarget::Interface("eth1".into());
+        let mut t = Tracker::new(
+            255,
+            &[Track {
+                target: eth1.clone(),
+                weight: 60,
+            }],
+        );
+        assert_eq!(t.set(&eth1, false), None);
+        assert_eq!(t.priority(), 255);
+        assert_eq!(t.set(&eth1, true), None);
+        assert_eq!(t.priority(), 255);
     }
 }

@@ -124,6 +124,7 @@ impl Fake {
                     state: "master".into(),
                     priority: 150,
                     effective_priority: 150,
+                    drops: Default::default(),
                     vips: vec![
                         "192.0.2.10/24".into(),
                         "2001:db8::10/64".into(),

@@ -17,6 +17,8 @@ mod echo;
 #[allow(dead_code)]
 mod http;
 mod ipvs;
+mod ipvs_traffic;
+mod ipvsadm;
 mod lab;
 #[allow(dead_code)]
 mod netns;

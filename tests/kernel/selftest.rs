@@ -1,8 +1,10 @@
 //! The lab's self-test: proves the data path before lbd uses it. `ipvsadm` in dir1 programs a
 //! TCP virtual service VIP:80 (rr) with two real servers, and HTTP requests from `client`
 //! through the VIP reach both servers alternately, in NAT (masquerading), direct-routing and
-//! tunnelling (IP-in-IP) mode, over IPv4 and IPv6. Also: every IPVS scheduler module is loaded,
-//! and the helpers' guards clean up.
+//! tunnelling (IP-in-IP) mode, over IPv4 and IPv6; the real servers carry the VIP on their
+//! loopback and do not answer ARP for it. Also: every IPVS scheduler module is loaded, the
+//! Vagrantfile's provisioning (`vagrant/topology provision`, interfaces found by MAC) makes a
+//! working real server, and the helpers' guards clean up.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +25,9 @@ pub fn tests() -> Vec<Trial> {
         }),
         Trial::test("selftest::tunnel_round_robin", || {
             round_robin("-i", "Tunnel").map_err(Failed::from)
+        }),
+        Trial::test("selftest::provision_as_a_vm", || {
+            provision_as_a_vm().map_err(Failed::from)
         }),
         Trial::test("selftest::every_scheduler_loads", || {
             every_scheduler_loads().map_err(Failed::from)
@@ -48,6 +53,11 @@ fn round_robin(method: &str, forward: &str) -> Result<(), String> {
         real_servers: 2,
         static_gateway: true,
     })?;
+    if method == "-g" {
+        for rs in ["rs1", "rs2"] {
+            real_server_keeps_the_vip_to_itself(rs)?;
+        }
+    }
     for (vip, v6) in [(IpAddr::V4(VIP4), false), (IpAddr::V6(VIP6), true)] {
         let service = ipvsadm_addr(vip, 80);
         netns::run("dir1", &["ipvsadm", "-A", "-t", &service, "-s", "rr"])?;
@@ -82,6 +92,116 @@ fn round_robin(method: &str, forward: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Direct routing's real-server side: the VIPs on `lo`, and ARP for them neither answered
+/// (arp_ignore=1: only for addresses of the asking interface) nor announced (arp_announce=2).
+fn real_server_keeps_the_vip_to_itself(ns: &str) -> Result<(), String> {
+    let lo = netns::run(ns, &["ip", "-br", "addr", "show", "dev", "lo"])?;
+    for vip in [format!("{VIP4}/32"), format!("{VIP6}/128")] {
+        if !lo.split_whitespace().any(|a| a == vip) {
+            return Err(format!("{ns}: {vip} is not on lo: {lo}"));
+        }
+    }
+    for (key, want) in [
+        ("all/arp_ignore", "1"),
+        ("eth0/arp_ignore", "1"),
+        ("all/arp_announce", "2"),
+        ("eth0/arp_announce", "2"),
+    ] {
+        let got = netns::run(ns, &["cat", &format!("/proc/sys/net/ipv4/conf/{key}")])?;
+        if got.trim() != want {
+            return Err(format!("{ns}: {key} is {} (want {want})", got.trim()));
+        }
+    }
+    Ok(())
+}
+
+/// The Vagrantfile's provisioning on a "VM" (a namespace with one NIC whose MAC says which
+/// network it is on): `vagrant/topology provision rs1 --rs-if mac:..` gives it rs1's address,
+/// the VIPs on lo with ARP kept quiet, and an HTTP server answering `rs1`, reachable from a
+/// neighbour on the real-server net.
+fn provision_as_a_vm() -> Result<(), String> {
+    const MAC: &str = "02:00:00:00:02:0b";
+    let vm = Netns::new("lbd-vm")?;
+    let net = Netns::new("lbd-vm-net")?;
+    let state = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+    let topology = super::lab::project_dir().join("vagrant/topology");
+    // Dropped first: stops what provisioning started (its pid files are in `state`).
+    struct Down<'a>(&'a std::path::Path, &'a std::path::Path);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(self.0)
+                .arg("down")
+                .env("LBD_TOPOLOGY_STATE", self.1)
+                .output();
+        }
+    }
+    let _down = Down(&topology, state.path());
+    netns::run(
+        net.name(),
+        &[
+            "ip",
+            "link",
+            "add",
+            "peer0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "ens7",
+            "address",
+            MAC,
+            "netns",
+            vm.name(),
+        ],
+    )?;
+    netns::run(
+        net.name(),
+        &["ip", "addr", "add", "198.51.100.1/24", "dev", "peer0"],
+    )?;
+    netns::run(net.name(), &["ip", "link", "set", "peer0", "up"])?;
+    let topology_s = topology.to_string_lossy().into_owned();
+    let state_s = format!("LBD_TOPOLOGY_STATE={}", state.path().display());
+    netns::run(
+        vm.name(),
+        &[
+            "env",
+            &state_s,
+            &topology_s,
+            "provision",
+            "rs1",
+            "--rs-if",
+            &format!("mac:{MAC}"),
+        ],
+    )?;
+    let nic = netns::run(vm.name(), &["ip", "-br", "addr", "show", "dev", "ens7"])?;
+    if !nic.split_whitespace().any(|a| a == "198.51.100.11/24") {
+        return Err(format!("ens7 has not rs1's address: {nic}"));
+    }
+    let lo = netns::run(vm.name(), &["ip", "-br", "addr", "show", "dev", "lo"])?;
+    if !lo.split_whitespace().any(|a| a == format!("{VIP4}/32")) {
+        return Err(format!("the VIP is not on lo: {lo}"));
+    }
+    let ignore = netns::run(
+        vm.name(),
+        &["cat", "/proc/sys/net/ipv4/conf/ens7/arp_ignore"],
+    )?;
+    if ignore.trim() != "1" {
+        return Err(format!("ens7 arp_ignore is {}", ignore.trim()));
+    }
+    // busybox httpd needs a moment to bind.
+    let addr = SocketAddr::new(IpAddr::V4(topology::rs4(1)), 80);
+    let mut last = String::new();
+    for _ in 0..50 {
+        match http::get(net.name(), addr) {
+            Ok(body) if body.trim() == "rs1" => return Ok(()),
+            Ok(body) => last = format!("answer {body:?}"),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(format!("no `rs1` from the provisioned server: {last}"))
 }
 
 /// Every scheduler the kernel package ships (all but twos) can back a service: its module is

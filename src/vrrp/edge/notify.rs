@@ -1,15 +1,17 @@
 //! Notify hooks: on every transition the matching commands run one after another (in
-//! configuration order, transitions in the order they happened), each killed after its
-//! timeout; every run is recorded and logged.
+//! configuration order, transitions in the order they happened), each in its own process
+//! group, killed whole after its timeout (the monitors' [`process::run`]); every run is
+//! recorded and logged, with what it printed on stdout. A hook that leaves a background
+//! process holding its stdout counts as running until that ends (or the timeout).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::monitor::process::{self, ProcessSpec};
 use crate::vrrp::config::NotifyHook;
 use crate::vrrp::fsm::{NotifyState, Transition};
 
@@ -106,26 +108,37 @@ async fn run_hook(name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
             elapsed: start.elapsed(),
         };
     };
-    let child = Command::new(prog)
-        .args(args)
-        .env("LBD_VRRP_INSTANCE", name)
-        .env("LBD_VRRP_STATE", &state)
-        .env("LBD_VRRP_FROM", format!("{:?}", t.from).to_lowercase())
-        .env("LBD_VRRP_PRIORITY", t.priority.to_string())
-        .env("LBD_VRRP_REASON", &t.reason)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
-    let outcome = match child {
+    let env = [
+        ("LBD_VRRP_INSTANCE", name.to_string()),
+        ("LBD_VRRP_STATE", state),
+        ("LBD_VRRP_FROM", format!("{:?}", t.from).to_lowercase()),
+        ("LBD_VRRP_PRIORITY", t.priority.to_string()),
+        ("LBD_VRRP_REASON", t.reason.clone()),
+    ];
+    // The monitors' runner: its own process group, killed whole at the timeout or when this
+    // run is given up (the worker aborted at stop).
+    let spec = ProcessSpec {
+        program: prog.into(),
+        args: args.to_vec(),
+        env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        timeout: hook.timeout,
+        ..ProcessSpec::default()
+    };
+    let outcome = match process::run(&spec).await {
         Err(e) => HookOutcome::SpawnFailed(e.to_string()),
-        Ok(mut child) => match tokio::time::timeout(hook.timeout, child.wait()).await {
-            Ok(Ok(st)) => HookOutcome::Exited(st.code().unwrap_or(-1)),
-            Ok(Err(e)) => HookOutcome::SpawnFailed(e.to_string()),
-            Err(_) => {
-                let _ = child.kill().await;
-                HookOutcome::TimedOut
+        Ok(r) => {
+            let out = String::from_utf8_lossy(&r.stdout);
+            let out = out.trim();
+            if !out.is_empty() {
+                let short: String = out.chars().take(500).collect();
+                tracing::info!(instance = %name, command = ?hook.command, "notify hook said: {short}");
             }
-        },
+            if r.timed_out {
+                HookOutcome::TimedOut
+            } else {
+                HookOutcome::Exited(r.code.unwrap_or(-1))
+            }
+        }
     };
     HookRun {
         notify,
@@ -197,5 +210,39 @@ mod tests {
             ]
         );
         assert!(runs[0].elapsed < Duration::from_secs(2));
+    }
+
+    /// Whether process `pid` still exists (zombies included).
+    fn alive(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_hook_leaves_no_process_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        // The hook starts a grandchild and waits for it.
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let mut q = HookQueue::start("vi_1", vec![hook(NotifyState::Master, &script, 300)]);
+        q.push(transition(NotifyState::Master));
+        q.finish(Duration::from_secs(10)).await;
+        assert_eq!(q.records()[0].outcome, HookOutcome::TimedOut);
+        let grandchild: i32 = std::fs::read_to_string(&pidfile)
+            .expect("the hook wrote its child's pid")
+            .trim()
+            .parse()
+            .unwrap();
+        // The timeout killed the hook's whole process group, the background `sleep` too.
+        let t0 = Instant::now();
+        while alive(grandchild) && t0.elapsed() < Duration::from_secs(3) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = alive(grandchild);
+        if left {
+            // SAFETY: the sleep this test started (through the hook).
+            unsafe { libc::kill(grandchild, libc::SIGKILL) };
+        }
+        assert!(!left, "the hook's background process outlived its timeout");
     }
 }

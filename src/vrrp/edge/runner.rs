@@ -41,6 +41,8 @@ enum ControlMsg {
 pub struct Status {
     pub name: String,
     pub state: State,
+    /// In Initialize because the instance's own interface is down (keepalived's FAULT).
+    pub fault: bool,
     pub priority: u8,
     /// An operator failover holds this instance in backup (no preemption).
     pub held: bool,
@@ -49,6 +51,18 @@ pub struct Status {
     pub adverts_accepted: u64,
     pub drops: DropCounters,
     pub hooks: Vec<HookRun>,
+}
+
+impl Status {
+    /// The role as operators read it: `initialize`, `backup`, `master` or `fault`.
+    pub fn role(&self) -> &'static str {
+        match self.state {
+            State::Initialize if self.fault => "fault",
+            State::Initialize => "initialize",
+            State::Backup => "backup",
+            State::Master => "master",
+        }
+    }
 }
 
 /// The daemon's handle on a running instance.
@@ -121,6 +135,7 @@ pub fn run_instance(
     let status = Arc::new(Mutex::new(Status {
         name: cfg.name.clone(),
         state: State::Initialize,
+        fault: false,
         priority: cfg.priority,
         held: false,
         master: None,
@@ -297,10 +312,13 @@ impl Instance {
         self.vips(&mut edge, false).await;
         let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
         let mut main_up = own_up;
-        if own_up {
-            let acts = self.fsm.handle(now(), Event::Startup);
-            self.execute(&mut edge, acts).await;
-        }
+        let first = if own_up {
+            Event::Startup
+        } else {
+            Event::InterfaceDown
+        };
+        let acts = self.fsm.handle(now(), first);
+        self.execute(&mut edge, acts).await;
         let mut poll = tokio::time::interval(LINK_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -394,6 +412,7 @@ impl Instance {
     fn publish(&self, edge: &Edge, accepted: u64, drops: &DropCounters) {
         if let Ok(mut s) = self.status.lock() {
             s.state = self.fsm.state();
+            s.fault = self.fsm.fault() && s.state == State::Initialize;
             s.priority = self.fsm.priority();
             s.held = self.fsm.held();
             s.master = self.fsm.master();
