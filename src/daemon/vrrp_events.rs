@@ -74,6 +74,7 @@ mod tests {
             priority: 150,
             effective_priority: prio,
             vips: vec![],
+            drops: Default::default(),
         }
     }
 
