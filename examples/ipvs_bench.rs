@@ -18,7 +18,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lbd::cli::apply::{ServiceDoc, TableDoc};
+use lbd::cli::apply::TableDoc;
 use lbd::ipvs::*;
 use lbd::reconcile::{diff, Table};
 
@@ -87,17 +87,7 @@ fn lbctl() -> std::path::PathBuf {
 
 /// `want` as the JSON document of `lbctl apply --table FILE`.
 fn table_doc(want: &Table) -> String {
-    let doc = TableDoc {
-        services: want
-            .services
-            .values()
-            .map(|s| ServiceDoc {
-                service: s.service.clone(),
-                dests: s.dests.values().cloned().collect(),
-            })
-            .collect(),
-    };
-    serde_json::to_string(&doc).expect("table json")
+    serde_json::to_string(&TableDoc::of(want)).expect("table json")
 }
 
 fn secs(d: Duration) -> f64 {

@@ -54,26 +54,28 @@ fn check_json_is_machine_readable() {
     assert_eq!(v["errors"], serde_json::json!([]));
 }
 
-fn broken() -> tempfile::TempDir {
+/// A configuration directory of three files: director.yaml, hostgroups/web.yaml and
+/// services/web.yaml.
+fn config_dir(director: &str, hostgroup: &str, service: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("hostgroups")).expect("mkdir");
     std::fs::create_dir_all(dir.path().join("services")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("director.yaml"),
+    for (file, text) in [
+        ("director.yaml", director),
+        ("hostgroups/web.yaml", hostgroup),
+        ("services/web.yaml", service),
+    ] {
+        std::fs::write(dir.path().join(file), text).expect("write");
+    }
+    dir
+}
+
+fn broken() -> tempfile::TempDir {
+    config_dir(
         "name: dir1\nvrrp:\n  - name: v\n    interface: eth0\n    vrid: 51\n    priority: 100\n    vips: [192.0.2.10]\n",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("hostgroups/web.yaml"),
         "nodes:\n  - name: a\n    address: 198.51.100.11\n",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("services/web.yaml"),
         "virtual: {address: 192.0.2.10, port: 80}\nscheduler: rrr\nhostgroup: webs\nwatch:\n  monitor: tcp\n",
     )
-    .expect("write");
-    dir
 }
 
 #[test]
@@ -134,24 +136,11 @@ fn missing_directory_and_usage_errors_exit_2() {
 /// Doubtful but legal: a VIP no VRRP instance carries is a warning on stderr, exit 0.
 #[test]
 fn check_with_only_warnings_exits_0() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("hostgroups")).expect("mkdir");
-    std::fs::create_dir_all(dir.path().join("services")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("director.yaml"),
+    let dir = config_dir(
         "name: dir1\nvrrp:\n  - {name: v, interface: eth0, vrid: 51, priority: 100, vips: [192.0.2.10]}\n",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("hostgroups/web.yaml"),
         "nodes:\n  - name: a\n    address: 198.51.100.11\n",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("services/web.yaml"),
         "virtual: {address: 192.0.2.20, port: 80}\nhostgroup: web\nwatch:\n  monitor: tcp\n",
-    )
-    .expect("write");
+    );
     let out = lbctl(&["check", "-c", dir.path().to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     assert_eq!(

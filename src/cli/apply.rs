@@ -47,6 +47,20 @@ pub struct ServiceDoc {
 }
 
 impl TableDoc {
+    /// The document of `table` (what `lbctl apply --table FILE` reads back).
+    pub fn of(table: &Table) -> TableDoc {
+        TableDoc {
+            services: table
+                .services
+                .values()
+                .map(|s| ServiceDoc {
+                    service: s.service.clone(),
+                    dests: s.dests.values().cloned().collect(),
+                })
+                .collect(),
+        }
+    }
+
     /// The normalised table this document describes.
     pub fn to_table(&self) -> Result<Table, TableError> {
         let mut t = Table::new();

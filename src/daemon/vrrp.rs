@@ -501,16 +501,9 @@ mod tests {
 
     fn status(state: State, fault: bool) -> Status {
         Status {
-            name: "vi_51".into(),
             state,
             fault,
-            priority: 150,
-            held: false,
-            master: None,
-            adverts_sent: 0,
-            adverts_accepted: 0,
-            drops: DropCounters::default(),
-            hooks: Vec::new(),
+            ..Status::new("vi_51", 150)
         }
     }
 

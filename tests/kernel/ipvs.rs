@@ -796,16 +796,7 @@ fn tunnel_types() -> R {
     cross_check(&ns, &edited)?;
 
     // The dry run of the edited table, from empty, in ipvsadm's words.
-    let doc = TableDoc {
-        services: edited
-            .services
-            .values()
-            .map(|s| ServiceDoc {
-                service: s.service.clone(),
-                dests: s.dests.values().cloned().collect(),
-            })
-            .collect(),
-    };
+    let doc = TableDoc::of(&edited);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = dir.path().join("table.json");
     std::fs::write(

@@ -54,6 +54,22 @@ pub struct Status {
 }
 
 impl Status {
+    /// An instance that has not started: Initialize, nothing sent or seen.
+    pub fn new(name: &str, priority: u8) -> Status {
+        Status {
+            name: name.to_owned(),
+            state: State::Initialize,
+            fault: false,
+            priority,
+            held: false,
+            master: None,
+            adverts_sent: 0,
+            adverts_accepted: 0,
+            drops: DropCounters::default(),
+            hooks: Vec::new(),
+        }
+    }
+
     /// The role as operators read it: `initialize`, `backup`, `master` or `fault`.
     pub fn role(&self) -> &'static str {
         match self.state {
@@ -132,18 +148,7 @@ pub fn run_instance(
     let fsm = Vrrp::new(fsm_cfg);
     let tracker = Tracker::new(cfg.priority, &cfg.track);
     let (tx, rx) = mpsc::unbounded_channel();
-    let status = Arc::new(Mutex::new(Status {
-        name: cfg.name.clone(),
-        state: State::Initialize,
-        fault: false,
-        priority: cfg.priority,
-        held: false,
-        master: None,
-        adverts_sent: 0,
-        adverts_accepted: 0,
-        drops: DropCounters::default(),
-        hooks: Vec::new(),
-    }));
+    let status = Arc::new(Mutex::new(Status::new(&cfg.name, cfg.priority)));
     let control = Control {
         tx,
         status: status.clone(),
