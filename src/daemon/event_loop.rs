@@ -39,9 +39,11 @@ const HISTORY_CAP: usize = 10_000;
 const HISTORY_OPS_DETAIL: usize = 200;
 /// Checks in flight per watch.
 const CHECK_BUDGET: usize = 512;
-/// The state file is rewritten at most this often for health changes (admin changes, reloads
-/// and shutdown write at once). A crash in between loses nothing that matters: start-up adopts
-/// whatever the kernel has.
+/// The state file is rewritten at most this often for health changes that change nothing in the
+/// table (admin changes, reloads and shutdown write at once). A pass that is about to change the
+/// table writes first whatever is pending, however recent the last write: a crash after a
+/// check-driven removal must not restart with a state file that still calls the server healthy
+/// (the kernel no longer has it, and the stale file would restore it as passing).
 const PERSIST_GAP: Duration = Duration::from_secs(1);
 
 /// How to start.
@@ -650,8 +652,11 @@ impl Daemon {
                 ..PassReport::default()
             };
         }
-        // The state goes to disk before the table changes.
-        self.persist(false);
+        // The state goes to disk before the table changes (not rate-limited: one write at most
+        // per pass, and only when something changed).
+        if self.persist_pending {
+            self.persist(true);
+        }
         tracing::info!(ops = ops.len(), cause, "applying operations");
         let result = {
             let kernel = &mut self.kernel;

@@ -549,3 +549,27 @@ fn ping_alerts_come_from_the_hostgroups_ping_block() {
     let nodes = super::watches::node_configs(&cfg);
     assert!(nodes.values().all(|n| n.ping_numalerts == 2));
 }
+
+#[test]
+fn a_crash_right_after_a_check_driven_removal_keeps_the_node_down() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    // Within the first second after start-up's own write: the state file is rate-limited for
+    // health changes, but not before a table change.
+    report(&mut d, "n1", false);
+    d.reconcile("test");
+    assert!(
+        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.11")
+    );
+    // kill -9: no shutdown write.
+    std::mem::forget(d);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let ops = kernel.ops();
+    assert_eq!(d.first_pass.ops, 0, "{ops:?}");
+    let Response::Status(s) = d.request(Request::Status) else {
+        panic!("status view")
+    };
+    let n1 = &s.services[0].real_servers[0];
+    assert_eq!((n1.node.as_str(), n1.weight), ("n1", None));
+    assert_eq!(n1.health, "down");
+}
