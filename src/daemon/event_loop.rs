@@ -159,7 +159,10 @@ pub struct Daemon {
     reasons: BTreeMap<Pair, String>,
     /// Services removed from the configuration by a reload, deleted by the next pass.
     pub(super) removed: BTreeSet<ServiceKey>,
-    guard_tripped: BTreeSet<String>,
+    /// Services whose mass-removal guard holds failing real servers, and how many.
+    guard_tripped: BTreeMap<String, usize>,
+    /// Drift passes run.
+    pub drift_passes: u64,
     dirty: bool,
     pub(super) metrics: Option<crate::metrics::Metrics>,
     /// The VRRP instances (started by [`Daemon::run`]).
@@ -262,7 +265,8 @@ impl Daemon {
             start,
             reasons: BTreeMap::new(),
             removed: BTreeSet::new(),
-            guard_tripped: BTreeSet::new(),
+            guard_tripped: BTreeMap::new(),
+            drift_passes: 0,
             dirty: true,
             metrics: None,
             vrrp: Default::default(),
@@ -282,8 +286,10 @@ impl Daemon {
         let report = d.reconcile("start-up");
         d.first_pass = report.clone();
         d.persist(true);
+        // The IPVS client's own count of the mutating messages it sent, not the diff's length.
         tracing::info!(
-            mutating_ops = report.ops,
+            mutating_ops = d.kernel.mutating(),
+            diff_ops = report.ops,
             failed = report.failed,
             took_ms = report.took.as_millis() as u64,
             "first reconcile done"
@@ -301,6 +307,9 @@ impl Daemon {
         }
         for ((svc, node), m) in &self.plan.members {
             metrics.real_server_in_table(svc, node, m.weight.is_some());
+        }
+        for name in self.plan.services.keys() {
+            metrics.guard_held(name, self.guard_tripped.get(name).copied().unwrap_or(0));
         }
         self.metrics = Some(metrics);
     }
@@ -584,6 +593,17 @@ impl Daemon {
             summary,
         };
         let timeout = spec.alert_timeout;
+        self.send_alerts(list, call, timeout);
+    }
+
+    /// Queues `list` for `call` on the alert runner (outside a runtime, as in some tests, the
+    /// history record is all there is).
+    fn send_alerts(
+        &mut self,
+        list: Vec<crate::monitor::AlertSpec>,
+        call: AlertCall,
+        timeout: Duration,
+    ) {
         if tokio::runtime::Handle::try_current().is_ok() {
             let tx = self.alerts_tx.clone();
             self.alerts
@@ -739,14 +759,29 @@ impl Daemon {
         }
     }
 
+    /// Logs, records, alerts (the service watch's `alert` scripts, with the held nodes as
+    /// `-h`) and counts in `lbd_mass_removal_guard_held` when a service's guard starts holding
+    /// failing real servers in the table; logs when it lets go.
     fn check_guard(&mut self) {
-        let mut tripped = BTreeSet::new();
+        let mut tripped = BTreeMap::new();
         let mut new_trips = Vec::new();
         for (name, sp) in &self.plan.services {
             if !sp.guard_held.is_empty() {
-                tripped.insert(name.clone());
-                if !self.guard_tripped.contains(name) {
+                tripped.insert(name.clone(), sp.guard_held.len());
+                if !self.guard_tripped.contains_key(name) {
                     new_trips.push((name.clone(), sp.guard_held.clone()));
+                }
+            }
+        }
+        if let Some(m) = &self.metrics {
+            for (name, n) in &tripped {
+                if self.guard_tripped.get(name) != Some(n) {
+                    m.guard_held(name, *n);
+                }
+            }
+            for name in self.guard_tripped.keys() {
+                if !tripped.contains_key(name) {
+                    m.guard_held(name, 0);
                 }
             }
         }
@@ -757,13 +792,48 @@ impl Daemon {
                 held.join(", ")
             );
             tracing::warn!(service = name, held = held.join(","), "{msg}");
-            self.history
-                .record(unix_ms(), EventKind::Alert, msg, None, Some(name));
+            self.history.record(
+                unix_ms(),
+                EventKind::Alert,
+                msg.clone(),
+                None,
+                Some(name.clone()),
+            );
+            self.guard_alert(&name, &held, msg);
         }
-        for name in self.guard_tripped.difference(&tripped) {
-            tracing::info!(service = %name, "mass-removal guard released");
+        for name in self.guard_tripped.keys() {
+            if !tripped.contains_key(name) {
+                tracing::info!(service = %name, "mass-removal guard released");
+            }
         }
         self.guard_tripped = tripped;
+    }
+
+    /// Runs the `alert` list of `service`'s watch for the real servers its guard holds.
+    fn guard_alert(&mut self, service: &str, held: &[String], summary: String) {
+        let Some((spec, targets)) = self.watches.get(service) else {
+            return;
+        };
+        if spec.alert.is_empty() {
+            return;
+        }
+        let addresses: Vec<String> = held
+            .iter()
+            .filter_map(|n| targets.iter().find(|t| &t.node == n))
+            .map(|t| t.addr.to_string())
+            .collect();
+        let call = AlertCall {
+            node: held.join(" "),
+            address: addresses.join(" "),
+            group: spec.group.clone(),
+            watch: service.to_string(),
+            kind: AlertKind::Alert,
+            old: crate::node::NodeState::Online,
+            new: crate::node::NodeState::Failed,
+            summary,
+        };
+        let (list, timeout) = (spec.alert.clone(), spec.alert_timeout);
+        self.send_alerts(list, call, timeout);
     }
 
     /// (service key, address, port) → (service, node) of every configured real server, and
@@ -864,7 +934,14 @@ impl Daemon {
                 self.conns_at = Some(Instant::now());
                 // Not kept through the pass: at 10,000 real servers it is megabytes.
                 drop(entries);
+                let before = self.kernel.mutating();
                 let r = self.reconcile("drift repair");
+                self.drift_passes += 1;
+                tracing::debug!(
+                    mutating_ops = self.kernel.mutating() - before,
+                    took_ms = r.took.as_millis() as u64,
+                    "drift pass done"
+                );
                 crate::daemon::memory::trim();
                 if let Some(m) = &self.metrics {
                     for (svc, n) in &r.by_service {
@@ -998,9 +1075,11 @@ impl Daemon {
         tracing::info!("{msg}");
         self.history
             .record(unix_ms(), EventKind::Reload, msg.clone(), None, None);
+        let before = self.kernel.mutating();
         let r = self.reconcile("reload");
         tracing::info!(
-            mutating_ops = r.ops,
+            mutating_ops = self.kernel.mutating() - before,
+            diff_ops = r.ops,
             failed = r.failed,
             "reload reconcile done"
         );
@@ -1130,6 +1209,12 @@ impl Daemon {
             self.stop_watch(&name);
         }
         self.persist(true);
+        tracing::info!(
+            mutating_ops_total = self.kernel.mutating(),
+            passes = self.passes,
+            drift_passes = self.drift_passes,
+            "stopped"
+        );
         Ok(())
     }
 

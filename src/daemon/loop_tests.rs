@@ -573,3 +573,82 @@ fn a_crash_right_after_a_check_driven_removal_keeps_the_node_down() {
     assert_eq!((n1.node.as_str(), n1.weight), ("n1", None));
     assert_eq!(n1.health, "down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mass_removal_guard_alerts_and_sets_its_gauge() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let alerts = tempfile::tempdir().unwrap();
+    let fired = alerts.path().join("fired");
+    let script = alerts.path().join("guard.alert");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$* | $LBD_NODE | $LBD_NODE_ADDRESS | $(cat)\" >> {}\n",
+            fired.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_config(
+        dir.path(),
+        4,
+        &format!(
+            "mass_removal_guard: 50%\nalert_dir: {}\n",
+            alerts.path().display()
+        ),
+        "  alert: [guard.alert ops]\n",
+    );
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let kernel = Shared::default();
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    let gauge = |m: &crate::metrics::Metrics| {
+        m.encode()
+            .lines()
+            .find(|l| l.starts_with("lbd_mass_removal_guard_held{service=\"web\"}"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        gauge(&metrics).as_deref(),
+        Some("lbd_mass_removal_guard_held{service=\"web\"} 0")
+    );
+    // 3 of 4 fail: 2 may leave, n3 is held.
+    for n in ["n1", "n2", "n3"] {
+        report(&mut d, n, false);
+    }
+    d.reconcile("test");
+    assert_eq!(kernel.ops().len(), 2);
+    assert_eq!(
+        gauge(&metrics).as_deref(),
+        Some("lbd_mass_removal_guard_held{service=\"web\"} 1")
+    );
+    let t0 = std::time::Instant::now();
+    let line = loop {
+        let text = std::fs::read_to_string(&fired).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains("mass-removal guard")) {
+            break l.to_string();
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "no guard alert: {text:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        line.starts_with("-s web -g web_nodes -h n3 -t ")
+            && line.contains(" ops | n3 | 198.51.100.13 | mass-removal guard: web keeps 1"),
+        "{line}"
+    );
+    // The checks recover: the guard lets go, the gauge drops to 0.
+    for n in ["n1", "n2", "n3"] {
+        report(&mut d, n, true);
+    }
+    d.reconcile("test");
+    assert_eq!(
+        gauge(&metrics).as_deref(),
+        Some("lbd_mass_removal_guard_held{service=\"web\"} 0")
+    );
+}
