@@ -37,6 +37,10 @@ const HISTORY_CAP: usize = 10_000;
 /// Above this many operations in one pass the history gets one summary record instead of one
 /// record per operation (the log still has one line per operation).
 const HISTORY_OPS_DETAIL: usize = 200;
+/// A pass applies at most this many operations per call into the kernel, and pets the systemd
+/// watchdog between calls: re-applying a flushed 50,000-server table is one long pass (15 s in
+/// a debug build under emulation), longer than `WatchdogSec=`, but never a stalled loop.
+pub const APPLY_CHUNK: usize = 2000;
 /// Checks in flight per watch.
 const CHECK_BUDGET: usize = 512;
 /// The state file is rewritten at most this often for health changes that change nothing in the
@@ -170,6 +174,9 @@ pub struct Daemon {
     /// Passes run, and the first one's report.
     pub passes: u64,
     pub first_pass: PassReport,
+    /// Called between two chunks of one pass's operations ([`APPLY_CHUNK`]): pets the systemd
+    /// watchdog (tests count the calls).
+    pub(super) between_chunks: fn(),
 }
 
 /// Unix time in milliseconds.
@@ -272,6 +279,7 @@ impl Daemon {
             vrrp: Default::default(),
             passes: 0,
             first_pass: PassReport::default(),
+            between_chunks: systemd::watchdog,
         };
         tracing::info!(
             services = d.cfg.services.len(),
@@ -678,25 +686,32 @@ impl Daemon {
             self.persist(true);
         }
         tracing::info!(ops = ops.len(), cause, "applying operations");
-        let result = {
-            let kernel = &mut self.kernel;
-            blocking(|| kernel.apply(&ops))
-        };
-        let (failed_idx, failed) = match &result {
-            Ok(r) => (
-                r.failures.iter().map(|f| f.index).collect::<BTreeSet<_>>(),
-                r.failures.len(),
-            ),
-            Err(_) => ((0..ops.len()).collect(), ops.len()),
-        };
-        if let Err(e) = &result {
-            tracing::error!(error = %e, ops = ops.len(), "cannot apply operations");
-        }
-        if let Ok(r) = &result {
-            for f in &r.failures {
-                tracing::error!(op = %f.op, error = %f.error, "kernel refused an operation");
+        let mut failed_idx = BTreeSet::new();
+        for (c, chunk) in ops.chunks(APPLY_CHUNK).enumerate() {
+            let base = c * APPLY_CHUNK;
+            if c > 0 {
+                (self.between_chunks)();
+            }
+            let result = {
+                let kernel = &mut self.kernel;
+                blocking(|| kernel.apply(chunk))
+            };
+            match result {
+                Ok(r) => {
+                    for f in &r.failures {
+                        tracing::error!(op = %f.op, error = %f.error, "kernel refused an operation");
+                        failed_idx.insert(base + f.index);
+                    }
+                }
+                Err(e) => {
+                    // The socket failed: what is left is not sent now; the next pass retries.
+                    tracing::error!(error = %e, ops = ops.len() - base, "cannot apply operations");
+                    failed_idx.extend(base..ops.len());
+                    break;
+                }
             }
         }
+        let failed = failed_idx.len();
         let owners = self.owners();
         let names: BTreeMap<ServiceKey, String> = self
             .plan

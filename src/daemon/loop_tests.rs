@@ -652,3 +652,67 @@ async fn the_mass_removal_guard_alerts_and_sets_its_gauge() {
         Some("lbd_mass_removal_guard_held{service=\"web\"} 0")
     );
 }
+
+/// What the chunked-apply test saw, in order: `apply N` and `pet`.
+static CHUNK_EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Recording(Shared);
+
+impl Kernel for Recording {
+    fn dump(&mut self) -> Result<Vec<ServiceEntry>, IpvsError> {
+        self.0.dump()
+    }
+    fn apply(&mut self, ops: &[Op]) -> Result<ApplyReport, IpvsError> {
+        CHUNK_EVENTS
+            .lock()
+            .unwrap()
+            .push(format!("apply {}", ops.len()));
+        self.0.apply(ops)
+    }
+    fn mutating(&self) -> u64 {
+        self.0.mutating()
+    }
+}
+
+#[test]
+fn a_large_repair_is_applied_in_chunks_with_the_watchdog_petted_between() {
+    let (dir, state, kernel) = converged(200);
+    for i in 2..=11 {
+        std::fs::write(
+            dir.path().join(format!("services/web{i}.yaml")),
+            format!(
+                "virtual: {{address: 192.0.2.10, port: {}}}\nscheduler: rr\nhostgroup: web_nodes\n\
+                 watch:\n  monitor: tcp\n  interval: 2s\n",
+                8000 + i
+            ),
+        )
+        .unwrap();
+    }
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let (tx, _) = tokio::sync::broadcast::channel(16);
+    let mut d = Daemon::start(
+        Options {
+            config_dir: dir.path().to_path_buf(),
+            state_dir: Some(state.path().to_path_buf()),
+            run_checks: false,
+        },
+        Box::new(Recording(kernel.clone())),
+        tx,
+    )
+    .unwrap();
+    assert_eq!(d.first_pass.ops, 0);
+    d.between_chunks = || CHUNK_EVENTS.lock().unwrap().push("pet".into());
+    // The table is flushed by hand: 11 services and 2,200 real servers to put back.
+    kernel.0.lock().unwrap().table = Default::default();
+    kernel.ops();
+    let r = d.drift_pass();
+    assert_eq!((r.ops, r.failed), (11 + 11 * 200, 0));
+    assert_eq!(kernel.dest_count(), 11 * 200);
+    let want = [
+        format!("apply {}", super::event_loop::APPLY_CHUNK),
+        "pet".to_string(),
+        format!("apply {}", 11 + 11 * 200 - super::event_loop::APPLY_CHUNK),
+    ];
+    assert_eq!(CHUNK_EVENTS.lock().unwrap().as_slice(), want.as_slice());
+}
