@@ -670,7 +670,7 @@ impl Daemon {
         let ops = diff(&self.plan.table, &self.actual, &owned);
         self.passes += 1;
         if ops.is_empty() {
-            self.reasons.clear();
+            self.forget_reasons();
             self.removed.clear();
             if let Some(m) = &self.metrics {
                 m.reconcile_pass(t0.elapsed());
@@ -761,7 +761,7 @@ impl Daemon {
                 None,
             );
         }
-        self.reasons.clear();
+        self.forget_reasons();
         self.removed.clear();
         if let Some(m) = &self.metrics {
             m.reconcile_pass(t0.elapsed());
@@ -772,6 +772,18 @@ impl Daemon {
             took: t0.elapsed(),
             by_service,
         }
+    }
+
+    /// Forgets why pairs changed once a pass has used the reasons, except for the pairs the
+    /// mass-removal guard holds: when the guard lets go of one, a later pass (caused by some
+    /// other node's report) removes it, and its log line must still name the failing check.
+    fn forget_reasons(&mut self) {
+        let plan = &self.plan;
+        self.reasons.retain(|(svc, node), _| {
+            plan.services
+                .get(svc)
+                .is_some_and(|sp| sp.guard_held.iter().any(|n| n == node))
+        });
     }
 
     /// Logs, records, alerts (the service watch's `alert` scripts, with the held nodes as

@@ -716,3 +716,45 @@ fn a_large_repair_is_applied_in_chunks_with_the_watchdog_petted_between() {
     ];
     assert_eq!(CHUNK_EVENTS.lock().unwrap().as_slice(), want.as_slice());
 }
+
+#[test]
+fn a_server_the_guard_let_go_leaves_with_its_checks_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 4, "mass_removal_guard: 50%\n", "");
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let kernel = Shared::default();
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let mut d = start(dir.path(), state.path(), &kernel);
+    // 3 of 4 fail: 2 leave, the guard holds the third.
+    for n in ["n1", "n2", "n3"] {
+        report(&mut d, n, false);
+    }
+    d.reconcile("test");
+    assert_eq!(kernel.ops().len(), 2);
+    let held = d.plan().services["web"].guard_held.clone();
+    assert_eq!(held.len(), 1);
+    // One of the others passes again: the guard lets go of the held one, which leaves now,
+    // in a pass caused by another node's report.
+    let back = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| *n != held[0])
+        .unwrap();
+    report(&mut d, back, true);
+    d.reconcile("health change");
+    assert_eq!(kernel.ops().len(), 2, "one back in, the held one out");
+    let Response::Events { events } = d.request(Request::Events {
+        since: None,
+        limit: None,
+        follow: false,
+    }) else {
+        panic!("events view")
+    };
+    let want = format!("web check fails on {}", held[0]);
+    let removal = events
+        .iter()
+        .rev()
+        .find(|e| e.message.starts_with("-d ") && e.node.as_deref() == Some(held[0].as_str()))
+        .unwrap_or_else(|| panic!("no removal of {}: {events:?}", held[0]));
+    assert!(removal.message.contains(&want), "{}", removal.message);
+}

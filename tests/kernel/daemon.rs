@@ -529,7 +529,14 @@ fn checks_drift_and_reload() -> Result<(), String> {
         .find(|l| l.contains("table change") && l.contains("198.51.100.12:80") && l.contains("-d"))
         .ok_or_else(|| format!("no log line for the removal:\n{}", tail(&log)))?;
     if !line.contains("http check fails on rs2") {
-        return Err(format!("the removal's log line does not say why: {line}"));
+        let about: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("rs2") || l.contains("reconcile") || l.contains("applying"))
+            .collect();
+        return Err(format!(
+            "the removal's log line does not say why: {line}\nits context:\n{}",
+            about.join("\n")
+        ));
     }
     let _http = start_http("rs2", 80)?;
     let took = wait_for("rs2 back in http", Duration::from_secs(10), || {
