@@ -202,6 +202,7 @@ struct Inner {
     reconcile_duration: Histogram,
     drift_repairs: Family<ServiceLabels, Counter>,
     alert_runs: Family<AlertLabels, Counter>,
+    guard_held: Family<ServiceLabels, Gauge>,
     /// Each service's check counters and histogram, looked up once: a check result is
     /// recorded thousands of times a second, and a family lookup builds its labels each time.
     check_handles: Mutex<HashMap<String, CheckHandles>>,
@@ -332,6 +333,12 @@ impl Metrics {
             "Alert script runs by exit status",
             alert_runs.clone(),
         );
+        let guard_held = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "mass_removal_guard_held",
+            "Failing real servers the mass-removal guard keeps in the table (0: the guard holds none)",
+            guard_held.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -352,6 +359,7 @@ impl Metrics {
                 reconcile_duration,
                 drift_repairs,
                 alert_runs,
+                guard_held,
                 check_handles: Mutex::new(HashMap::new()),
             }),
         }
@@ -525,6 +533,16 @@ impl Metrics {
             .inc();
     }
 
+    /// How many failing real servers of `service` the mass-removal guard keeps in the table.
+    pub fn guard_held(&self, service: &str, held: usize) {
+        self.inner
+            .guard_held
+            .get_or_create(&ServiceLabels {
+                service: service.into(),
+            })
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
     /// Drops the series of a node that left the configuration.
     pub fn forget_node(&self, node: &str) {
         self.inner
@@ -577,7 +595,12 @@ mod tests {
         m.netlink_op("new_dest", Some("EINVAL"));
         m.alert_run("mail.alert", AlertExit::Code(0));
         m.missed_intervals("http").inc_by(2);
+        m.guard_held("http", 1);
         let text = m.encode();
+        assert_eq!(
+            line_with(&text, "lbd_mass_removal_guard_held{"),
+            vec![r#"lbd_mass_removal_guard_held{service="http"} 1"#]
+        );
         assert_eq!(
             line_with(&text, "lbd_check_intervals_missed_total{"),
             vec![r#"lbd_check_intervals_missed_total{service="http"} 2"#]

@@ -37,11 +37,17 @@ const HISTORY_CAP: usize = 10_000;
 /// Above this many operations in one pass the history gets one summary record instead of one
 /// record per operation (the log still has one line per operation).
 const HISTORY_OPS_DETAIL: usize = 200;
+/// A pass applies at most this many operations per call into the kernel, and pets the systemd
+/// watchdog between calls: re-applying a flushed 50,000-server table is one long pass (15 s in
+/// a debug build under emulation), longer than `WatchdogSec=`, but never a stalled loop.
+pub const APPLY_CHUNK: usize = 2000;
 /// Checks in flight per watch.
 const CHECK_BUDGET: usize = 512;
-/// The state file is rewritten at most this often for health changes (admin changes, reloads
-/// and shutdown write at once). A crash in between loses nothing that matters: start-up adopts
-/// whatever the kernel has.
+/// The state file is rewritten at most this often for health changes that change nothing in the
+/// table (admin changes, reloads and shutdown write at once). A pass that is about to change the
+/// table writes first whatever is pending, however recent the last write: a crash after a
+/// check-driven removal must not restart with a state file that still calls the server healthy
+/// (the kernel no longer has it, and the stale file would restore it as passing).
 const PERSIST_GAP: Duration = Duration::from_secs(1);
 
 /// How to start.
@@ -157,7 +163,10 @@ pub struct Daemon {
     reasons: BTreeMap<Pair, String>,
     /// Services removed from the configuration by a reload, deleted by the next pass.
     pub(super) removed: BTreeSet<ServiceKey>,
-    guard_tripped: BTreeSet<String>,
+    /// Services whose mass-removal guard holds failing real servers, and how many.
+    guard_tripped: BTreeMap<String, usize>,
+    /// Drift passes run.
+    pub drift_passes: u64,
     dirty: bool,
     pub(super) metrics: Option<crate::metrics::Metrics>,
     /// The VRRP instances (started by [`Daemon::run`]).
@@ -167,6 +176,9 @@ pub struct Daemon {
     /// Passes run, and the first one's report.
     pub passes: u64,
     pub first_pass: PassReport,
+    /// Called between two chunks of one pass's operations ([`APPLY_CHUNK`]): pets the systemd
+    /// watchdog (tests count the calls).
+    pub(super) between_chunks: fn(),
 }
 
 /// Unix time in milliseconds.
@@ -262,13 +274,15 @@ impl Daemon {
             start,
             reasons: BTreeMap::new(),
             removed: BTreeSet::new(),
-            guard_tripped: BTreeSet::new(),
+            guard_tripped: BTreeMap::new(),
+            drift_passes: 0,
             dirty: true,
             metrics: None,
             vrrp: Default::default(),
             vrrp_roles: BTreeMap::new(),
             passes: 0,
             first_pass: PassReport::default(),
+            between_chunks: systemd::watchdog,
         };
         tracing::info!(
             services = d.cfg.services.len(),
@@ -283,8 +297,10 @@ impl Daemon {
         let report = d.reconcile("start-up");
         d.first_pass = report.clone();
         d.persist(true);
+        // The IPVS client's own count of the mutating messages it sent, not the diff's length.
         tracing::info!(
-            mutating_ops = report.ops,
+            mutating_ops = d.kernel.mutating(),
+            diff_ops = report.ops,
             failed = report.failed,
             took_ms = report.took.as_millis() as u64,
             "first reconcile done"
@@ -304,6 +320,9 @@ impl Daemon {
             metrics.real_server_in_table(svc, node, m.weight.is_some());
         }
         super::rs_metrics::record_all(&metrics, &self.plan);
+        for name in self.plan.services.keys() {
+            metrics.guard_held(name, self.guard_tripped.get(name).copied().unwrap_or(0));
+        }
         self.metrics = Some(metrics);
     }
 
@@ -586,6 +605,17 @@ impl Daemon {
             summary,
         };
         let timeout = spec.alert_timeout;
+        self.send_alerts(list, call, timeout);
+    }
+
+    /// Queues `list` for `call` on the alert runner (outside a runtime, as in some tests, the
+    /// history record is all there is).
+    fn send_alerts(
+        &mut self,
+        list: Vec<crate::monitor::AlertSpec>,
+        call: AlertCall,
+        timeout: Duration,
+    ) {
         if tokio::runtime::Handle::try_current().is_ok() {
             let tx = self.alerts_tx.clone();
             self.alerts
@@ -647,7 +677,7 @@ impl Daemon {
         let ops = diff(&self.plan.table, &self.actual, &owned);
         self.passes += 1;
         if ops.is_empty() {
-            self.reasons.clear();
+            self.forget_reasons();
             self.removed.clear();
             if let Some(m) = &self.metrics {
                 m.reconcile_pass(t0.elapsed());
@@ -657,28 +687,38 @@ impl Daemon {
                 ..PassReport::default()
             };
         }
-        // The state goes to disk before the table changes.
-        self.persist(false);
-        tracing::info!(ops = ops.len(), cause, "applying operations");
-        let result = {
-            let kernel = &mut self.kernel;
-            blocking(|| kernel.apply(&ops))
-        };
-        let (failed_idx, failed) = match &result {
-            Ok(r) => (
-                r.failures.iter().map(|f| f.index).collect::<BTreeSet<_>>(),
-                r.failures.len(),
-            ),
-            Err(_) => ((0..ops.len()).collect(), ops.len()),
-        };
-        if let Err(e) = &result {
-            tracing::error!(error = %e, ops = ops.len(), "cannot apply operations");
+        // The state goes to disk before the table changes (not rate-limited: one write at most
+        // per pass, and only when something changed).
+        if self.persist_pending {
+            self.persist(true);
         }
-        if let Ok(r) = &result {
-            for f in &r.failures {
-                tracing::error!(op = %f.op, error = %f.error, "kernel refused an operation");
+        tracing::info!(ops = ops.len(), cause, "applying operations");
+        let mut failed_idx = BTreeSet::new();
+        for (c, chunk) in ops.chunks(APPLY_CHUNK).enumerate() {
+            let base = c * APPLY_CHUNK;
+            if c > 0 {
+                (self.between_chunks)();
+            }
+            let result = {
+                let kernel = &mut self.kernel;
+                blocking(|| kernel.apply(chunk))
+            };
+            match result {
+                Ok(r) => {
+                    for f in &r.failures {
+                        tracing::error!(op = %f.op, error = %f.error, "kernel refused an operation");
+                        failed_idx.insert(base + f.index);
+                    }
+                }
+                Err(e) => {
+                    // The socket failed: what is left is not sent now; the next pass retries.
+                    tracing::error!(error = %e, ops = ops.len() - base, "cannot apply operations");
+                    failed_idx.extend(base..ops.len());
+                    break;
+                }
             }
         }
+        let failed = failed_idx.len();
         let owners = self.owners();
         let names: BTreeMap<ServiceKey, String> = self
             .plan
@@ -728,7 +768,7 @@ impl Daemon {
                 None,
             );
         }
-        self.reasons.clear();
+        self.forget_reasons();
         self.removed.clear();
         if let Some(m) = &self.metrics {
             m.reconcile_pass(t0.elapsed());
@@ -741,14 +781,41 @@ impl Daemon {
         }
     }
 
+    /// Forgets why pairs changed once a pass has used the reasons, except for the pairs the
+    /// mass-removal guard holds: when the guard lets go of one, a later pass (caused by some
+    /// other node's report) removes it, and its log line must still name the failing check.
+    fn forget_reasons(&mut self) {
+        let plan = &self.plan;
+        self.reasons.retain(|(svc, node), _| {
+            plan.services
+                .get(svc)
+                .is_some_and(|sp| sp.guard_held.iter().any(|n| n == node))
+        });
+    }
+
+    /// Logs, records, alerts (the service watch's `alert` scripts, with the held nodes as
+    /// `-h`) and counts in `lbd_mass_removal_guard_held` when a service's guard starts holding
+    /// failing real servers in the table; logs when it lets go.
     fn check_guard(&mut self) {
-        let mut tripped = BTreeSet::new();
+        let mut tripped = BTreeMap::new();
         let mut new_trips = Vec::new();
         for (name, sp) in &self.plan.services {
             if !sp.guard_held.is_empty() {
-                tripped.insert(name.clone());
-                if !self.guard_tripped.contains(name) {
+                tripped.insert(name.clone(), sp.guard_held.len());
+                if !self.guard_tripped.contains_key(name) {
                     new_trips.push((name.clone(), sp.guard_held.clone()));
+                }
+            }
+        }
+        if let Some(m) = &self.metrics {
+            for (name, n) in &tripped {
+                if self.guard_tripped.get(name) != Some(n) {
+                    m.guard_held(name, *n);
+                }
+            }
+            for name in self.guard_tripped.keys() {
+                if !tripped.contains_key(name) {
+                    m.guard_held(name, 0);
                 }
             }
         }
@@ -759,13 +826,48 @@ impl Daemon {
                 held.join(", ")
             );
             tracing::warn!(service = name, held = held.join(","), "{msg}");
-            self.history
-                .record(unix_ms(), EventKind::Alert, msg, None, Some(name));
+            self.history.record(
+                unix_ms(),
+                EventKind::Alert,
+                msg.clone(),
+                None,
+                Some(name.clone()),
+            );
+            self.guard_alert(&name, &held, msg);
         }
-        for name in self.guard_tripped.difference(&tripped) {
-            tracing::info!(service = %name, "mass-removal guard released");
+        for name in self.guard_tripped.keys() {
+            if !tripped.contains_key(name) {
+                tracing::info!(service = %name, "mass-removal guard released");
+            }
         }
         self.guard_tripped = tripped;
+    }
+
+    /// Runs the `alert` list of `service`'s watch for the real servers its guard holds.
+    fn guard_alert(&mut self, service: &str, held: &[String], summary: String) {
+        let Some((spec, targets)) = self.watches.get(service) else {
+            return;
+        };
+        if spec.alert.is_empty() {
+            return;
+        }
+        let addresses: Vec<String> = held
+            .iter()
+            .filter_map(|n| targets.iter().find(|t| &t.node == n))
+            .map(|t| t.addr.to_string())
+            .collect();
+        let call = AlertCall {
+            node: held.join(" "),
+            address: addresses.join(" "),
+            group: spec.group.clone(),
+            watch: service.to_string(),
+            kind: AlertKind::Alert,
+            old: crate::node::NodeState::Online,
+            new: crate::node::NodeState::Failed,
+            summary,
+        };
+        let (list, timeout) = (spec.alert.clone(), spec.alert_timeout);
+        self.send_alerts(list, call, timeout);
     }
 
     /// (service key, address, port) → (service, node) of every configured real server, and
@@ -866,7 +968,14 @@ impl Daemon {
                 self.conns_at = Some(Instant::now());
                 // Not kept through the pass: at 10,000 real servers it is megabytes.
                 drop(entries);
+                let before = self.kernel.mutating();
                 let r = self.reconcile("drift repair");
+                self.drift_passes += 1;
+                tracing::debug!(
+                    mutating_ops = self.kernel.mutating() - before,
+                    took_ms = r.took.as_millis() as u64,
+                    "drift pass done"
+                );
                 crate::daemon::memory::trim();
                 if let Some(m) = &self.metrics {
                     for (svc, n) in &r.by_service {
@@ -1000,9 +1109,11 @@ impl Daemon {
         tracing::info!("{msg}");
         self.history
             .record(unix_ms(), EventKind::Reload, msg.clone(), None, None);
+        let before = self.kernel.mutating();
         let r = self.reconcile("reload");
         tracing::info!(
-            mutating_ops = r.ops,
+            mutating_ops = self.kernel.mutating() - before,
+            diff_ops = r.ops,
             failed = r.failed,
             "reload reconcile done"
         );
@@ -1132,6 +1243,12 @@ impl Daemon {
             self.stop_watch(&name);
         }
         self.persist(true);
+        tracing::info!(
+            mutating_ops_total = self.kernel.mutating(),
+            passes = self.passes,
+            drift_passes = self.drift_passes,
+            "stopped"
+        );
         Ok(())
     }
 

@@ -635,3 +635,212 @@ fn ping_alerts_come_from_the_hostgroups_ping_block() {
     let nodes = super::watches::node_configs(&cfg);
     assert!(nodes.values().all(|n| n.ping_numalerts == 2));
 }
+
+#[test]
+fn a_crash_right_after_a_check_driven_removal_keeps_the_node_down() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    // Within the first second after start-up's own write: the state file is rate-limited for
+    // health changes, but not before a table change.
+    report(&mut d, "n1", false);
+    d.reconcile("test");
+    assert!(
+        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.11")
+    );
+    // kill -9: no shutdown write.
+    std::mem::forget(d);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let ops = kernel.ops();
+    assert_eq!(d.first_pass.ops, 0, "{ops:?}");
+    let Response::Status(s) = d.request(Request::Status) else {
+        panic!("status view")
+    };
+    let n1 = &s.services[0].real_servers[0];
+    assert_eq!((n1.node.as_str(), n1.weight), ("n1", None));
+    assert_eq!(n1.health, "down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mass_removal_guard_alerts_and_sets_its_gauge() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let alerts = tempfile::tempdir().unwrap();
+    let fired = alerts.path().join("fired");
+    let script = alerts.path().join("guard.alert");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$* | $LBD_NODE | $LBD_NODE_ADDRESS | $(cat)\" >> {}\n",
+            fired.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_config(
+        dir.path(),
+        4,
+        &format!(
+            "mass_removal_guard: 50%\nalert_dir: {}\n",
+            alerts.path().display()
+        ),
+        "  alert: [guard.alert ops]\n",
+    );
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let kernel = Shared::default();
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    let gauge = |m: &crate::metrics::Metrics| {
+        m.encode()
+            .lines()
+            .find(|l| l.starts_with("lbd_mass_removal_guard_held{service=\"web\"}"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        gauge(&metrics).as_deref(),
+        Some("lbd_mass_removal_guard_held{service=\"web\"} 0")
+    );
+    // 3 of 4 fail: 2 may leave, n3 is held.
+    for n in ["n1", "n2", "n3"] {
+        report(&mut d, n, false);
+    }
+    d.reconcile("test");
+    assert_eq!(kernel.ops().len(), 2);
+    assert_eq!(
+        gauge(&metrics).as_deref(),
+        Some("lbd_mass_removal_guard_held{service=\"web\"} 1")
+    );
+    let t0 = std::time::Instant::now();
+    let line = loop {
+        let text = std::fs::read_to_string(&fired).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains("mass-removal guard")) {
+            break l.to_string();
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "no guard alert: {text:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        line.starts_with("-s web -g web_nodes -h n3 -t ")
+            && line.contains(" ops | n3 | 198.51.100.13 | mass-removal guard: web keeps 1"),
+        "{line}"
+    );
+    // The checks recover: the guard lets go, the gauge drops to 0.
+    for n in ["n1", "n2", "n3"] {
+        report(&mut d, n, true);
+    }
+    d.reconcile("test");
+    assert_eq!(
+        gauge(&metrics).as_deref(),
+        Some("lbd_mass_removal_guard_held{service=\"web\"} 0")
+    );
+}
+
+/// What the chunked-apply test saw, in order: `apply N` and `pet`.
+static CHUNK_EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Recording(Shared);
+
+impl Kernel for Recording {
+    fn dump(&mut self) -> Result<Vec<ServiceEntry>, IpvsError> {
+        self.0.dump()
+    }
+    fn apply(&mut self, ops: &[Op]) -> Result<ApplyReport, IpvsError> {
+        CHUNK_EVENTS
+            .lock()
+            .unwrap()
+            .push(format!("apply {}", ops.len()));
+        self.0.apply(ops)
+    }
+    fn mutating(&self) -> u64 {
+        self.0.mutating()
+    }
+}
+
+#[test]
+fn a_large_repair_is_applied_in_chunks_with_the_watchdog_petted_between() {
+    let (dir, state, kernel) = converged(200);
+    for i in 2..=11 {
+        std::fs::write(
+            dir.path().join(format!("services/web{i}.yaml")),
+            format!(
+                "virtual: {{address: 192.0.2.10, port: {}}}\nscheduler: rr\nhostgroup: web_nodes\n\
+                 watch:\n  monitor: tcp\n  interval: 2s\n",
+                8000 + i
+            ),
+        )
+        .unwrap();
+    }
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let (tx, _) = tokio::sync::broadcast::channel(16);
+    let mut d = Daemon::start(
+        Options {
+            config_dir: dir.path().to_path_buf(),
+            state_dir: Some(state.path().to_path_buf()),
+            run_checks: false,
+        },
+        Box::new(Recording(kernel.clone())),
+        tx,
+    )
+    .unwrap();
+    assert_eq!(d.first_pass.ops, 0);
+    d.between_chunks = || CHUNK_EVENTS.lock().unwrap().push("pet".into());
+    // The table is flushed by hand: 11 services and 2,200 real servers to put back.
+    kernel.0.lock().unwrap().table = Default::default();
+    kernel.ops();
+    let r = d.drift_pass();
+    assert_eq!((r.ops, r.failed), (11 + 11 * 200, 0));
+    assert_eq!(kernel.dest_count(), 11 * 200);
+    let want = [
+        format!("apply {}", super::event_loop::APPLY_CHUNK),
+        "pet".to_string(),
+        format!("apply {}", 11 + 11 * 200 - super::event_loop::APPLY_CHUNK),
+    ];
+    assert_eq!(CHUNK_EVENTS.lock().unwrap().as_slice(), want.as_slice());
+}
+
+#[test]
+fn a_server_the_guard_let_go_leaves_with_its_checks_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 4, "mass_removal_guard: 50%\n", "");
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let kernel = Shared::default();
+    kernel.0.lock().unwrap().table = crate::cli::apply::desired_from_config(&cfg).unwrap();
+    let mut d = start(dir.path(), state.path(), &kernel);
+    // 3 of 4 fail: 2 leave, the guard holds the third.
+    for n in ["n1", "n2", "n3"] {
+        report(&mut d, n, false);
+    }
+    d.reconcile("test");
+    assert_eq!(kernel.ops().len(), 2);
+    let held = d.plan().services["web"].guard_held.clone();
+    assert_eq!(held.len(), 1);
+    // One of the others passes again: the guard lets go of the held one, which leaves now,
+    // in a pass caused by another node's report.
+    let back = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| *n != held[0])
+        .unwrap();
+    report(&mut d, back, true);
+    d.reconcile("health change");
+    assert_eq!(kernel.ops().len(), 2, "one back in, the held one out");
+    let Response::Events { events } = d.request(Request::Events {
+        since: None,
+        limit: None,
+        follow: false,
+    }) else {
+        panic!("events view")
+    };
+    let want = format!("web check fails on {}", held[0]);
+    let removal = events
+        .iter()
+        .rev()
+        .find(|e| e.message.starts_with("-d ") && e.node.as_deref() == Some(held[0].as_str()))
+        .unwrap_or_else(|| panic!("no removal of {}: {events:?}", held[0]));
+    assert!(removal.message.contains(&want), "{}", removal.message);
+}

@@ -2,15 +2,23 @@
 //! scratch namespace for the big table) with a configuration in a temp directory, against the
 //! real IPVS table, read back with `ipvsadm`.
 //!
-//! - restart over a converged 1,000 × 50 table sends zero mutating operations (the daemon's
-//!   `first reconcile done mutating_ops=N` line, N counted by the IPVS client); `kill -9` in the
+//! - restart over a converged 1,000 × 50 table sends zero mutating operations, counted by the
+//!   IPVS client itself (`first reconcile done mutating_ops=N`, and the `stopped
+//!   mutating_ops_total=N` line after a drift pass ran too); `kill -9` in the
 //!   middle of applying it, then a restart, converges, and no real server ever leaves the table
 //!   (polled with `ipvsadm -Ln` during the restart, and no `-d` in the daemon's log);
 //! - a real server's HTTP stopped leaves the table within interval + timeout and comes back;
-//!   `ipvsadm -D` / `ipvsadm -e` on an owned service are repaired within one drift pass, a
+//!   `ipvsadm -D` / `ipvsadm -e` on an owned service are repaired within one drift pass
+//!   (reconcile_interval + 1 s of the last hand edit), a
 //!   foreign service is left alone; a reload with an invalid file keeps the old configuration
 //!   and names file and line; a reload changing one service sends only that service's operation;
-//! - quorum and sorry server, and the mass-removal guard;
+//! - quorum and sorry server; the mass-removal guard (held server, alert script run,
+//!   `lbd_mass_removal_guard_held` on /metrics);
+//! - the systemd protocol, with a datagram socket as NOTIFY_SOCKET: READY=1 after the first
+//!   reconcile, WATCHDOG=1 every half WATCHDOG_USEC from the loop (none while it is stopped),
+//!   RELOADING=1 + MONOTONIC_USEC then READY=1 on SIGHUP, STOPPING=1 on SIGTERM;
+//! - the unit's capabilities (setpriv: CAP_NET_ADMIN and CAP_NET_RAW only): the control
+//!   socket's group works with that group as a supplementary group, and fails without;
 //! - a real server whose link goes down is marked offline by its hostgroup's ping watch
 //!   (`lbctl nodes`) and leaves the table, and the ping watch's `node_down.alert` runs; link
 //!   up: back online and in the table, and `node_up.alert` runs.
@@ -33,8 +41,17 @@ pub fn tests() -> Vec<Trial> {
         Trial::test("daemon::checks_drift_and_reload", || {
             checks_drift_and_reload().map_err(Failed::from)
         }),
-        Trial::test("daemon::quorum_sorry_server_and_mass_removal_guard", || {
-            quorum_and_guard().map_err(Failed::from)
+        Trial::test("daemon::quorum_and_sorry_server", || {
+            quorum_and_sorry().map_err(Failed::from)
+        }),
+        Trial::test("daemon::mass_removal_guard", || {
+            mass_removal_guard().map_err(Failed::from)
+        }),
+        Trial::test("daemon::systemd_notify_watchdog_reload", || {
+            systemd_protocol().map_err(Failed::from)
+        }),
+        Trial::test("daemon::control_group_under_the_units_capabilities", || {
+            control_group_caps().map_err(Failed::from)
         }),
         Trial::test("daemon::link_down_offline_by_ping_and_back", || {
             link_down_offline_and_back().map_err(Failed::from)
@@ -53,13 +70,37 @@ pub(crate) struct Lbd {
 
 impl Lbd {
     pub(crate) fn start(ns: &str, config: &Path, state: &Path, log: &Path) -> Result<Self, String> {
+        Self::start_with(ns, config, state, log, &[], &[])
+    }
+
+    /// Started as `WRAP... lbd ...` (e.g. setpriv) with `env` added.
+    pub(crate) fn start_with(
+        ns: &str,
+        config: &Path,
+        state: &Path,
+        log: &Path,
+        wrap: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = netns::command(ns, LBD)
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = netns::command(ns, first);
+                c.args(rest).arg(LBD);
+                c
+            }
+            None => netns::command(ns, LBD),
+        };
+        let child = cmd
             .arg("-c")
             .arg(config)
             .arg("--state-dir")
             .arg(state)
-            .env("LBD_LOG", "info,lbd::node=warn")
+            .env(
+                "LBD_LOG",
+                "info,lbd::node=warn,lbd::daemon::event_loop=debug",
+            )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(out)
@@ -154,10 +195,15 @@ pub(crate) fn tail(log: &str) -> String {
 
 /// `mutating_ops=N` from a log line.
 fn mutating_ops(line: &str) -> Result<u64, String> {
+    field(line, "mutating_ops")
+}
+
+/// `KEY=N` from a log line.
+fn field(line: &str, key: &str) -> Result<u64, String> {
     line.split_whitespace()
-        .find_map(|w| w.strip_prefix("mutating_ops="))
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("no mutating_ops in {line:?}"))
+        .ok_or_else(|| format!("no {key} in {line:?}"))
 }
 
 /// Real servers (`->` lines with an address) in `ipvsadm -Ln` of `ns`, optionally of one service.
@@ -213,12 +259,14 @@ pub(crate) fn tempdir() -> Result<tempfile::TempDir, String> {
 
 const SERVICES: u16 = 1000;
 const NODES: u8 = 50;
+/// The big table's drift pass interval: one pass runs while restart 2 is watched.
+const BIG_DRIFT_SECS: u64 = 20;
 
 fn big_config(dir: &Path) -> Result<(), String> {
     write(
         &dir.join("director.yaml"),
         &format!(
-            "name: dir1\nreconcile_interval: 10m\nmonitor_dir: {}\n",
+            "name: dir1\nreconcile_interval: {BIG_DRIFT_SECS}s\nmonitor_dir: {}\n",
             dir.join("monitors").display()
         ),
     )?;
@@ -288,7 +336,9 @@ fn big_table() -> Result<(), String> {
     }
     lbd.stop()?;
 
-    // 2. Restart with the state file: still nothing.
+    // 2. Restart with the state file: still nothing, in the first pass nor in the first drift
+    //    pass (a dump of the whole table diffed against the configuration) after it; the
+    //    total is the IPVS client's own count of mutating messages, logged on the way out.
     let t0 = Instant::now();
     let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("2.log"))?;
     let line = lbd.wait_line("first reconcile done", 0, Duration::from_secs(180))?;
@@ -298,7 +348,23 @@ fn big_table() -> Result<(), String> {
             "restarting over a converged table sent operations: {line}"
         ));
     }
-    lbd.stop()?;
+    let drift = lbd.wait_line(
+        "drift pass done",
+        0,
+        Duration::from_secs(BIG_DRIFT_SECS + 180),
+    )?;
+    eprintln!("start 2, first drift pass: {drift}");
+    let log = lbd.stop()?;
+    let stopped = log
+        .lines()
+        .find(|l| l.contains("stopped") && l.contains("mutating_ops_total="))
+        .ok_or_else(|| format!("no shutdown total in the log:\n{}", tail(&log)))?;
+    eprintln!("start 2, on SIGTERM: {stopped}");
+    if field(stopped, "mutating_ops_total")? != 0 || field(stopped, "drift_passes")? < 1 {
+        return Err(format!(
+            "restart 2 sent operations (or no drift pass ran): {stopped}"
+        ));
+    }
 
     // 3. The table is lost (as after a reboot); the state says every node passed. lbd starts
     //    applying the whole table and is killed with SIGKILL in the middle of it.
@@ -339,7 +405,8 @@ fn big_table() -> Result<(), String> {
     };
     let t0 = Instant::now();
     let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("4.log"))?;
-    let line = lbd.wait_line("first reconcile done", 0, Duration::from_secs(180))?;
+    // 140 s on a quiet machine (the poller's ipvsadm dumps set the pace): room for a busy one.
+    let line = lbd.wait_line("first reconcile done", 0, Duration::from_secs(600))?;
     eprintln!("start 4 (after the kill): {:?}: {line}", t0.elapsed());
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut counts = poller.join().map_err(|_| "poller panicked")?;
@@ -462,7 +529,14 @@ fn checks_drift_and_reload() -> Result<(), String> {
         .find(|l| l.contains("table change") && l.contains("198.51.100.12:80") && l.contains("-d"))
         .ok_or_else(|| format!("no log line for the removal:\n{}", tail(&log)))?;
     if !line.contains("http check fails on rs2") {
-        return Err(format!("the removal's log line does not say why: {line}"));
+        let about: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("rs2") || l.contains("reconcile") || l.contains("applying"))
+            .collect();
+        return Err(format!(
+            "the removal's log line does not say why: {line}\nits context:\n{}",
+            about.join("\n")
+        ));
     }
     let _http = start_http("rs2", 80)?;
     let took = wait_for("rs2 back in http", Duration::from_secs(10), || {
@@ -490,7 +564,10 @@ fn checks_drift_and_reload() -> Result<(), String> {
             "7",
         ],
     )?;
-    let took = wait_for("drift repaired", Duration::from_secs(2 * 2 + 2), || {
+    // Timed from the last hand edit: one drift pass (reconcile_interval 2 s) plus a second for
+    // the pass itself and this poll.
+    let within = Duration::from_secs(2 + 1);
+    let took = wait_for("drift repaired", within + Duration::from_secs(3), || {
         let all = netns::run("dir1", &["ipvsadm", "-Ln"])?;
         let w1 = real_servers("dir1", Some(HTTP))?
             .iter()
@@ -498,6 +575,11 @@ fn checks_drift_and_reload() -> Result<(), String> {
         Ok(all.contains("192.0.2.10:5000") && w1 && real_servers("dir1", None)?.len() == 5)
     })?;
     eprintln!("drift repaired after {took:?} (reconcile_interval 2s)");
+    if took > within {
+        return Err(format!(
+            "drift repaired after {took:?}: more than one pass (interval 2 s + 1 s)"
+        ));
+    }
     let all = netns::run("dir1", &["ipvsadm", "-Ln"])?;
     if !all.contains("203.0.113.5:99") {
         return Err(format!("the foreign service was touched:\n{all}"));
@@ -552,17 +634,17 @@ fn checks_drift_and_reload() -> Result<(), String> {
     Ok(())
 }
 
-fn quorum_and_guard() -> Result<(), String> {
+fn quorum_and_sorry() -> Result<(), String> {
     let _topology = Topology::up(Options::default())?;
     let tmp = tempdir()?;
     let config = tmp.path().join("config");
-    // Quorum 2 with rs4 as the sorry server; at most half of the nodes may be out for checks.
+    // Quorum 2 with rs4 as the sorry server; no guard (every failing server may leave).
     lab_config(
         &config,
         "quorum: 2\nsorry_server: {address: 198.51.100.14, port: 80, weight: 1}\n",
-        "mass_removal_guard: 50%\n",
+        "mass_removal_guard: 100%\n",
     )?;
-    let mut lbd = Lbd::start(
+    let lbd = Lbd::start(
         "dir1",
         &config,
         &tmp.path().join("state"),
@@ -575,7 +657,7 @@ fn quorum_and_guard() -> Result<(), String> {
     if has("dir1", HTTP, sorry)? {
         return Err("sorry server in the table with quorum met".into());
     }
-    // rs1 fails: 1 of 3 out (within 50%), 2 healthy = quorum, no sorry server.
+    // rs1 fails: 2 healthy = quorum, no sorry server.
     stop_http("rs1", 80)?;
     wait_for("rs1 out", Duration::from_secs(10), || {
         Ok(!has("dir1", HTTP, "198.51.100.11:80")?)
@@ -584,19 +666,22 @@ fn quorum_and_guard() -> Result<(), String> {
     if has("dir1", HTTP, sorry)? {
         return Err("sorry server added while quorum was met".into());
     }
-    // rs2 fails too: 2 of 3 would be out (> 50%): the guard keeps rs2 in and says so; only rs3
-    // passes, below quorum: the sorry server comes in.
-    let from = lbd.log().len();
+    // rs2 fails too: only rs3 passes, below quorum: the sorry server comes in.
     stop_http("rs2", 80)?;
-    let line = lbd.wait_line("mass-removal guard", from, Duration::from_secs(10))?;
-    eprintln!("{line}");
-    wait_for("sorry server in", Duration::from_secs(10), || {
-        has("dir1", HTTP, sorry)
-    })?;
-    std::thread::sleep(Duration::from_millis(2500));
+    wait_for(
+        "rs2 out and the sorry server in",
+        Duration::from_secs(10),
+        || Ok(!has("dir1", HTTP, "198.51.100.12:80")? && has("dir1", HTTP, sorry)?),
+    )?;
     let rs = real_servers("dir1", Some(HTTP))?;
-    if !has("dir1", HTTP, "198.51.100.12:80")? || has("dir1", HTTP, "198.51.100.11:80")? {
-        return Err(format!("the guard did not hold rs2 (and only rs2): {rs:?}"));
+    if rs.len() != 2 || !has("dir1", HTTP, "198.51.100.13:80")? {
+        return Err(format!(
+            "below quorum: want rs3 and the sorry server: {rs:?}"
+        ));
+    }
+    let page = super::http::get("client", "192.0.2.10:80".parse().map_err(|_| "addr")?)?;
+    if !page.starts_with("rs") {
+        return Err(format!("the VIP stopped serving below quorum: {page:?}"));
     }
     // Both come back: quorum returns, the sorry server leaves.
     let _h1 = start_http("rs1", 80)?;
@@ -607,6 +692,407 @@ fn quorum_and_guard() -> Result<(), String> {
         || Ok(!has("dir1", HTTP, sorry)? && real_servers("dir1", Some(HTTP))?.len() == 3),
     )?;
     lbd.stop()?;
+    Ok(())
+}
+
+/// GETs `path` from `addr` out of namespace `ns`: the whole answer.
+fn get_path(ns: &str, addr: &str, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: lab\r\n\r\n");
+    super::netns::in_netns(ns, move || -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(request.as_bytes())?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    })
+    .and_then(|r| r)
+    .map_err(|e| format!("GET http://{addr}{path} from {ns}: {e}"))
+}
+
+/// The `lbd_mass_removal_guard_held{service="http"}` sample on lbd's /metrics in dir1.
+fn guard_gauge() -> Result<Option<String>, String> {
+    let text = get_path("dir1", "127.0.0.1:9180", "/metrics")?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with("lbd_mass_removal_guard_held{service=\"http\"}"))
+        .map(|l| l.rsplit(' ').next().unwrap_or("").to_string()))
+}
+
+fn mass_removal_guard() -> Result<(), String> {
+    let _topology = Topology::up(Options::default())?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    // At most half of the nodes may be out for checks; the http watch's alert script writes
+    // what it was told to a file.
+    let alerts = tmp.path().join("alerts");
+    let fired = tmp.path().join("fired");
+    let script = alerts.join("guard.alert");
+    write(
+        &script,
+        &format!(
+            "#!/bin/sh\necho \"$* | $LBD_NODE | $(cat)\" >> {}\n",
+            fired.display()
+        ),
+    )?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    lab_config(
+        &config,
+        "",
+        &format!("mass_removal_guard: 50%\nalert_dir: {}\n", alerts.display()),
+    )?;
+    let http = config.join("services/http.yaml");
+    let text = std::fs::read_to_string(&http).map_err(|e| e.to_string())?;
+    write(&http, &format!("{text}  alert: [guard.alert ops]\n"))?;
+    let mut lbd = Lbd::start(
+        "dir1",
+        &config,
+        &tmp.path().join("state"),
+        &tmp.path().join("lbd.log"),
+    )?;
+    wait_for("3 http real servers", Duration::from_secs(30), || {
+        Ok(real_servers("dir1", Some(HTTP))?.len() == 3)
+    })?;
+    if guard_gauge()?.as_deref() != Some("0") {
+        return Err(format!(
+            "guard gauge before any failure: {:?}",
+            guard_gauge()?
+        ));
+    }
+    // rs1 fails: 1 of 3 out (within 50%).
+    stop_http("rs1", 80)?;
+    wait_for("rs1 out", Duration::from_secs(10), || {
+        Ok(!has("dir1", HTTP, "198.51.100.11:80")?)
+    })?;
+    // rs2 fails too: 2 of 3 would be out (> 50%): the guard keeps rs2 in, says so, runs the
+    // watch's alert and counts it.
+    let from = lbd.log().len();
+    stop_http("rs2", 80)?;
+    let line = lbd.wait_line("mass-removal guard", from, Duration::from_secs(10))?;
+    eprintln!("{line}");
+    wait_for("the guard alert", Duration::from_secs(10), || {
+        Ok(std::fs::read_to_string(&fired)
+            .unwrap_or_default()
+            .contains("mass-removal guard"))
+    })?;
+    // The same scripts also ran for each node's own failure; the guard's call is the one whose
+    // summary (stdin) is the guard's message.
+    let fired_text = std::fs::read_to_string(&fired).unwrap_or_default();
+    let alert = fired_text
+        .lines()
+        .find(|l| l.contains("mass-removal guard"))
+        .unwrap_or_default();
+    eprintln!("guard alert: {alert}");
+    if !alert.starts_with("-s http -g http_nodes -h rs2 -t ")
+        || !alert.contains(" ops | rs2 | mass-removal guard: http keeps 1 failing real server(s)")
+    {
+        return Err(format!(
+            "the guard alert was not told the held node: {fired_text:?}"
+        ));
+    }
+    if guard_gauge()?.as_deref() != Some("1") {
+        return Err(format!(
+            "guard gauge while holding rs2: {:?}",
+            guard_gauge()?
+        ));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let rs = real_servers("dir1", Some(HTTP))?;
+    if !has("dir1", HTTP, "198.51.100.12:80")? || has("dir1", HTTP, "198.51.100.11:80")? {
+        return Err(format!("the guard did not hold rs2 (and only rs2): {rs:?}"));
+    }
+    // Both come back: the guard lets go.
+    let _h1 = start_http("rs1", 80)?;
+    let _h2 = start_http("rs2", 80)?;
+    wait_for(
+        "3 real servers and the guard released",
+        Duration::from_secs(15),
+        || {
+            Ok(real_servers("dir1", Some(HTTP))?.len() == 3
+                && guard_gauge()?.as_deref() == Some("0"))
+        },
+    )?;
+    lbd.stop()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small table in a scratch namespace: the systemd protocol and the unit's capabilities.
+
+fn small_setup(name: &str) -> Result<(Netns, tempfile::TempDir, PathBuf), String> {
+    let ns = Netns::new(name)?;
+    netns::run(
+        ns.name(),
+        &[
+            "sh",
+            "-c",
+            "ip link add d0 type dummy && ip link set d0 up && ip addr add 198.51.100.1/24 dev d0",
+        ],
+    )?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    write(
+        &config.join("director.yaml"),
+        &format!(
+            "name: dir1\nreconcile_interval: 1s\nmonitor_dir: {}\n",
+            config.join("monitors").display()
+        ),
+    )?;
+    write(&config.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
+    std::fs::set_permissions(
+        config.join("monitors/true.monitor"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .map_err(|e| e.to_string())?;
+    write(
+        &config.join("hostgroups/small.yaml"),
+        "ping: false\nnodes:\n  - {name: n1, address: 198.51.100.11}\n  - {name: n2, address: 198.51.100.12}\n",
+    )?;
+    write(
+        &config.join("services/s.yaml"),
+        "virtual: {address: 192.0.2.10, port: 80}\nscheduler: rr\nhostgroup: small\n\
+         watch:\n  monitor: {external: true.monitor}\n  interval: 1s\n",
+    )?;
+    Ok((ns, tmp, config))
+}
+
+/// Datagrams read from a notify socket, each with when it arrived.
+struct Notify {
+    sock: std::os::unix::net::UnixDatagram,
+    got: Vec<(Instant, String)>,
+}
+
+impl Notify {
+    fn bind(path: &Path) -> Result<Self, String> {
+        let sock = std::os::unix::net::UnixDatagram::bind(path)
+            .map_err(|e| format!("bind {}: {e}", path.display()))?;
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
+        Ok(Notify {
+            sock,
+            got: Vec::new(),
+        })
+    }
+
+    /// Reads for `d`: the messages that arrived.
+    fn read_for(&mut self, d: Duration) -> Vec<(Instant, String)> {
+        let t0 = Instant::now();
+        let from = self.got.len();
+        let mut buf = [0u8; 4096];
+        while t0.elapsed() < d {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
+                self.got.push((Instant::now(), msg));
+            }
+        }
+        self.got[from..].to_vec()
+    }
+
+    /// Reads until a message containing `needle` (within `timeout`): the messages up to it.
+    fn until(&mut self, needle: &str, timeout: Duration) -> Result<Vec<String>, String> {
+        let t0 = Instant::now();
+        let from = self.got.len();
+        while t0.elapsed() < timeout {
+            let new = self.read_for(Duration::from_millis(50));
+            if new.iter().any(|(_, m)| m.contains(needle)) {
+                return Ok(self.got[from..].iter().map(|(_, m)| m.clone()).collect());
+            }
+        }
+        Err(format!(
+            "no {needle} within {timeout:?}; got {:?}",
+            self.got[from..].iter().map(|(_, m)| m).collect::<Vec<_>>()
+        ))
+    }
+}
+
+fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000
+        + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1000
+}
+
+fn systemd_protocol() -> Result<(), String> {
+    let (ns, tmp, config) = small_setup("lbd-sd")?;
+    let path = tmp.path().join("notify.sock");
+    let mut notify = Notify::bind(&path)?;
+    let path_s = path.to_str().ok_or("path")?;
+    let lbd = Lbd::start_with(
+        ns.name(),
+        &config,
+        &tmp.path().join("state"),
+        &tmp.path().join("lbd.log"),
+        &[],
+        &[("NOTIFY_SOCKET", path_s), ("WATCHDOG_USEC", "500000")],
+    )?;
+    // READY=1 first, and only once the first reconcile is done (logged before it is sent).
+    let before = notify.until("READY=1", Duration::from_secs(60))?;
+    let log = lbd.log();
+    eprintln!("first notification: {before:?}");
+    // (The first WATCHDOG=1 follows at once, often within the same read.)
+    if !before
+        .first()
+        .is_some_and(|m| m.lines().any(|l| l == "READY=1"))
+    {
+        return Err(format!(
+            "READY=1 was not the first notification: {before:?}"
+        ));
+    }
+    if !log.contains("first reconcile done") {
+        return Err(format!(
+            "READY=1 before the first reconcile:\n{}",
+            tail(&log)
+        ));
+    }
+    // WATCHDOG=1 every half of WATCHDOG_USEC (250 ms), from the loop.
+    let pets: Vec<Instant> = notify
+        .read_for(Duration::from_secs(3))
+        .into_iter()
+        .filter(|(_, m)| m.lines().any(|l| l == "WATCHDOG=1"))
+        .map(|(t, _)| t)
+        .collect();
+    let gap = pets
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(Duration::MAX);
+    eprintln!("{} WATCHDOG=1 in 3 s, longest gap {gap:?}", pets.len());
+    if pets.len() < 8 || gap > Duration::from_millis(500) {
+        return Err(format!(
+            "watchdog: {} pets in 3 s, longest gap {gap:?} (WATCHDOG_USEC 500 ms)",
+            pets.len()
+        ));
+    }
+    // A stopped process pets nothing: systemd would restart it.
+    lbd.signal(libc::SIGSTOP);
+    notify.read_for(Duration::from_millis(300));
+    let stalled = notify.read_for(Duration::from_millis(1500));
+    lbd.signal(libc::SIGCONT);
+    if !stalled.is_empty() {
+        return Err(format!("notifications from a stopped process: {stalled:?}"));
+    }
+    notify.until("WATCHDOG=1", Duration::from_secs(2))?;
+    eprintln!("SIGSTOP: no notification for 1.5 s; SIGCONT: WATCHDOG=1 again");
+    // SIGHUP: RELOADING=1 with the monotonic time of the reload's start, then READY=1.
+    notify.read_for(Duration::from_millis(100));
+    let t0 = monotonic_usec();
+    lbd.signal(libc::SIGHUP);
+    let msgs = notify.until("READY=1", Duration::from_secs(10))?;
+    let t1 = monotonic_usec();
+    let msgs: Vec<&String> = msgs
+        .iter()
+        .filter(|m| !m.lines().all(|l| l == "WATCHDOG=1"))
+        .collect();
+    eprintln!("SIGHUP: {msgs:?}");
+    let reloading = msgs
+        .first()
+        .filter(|m| m.lines().any(|l| l == "RELOADING=1"))
+        .ok_or_else(|| format!("no RELOADING=1 first: {msgs:?}"))?;
+    let mono: u64 = reloading
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no MONOTONIC_USEC with RELOADING=1: {reloading:?}"))?;
+    if !(t0..=t1).contains(&mono) {
+        return Err(format!(
+            "MONOTONIC_USEC={mono} not within the reload ({t0}..{t1})"
+        ));
+    }
+    if msgs.len() != 2 || !msgs[1].lines().any(|l| l == "READY=1") {
+        return Err(format!("want RELOADING=1 then READY=1: {msgs:?}"));
+    }
+    // SIGTERM: STOPPING=1.
+    lbd.signal(libc::SIGTERM);
+    notify.until("STOPPING=1", Duration::from_secs(10))?;
+    lbd.stop()?;
+    Ok(())
+}
+
+fn control_group_caps() -> Result<(), String> {
+    // The unit's capabilities, as setpriv sets them for a root process: CAP_NET_ADMIN and
+    // CAP_NET_RAW only, no new privileges; with and without the control group (adm, gid 4)
+    // among the supplementary groups (what `SupplementaryGroups=` in a drop-in gives).
+    let (ns, tmp, config) = small_setup("lbd-caps")?;
+    let socket = tmp.path().join("control.sock");
+    let director = config.join("director.yaml");
+    let text = std::fs::read_to_string(&director).map_err(|e| e.to_string())?;
+    write(
+        &director,
+        &format!(
+            "{text}control: {{socket: {}, group: adm}}\n",
+            socket.display()
+        ),
+    )?;
+    let caps = [
+        "setpriv",
+        "--bounding-set=-all,+net_admin,+net_raw",
+        "--inh-caps=-all,+net_admin,+net_raw",
+        "--ambient-caps=-all,+net_admin,+net_raw",
+        "--no-new-privs",
+    ];
+    for (with_group, groups) in [(false, "--clear-groups"), (true, "--groups=4")] {
+        let mut wrap = caps.to_vec();
+        wrap.extend([groups, "--"]);
+        let log = tmp.path().join(format!("lbd-{with_group}.log"));
+        let mut lbd = Lbd::start_with(
+            ns.name(),
+            &config,
+            &tmp.path().join("state"),
+            &log,
+            &wrap,
+            &[],
+        )?;
+        lbd.wait_line("first reconcile done", 0, Duration::from_secs(60))?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", lbd.child.id()))
+            .map_err(|e| e.to_string())?;
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(str::trim)
+            .unwrap_or("");
+        // Bits 12 (CAP_NET_ADMIN) and 13 (CAP_NET_RAW).
+        if eff != "0000000000003000" {
+            return Err(format!(
+                "lbd runs with CapEff {eff}, not the unit's two capabilities"
+            ));
+        }
+        if with_group {
+            lbd.wait_line("control socket ready", 0, Duration::from_secs(10))?;
+            let meta = std::fs::metadata(&socket).map_err(|e| e.to_string())?;
+            let gid = std::os::unix::fs::MetadataExt::gid(&meta);
+            let out = Command::new(LBCTL)
+                .arg("-c")
+                .arg(&config)
+                .arg("status")
+                .output()
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "with SupplementaryGroups=adm: socket group {gid}, lbctl status {}",
+                out.status
+            );
+            if gid != 4 || !out.status.success() {
+                return Err(format!(
+                    "control socket group {gid}, lbctl status: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        } else {
+            let line = lbd.wait_line("control socket not available", 0, Duration::from_secs(10))?;
+            eprintln!("without the group: {line}");
+            if !line.contains("chown") || !line.contains("Operation not permitted") {
+                return Err(format!("not the chown refusal: {line}"));
+            }
+        }
+        lbd.stop()?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,75 @@
+//! The shipped unit file, checked by systemd itself: `systemd-analyze verify` of
+//! `systemd/lbd.service` with its `ExecStart=` paths pointed at the binaries this build made
+//! (verify insists that they exist). Skipped, saying why, where systemd-analyze is missing.
+//! Also the settings the daemon's behaviour relies on are still there.
+
+use std::process::Command;
+
+const UNIT: &str = include_str!("../systemd/lbd.service");
+
+fn settings() -> Vec<(&'static str, &'static str)> {
+    UNIT.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .collect()
+}
+
+fn value(key: &str) -> Option<&'static str> {
+    settings()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+#[test]
+fn systemd_analyze_verifies_the_unit() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-analyze is not installed here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let unit = UNIT
+        .replace("/usr/local/bin/lbctl", env!("CARGO_BIN_EXE_lbctl"))
+        .replace("/usr/local/bin/lbd", env!("CARGO_BIN_EXE_lbd"));
+    let path = dir.path().join("lbd.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // verify exits 0 on warnings too ("Failed to parse ..., ignoring"): every line counts.
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn the_unit_keeps_what_the_daemon_relies_on() {
+    assert_eq!(
+        value("Type"),
+        Some("notify"),
+        "READY after the first reconcile"
+    );
+    assert_eq!(value("NotifyAccess"), Some("main"));
+    assert!(value("WatchdogSec").is_some());
+    assert_eq!(value("ExecReload"), Some("/bin/kill -HUP $MAINPID"));
+    assert_eq!(
+        value("CapabilityBoundingSet"),
+        Some("CAP_NET_ADMIN CAP_NET_RAW")
+    );
+    assert_eq!(value("ProtectKernelTunables"), Some("yes"));
+    assert_eq!(value("ProtectSystem"), Some("strict"));
+    assert_eq!(value("PrivateTmp"), Some("yes"));
+    assert_eq!(value("TimeoutStartSec"), Some("5min"));
+    // The drop-in for control.group is documented where an operator reads the unit.
+    assert!(UNIT.contains("SupplementaryGroups="));
+}
