@@ -1065,6 +1065,9 @@ impl Daemon {
             tracing::warn!("{w}");
         }
         let changed = reload::changed_services(&self.cfg, &cfg);
+        // What the metrics knew, so that what leaves the configuration leaves them too.
+        let old_pairs: Vec<_> = self.plan.members.keys().cloned().collect();
+        let old_nodes: Vec<String> = self.nodes.names().cloned().collect();
         let new_watches = reload::watches(&cfg);
         let wc = reload::watch_changes(&self.watches, &new_watches);
         let now = self.now();
@@ -1111,6 +1114,17 @@ impl Daemon {
             .record(unix_ms(), EventKind::Reload, msg.clone(), None, None);
         let before = self.kernel.mutating();
         let r = self.reconcile("reload");
+        if let Some(m) = &self.metrics {
+            for pair in old_pairs
+                .iter()
+                .filter(|p| !self.plan.members.contains_key(*p))
+            {
+                m.forget_real_server(&pair.0, &pair.1);
+            }
+            for node in old_nodes.iter().filter(|n| !self.nodes.has_node(n)) {
+                m.forget_node(node);
+            }
+        }
         tracing::info!(
             mutating_ops = self.kernel.mutating() - before,
             diff_ops = r.ops,

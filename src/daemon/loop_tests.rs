@@ -386,6 +386,32 @@ fn real_server_health_weight_and_admin_are_metrics() {
     assert_eq!(series(&text, "admin", "n2").as_deref(), Some("0"), "{text}");
 }
 
+#[test]
+fn a_reload_that_removes_a_node_removes_its_series() {
+    let (dir, state, kernel) = converged(3);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    let n3 = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("node=\"n3\""))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(n3(&metrics.encode()).len(), 5, "{}", metrics.encode());
+    write_config(dir.path(), 2, "", "");
+    d.reload().unwrap();
+    assert!(
+        matches!(kernel.ops().as_slice(), [Op::DelDest { .. }]),
+        "{:?}",
+        kernel.ops()
+    );
+    // Gone from the configuration: no series says anything about it any more.
+    assert_eq!(n3(&metrics.encode()), Vec::<String>::new());
+    // The others are still there.
+    assert!(metrics.encode().contains("lbd_node_state{node=\"n2\"} 1"));
+}
+
 fn ping(d: &mut Daemon, node: &str, alive: bool) {
     d.on_report(CheckReport {
         group: "web_nodes".into(),
