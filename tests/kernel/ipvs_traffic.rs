@@ -158,6 +158,19 @@ pub fn traffic_stats_zero() -> R {
     // lbctl table shows what ipvsadm shows: plain (inactive connections), counters, rates.
     same_listing(&[])?;
     same_listing(&["--rate"])?;
+    // The rates are the kernel's estimates (a moving average folded every 2 s, each fold keeping
+    // three quarters): the requests above still show in the byte rates (hundreds of bytes a
+    // second at first; packet rates may already round to 0), and lbctl prints the same figures.
+    let rates = same_listing(&["--rate", "--exact"])?;
+    let (rate_rows, _) = ipvsadm::parse_list(&rates)?;
+    let [cps, in_pps, out_pps, in_bps, out_bps] = service_counters(&rate_rows, &web)?;
+    if in_bps == 0 || out_bps == 0 {
+        return Err(format!(
+            "{web}: rates {:?} still zero:\n{rates}",
+            [cps, in_pps, out_pps, in_bps, out_bps]
+        )
+        .into());
+    }
     let (rows, text) = stats_rows()?;
     for (key, conns) in [(web, 4), (app, 2), (web6, 2)] {
         let c = service_counters(&rows, &key)?;
