@@ -552,6 +552,30 @@ impl Metrics {
         // pair it knew through `forget_real_server`.
     }
 
+    /// Drops the series of a service that left the configuration (its real servers' go
+    /// through [`Metrics::forget_real_server`]).
+    pub fn forget_service(&self, service: &str) {
+        let inner = &*self.inner;
+        let labels = ServiceLabels {
+            service: service.into(),
+        };
+        for result in ["ok", "fail"] {
+            inner.checks.remove(&CheckLabels {
+                service: service.into(),
+                result: result.into(),
+            });
+        }
+        inner.check_latency.remove(&labels);
+        inner.check_missed.remove(&labels);
+        inner.drift_repairs.remove(&labels);
+        inner.guard_held.remove(&labels);
+        inner
+            .check_handles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(service);
+    }
+
     /// Drops the series of a real server that left the configuration.
     pub fn forget_real_server(&self, service: &str, node: &str) {
         let labels = ServiceNodeLabels {

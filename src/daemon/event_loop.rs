@@ -1068,6 +1068,7 @@ impl Daemon {
         // What the metrics knew, so that what leaves the configuration leaves them too.
         let old_pairs: Vec<_> = self.plan.members.keys().cloned().collect();
         let old_nodes: Vec<String> = self.nodes.names().cloned().collect();
+        let old_services: Vec<String> = self.cfg.services.iter().map(|s| s.name.clone()).collect();
         let new_watches = reload::watches(&cfg);
         let wc = reload::watch_changes(&self.watches, &new_watches);
         let now = self.now();
@@ -1123,6 +1124,12 @@ impl Daemon {
             }
             for node in old_nodes.iter().filter(|n| !self.nodes.has_node(n)) {
                 m.forget_node(node);
+            }
+            for service in old_services
+                .iter()
+                .filter(|s| self.cfg.service(s).is_none())
+            {
+                m.forget_service(service);
             }
         }
         tracing::info!(

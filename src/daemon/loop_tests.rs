@@ -412,6 +412,56 @@ fn a_reload_that_removes_a_node_removes_its_series() {
     assert!(metrics.encode().contains("lbd_node_state{node=\"n2\"} 1"));
 }
 
+#[test]
+fn a_reload_that_removes_a_service_removes_its_series() {
+    let (dir, state, kernel) = converged(2);
+    let mut d = start(dir.path(), state.path(), &kernel);
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    report(&mut d, "n1", true);
+    metrics.missed_intervals("web").inc();
+    let web = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("service=\"web\""))
+            .map(str::to_string)
+            .collect()
+    };
+    let before = web(&metrics.encode());
+    for family in [
+        "lbd_checks_total",
+        "lbd_check_latency_seconds",
+        "lbd_check_intervals_missed_total",
+        "lbd_mass_removal_guard_held",
+        "lbd_real_server_in_table",
+    ] {
+        assert!(
+            before.iter().any(|l| l.starts_with(family)),
+            "{family}: {before:?}"
+        );
+    }
+    // The same virtual service under another name: `web` leaves the configuration.
+    std::fs::rename(
+        dir.path().join("services/web.yaml"),
+        dir.path().join("services/www.yaml"),
+    )
+    .unwrap();
+    d.reload().unwrap();
+    assert_eq!(web(&metrics.encode()), Vec::<String>::new());
+    // Its checks count again from zero if it comes back.
+    std::fs::rename(
+        dir.path().join("services/www.yaml"),
+        dir.path().join("services/web.yaml"),
+    )
+    .unwrap();
+    d.reload().unwrap();
+    report(&mut d, "n1", true);
+    let text = metrics.encode();
+    assert!(
+        text.contains("lbd_checks_total{service=\"web\",result=\"ok\"} 1"),
+        "{text}"
+    );
+}
+
 fn ping(d: &mut Daemon, node: &str, alive: bool) {
     d.on_report(CheckReport {
         group: "web_nodes".into(),
