@@ -250,6 +250,21 @@ pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// [`write`], executable: a monitor or alert script.
+pub(crate) fn write_script(path: &Path, text: &str) -> Result<(), String> {
+    write(path, text)?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// An alert script that appends `line` (shell words expanded) to `fired`.
+fn write_alert_script(path: &Path, line: &str, fired: &Path) -> Result<(), String> {
+    write_script(
+        path,
+        &format!("#!/bin/sh\necho \"{line}\" >> {}\n", fired.display()),
+    )
+}
+
 pub(crate) fn tempdir() -> Result<tempfile::TempDir, String> {
     tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
 }
@@ -729,16 +744,11 @@ fn mass_removal_guard() -> Result<(), String> {
     // what it was told to a file.
     let alerts = tmp.path().join("alerts");
     let fired = tmp.path().join("fired");
-    let script = alerts.join("guard.alert");
-    write(
-        &script,
-        &format!(
-            "#!/bin/sh\necho \"$* | $LBD_NODE | $(cat)\" >> {}\n",
-            fired.display()
-        ),
+    write_alert_script(
+        &alerts.join("guard.alert"),
+        "$* | $LBD_NODE | $(cat)",
+        &fired,
     )?;
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .map_err(|e| e.to_string())?;
     lab_config(
         &config,
         "",
@@ -841,12 +851,7 @@ fn small_setup(name: &str) -> Result<(Netns, tempfile::TempDir, PathBuf), String
             config.join("monitors").display()
         ),
     )?;
-    write(&config.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
-    std::fs::set_permissions(
-        config.join("monitors/true.monitor"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .map_err(|e| e.to_string())?;
+    write_script(&config.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
     write(
         &config.join("hostgroups/small.yaml"),
         "ping: false\nnodes:\n  - {name: n1, address: 198.51.100.11}\n  - {name: n2, address: 198.51.100.12}\n",
@@ -1149,16 +1154,13 @@ fn link_down_offline_and_back() -> Result<(), String> {
     let alerts = tmp.path().join("alerts");
     let fired = tmp.path().join("fired");
     for (script, word) in [("node_down.alert", "down"), ("node_up.alert", "up")] {
-        let path = alerts.join(script);
-        write(
-            &path,
+        write_alert_script(
+            &alerts.join(script),
             &format!(
-                "#!/bin/sh\necho \"{word} $* | $LBD_NODE $LBD_NODE_ADDRESS $MON_GROUP $MON_SERVICE $LBD_OLD_STATE $LBD_NEW_STATE\" >> {}\n",
-                fired.display()
+                "{word} $* | $LBD_NODE $LBD_NODE_ADDRESS $MON_GROUP $MON_SERVICE $LBD_OLD_STATE $LBD_NEW_STATE"
             ),
+            &fired,
         )?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
     }
     lab_config(
         &config,
