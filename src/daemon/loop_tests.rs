@@ -65,6 +65,15 @@ fn report(d: &mut Daemon, node: &str, pass: bool) {
     });
 }
 
+/// The kernel saw exactly one operation: `addr` removed from the table.
+fn assert_only_removed(kernel: &Shared, addr: &str) {
+    let ops = kernel.ops();
+    assert!(
+        matches!(ops.as_slice(), [Op::DelDest { addr: a, .. }] if a.to_string() == addr),
+        "{ops:?}"
+    );
+}
+
 fn converged(n: u8) -> (tempfile::TempDir, tempfile::TempDir, Shared) {
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
@@ -226,9 +235,7 @@ fn a_failing_check_removes_its_server_with_a_logged_reason() {
     let mut d = start(dir.path(), state.path(), &kernel);
     report(&mut d, "n3", false);
     d.reconcile("test");
-    assert!(
-        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.13")
-    );
+    assert_only_removed(&kernel, "198.51.100.13");
     let Response::Status(s) = d.request(Request::Status) else {
         panic!("status view")
     };
@@ -521,9 +528,7 @@ fn a_silent_node_goes_offline_then_back_online_when_ping_and_checks_pass() {
     assert_eq!(node_state(&mut d, "n2"), "online");
     ping(&mut d, "n2", false);
     d.reconcile("test");
-    assert!(
-        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.12")
-    );
+    assert_only_removed(&kernel, "198.51.100.12");
     assert_eq!(node_state(&mut d, "n2"), "offline");
     let Response::Status(s) = d.request(Request::Status) else {
         panic!("status view")
@@ -720,9 +725,7 @@ fn a_crash_right_after_a_check_driven_removal_keeps_the_node_down() {
     // health changes, but not before a table change.
     report(&mut d, "n1", false);
     d.reconcile("test");
-    assert!(
-        matches!(kernel.ops().as_slice(), [Op::DelDest { addr, .. }] if addr.to_string() == "198.51.100.11")
-    );
+    assert_only_removed(&kernel, "198.51.100.11");
     // kill -9: no shutdown write.
     std::mem::forget(d);
     let mut d = start(dir.path(), state.path(), &kernel);

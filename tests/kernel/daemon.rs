@@ -316,15 +316,7 @@ fn big_config(dir: &Path) -> Result<(), String> {
 }
 
 fn big_table() -> Result<(), String> {
-    let ns = Netns::new("lbd-big")?;
-    netns::run(
-        ns.name(),
-        &[
-            "sh",
-            "-c",
-            "ip link add d0 type dummy && ip link set d0 up && ip addr add 198.51.100.1/24 dev d0",
-        ],
-    )?;
+    let ns = scratch_ns("lbd-big")?;
     let tmp = tempdir()?;
     let config = tmp.path().join("config");
     let state = tmp.path().join("state");
@@ -832,7 +824,9 @@ fn mass_removal_guard() -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // A small table in a scratch namespace: the systemd protocol and the unit's capabilities.
 
-fn small_setup(name: &str) -> Result<(Netns, tempfile::TempDir, PathBuf), String> {
+/// A scratch namespace whose dummy link d0 holds 198.51.100.1/24, so real servers on that net
+/// are routable (IPVS takes them without anyone answering).
+fn scratch_ns(name: &str) -> Result<Netns, String> {
     let ns = Netns::new(name)?;
     netns::run(
         ns.name(),
@@ -842,6 +836,11 @@ fn small_setup(name: &str) -> Result<(Netns, tempfile::TempDir, PathBuf), String
             "ip link add d0 type dummy && ip link set d0 up && ip addr add 198.51.100.1/24 dev d0",
         ],
     )?;
+    Ok(ns)
+}
+
+fn small_setup(name: &str) -> Result<(Netns, tempfile::TempDir, PathBuf), String> {
+    let ns = scratch_ns(name)?;
     let tmp = tempdir()?;
     let config = tmp.path().join("config");
     write(
