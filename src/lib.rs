@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod monitor;
 pub mod node;
 pub mod reconcile;
+pub mod runtime_thread;
 pub mod state;
 pub mod vrrp;

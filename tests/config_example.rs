@@ -314,6 +314,7 @@ fn minimal_configuration_takes_the_defaults() {
     assert_eq!(d.monitor_dir, Path::new(config::DEFAULT_MONITOR_DIR));
     assert_eq!(d.alert_dir, Path::new(config::DEFAULT_ALERT_DIR));
     assert_eq!(d.sync_daemon, None);
+    assert_eq!(d.vrrp_rt_priority, None);
     let vi = &d.vrrp[0];
     assert_eq!(vi.advert_interval, Duration::from_secs(1));
     assert!(vi.preempt);

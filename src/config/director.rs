@@ -46,6 +46,10 @@ pub struct Director {
     /// Alert scripts (`alert:` / `upalert:`) live here.
     pub alert_dir: PathBuf,
     pub vrrp: Vec<VrrpInstance>,
+    /// Run the VRRP thread in SCHED_RR at this priority (1-99), as keepalived's
+    /// `vrrp_rt_priority`. Needs CAP_SYS_NICE; refused, lbd logs it and runs at the normal
+    /// priority. Default none.
+    pub vrrp_rt_priority: Option<u8>,
     pub sync_daemon: Option<SyncDaemon>,
 }
 
@@ -186,6 +190,7 @@ pub(crate) fn decode(
     let vrrp = f.or("vrrp", sink, Vec::new(), |item, sink| {
         decode_instances(item, &mut spots, sink)
     });
+    let vrrp_rt_priority = f.opt("vrrp_rt_priority", sink, int_in(1, 99, "vrrp_rt_priority"));
     let sync_daemon = f.opt("sync_daemon", sink, decode_sync);
     f.finish(sink);
     // The sync daemon follows one instance: the named one, which must exist, or the first.
@@ -229,6 +234,7 @@ pub(crate) fn decode(
             monitor_dir: monitor_dir?,
             alert_dir: alert_dir?,
             vrrp: vrrp?,
+            vrrp_rt_priority: vrrp_rt_priority?,
             sync_daemon: sync_daemon?,
         },
         spots,

@@ -29,6 +29,7 @@ use crate::config::{self, Config, SyncDestination, Virtual, VrrpInstance};
 use crate::control::proto::{ErrorCode, Response, VrrpView};
 use crate::ipvs::{self, DaemonState};
 use crate::metrics::{Metrics, VrrpState};
+use crate::runtime_thread::RuntimeThread;
 use crate::vrrp::config::{GarpConfig, NotifyHook};
 use crate::vrrp::ipvs_sync::IpvsSyncDaemon;
 use crate::vrrp::packet::DropCounters;
@@ -211,11 +212,17 @@ struct Running {
     dropped: BTreeMap<&'static str, u64>,
 }
 
-/// The daemon's running VRRP instances.
+/// The daemon's running VRRP instances, all on the `lbd-vrrp` thread: nothing the event loop
+/// does (a dump of 50,000 real servers, a reconcile pass, a state-file write) delays an advert
+/// or a timer.
 #[derive(Default)]
 pub struct VrrpSet {
     /// Set once the event loop runs: before it nothing is spawned.
     active: bool,
+    /// The thread the instances run on (started with the first instance).
+    thread: Option<RuntimeThread>,
+    /// `vrrp_rt_priority` the thread was started with.
+    rt_priority: Option<u8>,
     /// The instance that drives the sync daemon, and its settings.
     sync: Option<(String, ipvs::SyncDaemon)>,
     running: BTreeMap<String, Running>,
@@ -227,7 +234,30 @@ impl VrrpSet {
     /// Starts every configured instance (from the event loop).
     pub fn start(&mut self, cfg: &Config) {
         self.active = true;
+        self.rt_priority = cfg.director.vrrp_rt_priority;
         self.apply(cfg);
+    }
+
+    /// The VRRP thread, started when first needed.
+    fn thread(&mut self) -> Option<&RuntimeThread> {
+        if self.thread.is_none() {
+            match RuntimeThread::start("lbd-vrrp", self.rt_priority) {
+                Ok((t, prio_err)) => {
+                    match (prio_err, self.rt_priority) {
+                        (Some(e), _) => tracing::warn!(
+                            "{e}; the VRRP thread runs at the normal priority (grant CAP_SYS_NICE)"
+                        ),
+                        (None, Some(p)) => {
+                            tracing::info!(priority = p, "vrrp thread runs in SCHED_RR")
+                        }
+                        (None, None) => {}
+                    }
+                    self.thread = Some(t);
+                }
+                Err(e) => tracing::error!("cannot start the vrrp thread: {e}"),
+            }
+        }
+        self.thread.as_ref()
     }
 
     /// Brings the running instances in line with `cfg`: new ones start, removed ones stop,
@@ -265,9 +295,12 @@ impl VrrpSet {
             _ => Arc::new(NoSyncDaemon),
         };
         let name = cfg.name.clone();
+        let Some(thread) = self.thread() else {
+            return;
+        };
         match vrrp::run_instance(cfg.clone(), sync) {
             Ok((instance, control)) => {
-                let task = tokio::spawn(async move {
+                let task = thread.spawn(async move {
                     if let Err(e) = instance.run().await {
                         tracing::error!("vrrp instance stopped: {e}");
                     }
@@ -410,11 +443,15 @@ impl VrrpSet {
             r.control.shutdown();
             tasks.push(r.task);
         }
+        // One deadline for all: the instances stop side by side on their thread.
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
         for t in tasks {
-            if tokio::time::timeout(STOP_WAIT, t).await.is_err() {
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
                 tracing::warn!("a vrrp instance did not stop in time");
             }
         }
+        // Stops the thread's runtime (what is left of it) and joins it.
+        self.thread = None;
     }
 }
 
