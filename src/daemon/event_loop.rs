@@ -458,12 +458,6 @@ impl Daemon {
     fn act(&mut self, actions: Vec<Action>, reason: &str) {
         for a in actions {
             match a {
-                Action::AddRealServer { node, service, .. }
-                | Action::RemoveRealServer { node, service }
-                | Action::SetWeight { node, service, .. } => {
-                    self.reasons.insert((service, node), reason.to_string());
-                    self.dirty = true;
-                }
                 // Pair machines change state per service; the node's own transition is the
                 // aggregate, recorded by `on_report`.
                 Action::StateChanged { .. } => {

@@ -24,8 +24,6 @@ pub enum Input {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         summary: String,
     },
-    /// Drain on: keep the real servers but with weight 0 (existing connections finish).
-    Drain { on: bool },
     /// Maintenance on: take the node out of every service and send no alerts.
     Maintenance { on: bool },
 }
@@ -66,24 +64,10 @@ pub enum AlertKind {
     Upalert,
 }
 
-/// What the state machine asks the daemon to do.
+/// What the state machine asks the director to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    AddRealServer {
-        node: String,
-        service: String,
-        weight: u32,
-    },
-    RemoveRealServer {
-        node: String,
-        service: String,
-    },
-    SetWeight {
-        node: String,
-        service: String,
-        weight: u32,
-    },
     /// Run the watch's `alert` scripts (watch is a service name or [`PING_WATCH`]).
     RunAlert {
         node: String,

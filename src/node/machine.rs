@@ -1,7 +1,8 @@
 //! One node's explicit state machine. Every transition goes through [`NodeMachine::change_state`],
-//! which logs (node, event, old, new) in one line; the IPVS table membership of each (node,
-//! service) pair is then derived level-triggered from (state, service health, drain,
-//! maintenance), so a missed action can never leave a real server behind.
+//! which logs (node, event, old, new) in one line. The machine decides the node's state and the
+//! debounced health of each of its services; whether a real server is in the IPVS table is not
+//! its business: the director's plan derives that, level-triggered, from this health, the
+//! operator's overrides and the guard (`director/plan.rs`).
 //!
 //! The transitions are those of the classic cluster scripts (DESIGN.md):
 //! - `offline` → ping answers → `online`, then every service is checked at once: pass → real
@@ -12,8 +13,8 @@
 //!   back in the table and, when nothing else fails, `online`; still failing → stays `failed`.
 //! - any state but `offline` → ping silent (`fall` times) → `offline`, out of every service.
 //!
-//! Rise/fall counts debounce both ping and service results; drain keeps the real servers with
-//! weight 0; maintenance takes them out and silences alerts.
+//! Rise/fall counts debounce both ping and service results; maintenance silences alerts, and
+//! ending it checks everything again at once.
 
 use super::{
     Action, AlertKind, Cadence, CheckTarget, Input, Millis, NodeConfig, NodeState, ServiceConfig,
@@ -89,8 +90,6 @@ struct ServiceSlot {
     load: Option<u8>,
     /// The summary of the last failed check (for the alert sent after the verification ping).
     summary: String,
-    /// The weight it has in the table, when it is there.
-    in_table: Option<u32>,
 }
 
 /// The state machine of one node and the services it serves.
@@ -104,7 +103,6 @@ pub struct NodeMachine {
     ping: Debounce,
     /// Services that went down while online, waiting for the verification ping.
     verify: Vec<usize>,
-    drain: bool,
     maintenance: bool,
     services: Vec<ServiceSlot>,
 }
@@ -132,7 +130,6 @@ impl NodeMachine {
             since: 0,
             ping: Debounce::new(cfg.ping_rise, cfg.ping_fall),
             verify: Vec::new(),
-            drain: false,
             maintenance: false,
             services: cfg
                 .services
@@ -142,7 +139,6 @@ impl NodeMachine {
                     debounce: Debounce::new(s.rise, s.fall),
                     load: None,
                     summary: String::new(),
-                    in_table: None,
                 })
                 .collect(),
         }
@@ -158,7 +154,7 @@ impl NodeMachine {
             self.ping.health = Health::Up;
             self.go_online(now, "start without ping watch", &mut out);
         }
-        self.finish(out)
+        out
     }
 
     pub fn name(&self) -> &str {
@@ -174,10 +170,6 @@ impl NodeMachine {
         self.since
     }
 
-    pub fn draining(&self) -> bool {
-        self.drain
-    }
-
     pub fn in_maintenance(&self) -> bool {
         self.maintenance
     }
@@ -187,12 +179,19 @@ impl NodeMachine {
         self.slot(service).map(|i| self.services[i].debounce.health)
     }
 
-    /// The weight the (node, service) real server has in the table, if it is there.
-    pub fn in_table(&self, service: &str) -> Option<u32> {
-        self.slot(service).and_then(|i| self.services[i].in_table)
+    /// The load 0-100 the last passing check of `service` reported (an agent check).
+    pub fn load(&self, service: &str) -> Option<u8> {
+        self.slot(service).and_then(|i| self.services[i].load)
     }
 
-    /// Feeds one event; returns what to do, table changes first.
+    /// The weight `service`'s real server should have when it is in the table: the configured
+    /// weight scaled by the agent's load.
+    pub fn weight(&self, service: &str) -> Option<u32> {
+        self.slot(service)
+            .map(|i| weight_from_load(self.services[i].cfg.weight, self.services[i].load))
+    }
+
+    /// Feeds one event; returns what to do.
     pub fn handle(&mut self, now: Millis, input: &Input) -> Vec<Action> {
         let mut out = Vec::new();
         match input {
@@ -209,7 +208,6 @@ impl NodeMachine {
                     tracing::debug!(node = %self.name, service, "check result for a service the node does not serve");
                 }
             }
-            Input::Drain { on } => self.drain = *on,
             Input::Maintenance { on } => {
                 if self.maintenance && !*on {
                     // Back from maintenance: look again at everything at once.
@@ -224,7 +222,7 @@ impl NodeMachine {
                 self.maintenance = *on;
             }
         }
-        self.finish(out)
+        out
     }
 
     fn slot(&self, service: &str) -> Option<usize> {
@@ -466,42 +464,5 @@ impl NodeMachine {
             new,
             cause: event.to_string(),
         });
-    }
-
-    /// Derives table membership from (state, health, drain, maintenance) and puts the table
-    /// changes it needs in front of the other actions.
-    fn finish(&mut self, rest: Vec<Action>) -> Vec<Action> {
-        let mut out = Vec::new();
-        for s in &mut self.services {
-            let want = (!self.maintenance
-                && self.state != NodeState::Offline
-                && s.debounce.health == Health::Up)
-                .then(|| {
-                    if self.drain {
-                        0
-                    } else {
-                        weight_from_load(s.cfg.weight, s.load)
-                    }
-                });
-            let node = self.name.clone();
-            let service = s.cfg.name.clone();
-            match (s.in_table, want) {
-                (None, Some(weight)) => out.push(Action::AddRealServer {
-                    node,
-                    service,
-                    weight,
-                }),
-                (Some(_), None) => out.push(Action::RemoveRealServer { node, service }),
-                (Some(a), Some(b)) if a != b => out.push(Action::SetWeight {
-                    node,
-                    service,
-                    weight: b,
-                }),
-                _ => {}
-            }
-            s.in_table = want;
-        }
-        out.extend(rest);
-        out
     }
 }

@@ -26,19 +26,38 @@ fn check(service: &str, pass: bool) -> Input {
     }
 }
 
-fn add(service: &str, weight: u32) -> Action {
-    Action::AddRealServer {
-        node: "rs1".into(),
-        service: service.into(),
-        weight,
-    }
+/// A real server entering or leaving the table, as the director's plan would see it from the
+/// machine's state and health (in the table: not offline, not in maintenance, service up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Table {
+    Add(&'static str),
+    Remove(&'static str),
 }
 
-fn remove(service: &str) -> Action {
-    Action::RemoveRealServer {
-        node: "rs1".into(),
-        service: service.into(),
-    }
+fn add(service: &'static str, _weight: u32) -> Table {
+    Table::Add(service)
+}
+
+fn remove(service: &'static str) -> Table {
+    Table::Remove(service)
+}
+
+/// Whether `service`'s real server would be in the table.
+fn in_table(m: &NodeMachine, service: &str) -> bool {
+    !m.in_maintenance() && m.state() != Offline && m.health(service) == Some(Health::Up)
+}
+
+/// What changed in the table between `before` (services in it) and `m`, in `services` order.
+fn table_changes(before: &[bool], m: &NodeMachine, services: &[&'static str]) -> Vec<Table> {
+    services
+        .iter()
+        .zip(before)
+        .filter_map(|(s, was)| match (*was, in_table(m, s)) {
+            (false, true) => Some(Table::Add(s)),
+            (true, false) => Some(Table::Remove(s)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn changed(old: NodeState, new: NodeState, cause: &str) -> Action {
@@ -83,6 +102,18 @@ fn upalert(watch: &str, old: NodeState, new: NodeState) -> Action {
 
 use NodeState::{Failed, Offline, Online};
 
+/// Runs `setup`; returns the machine and the time of the last input.
+fn run_setup(cfg: &NodeConfig, setup: &[Input]) -> (Millis, NodeMachine) {
+    let mut m = NodeMachine::new(cfg);
+    let mut now = 0;
+    m.start(now);
+    for i in setup {
+        now += 1000;
+        m.handle(now, i);
+    }
+    (now, m)
+}
+
 /// Runs `setup` then `step`; returns the actions of `step` and the final state.
 fn run(cfg: &NodeConfig, setup: &[Input], step: &Input) -> (Vec<Action>, NodeMachine) {
     let mut m = NodeMachine::new(cfg);
@@ -102,6 +133,8 @@ struct Case {
     step: Input,
     state: NodeState,
     actions: Vec<Action>,
+    /// Real servers that enter or leave the table.
+    table: Vec<Table>,
 }
 
 #[test]
@@ -123,6 +156,7 @@ fn every_transition_of_the_classic_scripts() {
                 sched(svc("http"), Cadence::Now),
                 sched(svc("ftp"), Cadence::Now),
             ],
+            table: vec![],
         },
         Case {
             name: "offline, ping silent -> stays offline, alert once",
@@ -130,6 +164,7 @@ fn every_transition_of_the_classic_scripts() {
             step: ping(false),
             state: Offline,
             actions: vec![alert("ping", Offline, Offline, "rs1 does not answer ping")],
+            table: vec![],
         },
         Case {
             name: "offline, service results are ignored",
@@ -137,13 +172,15 @@ fn every_transition_of_the_classic_scripts() {
             step: check("http", true),
             state: Offline,
             actions: vec![],
+            table: vec![],
         },
         Case {
             name: "online, first service check passes -> real server added",
             setup: vec![ping(true)],
             step: check("http", true),
             state: Online,
-            actions: vec![add("http", 1)],
+            actions: vec![],
+            table: vec![add("http", 1)],
         },
         Case {
             name: "online, first service check fails -> failed",
@@ -155,6 +192,7 @@ fn every_transition_of_the_classic_scripts() {
                 changed(Online, Failed, "http fails"),
                 alert("http", Online, Failed, "http down"),
             ],
+            table: vec![],
         },
         Case {
             name: "online, service fails -> removed at once, ping asked",
@@ -162,10 +200,10 @@ fn every_transition_of_the_classic_scripts() {
             step: check("http", false),
             state: Online,
             actions: vec![
-                remove("http"),
                 sched(svc("http"), Cadence::Failed),
                 sched(CheckTarget::Ping, Cadence::Now),
             ],
+            table: vec![remove("http")],
         },
         Case {
             name: "online, service failed, ping answers -> failed",
@@ -180,6 +218,7 @@ fn every_transition_of_the_classic_scripts() {
                 changed(Online, Failed, "service check failed, ping answers"),
                 alert("http", Online, Failed, "http down"),
             ],
+            table: vec![],
         },
         Case {
             name: "online, service failed, ping silent -> offline, out of everything, both alerts",
@@ -191,12 +230,12 @@ fn every_transition_of_the_classic_scripts() {
             step: ping(false),
             state: Offline,
             actions: vec![
-                remove("ftp"),
                 changed(Online, Offline, "service check failed, ping silent"),
                 alert("http", Online, Offline, "http down"),
                 // node_down.alert too: its node_up.alert will follow when ping answers again.
                 alert("ping", Online, Offline, "rs1 does not answer ping"),
             ],
+            table: vec![remove("ftp")],
         },
         Case {
             name: "online, ping silent -> offline, every real server removed",
@@ -204,11 +243,10 @@ fn every_transition_of_the_classic_scripts() {
             step: ping(false),
             state: Offline,
             actions: vec![
-                remove("http"),
-                remove("ftp"),
                 changed(Online, Offline, "ping silent"),
                 alert("ping", Online, Offline, "rs1 does not answer ping"),
             ],
+            table: vec![remove("http"), remove("ftp")],
         },
         Case {
             name: "failed, ping silent -> offline",
@@ -216,10 +254,10 @@ fn every_transition_of_the_classic_scripts() {
             step: ping(false),
             state: Offline,
             actions: vec![
-                remove("ftp"),
                 changed(Failed, Offline, "ping silent"),
                 alert("ping", Failed, Offline, "rs1 does not answer ping"),
             ],
+            table: vec![remove("ftp")],
         },
         Case {
             name: "failed, service passes -> back in the table, online, upalert",
@@ -227,11 +265,11 @@ fn every_transition_of_the_classic_scripts() {
             step: check("http", true),
             state: Online,
             actions: vec![
-                add("http", 1),
                 sched(svc("http"), Cadence::Normal),
                 changed(Failed, Online, "http passes"),
                 upalert("http", Failed, Online),
             ],
+            table: vec![add("http", 1)],
         },
         Case {
             name: "failed, still failing -> stays failed, numalerts 1 sends no more",
@@ -239,6 +277,7 @@ fn every_transition_of_the_classic_scripts() {
             step: check("http", false),
             state: Failed,
             actions: vec![],
+            table: vec![],
         },
         Case {
             name: "failed, the other service passes -> stays failed, nothing changes",
@@ -246,6 +285,7 @@ fn every_transition_of_the_classic_scripts() {
             step: check("ftp", true),
             state: Failed,
             actions: vec![],
+            table: vec![],
         },
         Case {
             name: "failed, a second service fails -> out of it too, alert",
@@ -253,10 +293,10 @@ fn every_transition_of_the_classic_scripts() {
             step: check("ftp", false),
             state: Failed,
             actions: vec![
-                remove("ftp"),
                 sched(svc("ftp"), Cadence::Failed),
                 alert("ftp", Failed, Failed, "ftp down"),
             ],
+            table: vec![remove("ftp")],
         },
         Case {
             name: "offline after alert, ping answers -> online with ping upalert",
@@ -273,31 +313,15 @@ fn every_transition_of_the_classic_scripts() {
                 sched(svc("http"), Cadence::Now),
                 sched(svc("ftp"), Cadence::Now),
             ],
-        },
-        Case {
-            name: "drain -> weight 0 but stays in the table",
-            setup: online(),
-            step: Input::Drain { on: true },
-            state: Online,
-            actions: vec![
-                Action::SetWeight {
-                    node: "rs1".into(),
-                    service: "http".into(),
-                    weight: 0,
-                },
-                Action::SetWeight {
-                    node: "rs1".into(),
-                    service: "ftp".into(),
-                    weight: 0,
-                },
-            ],
+            table: vec![],
         },
         Case {
             name: "maintenance -> out of every service, state kept",
             setup: online(),
             step: Input::Maintenance { on: true },
             state: Online,
-            actions: vec![remove("http"), remove("ftp")],
+            actions: vec![],
+            table: vec![remove("http"), remove("ftp")],
         },
         Case {
             name: "maintenance silences alerts",
@@ -309,6 +333,7 @@ fn every_transition_of_the_classic_scripts() {
             step: ping(false),
             state: Offline,
             actions: vec![changed(Online, Offline, "ping silent")],
+            table: vec![],
         },
         Case {
             name: "maintenance off -> everything checked now",
@@ -320,18 +345,26 @@ fn every_transition_of_the_classic_scripts() {
             step: Input::Maintenance { on: false },
             state: Online,
             actions: vec![
-                add("http", 1),
-                add("ftp", 1),
                 sched(CheckTarget::Ping, Cadence::Now),
                 sched(svc("http"), Cadence::Now),
                 sched(svc("ftp"), Cadence::Now),
             ],
+            table: vec![add("http", 1), add("ftp", 1)],
         },
     ];
     let cfg = node(&["http", "ftp"]);
+    let services = ["http", "ftp"];
     for case in cases {
+        let (_, before) = run_setup(&cfg, &case.setup);
+        let was: Vec<bool> = services.iter().map(|s| in_table(&before, s)).collect();
         let (actions, m) = run(&cfg, &case.setup, &case.step);
         assert_eq!(actions, case.actions, "actions of case: {}", case.name);
+        assert_eq!(
+            table_changes(&was, &m, &services),
+            case.table,
+            "table of case: {}",
+            case.name
+        );
         assert_eq!(m.state(), case.state, "state of case: {}", case.name);
     }
 }
@@ -349,9 +382,10 @@ fn start_pings_or_goes_online_without_ping_watch() {
     assert!(out.contains(&sched(svc("http"), Cadence::Now)));
     // Without ping, a failing service goes straight to failed.
     m.handle(1, &check("http", true));
-    let out = m.handle(2, &check("http", false));
+    assert!(in_table(&m, "http"));
+    m.handle(2, &check("http", false));
     assert_eq!(m.state(), Failed);
-    assert_eq!(out[0], remove("http"));
+    assert!(!in_table(&m, "http"));
 }
 
 #[test]
@@ -449,17 +483,13 @@ fn agent_load_sets_the_weight() {
         load: Some(l),
         summary: String::new(),
     };
-    assert_eq!(m.handle(2, &load(50)), vec![add("http", 100)]);
-    assert_eq!(
-        m.handle(3, &load(10)),
-        vec![Action::SetWeight {
-            node: "rs1".into(),
-            service: "http".into(),
-            weight: 180
-        }]
-    );
-    assert_eq!(m.handle(4, &load(10)), vec![]);
-    assert_eq!(m.in_table("http"), Some(180));
+    assert_eq!(m.handle(2, &load(50)), vec![]);
+    assert_eq!((m.load("http"), m.weight("http")), (Some(50), Some(100)));
+    assert_eq!(m.handle(3, &load(10)), vec![]);
+    assert_eq!(m.weight("http"), Some(180));
+    // A plain pass (no load) keeps the configured weight.
+    m.handle(4, &check("http", true));
+    assert_eq!(m.weight("http"), Some(200));
 }
 
 #[test]
@@ -484,8 +514,6 @@ fn event_scripts_replay_from_json_lines() {
     let expect = [
         r#"{"action":"state_changed","node":"rs1","old":"offline","new":"online","cause":"ping answers"}"#,
         r#"{"action":"schedule_check","node":"rs1","check":{"service":"http"},"cadence":"now"}"#,
-        r#"{"action":"add_real_server","node":"rs1","service":"http","weight":1}"#,
-        r#"{"action":"remove_real_server","node":"rs1","service":"http"}"#,
         r#"{"action":"schedule_check","node":"rs1","check":{"service":"http"},"cadence":"failed"}"#,
         r#"{"action":"schedule_check","node":"rs1","check":"ping","cadence":"now"}"#,
         r#"{"action":"state_changed","node":"rs1","old":"online","new":"offline","cause":"service check failed, ping silent"}"#,
@@ -494,7 +522,6 @@ fn event_scripts_replay_from_json_lines() {
         r#"{"action":"state_changed","node":"rs1","old":"offline","new":"online","cause":"ping answers"}"#,
         r#"{"action":"run_upalert","node":"rs1","watch":"ping","old":"offline","new":"online"}"#,
         r#"{"action":"schedule_check","node":"rs1","check":{"service":"http"},"cadence":"now"}"#,
-        r#"{"action":"add_real_server","node":"rs1","service":"http","weight":1}"#,
         r#"{"action":"run_upalert","node":"rs1","watch":"http","old":"online","new":"online"}"#,
     ];
     assert_eq!(trace, expect);

@@ -3,9 +3,10 @@
 //! (node, service) pair is in or out of the IPVS table accordingly.
 //!
 //! Pure and sans-IO: [`NodeMachine::handle`] takes the time and one [`Input`] (a ping result, a
-//! service check result, drain or maintenance) and returns [`Action`]s (add or remove a real
-//! server, change its weight, run an alert, schedule a check). Inputs and actions are
-//! `Serialize`/`Deserialize`, so tests are event scripts and production traces can be replayed.
+//! service check result, maintenance) and returns [`Action`]s (a state change, run an alert,
+//! schedule a check). Which real servers are in the IPVS table follows from the health it
+//! keeps, in the director's plan. Inputs and actions are `Serialize`/`Deserialize`, so tests are
+//! event scripts and production traces can be replayed.
 
 mod config;
 mod event;
