@@ -105,6 +105,7 @@ fn main() {
             config_dir: dir.path().to_path_buf(),
             state_dir: None,
             run_checks: true,
+            record: None,
         };
         let mut daemon =
             Daemon::start(opts, Box::new(FakeKernel::default()), handle.events.clone())

@@ -49,7 +49,13 @@ fn main() {
             })
             .collect();
         let mut runner = Runner::new(4096, 1);
-        runner.add_watch(&watch, &targets).expect("watch");
+        runner
+            .add_watch(
+                &lbd::monitor::WatchId::Service(watch.service.clone()),
+                &watch,
+                &targets,
+            )
+            .expect("watch");
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(4);
         let (rep_tx, mut rep_rx) = tokio::sync::mpsc::unbounded_channel();
         let cpu0 = cpu_seconds();

@@ -2,7 +2,7 @@
 //! carry the right node and reason, and the daemon's cadence commands take effect.
 
 use lbd::monitor::spec::{CheckSpec, HttpCheck, TcpCheck, WatchSpec};
-use lbd::monitor::{CheckError, Command, Runner, Target};
+use lbd::monitor::{CheckError, Command, Runner, Target, WatchId};
 use lbd::node::Cadence;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -53,8 +53,12 @@ async fn a_hung_check_does_not_delay_the_others() {
             addr: lo,
         })
         .collect();
-    runner.add_watch(&tcp, &nodes).expect("tcp watch");
-    runner.add_watch(&http, &nodes[..1]).expect("http watch");
+    runner
+        .add_watch(&WatchId::Service("tcp".into()), &tcp, &nodes)
+        .expect("tcp watch");
+    runner
+        .add_watch(&WatchId::Service("http".into()), &http, &nodes[..1])
+        .expect("http watch");
     let missed = prometheus_client::metrics::counter::Counter::<u64>::default();
     runner.count_missed(missed.clone());
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(4);
@@ -62,7 +66,7 @@ async fn a_hung_check_does_not_delay_the_others() {
     let handle = tokio::spawn(runner.run(cmd_rx, rep_tx));
     cmd_tx
         .send(Command::Cadence {
-            service: "tcp".into(),
+            watch: WatchId::Service("tcp".into()),
             node: "n3".into(),
             cadence: Cadence::Now,
         })
@@ -79,7 +83,7 @@ async fn a_hung_check_does_not_delay_the_others() {
         let node = format!("n{i}");
         let starts: Vec<u64> = reports
             .iter()
-            .filter(|r| r.service == "tcp" && r.node == node)
+            .filter(|r| r.watch == WatchId::Service("tcp".into()) && r.node == node)
             .map(|r| {
                 assert!(r.outcome.is_ok(), "{r:?}");
                 r.started
@@ -100,7 +104,10 @@ async fn a_hung_check_does_not_delay_the_others() {
             );
         }
     }
-    let http: Vec<_> = reports.iter().filter(|r| r.service == "http").collect();
+    let http: Vec<_> = reports
+        .iter()
+        .filter(|r| r.watch == WatchId::Service("http".into()))
+        .collect();
     assert!(!http.is_empty());
     for r in &http {
         assert_eq!(r.outcome, Err(CheckError::Timeout(1_000)));

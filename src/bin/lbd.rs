@@ -38,6 +38,10 @@ struct Cli {
     /// Log line format on standard error.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Record every input of the director and the effects it produced into FILE (JSON lines,
+    /// for debugging: a test can replay it against the core, see ARCHITECTURE.md).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -249,6 +253,7 @@ async fn run_daemon(cli: Cli) -> ExitCode {
         config_dir: cli.config.clone(),
         state_dir: cli.state_dir.clone(),
         run_checks: true,
+        record: cli.record.clone(),
     };
     let daemon = match Daemon::start(opts, Box::new(kernel), handle.events.clone()) {
         Ok(d) => d,
@@ -269,7 +274,7 @@ async fn run_daemon(cli: Cli) -> ExitCode {
         }
     };
     let mut daemon = daemon;
-    let director = daemon.config().director.clone();
+    let director = daemon.director().config().director.clone();
     let metrics = lbd::metrics::Metrics::new(&director.name);
     daemon.set_metrics(metrics.clone());
     let server_handle = lbd::control::server::Handle {

@@ -2,8 +2,8 @@
 //! a desired table, adopting what is already there and sending only the difference.
 //! `--dry-run` prints the operations in ipvsadm's words instead of sending them.
 //!
-//! The desired table comes from the configuration ([`desired_from_config`]: every node of a
-//! service's hostgroup taken as healthy) or, with `--table FILE`, from a JSON document
+//! The desired table comes from the configuration (the director's plan with every node of a
+//! service's hostgroup taken as healthy: [`desired_from_config`]) or, with `--table FILE`, from a JSON document
 //! `{"services": [{"service": …, "dests": […]}]}` in the serde form of
 //! `ipvs::Service`/`ipvs::Dest`.
 
@@ -15,10 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Exit;
 use crate::config;
-use crate::ipvs::{
-    ApplyReport, Dest, Family, ForwardMethod, IpvsClient, IpvsError, Op, Protocol, Service,
-    ServiceKey, SvcFlags, Tunnel, TunnelType,
-};
+use crate::ipvs::{ApplyReport, Dest, IpvsClient, IpvsError, Op, Service, ServiceKey};
 use crate::reconcile::{diff, Table, TableError};
 
 /// Arguments of `lbctl apply` (the configuration directory is the global `-c DIR`).
@@ -116,83 +113,9 @@ pub fn apply_table(
     })
 }
 
-/// The kernel's view of a configured service: key and settings.
-pub fn service_of(svc: &config::Service) -> Service {
-    let key = match svc.virtual_service {
-        config::Virtual::Address {
-            protocol,
-            address,
-            port,
-        } => ServiceKey::Addr {
-            protocol: match protocol {
-                config::Protocol::Tcp => Protocol::Tcp,
-                config::Protocol::Udp => Protocol::Udp,
-                config::Protocol::Sctp => Protocol::Sctp,
-            },
-            addr: address,
-            port,
-        },
-        config::Virtual::Fwmark { fwmark, family } => ServiceKey::Fwmark {
-            family: match family {
-                config::Family::Ipv4 => Family::Ipv4,
-                config::Family::Ipv6 => Family::Ipv6,
-            },
-            mark: fwmark,
-        },
-    };
-    let mut s = Service::new(key, svc.scheduler.name());
-    if let Some(p) = svc.persistent {
-        s.flags.0 |= SvcFlags::PERSISTENT;
-        s.timeout = u32::try_from(p.timeout.as_secs()).unwrap_or(u32::MAX);
-        s.netmask = p.netmask;
-    }
-    if svc.one_packet {
-        s.flags.0 |= SvcFlags::ONEPACKET;
-    }
-    if svc.scheduler_flags.fallback {
-        s.flags.0 |= SvcFlags::SH_FALLBACK;
-    }
-    if svc.scheduler_flags.port {
-        s.flags.0 |= SvcFlags::SH_PORT;
-    }
-    s
-}
-
-/// The forwarding method of a configured service.
-pub fn forward_of(svc: &config::Service) -> ForwardMethod {
-    match svc.forwarding {
-        config::Forwarding::Nat => ForwardMethod::Masq,
-        config::Forwarding::Dr => ForwardMethod::Route,
-        config::Forwarding::Tunnel(t) => ForwardMethod::Tunnel(Tunnel {
-            kind: match t.kind {
-                config::TunnelKind::Ipip => TunnelType::Ipip,
-                config::TunnelKind::Gue => TunnelType::Gue,
-                config::TunnelKind::Gre => TunnelType::Gre,
-            },
-            port: t.port.unwrap_or(0),
-            flags: 0,
-        }),
-    }
-}
-
-/// The desired table of a configuration with every node healthy (the daemon's
-/// [`crate::daemon::desired::desired`] with every check passing and no override): each service
-/// with one real server per node of its hostgroup (port from `Service::real_port`, the node's
-/// weight, the service's thresholds). If fewer nodes than the quorum have a weight above 0,
-/// the sorry server (if any) is in the table as well.
-pub fn desired_from_config(cfg: &config::Config) -> Result<Table, TableError> {
-    use crate::daemon::desired::{all_healthy, desired};
-    let plan = desired(
-        cfg,
-        &all_healthy(cfg),
-        &Default::default(),
-        &Default::default(),
-    );
-    match plan.errors.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(plan.table),
-    }
-}
+/// The desired table of a configuration with every node healthy: the director's plan with
+/// every check passing and no override ([`crate::director::plan::all_healthy_table`]).
+pub use crate::director::plan::all_healthy_table as desired_from_config;
 
 /// Runs `lbctl apply`.
 pub fn run(

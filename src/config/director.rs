@@ -29,7 +29,7 @@ pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
 pub const DEFAULT_SYNC_PORT: u16 = 8848;
 
 /// This director.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Director {
     pub name: String,
     pub state_dir: PathBuf,
@@ -54,7 +54,7 @@ pub struct Director {
 }
 
 /// The control socket `lbctl` talks to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Control {
     pub socket: PathBuf,
     /// Group allowed to use the socket; `None`: root only.
@@ -65,7 +65,7 @@ pub struct Control {
 }
 
 /// Access of peers that are neither root nor in the control group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ControlOthers {
     #[default]
@@ -75,7 +75,7 @@ pub enum ControlOthers {
 
 /// One VRRPv3 virtual router. With both IPv4 and IPv6 VIPs it runs as one RFC 5798 router per
 /// family, sharing VRID, priority and timers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VrrpInstance {
     pub name: String,
     /// Where adverts are sent and received.
@@ -105,7 +105,7 @@ impl VrrpInstance {
 }
 
 /// A virtual address moved by VRRP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Vip {
     pub address: IpAddr,
     pub prefix: u8,
@@ -114,14 +114,14 @@ pub struct Vip {
 }
 
 /// Interfaces whose loss lowers the priority (or, without a decrement, faults the instance).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Track {
     pub interfaces: Vec<String>,
     pub priority_decrement: Option<u8>,
 }
 
 /// Scripts run on state changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Notify {
     pub master: Option<PathBuf>,
     pub backup: Option<PathBuf>,
@@ -137,7 +137,7 @@ pub struct Notify {
 pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The IPVS connection-sync daemon: master on the VRRP master, backup on the backup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SyncDaemon {
     pub interface: String,
     pub sync_id: u8,
@@ -151,7 +151,7 @@ pub struct SyncDaemon {
 }
 
 /// Where sync messages go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncDestination {
     Multicast(IpAddr),

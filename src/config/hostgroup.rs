@@ -23,7 +23,7 @@ pub const DEFAULT_PING_FALL: u32 = 2;
 pub const DEFAULT_PING_RISE: u32 = 1;
 
 /// A hostgroup's liveness watch: every node is pinged (ICMP echo) every `interval`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PingWatch {
     /// Default 5s.
     pub interval: Duration,
@@ -59,7 +59,7 @@ impl Default for PingWatch {
 }
 
 /// A named group of nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Hostgroup {
     pub name: String,
     pub nodes: Vec<Node>,
@@ -68,7 +68,7 @@ pub struct Hostgroup {
 }
 
 /// A node (a real server host).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Node {
     pub name: String,
     pub address: IpAddr,

@@ -49,7 +49,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_DIR: &str = "/etc/lbd";
 
 /// A validated configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Config {
     pub director: Director,
     pub hostgroups: BTreeMap<String, Hostgroup>,

@@ -21,7 +21,7 @@ use std::time::Duration;
 pub const DEFAULT_PERSISTENCE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A virtual service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Service {
     pub name: String,
     pub virtual_service: Virtual,
@@ -67,7 +67,7 @@ impl Service {
 }
 
 /// What the kernel matches packets on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Virtual {
     Address {
@@ -116,7 +116,7 @@ impl std::fmt::Display for Virtual {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -134,7 +134,7 @@ impl Protocol {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ipv4,
@@ -159,7 +159,7 @@ impl Family {
 }
 
 /// Every IPVS scheduler the kernel has (`ip_vs_<name>.ko`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheduler {
     Rr,
@@ -208,14 +208,14 @@ impl Scheduler {
 
 /// ipvsadm -b flags; `sh-*` only with sh, `mh-*` only with mh. In the kernel, `*-fallback`
 /// is IP_VS_SVC_F_SCHED1 and `*-port` IP_VS_SVC_F_SCHED2.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SchedulerFlags {
     pub fallback: bool,
     pub port: bool,
 }
 
 /// Client affinity (ipvsadm -p / -M).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Persistence {
     /// Whole seconds. Default 300s.
     pub timeout: Duration,
@@ -223,7 +223,7 @@ pub struct Persistence {
     pub netmask: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Forwarding {
     /// Masquerading (ipvsadm -m).
@@ -234,14 +234,14 @@ pub enum Forwarding {
     Tunnel(Tunnel),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Tunnel {
     pub kind: TunnelKind,
     /// UDP port, GUE only.
     pub port: Option<u16>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TunnelKind {
     Ipip,
@@ -250,7 +250,7 @@ pub enum TunnelKind {
 }
 
 /// Takes the traffic when fewer than `quorum` real servers are online.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SorryServer {
     pub address: IpAddr,
     pub port: Option<u16>,

@@ -4,7 +4,7 @@ use super::Config;
 use serde::Serialize;
 
 /// Counts and load of a configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub director: String,
     pub vrrp_instances: usize,

@@ -18,7 +18,7 @@ pub const DEFAULT_TIMEOUT_MAX: Duration = Duration::from_secs(5);
 pub const DEFAULT_ALERT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a service's nodes are checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Watch {
     pub monitor: Monitor,
     /// Time between checks of one node. Default 10s.
@@ -45,14 +45,14 @@ pub struct Watch {
 }
 
 /// An alert script from the alert directory, with its arguments (Mon: `alert mail.alert root`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Alert {
     pub script: String,
     pub args: Vec<String>,
 }
 
 /// The check itself. Network checks go to the real server's port unless given `port`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Monitor {
     /// ICMP echo (the node-level liveness test).
@@ -85,14 +85,14 @@ impl Monitor {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TcpCheck {
     pub port: Option<u16>,
     pub send: Option<String>,
     pub expect: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct HttpCheck {
     pub port: Option<u16>,
     /// Default GET.
@@ -110,7 +110,7 @@ pub struct HttpCheck {
 }
 
 /// An inclusive range of HTTP status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatusRange {
     pub low: u16,
     pub high: u16,
@@ -122,7 +122,7 @@ impl StatusRange {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TlsCheck {
     /// Default true.
     pub verify: bool,
@@ -132,7 +132,7 @@ pub struct TlsCheck {
     pub cert_expiry_warn: Option<Duration>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DnsCheck {
     /// Default 53.
     pub port: Option<u16>,
@@ -145,7 +145,7 @@ pub struct DnsCheck {
     pub rcode: DnsRcode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsType {
     A,
@@ -159,7 +159,7 @@ pub enum DnsType {
     Txt,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsRcode {
     NoError,
@@ -170,7 +170,7 @@ pub enum DnsRcode {
     Refused,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct UdpCheck {
     pub port: Option<u16>,
     pub send: String,
@@ -178,14 +178,14 @@ pub struct UdpCheck {
     pub expect: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AgentCheck {
     pub port: u16,
     /// tcp or udp. Default tcp.
     pub protocol: Protocol,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ExternalMonitor {
     pub script: String,
     pub args: Vec<String>,

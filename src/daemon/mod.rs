@@ -1,45 +1,30 @@
-//! The director daemon: one event loop that keeps the kernel's IPVS table equal to what the
-//! configuration, the health of the nodes and the operator's overrides say.
+//! The daemon: the tokio edge around the pure [`crate::director::Director`]. It owns every
+//! socket, file, thread and clock; the director owns every decision.
 //!
-//! Where things happen:
-//! - [`desired`]: the desired table, pure (quorum and sorry server, the mass-removal guard,
-//!   drain/disable/maintenance, agent weights);
-//! - [`event_loop`]: start-up (adopt the kernel table, restore the state), the loop, reconcile
-//!   passes with one log line per table change, drift repair, shutdown;
-//! - [`nodes`]: the node state machines and the health snapshot; [`watches`]: the
-//!   configuration's watches as the monitor runner wants them;
-//! - [`admin`]: operator overrides; [`persist`]: the state file; [`history`]: the event
-//!   history; [`reload`]: transactional reload; [`control`]: control requests and views;
-//! - [`rs_metrics`]: the per-real-server gauges from the plan;
-//! - [`kernel`]: the IPVS table behind a trait (real client, or a fake for loop tests) and the
-//!   mirror; [`systemd`]: sd_notify (READY, WATCHDOG, RELOADING, STATUS); [`memory`]: one
-//!   malloc arena;
-//! - [`vrrp`]: the VRRP instances (configuration mapping, service tracking, failover);
-//!   [`vrrp_events`]: their role changes into the event history.
+//! - [`run`]: start-up (configuration, state file, history, the kernel's table) and the event
+//!   loop that feeds inputs to the director and carries out its effects; shutdown;
+//! - [`kernel`]: the IPVS table behind a trait (the real client, or a fake for tests) on the
+//!   `lbd-kernel` thread: dumps and batches never block the loop;
+//! - [`checks`]: the watches on the `lbd-checks` thread; [`vrrp`]: the VRRP instances on the
+//!   `lbd-vrrp` thread;
+//! - [`persist`]: the state file; [`history`]: the event-history file;
+//! - [`observe`]: the metrics, from the director's observations and the edge's results;
+//! - [`systemd`]: sd_notify (READY, WATCHDOG, RELOADING, STOPPING); [`memory`]: one malloc
+//!   arena; [`handle`]: the control channel.
 
-pub mod admin;
-pub mod control;
-pub mod desired;
-pub mod event_loop;
+pub mod checks;
 mod handle;
 pub mod history;
 pub mod kernel;
 pub mod memory;
-pub mod nodes;
+pub mod observe;
 pub mod persist;
-pub mod reload;
-mod rs_metrics;
+pub mod run;
 pub mod systemd;
 pub mod vrrp;
-pub mod vrrp_events;
-pub mod watches;
 
 #[cfg(test)]
-mod desired_tests;
-#[cfg(test)]
-mod loop_tests;
+mod run_tests;
 
-pub use event_loop::{
-    control_channel, ControlInbox, Daemon, Options, PassReport, Signals, StartError,
-};
 pub use handle::ControlHandle;
+pub use run::{control_channel, unix_ms, ControlInbox, Daemon, Options, Signals, StartError};

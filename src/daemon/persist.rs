@@ -1,67 +1,14 @@
-//! What the daemon must not forget, in the state directory (`state.json`, replaced atomically
-//! through [`crate::state::JsonFile`] after every change): the last known health of every
-//! (service, node) pair, every node's state, the operator's overrides and the event-history
-//! sequence number. A missing file is a fresh start; a corrupt one stops the start-up with an
-//! error naming it (the daemon will not guess what an operator had drained).
+//! The state file, `state.json` in the state directory: the director's [`StateDoc`], replaced
+//! atomically through [`crate::state::JsonFile`], and only when it changed. A missing file is a
+//! fresh start; a corrupt one stops the start-up with an error naming it (the daemon will not
+//! guess what an operator had drained).
 
-use super::admin::Overrides;
-use super::desired::Pair;
-use super::nodes::Known;
-use crate::node::NodeState;
+use crate::director::StateDoc;
 use crate::state::{JsonFile, StateError};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The file name in the state directory.
 pub const STATE_FILE: &str = "state.json";
-
-/// One node's last state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeRecord {
-    pub state: NodeState,
-    /// Unix time of the last change, milliseconds.
-    pub since_ms: u64,
-}
-
-/// The state document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateDoc {
-    #[serde(default)]
-    pub version: u32,
-    /// Decided health by service, then node.
-    #[serde(default)]
-    pub health: BTreeMap<String, BTreeMap<String, Known>>,
-    #[serde(default)]
-    pub nodes: BTreeMap<String, NodeRecord>,
-    #[serde(default)]
-    pub admin: Overrides,
-    /// The last event-history sequence number handed out.
-    #[serde(default)]
-    pub event_seq: u64,
-}
-
-impl StateDoc {
-    /// The health by pair.
-    pub fn known(&self) -> BTreeMap<Pair, Known> {
-        self.health
-            .iter()
-            .flat_map(|(s, nodes)| nodes.iter().map(|(n, k)| ((s.clone(), n.clone()), *k)))
-            .collect()
-    }
-
-    /// Sets the health from pairs.
-    pub fn set_known(&mut self, known: &BTreeMap<Pair, Known>) {
-        self.health.clear();
-        for ((s, n), k) in known {
-            self.health
-                .entry(s.clone())
-                .or_default()
-                .insert(n.clone(), *k);
-        }
-    }
-}
 
 /// Writes the state document only when it changed.
 #[derive(Debug)]
@@ -107,7 +54,8 @@ impl Persister {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::admin::Mode;
+    use crate::director::{Known, Mode};
+    use std::collections::BTreeMap;
 
     #[test]
     fn round_trip_and_unchanged_documents_are_not_rewritten() {

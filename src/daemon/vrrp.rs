@@ -1,22 +1,10 @@
-//! The VRRP instances inside the daemon: the pure mapping from the configuration
-//! (`director.vrrp`, `director.sync_daemon`) to [`vrrp::InstanceConfig`] and the IPVS
-//! sync-daemon template, and [`VrrpSet`], which runs one instance per configured one, feeds
-//! them service health, restarts the changed ones on reload and stops them on shutdown.
-//!
-//! Mapping rules:
-//! - every VIP keeps its own interface; the instance advertises the VIPs of its first VIP's
-//!   family on its interface, the others move with them (one RFC 5798 router per instance);
-//! - `track.interfaces` lower the priority by `priority_decrement`, or, without one, by
-//!   [`INTERFACE_FAULT_WEIGHT`] (the priority drops to 1: any backup takes over);
-//! - a service is *carried* by an instance when its virtual address is one of the instance's
-//!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
-//!   [`DEFAULT_SERVICE_DECREMENT`] without one;
-//! - notify scripts run on their transition (master, backup, fault, stop), each within
-//!   `notify.timeout` (default 5 s), in its own process group, killed whole at the limit;
-//! - the IPVS sync daemon follows one instance, `sync_daemon.instance` (default the first):
-//!   only that instance switches it, so several instances never fight over the one kernel
-//!   daemon;
-//! - an address owner (priority 255) ignores tracking.
+//! The VRRP instances of the daemon, all on the `lbd-vrrp` thread (a current-thread runtime of
+//! their own, optionally in SCHED_RR: `vrrp_rt_priority`): [`VrrpSet`] runs one instance per
+//! configured one, tells them whether the services they track have a healthy real server,
+//! restarts the changed ones on reload, carries out operator failovers and stops them on
+//! shutdown. Nothing the event loop does (a dump of 50,000 real servers, a reconcile pass, a
+//! state-file write, a slow control client) delays an advert or a timer. What to run comes
+//! from the director (`director/vrrp.rs`, [`VrrpSetup`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,134 +12,23 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::desired::Plan;
-use crate::config::{self, Config, SyncDestination, Virtual, VrrpInstance};
 use crate::control::proto::{ErrorCode, Response, VrrpView};
-use crate::ipvs::{self, DaemonState};
+use crate::director::VrrpSetup;
+use crate::ipvs;
 use crate::metrics::{Metrics, VrrpState};
 use crate::runtime_thread::RuntimeThread;
-use crate::vrrp::config::{GarpConfig, NotifyHook};
 use crate::vrrp::ipvs_sync::IpvsSyncDaemon;
 use crate::vrrp::packet::DropCounters;
 use crate::vrrp::{
-    self, Control, InstanceConfig, NoSyncDaemon, NotifyState, State, Status, SyncDaemonControl,
-    Track, TrackTarget, Vip,
+    self, Control, InstanceConfig, NoSyncDaemon, State, Status, SyncDaemonControl, TrackTarget,
 };
-
-/// Priority lost while a carried service has no healthy real server, when the instance's
-/// `track.priority_decrement` is not set: enough for the lab's master (150) to fall below its
-/// backup (100), so the director that can still serve takes the VIP.
-pub const DEFAULT_SERVICE_DECREMENT: u8 = 60;
-
-/// Priority lost with a tracked interface down when no `priority_decrement` is set: the
-/// priority drops to 1 (the tracker never goes below), so any backup takes over.
-pub const INTERFACE_FAULT_WEIGHT: u8 = 255;
-
-/// How long a notify script may run when `notify.timeout` is not set.
-const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for the instances' priority-0 adverts and stop hooks.
 const STOP_WAIT: Duration = Duration::from_secs(12);
 
-/// The services an instance carries: those whose virtual address is one of its VIPs.
-pub fn carried_services(cfg: &Config, inst: &VrrpInstance) -> Vec<String> {
-    cfg.services
-        .iter()
-        .filter(|s| match &s.virtual_service {
-            Virtual::Address { address, .. } => inst.vips.iter().any(|v| v.address == *address),
-            Virtual::Fwmark { .. } => false,
-        })
-        .map(|s| s.name.clone())
-        .collect()
-}
-
-/// One configured instance as the VRRP runner wants it.
-pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
-    let decrement = inst.track.as_ref().and_then(|t| t.priority_decrement);
-    let mut track: Vec<Track> = inst
-        .track
-        .iter()
-        .flat_map(|t| t.interfaces.iter())
-        .map(|i| Track {
-            target: TrackTarget::Interface(i.clone()),
-            weight: decrement.unwrap_or(INTERFACE_FAULT_WEIGHT),
-        })
-        .collect();
-    track.extend(carried_services(cfg, inst).into_iter().map(|s| Track {
-        target: TrackTarget::Service(s),
-        weight: decrement.unwrap_or(DEFAULT_SERVICE_DECREMENT),
-    }));
-    let hooks = [
-        (NotifyState::Master, &inst.notify.master),
-        (NotifyState::Backup, &inst.notify.backup),
-        (NotifyState::Fault, &inst.notify.fault),
-        (NotifyState::Stop, &inst.notify.stop),
-    ];
-    let timeout = inst.notify.timeout.unwrap_or(HOOK_TIMEOUT);
-    let notify = hooks
-        .into_iter()
-        .filter_map(|(on, path)| {
-            path.as_ref().map(|p| NotifyHook {
-                on: vec![on],
-                command: vec![p.display().to_string()],
-                timeout,
-            })
-        })
-        .collect();
-    InstanceConfig {
-        name: inst.name.clone(),
-        interface: inst.interface.clone(),
-        vrid: inst.vrid,
-        priority: inst.priority,
-        advert_interval: inst.advert_interval,
-        preempt: inst.preempt,
-        preempt_delay: inst.preempt_delay,
-        vips: inst
-            .vips
-            .iter()
-            .map(|v| Vip {
-                address: v.address,
-                prefix: v.prefix,
-                interface: v.interface.clone(),
-            })
-            .collect(),
-        unicast_peers: inst.unicast_peers.clone(),
-        track,
-        notify,
-        garp: GarpConfig::default(),
-    }
-}
-
-/// Every configured instance, in configuration order.
-pub fn instance_configs(cfg: &Config) -> Vec<InstanceConfig> {
-    cfg.director
-        .vrrp
-        .iter()
-        .map(|i| instance_config(cfg, i))
-        .collect()
-}
-
-/// The instance that drives the sync daemon and the daemon's settings, when one is configured.
-pub fn sync_for(cfg: &Config) -> Option<(String, ipvs::SyncDaemon)> {
-    let s = cfg.director.sync_daemon.as_ref()?;
-    Some((s.instance.clone()?, sync_template(s)))
-}
-
-/// Whether instance `name` switches the sync daemon (the one `sync_for` names).
+/// Whether instance `name` switches the sync daemon (the one the setup names).
 fn drives_sync(sync: &Option<(String, ipvs::SyncDaemon)>, name: &str) -> bool {
     sync.as_ref().is_some_and(|(owner, _)| owner == name)
-}
-
-/// The sync daemon's settings (its state is set by VRRP on each transition). A unicast
-/// `peer` is given to the kernel as the daemon's destination address.
-pub fn sync_template(s: &config::SyncDaemon) -> ipvs::SyncDaemon {
-    let mut d = ipvs::SyncDaemon::new(DaemonState::Backup, &s.interface, u32::from(s.sync_id));
-    d.group = Some(match s.destination {
-        SyncDestination::Multicast(g) | SyncDestination::Peer(g) => g,
-    });
-    d.port = Some(s.port);
-    d.ttl = Some(s.ttl);
-    d
 }
 
 /// What a reload does to the running instances: the names to stop and the configurations to
@@ -212,13 +89,30 @@ struct Running {
     dropped: BTreeMap<&'static str, u64>,
 }
 
-/// The daemon's running VRRP instances, all on the `lbd-vrrp` thread: nothing the event loop
-/// does (a dump of 50,000 real servers, a reconcile pass, a state-file write) delays an advert
-/// or a timer.
+impl Running {
+    /// Reports `service`'s health if this instance tracks it and it changed.
+    fn track(&mut self, service: &str, up: bool) {
+        let tracks = self
+            .cfg
+            .track
+            .iter()
+            .any(|t| matches!(&t.target, TrackTarget::Service(s) if s == service));
+        if !tracks || self.reported.get(service) == Some(&up) {
+            return;
+        }
+        if !up {
+            tracing::warn!(instance = %self.cfg.name, service,
+                "no healthy real server: lowering the vrrp priority");
+        }
+        self.control
+            .track(TrackTarget::Service(service.to_string()), up);
+        self.reported.insert(service.to_string(), up);
+    }
+}
+
+/// The daemon's running VRRP instances.
 #[derive(Default)]
 pub struct VrrpSet {
-    /// Set once the event loop runs: before it nothing is spawned.
-    active: bool,
     /// The thread the instances run on (started with the first instance).
     thread: Option<RuntimeThread>,
     /// `vrrp_rt_priority` the thread was started with.
@@ -228,16 +122,12 @@ pub struct VrrpSet {
     running: BTreeMap<String, Running>,
     /// Instances replaced by a reload, still finishing their stop.
     stopping: Vec<JoinHandle<()>>,
+    /// Whether each tracked service has a healthy real server, as the director said last
+    /// (an instance started later is told at once).
+    services: BTreeMap<String, bool>,
 }
 
 impl VrrpSet {
-    /// Starts every configured instance (from the event loop).
-    pub fn start(&mut self, cfg: &Config) {
-        self.active = true;
-        self.rt_priority = cfg.director.vrrp_rt_priority;
-        self.apply(cfg);
-    }
-
     /// The VRRP thread, started when first needed.
     fn thread(&mut self) -> Option<&RuntimeThread> {
         if self.thread.is_none() {
@@ -260,21 +150,21 @@ impl VrrpSet {
         self.thread.as_ref()
     }
 
-    /// Brings the running instances in line with `cfg`: new ones start, removed ones stop,
+    /// Brings the running instances in line with `setup`: new ones start, removed ones stop,
     /// changed ones (or all, when the sync daemon changed) restart; the others keep running.
-    pub fn apply(&mut self, cfg: &Config) {
-        if !self.active {
-            return;
+    /// The real-time priority is the one of the first setup (the thread's, for its life).
+    pub fn apply(&mut self, setup: VrrpSetup) {
+        if self.thread.is_none() {
+            self.rt_priority = setup.rt_priority;
         }
-        let sync = sync_for(cfg);
-        let sync_changed = sync != self.sync;
-        self.sync = sync;
+        let sync_changed = setup.sync != self.sync;
+        self.sync = setup.sync;
         let running: BTreeMap<String, InstanceConfig> = self
             .running
             .iter()
             .map(|(n, r)| (n.clone(), r.cfg.clone()))
             .collect();
-        let (stop, start) = restarts(&running, instance_configs(cfg), sync_changed);
+        let (stop, start) = restarts(&running, setup.instances, sync_changed);
         for name in stop {
             if let Some(r) = self.running.remove(&name) {
                 tracing::info!(instance = %name, "vrrp instance stopping (configuration changed)");
@@ -305,40 +195,30 @@ impl VrrpSet {
                         tracing::error!("vrrp instance stopped: {e}");
                     }
                 });
-                self.running.insert(
-                    name,
-                    Running {
-                        cfg,
-                        control,
-                        task,
-                        reported: BTreeMap::new(),
-                        seen: None,
-                        dropped: BTreeMap::new(),
-                    },
-                );
+                let mut r = Running {
+                    cfg,
+                    control,
+                    task,
+                    reported: BTreeMap::new(),
+                    seen: None,
+                    dropped: BTreeMap::new(),
+                };
+                let known: Vec<(String, bool)> =
+                    self.services.iter().map(|(s, u)| (s.clone(), *u)).collect();
+                for (service, up) in known {
+                    r.track(&service, up);
+                }
+                self.running.insert(name, r);
             }
             Err(e) => tracing::error!("vrrp instance not started: {e}"),
         }
     }
 
-    /// Reports the carried services' health ("a healthy real server in the table") to the
-    /// instances, only what changed.
-    pub fn track(&mut self, plan: &Plan) {
+    /// Tells the instances that track `service` whether it has a healthy real server.
+    pub fn track(&mut self, service: &str, up: bool) {
+        self.services.insert(service.to_string(), up);
         for r in self.running.values_mut() {
-            for t in &r.cfg.track {
-                let TrackTarget::Service(svc) = &t.target else {
-                    continue;
-                };
-                let up = plan.services.get(svc).is_some_and(|s| s.healthy > 0);
-                if r.reported.get(svc) != Some(&up) {
-                    if !up {
-                        tracing::warn!(instance = %r.cfg.name, service = %svc,
-                            "no healthy real server: lowering the vrrp priority");
-                    }
-                    r.control.track(t.target.clone(), up);
-                    r.reported.insert(svc.clone(), up);
-                }
-            }
+            r.track(service, up);
         }
     }
 
@@ -458,82 +338,15 @@ impl VrrpSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
+    use crate::config::Config;
+    use crate::director::vrrp::{instance_config, instance_configs, setup};
     use std::path::Path;
 
     fn example() -> Config {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        super::super::reload::load(&dir)
+        crate::config::load(&dir)
             .expect("example config loads")
-            .0
-    }
-
-    /// The example configuration with `director.yaml` edited by `edit`.
-    fn example_edited(edit: impl Fn(String) -> String) -> Config {
-        fn copy(from: &Path, to: &Path) {
-            std::fs::create_dir_all(to).unwrap();
-            for e in std::fs::read_dir(from).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    copy(&e.path(), &to.join(e.file_name()));
-                } else {
-                    std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-                }
-            }
-        }
-        let tmp = tempfile::tempdir().unwrap();
-        copy(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-            tmp.path(),
-        );
-        let file = tmp.path().join("director.yaml");
-        let text = std::fs::read_to_string(&file).unwrap();
-        std::fs::write(&file, edit(text)).unwrap();
-        match super::super::reload::load(tmp.path()) {
-            Ok((cfg, _)) => cfg,
-            Err(e) => panic!("edited config does not load: {:?}", e.errors),
-        }
-    }
-
-    #[test]
-    fn owner_and_stop_hook_with_timeout_from_director_yaml() {
-        let cfg = example_edited(|t| {
-            t.replace("priority: 150 ", "priority: 255 ").replace(
-                "    preempt_delay: 0s",
-                "    track: {interfaces: [eth1]}\n    \
-                 notify: {master: /sbin/to-master, stop: /sbin/to-stop, timeout: 2s}\n    \
-                 preempt_delay: 0s",
-            )
-        });
-        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
-        assert_eq!(c.priority, 255);
-        assert!(c.to_fsm().is_ok());
-        let hooks: Vec<(Vec<NotifyState>, Vec<String>, Duration)> = c
-            .notify
-            .iter()
-            .map(|h| (h.on.clone(), h.command.clone(), h.timeout))
-            .collect();
-        assert_eq!(
-            hooks,
-            vec![
-                (
-                    vec![NotifyState::Master],
-                    vec!["/sbin/to-master".to_string()],
-                    Duration::from_secs(2)
-                ),
-                (
-                    vec![NotifyState::Stop],
-                    vec!["/sbin/to-stop".to_string()],
-                    Duration::from_secs(2)
-                ),
-            ]
-        );
-        // The owner keeps 255 with its tracked interface and its services down.
-        let mut t = vrrp::track::Tracker::new(c.priority, &c.track);
-        for target in c.track.iter().map(|t| t.target.clone()) {
-            assert_eq!(t.set(&target, false), None, "{target:?}");
-        }
-        assert_eq!(t.priority(), 255);
+            .config
     }
 
     fn status(state: State, fault: bool) -> Status {
@@ -616,8 +429,8 @@ mod tests {
             }
         }
         std::fs::write(tmp.path().join("director.yaml"), text).unwrap();
-        super::super::reload::load(tmp.path())
-            .map(|(c, _)| c)
+        crate::config::load(tmp.path())
+            .map(|l| l.config)
             .map_err(|e| e.errors.iter().map(|d| d.message.clone()).collect())
     }
 
@@ -626,13 +439,13 @@ mod tests {
         // Default: the first instance.
         let cfg = two_instances("").expect("loads");
         assert_eq!(cfg.director.vrrp.len(), 2);
-        let sync = sync_for(&cfg);
+        let sync = setup(&cfg).sync;
         assert_eq!(sync.as_ref().map(|(n, _)| n.as_str()), Some("vi_51"));
         assert!(drives_sync(&sync, "vi_51"));
         assert!(!drives_sync(&sync, "vi_52"));
         // Named.
         let cfg = two_instances("  instance: vi_52\n").expect("loads");
-        let sync = sync_for(&cfg);
+        let sync = setup(&cfg).sync;
         assert!(drives_sync(&sync, "vi_52"));
         assert!(!drives_sync(&sync, "vi_51"));
         // Following another instance restarts them all (the switch moves).
@@ -640,7 +453,7 @@ mod tests {
             .into_iter()
             .map(|c| (c.name.clone(), c))
             .collect();
-        let before = sync_for(&two_instances("").unwrap());
+        let before = setup(&two_instances("").unwrap()).sync;
         let (stop, _) = restarts(&running, instance_configs(&cfg), before != sync);
         assert_eq!(stop.len(), 2);
         // An unknown instance is a configuration error.
@@ -652,91 +465,7 @@ mod tests {
         // Without sync_daemon nobody drives it.
         let mut cfg = cfg;
         cfg.director.sync_daemon = None;
-        assert!(!drives_sync(&sync_for(&cfg), "vi_51"));
-    }
-
-    #[test]
-    fn example_instance_maps_to_the_runner_config() {
-        let cfg = example();
-        let all = instance_configs(&cfg);
-        assert_eq!(all.len(), 1);
-        let c = &all[0];
-        assert_eq!((c.name.as_str(), c.interface.as_str()), ("vi_51", "eth0"));
-        assert_eq!((c.vrid, c.priority), (51, 150));
-        assert_eq!(c.advert_interval, Duration::from_secs(1));
-        assert!(c.preempt);
-        assert_eq!(c.preempt_delay, Duration::ZERO);
-        let vips: Vec<String> = c.vips.iter().map(|v| format!("{v:?}")).collect();
-        assert_eq!(c.vips.len(), 3, "{vips:?}");
-        assert_eq!(c.vips[2].address, "198.51.100.1".parse::<IpAddr>().unwrap());
-        assert_eq!(c.vips[2].prefix, 24);
-        assert_eq!(c.vips[2].interface.as_deref(), Some("eth1"));
-        assert_eq!(c.vips[0].interface, None);
-        // The runner accepts it; adverts carry the IPv4 VIP on eth0 only.
-        let fsm = c.to_fsm().unwrap();
-        assert_eq!(
-            fsm.advert_addrs,
-            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
-        );
-        // Both example services listen on the VIPs: they are tracked with the default weight.
-        let carried = carried_services(&cfg, &cfg.director.vrrp[0]);
-        assert!(!carried.is_empty());
-        let services: Vec<(&TrackTarget, u8)> =
-            c.track.iter().map(|t| (&t.target, t.weight)).collect();
-        for s in &carried {
-            assert!(
-                services.contains(&(&TrackTarget::Service(s.clone()), DEFAULT_SERVICE_DECREMENT))
-            );
-        }
-        assert_eq!(c.track.len(), carried.len());
-        assert!(c.notify.is_empty());
-        assert!(c.unicast_peers.is_empty());
-    }
-
-    #[test]
-    fn tracking_notify_and_peers_are_carried_over() {
-        let mut cfg = example();
-        let inst = &mut cfg.director.vrrp[0];
-        inst.track = Some(config::Track {
-            interfaces: vec!["eth1".into()],
-            priority_decrement: Some(30),
-        });
-        inst.notify.master = Some("/usr/local/sbin/to-master".into());
-        inst.notify.fault = Some("/usr/local/sbin/to-fault".into());
-        inst.unicast_peers = vec!["192.0.2.3".parse().unwrap()];
-        inst.preempt = false;
-        inst.preempt_delay = Duration::from_secs(2);
-        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
-        assert_eq!(c.track[0].target, TrackTarget::Interface("eth1".into()));
-        assert!(c.track.iter().all(|t| t.weight == 30));
-        assert_eq!(c.notify.len(), 2);
-        assert_eq!(c.notify[0].on, vec![NotifyState::Master]);
-        assert_eq!(
-            c.notify[0].command,
-            vec!["/usr/local/sbin/to-master".to_string()]
-        );
-        assert_eq!(c.notify[1].on, vec![NotifyState::Fault]);
-        assert_eq!(
-            c.unicast_peers,
-            vec!["192.0.2.3".parse::<IpAddr>().unwrap()]
-        );
-        assert!(!c.preempt);
-        assert_eq!(c.preempt_delay, Duration::from_secs(2));
-        assert!(c.to_fsm().is_ok());
-        // Without a decrement a lost interface drops the priority to the floor.
-        cfg.director.vrrp[0]
-            .track
-            .as_mut()
-            .unwrap()
-            .priority_decrement = None;
-        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
-        assert_eq!(c.track[0].weight, INTERFACE_FAULT_WEIGHT);
-        let t = vrrp::track::Tracker::new(c.priority, &c.track);
-        let mut t2 = t.clone();
-        assert_eq!(
-            t2.set(&TrackTarget::Interface("eth1".into()), false),
-            Some(1)
-        );
+        assert!(!drives_sync(&setup(&cfg).sync, "vi_51"));
     }
 
     #[test]
@@ -765,15 +494,5 @@ mod tests {
         let (stop, start) = restarts(&running, vec![a.clone(), b.clone()], true);
         assert_eq!(stop.len(), 2);
         assert_eq!(start, vec![a, b]);
-    }
-
-    #[test]
-    fn example_sync_daemon_template() {
-        let cfg = example();
-        let t = sync_template(cfg.director.sync_daemon.as_ref().unwrap());
-        assert_eq!(t.mcast_ifn, "eth1");
-        assert_eq!(t.sync_id, 51);
-        assert_eq!(t.group, Some("224.0.0.81".parse().unwrap()));
-        assert_eq!((t.port, t.ttl), (Some(8848), Some(1)));
     }
 }

@@ -56,6 +56,29 @@ pub enum IpvsError {
 }
 
 impl IpvsError {
+    /// The errno name the kernel's refusal stands for (`ENOENT`, `EEXIST`, ...), for the
+    /// `error` label of `lbd_netlink_errors_total`; `other` when it was not the kernel's.
+    pub fn errno_label(&self) -> &'static str {
+        match self {
+            IpvsError::PermissionDenied => "EPERM",
+            IpvsError::ServiceExists(_) | IpvsError::DestExists { .. } => "EEXIST",
+            IpvsError::NoSuchService(_)
+            | IpvsError::NoSuchDest { .. }
+            | IpvsError::NoScheduler(_)
+            | IpvsError::NoSchedulerOrPe { .. } => "ENOENT",
+            IpvsError::DestOutOfRange { .. } => "ERANGE",
+            IpvsError::InvalidDest { .. } | IpvsError::Invalid { .. } => "EINVAL",
+            IpvsError::FamilyNotSupported { .. } => "EAFNOSUPPORT",
+            IpvsError::Kernel { err, .. } => match err.raw_os_error() {
+                Some(libc::ESRCH) => "ESRCH",
+                Some(libc::EBUSY) => "EBUSY",
+                Some(libc::ENOMEM) => "ENOMEM",
+                _ => "other",
+            },
+            _ => "other",
+        }
+    }
+
     /// The kernel's errno (positive) for `cmd` about `target`, in words.
     pub fn from_kernel(cmd: IpvsCmd, target: &Target, errno: i32) -> Self {
         let what = describe(cmd, target);

@@ -11,13 +11,13 @@
 use super::process::{self, ProcessSpec};
 use super::spec::AlertSpec;
 use crate::node::{AlertKind, NodeState};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 /// One alert to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertCall {
     pub node: String,
     pub address: String,
@@ -31,7 +31,7 @@ pub struct AlertCall {
 }
 
 /// One run of one alert, for the event history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRecord {
     pub node: String,
     pub watch: String,
@@ -149,6 +149,7 @@ pub async fn run_alerts(
 pub struct AlertQueues {
     queues: HashMap<String, mpsc::UnboundedSender<(Vec<AlertSpec>, AlertCall, Duration)>>,
     records: mpsc::UnboundedSender<AlertRecord>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl AlertQueues {
@@ -157,21 +158,30 @@ impl AlertQueues {
         AlertQueues {
             queues: HashMap::new(),
             records,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Ends every run at once (each script's process group is killed) and drops the queues.
+    pub fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
         }
     }
 
     /// Queues the alerts for the call's node (must be called inside a tokio runtime).
     pub fn send(&mut self, alerts: Vec<AlertSpec>, call: AlertCall, timeout: Duration) {
         let records = self.records.clone();
+        let tasks = &mut self.tasks;
         let queue = self.queues.entry(call.node.clone()).or_insert_with(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<AlertSpec>, AlertCall, Duration)>();
-            tokio::spawn(async move {
+            tasks.push(tokio::spawn(async move {
                 while let Some((alerts, call, timeout)) = rx.recv().await {
                     for r in run_alerts(&alerts, &call, timeout).await {
                         let _ = records.send(r);
                     }
                 }
-            });
+            }));
             tx
         });
         let _ = queue.send((alerts, call, timeout));

@@ -15,7 +15,7 @@ pub mod status;
 
 pub use checks::{Pingers, Prepared};
 pub use outcome::{CheckError, Outcome, Pass};
-pub use spec::{AlertSpec, CheckSpec, WatchSpec};
+pub use spec::{AlertSpec, CheckSpec, WatchId, WatchSpec};
 pub mod alert;
 pub mod external;
 pub mod process;

@@ -1,10 +1,10 @@
 //! The result of one check of one node: a pass (with an agent's load or a warning such as a
 //! certificate about to expire) or a typed failure that says why.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A passing check.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pass {
     /// The load 0-100 an agent reported.
     pub load: Option<u8>,
@@ -13,7 +13,7 @@ pub struct Pass {
 }
 
 /// Why a check failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
 pub enum CheckError {
     #[error("connection refused")]

@@ -9,11 +9,11 @@ use super::checks::{Pingers, Prepared};
 use super::external;
 use super::outcome::{CheckError, Outcome};
 use super::schedule::{CheckId, Scheduler, Stats};
-use super::spec::WatchSpec;
+use super::spec::{WatchId, WatchSpec};
 use super::Millis;
 use crate::node::Cadence;
 use prometheus_client::metrics::counter::Counter;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -24,17 +24,17 @@ use tokio::sync::mpsc;
 pub const REPORT_BATCH: Duration = Duration::from_millis(10);
 
 /// One node a watch checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub node: String,
     pub addr: IpAddr,
 }
 
 /// The outcome of one check of one node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
-    pub group: String,
-    pub service: String,
+    /// The service's watch, or the hostgroup's ping watch.
+    pub watch: WatchId,
     pub node: String,
     pub outcome: Outcome,
     /// When the check started (ms since the runner started).
@@ -45,9 +45,9 @@ pub struct CheckReport {
 /// Steering from the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// The node state machine's `ScheduleCheck` for (service, node).
+    /// The node state machine's `ScheduleCheck` for (watch, node).
     Cadence {
-        service: String,
+        watch: WatchId,
         node: String,
         cadence: Cadence,
     },
@@ -55,6 +55,7 @@ pub enum Command {
 }
 
 struct Job {
+    watch: WatchId,
     group: String,
     service: String,
     check: Prepared,
@@ -66,7 +67,7 @@ struct Job {
 pub struct Runner {
     scheduler: Scheduler,
     jobs: Vec<Arc<Job>>,
-    lookup: HashMap<(String, String), CheckId>,
+    lookup: HashMap<(WatchId, String), CheckId>,
     start: Instant,
     pingers: Arc<Pingers>,
     /// Incremented with the scheduler's missed intervals as they happen.
@@ -95,9 +96,14 @@ impl Runner {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Adds a watch over its nodes: one check per node, or one run per interval for all nodes
-    /// for an external monitor.
-    pub fn add_watch(&mut self, watch: &WatchSpec, targets: &[Target]) -> Result<(), CheckError> {
+    /// Adds watch `id` over its nodes: one check per node, or one run per interval for all
+    /// nodes for an external monitor.
+    pub fn add_watch(
+        &mut self,
+        id: &WatchId,
+        watch: &WatchSpec,
+        targets: &[Target],
+    ) -> Result<(), CheckError> {
         let check = Prepared::new(&watch.monitor)?;
         let per_group = matches!(check, Prepared::External(_));
         let groups: Vec<Vec<Target>> = if per_group {
@@ -109,17 +115,17 @@ impl Runner {
         for group in groups {
             // A built-in check costs no process: every node is checked within a second of the
             // start; external monitors fork, so their first runs spread over the interval.
-            let id = if per_group {
+            let check_id = if per_group {
                 self.scheduler.add(watch.timing(), now)
             } else {
                 self.scheduler.add_soon(watch.timing(), now)
             };
             for t in &group {
-                self.lookup
-                    .insert((watch.service.clone(), t.node.clone()), id);
+                self.lookup.insert((id.clone(), t.node.clone()), check_id);
             }
-            debug_assert_eq!(id.0 as usize, self.jobs.len());
+            debug_assert_eq!(check_id.0 as usize, self.jobs.len());
             self.jobs.push(Arc::new(Job {
+                watch: id.clone(),
                 group: watch.group.clone(),
                 service: watch.service.clone(),
                 check: check.clone(),
@@ -191,8 +197,8 @@ impl Runner {
                 }
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Stop) => break,
-                    Some(Command::Cadence { service, node, cadence }) => {
-                        if let Some(&id) = self.lookup.get(&(service, node)) {
+                    Some(Command::Cadence { watch, node, cadence }) => {
+                        if let Some(&id) = self.lookup.get(&(watch, node)) {
                             let now = self.now();
                             match cadence {
                                 Cadence::Now => self.scheduler.check_now(id, now),
@@ -247,8 +253,7 @@ async fn run_job(job: &Job, pingers: &Pingers, started: Millis) -> Vec<CheckRepo
         .iter()
         .zip(outcomes)
         .map(|(t, outcome)| CheckReport {
-            group: job.group.clone(),
-            service: job.service.clone(),
+            watch: job.watch.clone(),
             node: t.node.clone(),
             outcome,
             started,
@@ -267,6 +272,7 @@ mod tests {
     #[test]
     fn a_tcp_check_in_flight_is_small() {
         let job = Job {
+            watch: WatchId::Service(String::new()),
             group: String::new(),
             service: String::new(),
             check: Prepared::Tcp(TcpCheck {

@@ -8,6 +8,24 @@ use std::time::Duration;
 use super::schedule::Timing;
 use super::status::StatusRanges;
 
+/// Which watch a check belongs to: a service's own (named after the service), or the ping
+/// watch of a hostgroup (node liveness, named after the group).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchId {
+    Service(String),
+    Ping(String),
+}
+
+impl std::fmt::Display for WatchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchId::Service(s) => f.write_str(s),
+            WatchId::Ping(g) => write!(f, "ping of {g}"),
+        }
+    }
+}
+
 /// One watch: a service monitored on every node of a hostgroup (Mon's `watch`/`service`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,7 @@ mod diff;
 mod table;
 
 pub use diff::diff;
-pub use table::{Table, TableError, TableService};
+pub use table::{patch, Table, TableError, TableService};
 
 #[cfg(test)]
 mod tests;

@@ -93,3 +93,41 @@ impl Table {
         self.services.values().map(|s| s.dests.len()).sum()
     }
 }
+
+/// Patches one operation the kernel accepted into `table` (the mirror between two dumps).
+pub fn patch(table: &mut Table, op: &crate::ipvs::Op) {
+    use crate::ipvs::Op;
+    match op {
+        Op::AddService(s) | Op::EditService(s) => {
+            let dests = table
+                .services
+                .remove(&s.key)
+                .map(|t| t.dests)
+                .unwrap_or_default();
+            table.services.insert(
+                s.key,
+                TableService {
+                    service: s.clone(),
+                    dests,
+                },
+            );
+        }
+        Op::DelService(k) => {
+            table.services.remove(k);
+        }
+        Op::AddDest { service, dest } | Op::EditDest { service, dest } => {
+            if let Some(t) = table.services.get_mut(service) {
+                t.dests.insert((dest.addr, dest.port), dest.clone());
+            }
+        }
+        Op::DelDest {
+            service,
+            addr,
+            port,
+        } => {
+            if let Some(t) = table.services.get_mut(service) {
+                t.dests.remove(&(*addr, *port));
+            }
+        }
+    }
+}

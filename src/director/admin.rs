@@ -1,7 +1,7 @@
 //! Administrative overrides set by the operator (`lbctl drain|disable|enable|maintenance`):
 //! drain keeps a real server with weight 0 (existing connections finish), disable takes it out,
 //! maintenance takes a node out of every service and silences its alerts. Per node or per
-//! (node, service); persisted in the state directory by [`super::persist`].
+//! (node, service); persisted in the state file ([`super::state`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,6 +41,22 @@ pub enum Effective {
 }
 
 impl Effective {
+    /// The number `lbd_real_server_admin` gives it: enabled 0, drain 1, disabled 2,
+    /// maintenance 3.
+    pub fn number(self) -> i64 {
+        match self {
+            Effective::Enabled => 0,
+            Effective::Drain => 1,
+            Effective::Disabled => 2,
+            Effective::Maintenance => 3,
+        }
+    }
+
+    /// Whether the real server is kept out by the operator.
+    pub fn is_out(self) -> bool {
+        matches!(self, Effective::Disabled | Effective::Maintenance)
+    }
+
     /// The word used in views and logs.
     pub fn as_str(self) -> &'static str {
         match self {

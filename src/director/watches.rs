@@ -1,10 +1,11 @@
-//! The configuration's watches as the monitor runner wants them: one [`WatchSpec`] per service
-//! with its targets (the nodes of the service's hostgroup), one ping watch per hostgroup with
-//! a `ping:` block (each node pinged once, by the first such group that holds it), and one
-//! [`NodeConfig`] per node for its state machine.
+//! The configuration's watches as the monitor runner wants them, each under its typed
+//! [`WatchId`]: one [`WatchSpec`] per service with its targets (the nodes of the service's
+//! hostgroup), one ping watch per hostgroup with a `ping:` block (each node pinged once, by the
+//! first such group that holds it); which of them a reload restarts; and one [`NodeConfig`]
+//! per node for its state machine.
 
 use crate::config::{self, Config, Monitor, PingWatch, Service};
-use crate::monitor::spec::{self as m, AlertSpec, CheckSpec, WatchSpec};
+use crate::monitor::spec::{self as m, AlertSpec, CheckSpec, WatchId, WatchSpec};
 use crate::monitor::status::StatusRanges;
 use crate::monitor::Target;
 use crate::node::{NodeConfig, ServiceConfig};
@@ -130,14 +131,6 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
     (spec, targets)
 }
 
-/// Ping watches are named `ping:GROUP` (a colon never appears in a service name).
-pub const PING_PREFIX: &str = "ping:";
-
-/// The ping watch name of a hostgroup.
-pub fn ping_watch_name(group: &str) -> String {
-    format!("{PING_PREFIX}{group}")
-}
-
 /// [`Config::pinged_nodes`], owned: node name → (group, settings, address).
 fn pinged_nodes(cfg: &Config) -> BTreeMap<String, (String, PingWatch, std::net::IpAddr)> {
     cfg.pinged_nodes()
@@ -146,16 +139,16 @@ fn pinged_nodes(cfg: &Config) -> BTreeMap<String, (String, PingWatch, std::net::
         .collect()
 }
 
-/// The ping watches: `ping:GROUP` → the watch and the nodes it pings (each node in one watch
+/// The ping watches: one per pinging hostgroup with the nodes it pings (each node in one watch
 /// only, so a node serving two services is pinged once). Debouncing (rise/fall) is the node
 /// machine's, so the watch itself counts every result.
-pub fn ping_watches(cfg: &Config) -> BTreeMap<String, (WatchSpec, Vec<Target>)> {
-    let mut out: BTreeMap<String, (WatchSpec, Vec<Target>)> = BTreeMap::new();
+pub fn ping_watches(cfg: &Config) -> BTreeMap<WatchId, (WatchSpec, Vec<Target>)> {
+    let mut out: BTreeMap<WatchId, (WatchSpec, Vec<Target>)> = BTreeMap::new();
     for (node, (group, p, addr)) in pinged_nodes(cfg) {
-        let name = ping_watch_name(&group);
-        let entry = out.entry(name.clone()).or_insert_with(|| {
+        let id = WatchId::Ping(group.clone());
+        let entry = out.entry(id).or_insert_with(|| {
             let mut spec = WatchSpec::new(
-                name,
+                crate::node::PING_WATCH,
                 group.clone(),
                 CheckSpec::Ping(m::PingCheck { count: 1 }),
             );
@@ -174,12 +167,54 @@ pub fn ping_watches(cfg: &Config) -> BTreeMap<String, (WatchSpec, Vec<Target>)> 
     out
 }
 
-/// Node name → the ping watch that pings it.
-pub fn ping_owners(cfg: &Config) -> BTreeMap<String, String> {
-    pinged_nodes(cfg)
-        .into_iter()
-        .map(|(node, (group, _, _))| (node, ping_watch_name(&group)))
-        .collect()
+/// The watches of a configuration: one per service, one per pinging hostgroup.
+pub type Watches = BTreeMap<WatchId, (WatchSpec, Vec<Target>)>;
+
+/// The watches of `cfg`.
+pub fn watches(cfg: &Config) -> Watches {
+    let mut w: Watches = cfg
+        .services
+        .iter()
+        .map(|s| (WatchId::Service(s.name.clone()), watch_of(cfg, s)))
+        .collect();
+    w.extend(ping_watches(cfg));
+    w
+}
+
+/// The ping watch that pings `node`.
+pub fn ping_watch_of(watches: &Watches, node: &str) -> Option<WatchId> {
+    watches.iter().find_map(|(id, (_, targets))| {
+        (matches!(id, WatchId::Ping(_)) && targets.iter().any(|t| t.node == node))
+            .then(|| id.clone())
+    })
+}
+
+/// Which watches a reload stops and starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchChanges {
+    /// Running watches to stop (removed or changed).
+    pub stop: Vec<WatchId>,
+    /// Watches to start (new or changed).
+    pub start: Vec<WatchId>,
+    /// Watches left running as they are.
+    pub unchanged: usize,
+}
+
+/// Compares the running watches with the new ones.
+pub fn watch_changes(old: &Watches, new: &Watches) -> WatchChanges {
+    let mut c = WatchChanges::default();
+    for (id, w) in old {
+        match new.get(id) {
+            Some(n) if n == w => c.unchanged += 1,
+            _ => c.stop.push(id.clone()),
+        }
+    }
+    for (id, w) in new {
+        if old.get(id) != Some(w) {
+            c.start.push(id.clone());
+        }
+    }
+    c
 }
 
 /// One state machine configuration per node name, with every service whose hostgroup holds

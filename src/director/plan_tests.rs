@@ -1,19 +1,20 @@
-//! Table-driven tests of the desired table: quorum and sorry server, the mass-removal guard,
-//! drain/disable/maintenance, agent weights, and reload carry-over of node health.
+//! Table-driven tests of the plan and the health it reads: quorum and sorry server, the
+//! mass-removal guard, drain/disable/maintenance, agent weights, and reload carry-over of node
+//! health.
 
 use super::admin::{Mode, Overrides};
-use super::desired::{all_healthy, desired, Check, Health, Pair};
-use super::nodes::Nodes;
+use super::health::{Health, LastCheck, Pair};
+use super::plan::{all_healthy, desired, Check, HealthSource};
 use super::watches::node_configs;
 use crate::config::Config;
-use crate::node::{Health as MHealth, NodeState};
+use crate::node::NodeState;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// A configuration directory written to a temp dir and loaded: one service `web` (VIP:80,
 /// `extra` appended to its YAML) over `n` nodes n1..nN at 198.51.100.11.. . The hostgroup has
 /// `ping: false` (these tests are about service checks; [`write_ping_config`] pings).
-pub(super) fn config(n: u8, director_extra: &str, service_extra: &str) -> Config {
+pub(crate) fn config(n: u8, director_extra: &str, service_extra: &str) -> Config {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), n, director_extra, service_extra);
     crate::config::load(dir.path())
@@ -21,7 +22,7 @@ pub(super) fn config(n: u8, director_extra: &str, service_extra: &str) -> Config
         .config
 }
 
-pub(super) fn write_config(
+pub(crate) fn write_config(
     dir: &std::path::Path,
     n: u8,
     director_extra: &str,
@@ -46,7 +47,7 @@ pub(super) fn write_config(
 }
 
 /// [`write_config`] with the hostgroup's `ping` block `ping` (e.g. `"ping: {fall: 1}\n"`).
-pub(super) fn write_ping_config(dir: &std::path::Path, n: u8, ping: &str) {
+pub(crate) fn write_ping_config(dir: &std::path::Path, n: u8, ping: &str) {
     write_config(dir, n, "", "");
     write_hostgroup(dir, n, ping);
 }
@@ -66,19 +67,33 @@ fn pair(n: u8) -> Pair {
     ("web".to_string(), format!("n{n}"))
 }
 
-fn health(cfg: &Config, down: &[u8], unknown: &[u8]) -> BTreeMap<Pair, Health> {
+fn health(cfg: &Config, down: &[u8], unknown: &[u8]) -> BTreeMap<Pair, (Check, u32)> {
     let mut h = all_healthy(cfg);
     for &n in down {
-        h.get_mut(&pair(n)).unwrap().check = Check::Down;
+        h.get_mut(&pair(n)).unwrap().0 = Check::Down;
     }
     for &n in unknown {
-        h.get_mut(&pair(n)).unwrap().check = Check::Unknown;
+        h.get_mut(&pair(n)).unwrap().0 = Check::Unknown;
     }
     h
 }
 
+fn last(ok: bool, summary: &str) -> LastCheck {
+    LastCheck {
+        ok,
+        summary: summary.into(),
+        latency_ms: 1,
+        at_ms: 0,
+    }
+}
+
+/// The check of a pair as the plan sees it.
+fn check_of(h: &Health, p: &Pair) -> Check {
+    h.pair(&p.0, &p.1).map_or(Check::Unknown, |x| x.check)
+}
+
 /// The real servers of `web` in the plan's table: (last octet, weight).
-fn dests(plan: &super::desired::Plan) -> Vec<(u8, i32)> {
+fn dests(plan: &super::plan::Plan) -> Vec<(u8, i32)> {
     let svc = plan.table.services.values().next().expect("one service");
     svc.dests
         .values()
@@ -218,7 +233,7 @@ fn drain_keeps_weight_zero_disable_and_maintenance_take_out() {
 fn agent_weights_reach_the_table() {
     let cfg = config(2, "", "");
     let mut h = health(&cfg, &[], &[]);
-    h.get_mut(&pair(2)).unwrap().weight = 37;
+    h.get_mut(&pair(2)).unwrap().1 = 37;
     let plan = desired(&cfg, &h, &Overrides::default(), &BTreeMap::new());
     assert_eq!(dests(&plan), vec![(11, 1), (12, 37)]);
 }
@@ -226,68 +241,70 @@ fn agent_weights_reach_the_table() {
 #[test]
 fn machines_turn_reports_into_health_with_agent_load() {
     let cfg = config(2, "", "  rise: 2\n");
-    let mut nodes = Nodes::new(node_configs(&cfg), 0, 0);
-    assert_eq!(nodes.health()[&pair(1)].check, Check::Unknown);
-    nodes.report(10, &pair(1), true, Some(25), String::new());
-    assert_eq!(nodes.health()[&pair(1)].check, Check::Unknown, "rise 2");
-    nodes.report(20, &pair(1), true, Some(25), String::new());
-    let h = nodes.health()[&pair(1)];
+    let mut nodes = Health::new(node_configs(&cfg), 0, 0);
+    assert_eq!(check_of(&nodes, &pair(1)), Check::Unknown);
+    nodes.check(10, &pair(1), true, Some(25), last(true, ""));
+    assert_eq!(check_of(&nodes, &pair(1)), Check::Unknown, "rise 2");
+    nodes.check(20, &pair(1), true, Some(25), last(true, ""));
+    let h = nodes.pair("web", "n1").unwrap();
     assert_eq!(h.check, Check::Up);
     // Node weight 1 at load 25 rounds down to 0; the load is remembered for the state file.
     assert_eq!(h.weight, 0);
     assert_eq!(nodes.known()[&pair(1)].load, Some(25));
-    nodes.report(30, &pair(2), false, None, "refused".into());
-    assert_eq!(nodes.health()[&pair(2)].check, Check::Down);
+    nodes.check(30, &pair(2), false, None, last(false, "refused"));
+    let h = nodes.pair("web", "n2").unwrap();
+    assert_eq!((h.check, h.failure), (Check::Down, Some("refused")));
 }
 
 #[test]
 fn a_report_says_what_it_changed() {
     let cfg = config(2, "", "");
-    let mut nodes = Nodes::new(node_configs(&cfg), 0, 0);
+    let mut nodes = Health::new(node_configs(&cfg), 0, 0);
     let before = nodes.state("n1");
-    let r = nodes.report(1, &pair(1), true, None, String::new());
-    assert_eq!(r.health, (Some(MHealth::Unknown), Some(MHealth::Up)));
-    let r = nodes.report(2, &pair(1), true, None, String::new());
-    assert_eq!(r.health, (Some(MHealth::Up), Some(MHealth::Up)));
-    assert!(r.node.is_none() && r.actions.is_empty(), "{r:?}");
+    let r = nodes.check(1, &pair(1), true, None, last(true, ""));
+    assert!(r.changed, "unknown -> up");
+    let r = nodes.check(2, &pair(1), true, None, last(true, ""));
+    assert!(
+        !r.changed && r.node.is_none() && r.actions.is_empty(),
+        "{r:?}"
+    );
     assert_eq!(nodes.state("n1"), before);
-    let r = nodes.report(3, &pair(1), false, None, "refused".into());
-    assert_eq!(r.health, (Some(MHealth::Up), Some(MHealth::Down)));
+    let r = nodes.check(3, &pair(1), false, None, last(false, "refused"));
+    assert!(r.changed);
     assert_eq!(r.node, Some((NodeState::Online, NodeState::Failed)));
     assert_eq!(nodes.state("n1"), Some(NodeState::Failed));
     assert!(!r.actions.is_empty());
     // Failing again changes nothing; the other node is untouched throughout.
-    let r = nodes.report(4, &pair(1), false, None, "refused".into());
-    assert!(r.node.is_none(), "{r:?}");
+    let r = nodes.check(4, &pair(1), false, None, last(false, "refused"));
+    assert!(r.node.is_none() && !r.changed, "{r:?}");
     assert_eq!(nodes.state("n2"), Some(NodeState::Online));
     // An unknown pair is not an error: nothing happens.
-    let r = nodes.report(5, &("web".into(), "n9".into()), true, None, String::new());
-    assert!(r.node.is_none() && r.actions.is_empty() && r.health == (None, None));
+    let r = nodes.check(5, &("web".into(), "n9".into()), true, None, last(true, ""));
+    assert!(r.node.is_none() && r.actions.is_empty() && !r.changed);
 }
 
 #[test]
 fn reload_carries_health_over_for_unchanged_and_changed_nodes() {
     let cfg = config(3, "", "");
-    let mut nodes = Nodes::new(node_configs(&cfg), 0, 0);
-    nodes.report(1, &pair(1), true, None, String::new());
-    nodes.report(1, &pair(2), false, None, "refused".into());
+    let mut nodes = Health::new(node_configs(&cfg), 0, 0);
+    nodes.check(1, &pair(1), true, None, last(true, ""));
+    nodes.check(1, &pair(2), false, None, last(false, "refused"));
     // Same nodes, a different rise: every machine is rebuilt, the health replayed.
     let changed = config(4, "", "  rise: 3\n");
     let kept = nodes.reconfigure(node_configs(&changed), 5, 0);
     assert_eq!(kept, 0);
-    let h = nodes.health();
-    assert_eq!(h[&pair(1)].check, Check::Up);
-    assert_eq!(h[&pair(2)].check, Check::Down);
-    assert_eq!(h[&pair(3)].check, Check::Unknown);
+    assert_eq!(check_of(&nodes, &pair(1)), Check::Up);
+    assert_eq!(check_of(&nodes, &pair(2)), Check::Down);
+    assert_eq!(check_of(&nodes, &pair(3)), Check::Unknown);
     assert_eq!(
-        h[&pair(4)].check,
+        check_of(&nodes, &pair(4)),
         Check::Unknown,
         "a new node starts unknown"
     );
     // An identical configuration keeps every machine as it is.
     let kept = nodes.reconfigure(node_configs(&changed), 6, 0);
     assert_eq!(kept, 4);
-    assert_eq!(nodes.health()[&pair(1)].check, Check::Up);
+    assert_eq!(check_of(&nodes, &pair(1)), Check::Up);
 }
 
 #[test]
@@ -310,21 +327,28 @@ fn turning_the_ping_watch_on_by_reload_keeps_known_health() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), 2, "", "");
     let load = |d: &std::path::Path| crate::config::load(d).unwrap().config;
-    let mut nodes = Nodes::new(node_configs(&load(dir.path())), 0, 0);
-    nodes.report(1, &pair(1), true, None, String::new());
+    let mut nodes = Health::new(node_configs(&load(dir.path())), 0, 0);
+    nodes.check(1, &pair(1), true, None, last(true, ""));
     assert!(!nodes.is_pinged("n1"));
     write_ping_config(dir.path(), 2, "ping: {fall: 3}\n");
     let kept = nodes.reconfigure(node_configs(&load(dir.path())), 5, 0);
     assert_eq!(kept, 0, "new ping settings: new machines");
     assert!(nodes.is_pinged("n1"));
-    let h = nodes.health();
-    assert_eq!(h[&pair(1)].check, Check::Up, "replayed: answered, passing");
-    assert_eq!(h[&pair(2)].check, Check::Unknown, "not pinged yet");
+    assert_eq!(
+        check_of(&nodes, &pair(1)),
+        Check::Up,
+        "replayed: answered, passing"
+    );
+    assert_eq!(check_of(&nodes, &pair(2)), Check::Unknown, "not pinged yet");
     // fall 3: two silent pings are not enough, the third takes it offline.
-    nodes.ping(6, "n1", false);
-    nodes.ping(7, "n1", false);
-    assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Online));
-    nodes.ping(8, "n1", false);
-    assert_eq!(nodes.state("n1"), Some(crate::node::NodeState::Offline));
-    assert_eq!(nodes.health()[&pair(1)].check, Check::Offline);
+    nodes.ping(6, "n1", false, last(false, "no echo reply"));
+    nodes.ping(7, "n1", false, last(false, "no echo reply"));
+    assert_eq!(nodes.state("n1"), Some(NodeState::Online));
+    nodes.ping(8, "n1", false, last(false, "no echo reply"));
+    assert_eq!(nodes.state("n1"), Some(NodeState::Offline));
+    let h = nodes.pair("web", "n1").unwrap();
+    assert_eq!(
+        (h.check, h.failure),
+        (Check::Offline, Some("no echo reply"))
+    );
 }

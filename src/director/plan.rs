@@ -1,6 +1,7 @@
 //! The desired IPVS table as a pure function of the configuration, the health of every
-//! (service, node) pair (with the weight an agent check reported), the operator's overrides
-//! and the previous plan (for the mass-removal guard).
+//! (service, node) pair (with the weight an agent check reported), the operator's overrides and
+//! the previous plan (for the mass-removal guard). The one owner of "is this real server in the
+//! table, with what weight, and why": every table change's reason is the plan's `why`.
 //!
 //! Rules, per service:
 //! - a node is in the table when its check passes and the operator has not disabled it or put
@@ -12,15 +13,18 @@
 //!   table, the sorry server (if any) is added; it leaves when quorum returns.
 
 use super::admin::{Effective, Overrides};
-use crate::cli::apply::{forward_of, service_of};
+use super::health::Pair;
+use super::mapping::{forward_of, service_of};
 use crate::config::{Config, Service};
 use crate::ipvs::{Dest, ServiceKey};
 use crate::reconcile::{Table, TableError};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The debounced result of a (service, node) check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Check {
     /// Not decided yet: out of the table unless it already was (guard) or adopted.
     Unknown,
@@ -30,16 +34,45 @@ pub enum Check {
     Offline,
 }
 
-/// The health of one (service, node) pair.
+impl Check {
+    /// The word views use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Up => "up",
+            Check::Down => "down",
+            Check::Offline => "offline",
+            Check::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the plan needs to know of one pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Health {
+pub struct PairHealth<'a> {
     pub check: Check,
     /// The weight it should have when in: the node's weight scaled by an agent's load.
     pub weight: u32,
+    /// Why it is down (the last failed check's summary) or offline (the last ping's).
+    pub failure: Option<&'a str>,
 }
 
-/// (service name, node name).
-pub type Pair = (String, String);
+/// Where the plan reads health from: the director's [`super::health::Health`], or a map in
+/// tests and `lbctl apply`. A pair it does not know is `Unknown` with the node's weight.
+pub trait HealthSource {
+    fn pair(&self, service: &str, node: &str) -> Option<PairHealth<'_>>;
+}
+
+/// The simple source: (check, weight) by pair.
+impl HealthSource for BTreeMap<Pair, (Check, u32)> {
+    fn pair(&self, service: &str, node: &str) -> Option<PairHealth<'_>> {
+        self.get(&(service.to_string(), node.to_string()))
+            .map(|&(check, weight)| PairHealth {
+                check,
+                weight,
+                failure: None,
+            })
+    }
+}
 
 /// One (service, node) real server in the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +83,7 @@ pub struct Member {
     pub weight: Option<i32>,
     pub admin: Effective,
     pub check: Check,
-    /// Why it is (or is not) in the table.
+    /// Why it is (or is not) in the table: `http check fails on rs2: connection refused`.
     pub why: String,
 }
 
@@ -75,6 +108,13 @@ pub struct Plan {
     pub errors: Vec<TableError>,
 }
 
+/// Who a table destination belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Member { service: String, node: String },
+    Sorry { service: String },
+}
+
 impl Plan {
     /// Weights of the members in the table, the `previous` of the next plan.
     pub fn in_table(&self) -> BTreeMap<Pair, i32> {
@@ -83,17 +123,54 @@ impl Plan {
             .filter_map(|(k, m)| m.weight.map(|w| (k.clone(), w)))
             .collect()
     }
+
+    /// The service name of a kernel key.
+    pub fn service_name(&self, key: &ServiceKey) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|(_, s)| s.key.as_ref() == Some(key))
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// (service key, address, port) → whom that destination belongs to: every configured real
+    /// server, and the sorry servers.
+    pub fn owners(&self, cfg: &Config) -> BTreeMap<(ServiceKey, IpAddr, u16), Owner> {
+        let mut out = BTreeMap::new();
+        for ((svc, node), m) in &self.members {
+            if let Some(key) = self.services.get(svc).and_then(|s| s.key) {
+                out.insert(
+                    (key, m.addr, m.port),
+                    Owner::Member {
+                        service: svc.clone(),
+                        node: node.clone(),
+                    },
+                );
+            }
+        }
+        for svc in &cfg.services {
+            if let (Some(sorry), Some(key)) = (
+                svc.sorry_server,
+                self.services.get(&svc.name).and_then(|s| s.key),
+            ) {
+                out.entry((key, sorry.address, svc.sorry_port(&sorry)))
+                    .or_insert(Owner::Sorry {
+                        service: svc.name.clone(),
+                    });
+            }
+        }
+        out
+    }
 }
 
 fn weight_i32(w: u32) -> i32 {
     i32::try_from(w).unwrap_or(i32::MAX)
 }
 
-/// The desired plan. `health` lacks a pair: `Unknown` with the node's weight. `previous` holds
-/// the weights of the pairs the last plan (or, at start, the kernel) had in the table.
+/// The desired plan. `previous` holds the weights of the pairs the last plan (or, at start, the
+/// kernel) had in the table.
 pub fn desired(
     cfg: &Config,
-    health: &BTreeMap<Pair, Health>,
+    health: &dyn HealthSource,
     admin: &Overrides,
     previous: &BTreeMap<Pair, i32>,
 ) -> Plan {
@@ -105,10 +182,30 @@ pub fn desired(
     plan
 }
 
+/// Why a member is (or is not) in the table, before the guard.
+fn member_why(svc: &str, node: &str, eff: Effective, h: &PairHealth<'_>) -> (Option<i32>, String) {
+    let with = |base: String| match h.failure {
+        Some(f) if !f.is_empty() => format!("{base}: {f}"),
+        _ => base,
+    };
+    match (eff, h.check) {
+        (Effective::Maintenance, _) => (None, "node in maintenance".to_string()),
+        (Effective::Disabled, _) => (None, "disabled by the operator".to_string()),
+        (_, Check::Down) => (None, with(format!("{svc} check fails on {node}"))),
+        (_, Check::Offline) => (None, with(format!("ping silent on {node}"))),
+        (_, Check::Unknown) => (None, format!("{svc} check has not passed yet on {node}")),
+        (Effective::Drain, Check::Up) => (Some(0), "drained by the operator".to_string()),
+        (Effective::Enabled, Check::Up) => (
+            Some(weight_i32(h.weight)),
+            format!("{svc} check passes on {node}"),
+        ),
+    }
+}
+
 fn plan_service(
     cfg: &Config,
     svc: &Service,
-    health: &BTreeMap<Pair, Health>,
+    health: &dyn HealthSource,
     admin: &Overrides,
     previous: &BTreeMap<Pair, i32>,
     guard: u64,
@@ -131,24 +228,13 @@ fn plan_service(
     let mut out_for_health: Vec<&str> = Vec::new();
     let mut members: Vec<(String, Member)> = Vec::new();
     for node in nodes {
-        let pair = (svc.name.clone(), node.name.clone());
-        let h = health.get(&pair).copied().unwrap_or(Health {
+        let h = health.pair(&svc.name, &node.name).unwrap_or(PairHealth {
             check: Check::Unknown,
             weight: node.weight,
+            failure: None,
         });
         let eff = admin.effective(&node.name, &svc.name);
-        let (weight, why) = match (eff, h.check) {
-            (Effective::Maintenance, _) => (None, "node in maintenance".to_string()),
-            (Effective::Disabled, _) => (None, "disabled by the operator".to_string()),
-            (_, Check::Down) => (None, format!("{} check fails", svc.name)),
-            (_, Check::Offline) => (None, "node offline: ping silent".to_string()),
-            (_, Check::Unknown) => (None, format!("{} check has not passed yet", svc.name)),
-            (Effective::Drain, Check::Up) => (Some(0), "drained by the operator".to_string()),
-            (Effective::Enabled, Check::Up) => (
-                Some(weight_i32(h.weight)),
-                format!("{} check passes", svc.name),
-            ),
-        };
+        let (weight, why) = member_why(&svc.name, &node.name, eff, &h);
         if matches!(eff, Effective::Enabled | Effective::Drain) {
             eligible += 1;
             if h.check != Check::Up {
@@ -221,9 +307,8 @@ fn plan_service(
     plan.services.insert(svc.name.clone(), sp);
 }
 
-/// Every (service, node) pair of the configuration passing its check with the node's weight:
-/// the table `lbctl apply` programs.
-pub fn all_healthy(cfg: &Config) -> BTreeMap<Pair, Health> {
+/// Every (service, node) pair of the configuration passing its check with the node's weight.
+pub fn all_healthy(cfg: &Config) -> BTreeMap<Pair, (Check, u32)> {
     let mut out = BTreeMap::new();
     for svc in &cfg.services {
         for node in cfg
@@ -233,12 +318,24 @@ pub fn all_healthy(cfg: &Config) -> BTreeMap<Pair, Health> {
         {
             out.insert(
                 (svc.name.clone(), node.name.clone()),
-                Health {
-                    check: Check::Up,
-                    weight: node.weight,
-                },
+                (Check::Up, node.weight),
             );
         }
     }
     out
+}
+
+/// The table `lbctl apply` programs: the plan with every check passing and no override. If
+/// fewer nodes than the quorum have a weight above 0, the sorry server (if any) is in too.
+pub fn all_healthy_table(cfg: &Config) -> Result<Table, TableError> {
+    let plan = desired(
+        cfg,
+        &all_healthy(cfg),
+        &Overrides::default(),
+        &BTreeMap::new(),
+    );
+    match plan.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(plan.table),
+    }
 }

@@ -1,0 +1,424 @@
+//! VRRP as the configuration asks for it, in the runner's words: each `director.vrrp`
+//! instance as a [`vrrp::InstanceConfig`], the IPVS sync-daemon template and the instance that
+//! drives it, and the services each instance tracks. Pure; the edge's `daemon/vrrp.rs` runs
+//! them on their own thread.
+//!
+//! Mapping rules:
+//! - every VIP keeps its own interface; the instance advertises the VIPs of its first VIP's
+//!   family on its interface, the others move with them (one RFC 5798 router per instance);
+//! - `track.interfaces` lower the priority by `priority_decrement`, or, without one, by
+//!   [`INTERFACE_FAULT_WEIGHT`] (the priority drops to 1: any backup takes over);
+//! - a service is *carried* by an instance when its virtual address is one of the instance's
+//!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
+//!   [`DEFAULT_SERVICE_DECREMENT`] without one;
+//! - notify scripts run on their transition (master, backup, fault, stop), each within
+//!   `notify.timeout` (default 5 s), in its own process group, killed whole at the limit;
+//! - the IPVS sync daemon follows one instance, `sync_daemon.instance` (default the first):
+//!   only that instance switches it, so several instances never fight over the one kernel
+//!   daemon;
+//! - an address owner (priority 255) ignores tracking.
+
+use std::time::Duration;
+
+use super::io::VrrpSetup;
+use crate::config::{self, Config, SyncDestination, Virtual, VrrpInstance};
+use crate::control::proto::VrrpView;
+use crate::ipvs::{self, DaemonState};
+use crate::vrrp::config::{GarpConfig, NotifyHook};
+use crate::vrrp::{InstanceConfig, NotifyState, Track, TrackTarget, Vip};
+use std::collections::BTreeMap;
+
+/// Priority lost while a carried service has no healthy real server, when the instance's
+/// `track.priority_decrement` is not set: enough for the lab's master (150) to fall below its
+/// backup (100), so the director that can still serve takes the VIP.
+pub const DEFAULT_SERVICE_DECREMENT: u8 = 60;
+
+/// Priority lost with a tracked interface down when no `priority_decrement` is set: the
+/// priority drops to 1 (the tracker never goes below), so any backup takes over.
+pub const INTERFACE_FAULT_WEIGHT: u8 = 255;
+
+/// How long a notify script may run when `notify.timeout` is not set.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The services an instance carries: those whose virtual address is one of its VIPs.
+pub fn carried_services(cfg: &Config, inst: &VrrpInstance) -> Vec<String> {
+    cfg.services
+        .iter()
+        .filter(|s| match &s.virtual_service {
+            Virtual::Address { address, .. } => inst.vips.iter().any(|v| v.address == *address),
+            Virtual::Fwmark { .. } => false,
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// One configured instance as the VRRP runner wants it.
+pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
+    let decrement = inst.track.as_ref().and_then(|t| t.priority_decrement);
+    let mut track: Vec<Track> = inst
+        .track
+        .iter()
+        .flat_map(|t| t.interfaces.iter())
+        .map(|i| Track {
+            target: TrackTarget::Interface(i.clone()),
+            weight: decrement.unwrap_or(INTERFACE_FAULT_WEIGHT),
+        })
+        .collect();
+    track.extend(carried_services(cfg, inst).into_iter().map(|s| Track {
+        target: TrackTarget::Service(s),
+        weight: decrement.unwrap_or(DEFAULT_SERVICE_DECREMENT),
+    }));
+    let hooks = [
+        (NotifyState::Master, &inst.notify.master),
+        (NotifyState::Backup, &inst.notify.backup),
+        (NotifyState::Fault, &inst.notify.fault),
+        (NotifyState::Stop, &inst.notify.stop),
+    ];
+    let timeout = inst.notify.timeout.unwrap_or(HOOK_TIMEOUT);
+    let notify = hooks
+        .into_iter()
+        .filter_map(|(on, path)| {
+            path.as_ref().map(|p| NotifyHook {
+                on: vec![on],
+                command: vec![p.display().to_string()],
+                timeout,
+            })
+        })
+        .collect();
+    InstanceConfig {
+        name: inst.name.clone(),
+        interface: inst.interface.clone(),
+        vrid: inst.vrid,
+        priority: inst.priority,
+        advert_interval: inst.advert_interval,
+        preempt: inst.preempt,
+        preempt_delay: inst.preempt_delay,
+        vips: inst
+            .vips
+            .iter()
+            .map(|v| Vip {
+                address: v.address,
+                prefix: v.prefix,
+                interface: v.interface.clone(),
+            })
+            .collect(),
+        unicast_peers: inst.unicast_peers.clone(),
+        track,
+        notify,
+        garp: GarpConfig::default(),
+    }
+}
+
+/// Every configured instance, in configuration order.
+pub fn instance_configs(cfg: &Config) -> Vec<InstanceConfig> {
+    cfg.director
+        .vrrp
+        .iter()
+        .map(|i| instance_config(cfg, i))
+        .collect()
+}
+
+/// The instance that drives the sync daemon and the daemon's settings, when one is configured.
+pub fn sync_for(cfg: &Config) -> Option<(String, ipvs::SyncDaemon)> {
+    let s = cfg.director.sync_daemon.as_ref()?;
+    Some((s.instance.clone()?, sync_template(s)))
+}
+
+/// The sync daemon's settings (its state is set by VRRP on each transition). A unicast
+/// `peer` is given to the kernel as the daemon's destination address.
+pub fn sync_template(s: &config::SyncDaemon) -> ipvs::SyncDaemon {
+    let mut d = ipvs::SyncDaemon::new(DaemonState::Backup, &s.interface, u32::from(s.sync_id));
+    d.group = Some(match s.destination {
+        SyncDestination::Multicast(g) | SyncDestination::Peer(g) => g,
+    });
+    d.port = Some(s.port);
+    d.ttl = Some(s.ttl);
+    d
+}
+
+/// Everything the VRRP edge needs of a configuration.
+pub fn setup(cfg: &Config) -> VrrpSetup {
+    VrrpSetup {
+        instances: instance_configs(cfg),
+        sync: sync_for(cfg),
+        rt_priority: cfg.director.vrrp_rt_priority,
+    }
+}
+
+/// Every service some instance tracks ("a healthy real server in the table").
+pub fn tracked_services(cfg: &Config) -> Vec<String> {
+    let mut out: Vec<String> = cfg
+        .director
+        .vrrp
+        .iter()
+        .flat_map(|i| carried_services(cfg, i))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One role change of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub instance: String,
+    pub from: String,
+    pub to: String,
+    /// The priority it advertises now (after tracking; 0 while an operator failover holds it).
+    pub priority: u8,
+}
+
+impl Transition {
+    /// The history's message: `vi_51: master → backup (priority 0)`.
+    pub fn message(&self) -> String {
+        format!(
+            "{}: {} → {} (priority {})",
+            self.instance, self.from, self.to, self.priority
+        )
+    }
+}
+
+/// Compares `views` with the roles last seen (updating them): the changes, in view order.
+pub fn transitions(seen: &mut BTreeMap<String, String>, views: &[VrrpView]) -> Vec<Transition> {
+    seen.retain(|name, _| views.iter().any(|v| &v.instance == name));
+    let mut out = Vec::new();
+    for v in views {
+        let before = seen.get(&v.instance).map_or("initialize", String::as_str);
+        if before != v.state {
+            out.push(Transition {
+                instance: v.instance.clone(),
+                from: before.to_string(),
+                to: v.state.clone(),
+                priority: v.effective_priority,
+            });
+            seen.insert(v.instance.clone(), v.state.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+    use std::path::Path;
+
+    fn example() -> Config {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        crate::config::load(&dir)
+            .expect("example config loads")
+            .config
+    }
+
+    /// The example configuration with `director.yaml` edited by `edit`.
+    fn example_edited(edit: impl Fn(String) -> String) -> Config {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    copy(&e.path(), &to.join(e.file_name()));
+                } else {
+                    std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                }
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        copy(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+            tmp.path(),
+        );
+        let file = tmp.path().join("director.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, edit(text)).unwrap();
+        match crate::config::load(tmp.path()) {
+            Ok(l) => l.config,
+            Err(e) => panic!("edited config does not load: {:?}", e.errors),
+        }
+    }
+
+    #[test]
+    fn owner_and_stop_hook_with_timeout_from_director_yaml() {
+        let cfg = example_edited(|t| {
+            t.replace("priority: 150 ", "priority: 255 ").replace(
+                "    preempt_delay: 0s",
+                "    track: {interfaces: [eth1]}\n    \
+                 notify: {master: /sbin/to-master, stop: /sbin/to-stop, timeout: 2s}\n    \
+                 preempt_delay: 0s",
+            )
+        });
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.priority, 255);
+        assert!(c.to_fsm().is_ok());
+        let hooks: Vec<(Vec<NotifyState>, Vec<String>, Duration)> = c
+            .notify
+            .iter()
+            .map(|h| (h.on.clone(), h.command.clone(), h.timeout))
+            .collect();
+        assert_eq!(
+            hooks,
+            vec![
+                (
+                    vec![NotifyState::Master],
+                    vec!["/sbin/to-master".to_string()],
+                    Duration::from_secs(2)
+                ),
+                (
+                    vec![NotifyState::Stop],
+                    vec!["/sbin/to-stop".to_string()],
+                    Duration::from_secs(2)
+                ),
+            ]
+        );
+        // The owner keeps 255 with its tracked interface and its services down.
+        let mut t = crate::vrrp::track::Tracker::new(c.priority, &c.track);
+        for target in c.track.iter().map(|t| t.target.clone()) {
+            assert_eq!(t.set(&target, false), None, "{target:?}");
+        }
+        assert_eq!(t.priority(), 255);
+    }
+
+    #[test]
+    fn example_instance_maps_to_the_runner_config() {
+        let cfg = example();
+        let all = instance_configs(&cfg);
+        assert_eq!(all.len(), 1);
+        let c = &all[0];
+        assert_eq!((c.name.as_str(), c.interface.as_str()), ("vi_51", "eth0"));
+        assert_eq!((c.vrid, c.priority), (51, 150));
+        assert_eq!(c.advert_interval, Duration::from_secs(1));
+        assert!(c.preempt);
+        assert_eq!(c.preempt_delay, Duration::ZERO);
+        let vips: Vec<String> = c.vips.iter().map(|v| format!("{v:?}")).collect();
+        assert_eq!(c.vips.len(), 3, "{vips:?}");
+        assert_eq!(c.vips[2].address, "198.51.100.1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.vips[2].prefix, 24);
+        assert_eq!(c.vips[2].interface.as_deref(), Some("eth1"));
+        assert_eq!(c.vips[0].interface, None);
+        // The runner accepts it; adverts carry the IPv4 VIP on eth0 only.
+        let fsm = c.to_fsm().unwrap();
+        assert_eq!(
+            fsm.advert_addrs,
+            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
+        // Both example services listen on the VIPs: they are tracked with the default weight.
+        let carried = carried_services(&cfg, &cfg.director.vrrp[0]);
+        assert!(!carried.is_empty());
+        let services: Vec<(&TrackTarget, u8)> =
+            c.track.iter().map(|t| (&t.target, t.weight)).collect();
+        for s in &carried {
+            assert!(
+                services.contains(&(&TrackTarget::Service(s.clone()), DEFAULT_SERVICE_DECREMENT))
+            );
+        }
+        assert_eq!(c.track.len(), carried.len());
+        assert!(c.notify.is_empty());
+        assert!(c.unicast_peers.is_empty());
+    }
+
+    #[test]
+    fn tracking_notify_and_peers_are_carried_over() {
+        let mut cfg = example();
+        let inst = &mut cfg.director.vrrp[0];
+        inst.track = Some(config::Track {
+            interfaces: vec!["eth1".into()],
+            priority_decrement: Some(30),
+        });
+        inst.notify.master = Some("/usr/local/sbin/to-master".into());
+        inst.notify.fault = Some("/usr/local/sbin/to-fault".into());
+        inst.unicast_peers = vec!["192.0.2.3".parse().unwrap()];
+        inst.preempt = false;
+        inst.preempt_delay = Duration::from_secs(2);
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.track[0].target, TrackTarget::Interface("eth1".into()));
+        assert!(c.track.iter().all(|t| t.weight == 30));
+        assert_eq!(c.notify.len(), 2);
+        assert_eq!(c.notify[0].on, vec![NotifyState::Master]);
+        assert_eq!(
+            c.notify[0].command,
+            vec!["/usr/local/sbin/to-master".to_string()]
+        );
+        assert_eq!(c.notify[1].on, vec![NotifyState::Fault]);
+        assert_eq!(
+            c.unicast_peers,
+            vec!["192.0.2.3".parse::<IpAddr>().unwrap()]
+        );
+        assert!(!c.preempt);
+        assert_eq!(c.preempt_delay, Duration::from_secs(2));
+        assert!(c.to_fsm().is_ok());
+        // Without a decrement a lost interface drops the priority to the floor.
+        cfg.director.vrrp[0]
+            .track
+            .as_mut()
+            .unwrap()
+            .priority_decrement = None;
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.track[0].weight, INTERFACE_FAULT_WEIGHT);
+        let t = crate::vrrp::track::Tracker::new(c.priority, &c.track);
+        let mut t2 = t.clone();
+        assert_eq!(
+            t2.set(&TrackTarget::Interface("eth1".into()), false),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn example_sync_daemon_template() {
+        let cfg = example();
+        let t = sync_template(cfg.director.sync_daemon.as_ref().unwrap());
+        assert_eq!(t.mcast_ifn, "eth1");
+        assert_eq!(t.sync_id, 51);
+        assert_eq!(t.group, Some("224.0.0.81".parse().unwrap()));
+        assert_eq!((t.port, t.ttl), (Some(8848), Some(1)));
+    }
+
+    fn view(instance: &str, state: &str, prio: u8) -> VrrpView {
+        VrrpView {
+            instance: instance.into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state: state.into(),
+            priority: 150,
+            effective_priority: prio,
+            vips: vec![],
+            drops: Default::default(),
+        }
+    }
+
+    #[test]
+    fn each_role_change_is_one_transition() {
+        let mut seen = BTreeMap::new();
+        // Not started yet: nothing to say.
+        assert!(transitions(&mut seen, &[view("vi_51", "initialize", 150)]).is_empty());
+        let t = transitions(&mut seen, &[view("vi_51", "backup", 150)]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].message(), "vi_51: initialize → backup (priority 150)");
+        // Same role: nothing.
+        assert!(transitions(&mut seen, &[view("vi_51", "backup", 150)]).is_empty());
+        let t = transitions(
+            &mut seen,
+            &[view("vi_51", "master", 150), view("vi_52", "backup", 100)],
+        );
+        let msgs: Vec<String> = t.iter().map(Transition::message).collect();
+        assert_eq!(
+            msgs,
+            [
+                "vi_51: backup → master (priority 150)",
+                "vi_52: initialize → backup (priority 100)"
+            ]
+        );
+        // An operator failover: priority 0 while held.
+        let t = transitions(
+            &mut seen,
+            &[view("vi_51", "backup", 0), view("vi_52", "backup", 100)],
+        );
+        assert_eq!(t[0].message(), "vi_51: master → backup (priority 0)");
+        // A removed instance is forgotten: when it comes back it starts from initialize.
+        assert!(transitions(&mut seen, &[view("vi_51", "backup", 0)]).is_empty());
+        let t = transitions(
+            &mut seen,
+            &[view("vi_51", "backup", 0), view("vi_52", "master", 100)],
+        );
+        assert_eq!(t[0].from, "initialize");
+    }
+}
