@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod duration;
 pub mod ipvs;
 pub mod metrics;
 pub mod monitor;
@@ -17,3 +18,6 @@ pub mod reconcile;
 pub mod runtime_thread;
 pub mod state;
 pub mod vrrp;
+
+#[cfg(test)]
+mod duration_tests;
