@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod director;
+pub mod duration;
 pub mod ipvs;
 pub mod metrics;
 pub mod monitor;
@@ -19,3 +20,6 @@ pub mod reconcile;
 pub mod runtime_thread;
 pub mod state;
 pub mod vrrp;
+
+#[cfg(test)]
+mod duration_tests;

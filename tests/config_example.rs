@@ -1,6 +1,6 @@
 //! The documented example configuration (`config/`, the lab's own) loads without warnings
 //! into exactly the lab topology; several mistakes in several files are all reported at once;
-//! and the port normalisation for dr/tunnel forwarding holds.
+//! durations take decimal fractions; and the port normalisation for dr/tunnel forwarding holds.
 
 use lbd::config::{
     self, Family, Forwarding, Monitor, Protocol, Scheduler, StatusRange, SyncDestination, Virtual,
@@ -210,6 +210,26 @@ fn every_error_is_reported_at_once() {
     assert!(found[2].2.contains("unknown scheduler `roundrobin`"));
     assert!(found[3].2.contains("has no unit"));
     assert!(found[4].2.contains("unknown hostgroup `app_nodes`"));
+}
+
+#[test]
+fn durations_take_decimal_fractions() {
+    let dir = edited(&[
+        ("services/http.yaml", "interval: 2s", "interval: 1.5s"),
+        ("services/http.yaml", "randskew: 500ms", "randskew: 0.25s"),
+        (
+            "director.yaml",
+            "reconcile_interval: 10s",
+            "reconcile_interval: 1m0.5s",
+        ),
+    ]);
+    let c = config::load(dir.path())
+        .unwrap_or_else(|e| panic!("rejected:\n{e}"))
+        .config;
+    let w = &c.service("http").expect("http").watch;
+    assert_eq!(w.interval, Duration::from_millis(1_500));
+    assert_eq!(w.randskew, Duration::from_millis(250));
+    assert_eq!(c.director.reconcile_interval, Duration::from_millis(60_500));
 }
 
 #[test]

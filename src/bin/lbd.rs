@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lbd::daemon::{control_channel, Daemon, Options, Signals, StartError};
-use lbd::vrrp::config::{parse_duration, GarpConfig, NotifyHook};
+use lbd::vrrp::config::{GarpConfig, NotifyHook};
 use lbd::vrrp::{self, InstanceConfig, NoSyncDaemon, Track, TrackTarget, Vip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,12 +66,12 @@ struct VrrpArgs {
     vrid: Option<u8>,
     #[arg(long, default_value_t = 100)]
     priority: u8,
-    /// e.g. 100ms, 1s.
-    #[arg(long, default_value = "1s", value_parser = duration_arg)]
+    /// e.g. 100ms, 1s, 1.5s.
+    #[arg(long, default_value = "1s", value_parser = lbd::duration::arg)]
     advert_interval: Duration,
     #[arg(long)]
     nopreempt: bool,
-    #[arg(long, default_value = "0s", value_parser = duration_arg)]
+    #[arg(long, default_value = "0s", value_parser = lbd::duration::arg)]
     preempt_delay: Duration,
     /// ADDR[/PREFIX][@INTERFACE], repeatable.
     #[arg(long, required_unless_present = "config")]
@@ -91,10 +91,6 @@ struct VrrpArgs {
     /// Keep the instance's status (role, priority, drops...) in this JSON file.
     #[arg(long)]
     status_file: Option<PathBuf>,
-}
-
-fn duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn track_arg(s: &str) -> Result<Track, String> {
@@ -356,5 +352,42 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vrrp(args: &[&str]) -> Result<VrrpArgs, String> {
+        let base = [
+            "lbd",
+            "vrrp",
+            "--interface",
+            "eth0",
+            "--vrid",
+            "51",
+            "--vip",
+            "192.0.2.10",
+        ];
+        let cli = Cli::try_parse_from(base.iter().chain(args)).map_err(|e| e.to_string())?;
+        match cli.command {
+            Some(Command::Vrrp(a)) => Ok(a),
+            None => Err("no vrrp subcommand".into()),
+        }
+    }
+
+    #[test]
+    fn vrrp_durations_take_the_one_grammar() {
+        let a = vrrp(&["--advert-interval", "1.5s", "--preempt-delay", "1m30s"]).expect("parses");
+        assert_eq!(a.advert_interval, Duration::from_millis(1500));
+        assert_eq!(a.preempt_delay, Duration::from_secs(90));
+        let a = vrrp(&[]).expect("defaults");
+        assert_eq!(
+            (a.advert_interval, a.preempt_delay),
+            (Duration::from_secs(1), Duration::ZERO)
+        );
+        let e = vrrp(&["--advert-interval", "1"]).err().expect("no unit");
+        assert!(e.contains("`1` has no unit"), "{e}");
     }
 }

@@ -10,9 +10,9 @@
 use super::columns::short_duration;
 use super::connect::{call_with, client, exit_of_client, print_json, report_error};
 use super::{Cli, Exit};
-use crate::config::{format_duration, parse_duration};
 use crate::control::client::{Client, ClientError};
 use crate::control::proto::{ErrorCode, Request, Response, StatusView};
+use crate::duration::{self, format_duration};
 use serde::Serialize;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -29,18 +29,14 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this long (exit 6; the node stays drained).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration::arg)]
     pub timeout: Duration,
     /// With --wait: how often to look at the connection counts.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration::arg)]
     pub poll: Duration,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// The JSON outcome of `drain --wait`.
@@ -243,4 +239,36 @@ pub fn active_conns(status: &StatusView, node: &str, service: Option<&str>) -> O
         }
     }
     found.then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn drain(args: &[&str]) -> Result<super::Args, String> {
+        let argv = ["lbctl", "drain", "n1", "--wait"].iter().chain(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Drain(a) => Ok(a),
+            other => Err(format!("not drain: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn timeout_and_poll_take_the_duration_grammar() {
+        let a = drain(&["--timeout", "1m30s", "--poll", "1.5s"]).expect("parses");
+        assert_eq!(a.timeout, Duration::from_secs(90));
+        assert_eq!(a.poll, Duration::from_millis(1_500));
+        let a = drain(&[]).expect("defaults");
+        assert_eq!(
+            (a.timeout, a.poll),
+            (Duration::from_secs(300), Duration::from_secs(1))
+        );
+        let e = drain(&["--poll", "10"]).expect_err("no unit");
+        assert!(e.contains("`10` has no unit"), "{e}");
+    }
 }

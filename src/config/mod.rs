@@ -8,7 +8,6 @@
 
 mod diagnostic;
 mod director;
-mod duration;
 mod fields;
 mod hostgroup;
 mod load;
@@ -19,13 +18,13 @@ mod summary;
 mod watch;
 mod yaml;
 
+pub use crate::duration::{format_duration, parse_duration, DurationError};
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use director::{
     Control, ControlOthers, Director, Notify, SyncDaemon, SyncDestination, Track, Vip,
     VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET, DEFAULT_LISTEN, DEFAULT_MONITOR_DIR,
     DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
 };
-pub use duration::{format_duration, parse_duration, DurationError};
 pub use hostgroup::{
     Hostgroup, Node, PingWatch, DEFAULT_PING_FALL, DEFAULT_PING_INTERVAL, DEFAULT_PING_RISE,
     DEFAULT_PING_TIMEOUT,

@@ -3,9 +3,9 @@
 //! the value's position and returns `None` on failure.
 
 use super::diagnostic::Sink;
-use super::duration::{parse_duration, DurationError};
 use super::fields::suggest;
 use super::yaml::{Item, Value};
+use crate::duration::{parse_duration, DurationError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -207,7 +207,7 @@ pub(crate) fn socket_addr(item: &Item, sink: &mut Sink) -> Option<SocketAddr> {
     }
 }
 
-/// A duration such as `10s`, `300ms` or `1m30s`.
+/// A duration in the grammar of [`crate::duration`]: `10s`, `300ms`, `1.5s`, `1m30s`.
 pub(crate) fn duration(item: &Item, sink: &mut Sink) -> Option<Duration> {
     let hint = "write a number with a unit: ms, s, m, h or d, e.g. `10s` or `300ms`";
     match &item.value {
@@ -231,6 +231,14 @@ pub(crate) fn duration(item: &Item, sink: &mut Sink) -> Option<Duration> {
                 item.pos,
                 format!("duration `{n}` has no unit"),
                 format!("write `{n}s` or `{n}ms`"),
+            );
+            None
+        }
+        Value::Float(n) => {
+            sink.error_hint(
+                item.pos,
+                format!("duration `{n}` has no unit"),
+                format!("write `{n}s`"),
             );
             None
         }

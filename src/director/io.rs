@@ -127,7 +127,7 @@ pub struct Batch {
 pub struct AlertRun {
     pub alerts: Vec<AlertSpec>,
     pub call: AlertCall,
-    #[serde(with = "crate::monitor::spec::duration")]
+    #[serde(with = "crate::duration::serde")]
     pub timeout: Duration,
 }
 

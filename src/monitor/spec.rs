@@ -1,5 +1,6 @@
 //! Runtime specifications of watches and checks, serde-deserializable with Mon-like defaults.
-//! The configuration loader maps its YAML types onto these.
+//! The configuration loader maps its YAML types onto these. Durations are written in
+//! [`crate::duration`]'s grammar (`"10s"`, `"1.5s"`) or as a number of seconds.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
@@ -35,14 +36,14 @@ pub struct WatchSpec {
     /// The hostgroup name.
     pub group: String,
     pub monitor: CheckSpec,
-    #[serde(default = "d_interval", with = "duration")]
+    #[serde(default = "d_interval", with = "crate::duration::serde")]
     pub interval: Duration,
-    #[serde(default, with = "duration")]
+    #[serde(default, with = "crate::duration::serde")]
     pub randskew: Duration,
-    #[serde(default = "d_timeout", with = "duration")]
+    #[serde(default = "d_timeout", with = "crate::duration::serde")]
     pub timeout: Duration,
     /// The interval while the check fails; defaults to the interval.
-    #[serde(default, with = "opt_duration")]
+    #[serde(default, with = "crate::duration::serde_opt")]
     pub failed_interval: Option<Duration>,
     #[serde(default = "one")]
     pub rise: u32,
@@ -54,7 +55,7 @@ pub struct WatchSpec {
     pub upalert: Vec<AlertSpec>,
     #[serde(default = "one")]
     pub numalerts: u32,
-    #[serde(default = "d_alert_timeout", with = "duration")]
+    #[serde(default = "d_alert_timeout", with = "crate::duration::serde")]
     pub alert_timeout: Duration,
 }
 
@@ -328,77 +329,6 @@ fn d_monitor_dir() -> PathBuf {
     "/usr/lib/lbd/monitors".into()
 }
 
-/// Parses `"10s"`, `"500ms"`, `"2m"`, `"1h"` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    };
-    let secs = n * scale;
-    (secs.is_finite() && (0.0..1e12).contains(&secs)).then(|| Duration::from_secs_f64(secs))
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DurationRepr {
-    Secs(f64),
-    Text(String),
-}
-
-fn to_duration<E: serde::de::Error>(r: DurationRepr) -> Result<Duration, E> {
-    match r {
-        DurationRepr::Secs(s) if s.is_finite() && (0.0..1e12).contains(&s) => {
-            Ok(Duration::from_secs_f64(s))
-        }
-        DurationRepr::Secs(s) => Err(E::custom(format!("invalid duration {s}"))),
-        DurationRepr::Text(t) => parse_duration(&t)
-            .ok_or_else(|| E::custom(format!("invalid duration {t:?} (use e.g. 10s, 500ms, 2m)"))),
-    }
-}
-
-/// Serde for `Duration` as `"10s"` / `"500ms"` / seconds.
-pub mod duration {
-    use super::*;
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", d.as_millis()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        to_duration(DurationRepr::deserialize(d)?)
-    }
-}
-
-/// Serde for `Option<Duration>`.
-pub mod opt_duration {
-    use super::*;
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_str(&format!("{}ms", d.as_millis())),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        match Option::<DurationRepr>::deserialize(d)? {
-            Some(r) => to_duration(r).map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,17 +368,26 @@ mod tests {
 
     #[test]
     fn durations_parse_and_reject() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
-        for bad in ["", "s", "5x", "-1s", "1e400", "NaN"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
+        let watch = |fields: &str| {
+            serde_json::from_str::<WatchSpec>(&format!(
+                r#"{{"service":"x","group":"g","monitor":{{"type":"ping"}},{fields}}}"#
+            ))
+        };
+        let w = watch(r#""interval":"1.5s","timeout":0.5,"failed_interval":"2m""#).unwrap();
+        assert_eq!(w.interval, Duration::from_millis(1500));
+        assert_eq!(w.timeout, Duration::from_millis(500));
+        assert_eq!(w.failed_interval, Some(Duration::from_secs(120)));
+        let text = serde_json::to_value(&w).unwrap();
+        assert_eq!(
+            (&text["interval"], &text["failed_interval"]),
+            (&"1s500ms".into(), &"2m".into())
+        );
+        for bad in [
+            r#""""#, r#""s""#, r#""5x""#, r#""-1s""#, r#""1.5""#, "-1", r#""ten""#,
+        ] {
+            let e = watch(&format!(r#""interval":{bad}"#)).expect_err(bad);
+            assert!(e.to_string().contains("invalid duration"), "{bad}: {e}");
         }
-        let e = serde_json::from_str::<WatchSpec>(
-            r#"{"service":"x","group":"g","monitor":{"type":"ping"},"interval":"ten"}"#,
-        )
-        .expect_err("bad interval");
-        assert!(e.to_string().contains("invalid duration"), "{e}");
         let e = serde_json::from_str::<CheckSpec>(r#"{"type":"tcp","port":80,"bogus":1}"#)
             .expect_err("unknown field");
         assert!(e.to_string().contains("bogus"), "{e}");

@@ -1,13 +1,14 @@
 //! `vrrp::InstanceConfig`: one VRRP instance as configured (serde), and its validation into the
 //! state machine's parameters.
 //!
-//! Durations are written as `"100ms"`, `"1s"`, `"1.5s"`, `"2m"` or a number of seconds.
+//! Durations are in the grammar of [`crate::duration`] (`"100ms"`, `"1.5s"`), or a number of
+//! seconds.
 //! VIPs are written as `"192.0.2.10/24"` or `{address, prefix, interface}`.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::fsm::{FsmConfig, NotifyState};
 use super::packet::{Family, MAX_ADVER_INT_CS};
@@ -26,13 +27,13 @@ pub struct InstanceConfig {
     #[serde(default = "default_priority")]
     pub priority: u8,
     /// Advertisement interval, 10 ms to 40.95 s in steps of 10 ms. Default 1 s.
-    #[serde(default = "default_advert", with = "duration")]
+    #[serde(default = "default_advert", with = "crate::duration::serde")]
     pub advert_interval: Duration,
     /// Take over from a lower-priority master. Default true (`nopreempt` = false).
     #[serde(default = "yes")]
     pub preempt: bool,
     /// Tolerate a lower-priority master this long before preempting. Default 0.
-    #[serde(default, with = "duration")]
+    #[serde(default, with = "crate::duration::serde")]
     pub preempt_delay: Duration,
     /// Virtual addresses. Those of the first VIP's family on `interface` are advertised;
     /// the others move with them (keepalived's `virtual_ipaddress_excluded`).
@@ -143,7 +144,7 @@ pub struct NotifyHook {
     /// LBD_VRRP_FROM, LBD_VRRP_PRIORITY, LBD_VRRP_REASON.
     pub command: Vec<String>,
     /// Killed after this long. Default 5 s.
-    #[serde(default = "default_hook_timeout", with = "duration")]
+    #[serde(default = "default_hook_timeout", with = "crate::duration::serde")]
     pub timeout: Duration,
 }
 
@@ -154,10 +155,10 @@ pub struct GarpConfig {
     /// How many are sent on becoming master (at least 1).
     pub count: u32,
     /// Spacing of those.
-    #[serde(with = "duration")]
+    #[serde(with = "crate::duration::serde")]
     pub interval: Duration,
     /// Periodic refresh while master; 0 = off.
-    #[serde(with = "duration")]
+    #[serde(with = "crate::duration::serde")]
     pub refresh: Duration,
 }
 
@@ -211,8 +212,6 @@ pub enum ConfigError {
     PeerFamily(IpAddr),
     #[error("notify hook has an empty command")]
     EmptyHook,
-    #[error("bad duration {0:?}: expected e.g. 100ms, 1s, 1.5s, 2m or seconds")]
-    BadDuration(String),
 }
 
 impl InstanceConfig {
@@ -282,47 +281,6 @@ impl InstanceConfig {
     }
 }
 
-/// Parses `"100ms"`, `"1s"`, `"1.5s"`, `"2m"`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
-    let bad = || ConfigError::BadDuration(s.to_string());
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num.trim().parse().map_err(|_| bad())?;
-    Duration::try_from_secs_f64(v * scale).map_err(|_| bad())
-}
-
-/// serde for durations as strings or numbers of seconds.
-mod duration {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", d.as_millis()))
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Repr {
-        Secs(f64),
-        Text(String),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        match Repr::deserialize(d)? {
-            Repr::Secs(v) => Duration::try_from_secs_f64(v)
-                .map_err(|_| serde::de::Error::custom(ConfigError::BadDuration(v.to_string()))),
-            Repr::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +306,29 @@ mod tests {
         // JSON round trip of the whole thing.
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<InstanceConfig>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn durations_are_the_one_grammar_or_seconds() {
+        let base = "name: x\ninterface: eth0\nvrid: 1\nvips: ['192.0.2.10/24']\n";
+        let c: InstanceConfig = serde_saphyr::from_str(&format!(
+            "{base}advert_interval: 1.5s\npreempt_delay: 2\ngarp: {{interval: 0.1s, refresh: 1m30s}}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.advert_interval, Duration::from_millis(1500));
+        assert_eq!(c.preempt_delay, Duration::from_secs(2));
+        assert_eq!(c.garp.interval, Duration::from_millis(100));
+        assert_eq!(c.garp.refresh, Duration::from_secs(90));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["advert_interval"], "1s500ms");
+        for (bad, why) in [("fast", "is not a duration"), ("10", "has no unit")] {
+            let e = serde_saphyr::from_str::<InstanceConfig>(&format!(
+                "{base}advert_interval: '{bad}'\n"
+            ))
+            .expect_err(bad)
+            .to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -378,7 +359,5 @@ mod tests {
         assert!(matches!(c.to_fsm(), Err(ConfigError::PeerFamily(_))));
         assert!("192.0.2.1/40".parse::<Vip>().is_ok());
         assert!("nonsense/24".parse::<Vip>().is_err());
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("fast").is_err());
     }
 }
