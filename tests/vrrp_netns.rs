@@ -620,6 +620,39 @@ fn clean_stop_hands_over_in_about_one_interval() {
 }
 
 #[test]
+fn a_backup_woken_late_reads_the_queued_advert_before_its_timer() {
+    let _g = serial();
+    let lab = Lab::new("lt");
+    // 100 ms adverts: Master_Down_Interval = 3 × 100 ms + skew (61 ms at priority 100).
+    let _m = lbd(&lab, &lab.d1, "d1", 150, "100ms", VIP4);
+    let mut b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 master, d2 backup", Duration::from_secs(8), || {
+        status(&lab, "d1")["role"] == "master" && status(&lab, "d2")["role"] == "backup"
+    });
+    // The backup is not run for 4 master-down intervals (a machine too busy to schedule it):
+    // adverts queue in its socket while its timer runs out. When it runs again, the queued
+    // adverts came before the timer: it stays backup.
+    let pid = b.child.as_ref().expect("running").id() as i32;
+    for round in 0..5 {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        thread::sleep(Duration::from_millis(1500));
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            status(&lab, "d2")["role"],
+            "backup",
+            "round {round}: the backup took over from a live master:\n{}",
+            b.log()
+        );
+    }
+    assert!(!b.log().contains("Backup -> Master"), "{}", b.log());
+    assert!(!lab.has_vip(&lab.d2, VIP4));
+    b.signal(libc::SIGTERM);
+}
+
+#[test]
 fn partition_then_heal_leaves_one_master() {
     let _g = serial();
     let lab = Lab::new("ph");

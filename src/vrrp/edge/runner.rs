@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::announce::{send_garp, send_na};
 use super::netlink::{self, LinkInfo, NetlinkError};
 use super::notify::{HookQueue, HookRun};
-use super::socket::AdvertSocket;
+use super::socket::{AdvertSocket, Received};
 use crate::vrrp::config::{InstanceConfig, TrackTarget};
 use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
 use crate::vrrp::packet::{Advert, DropCounters, Family};
@@ -26,6 +26,9 @@ use crate::vrrp::track::Tracker;
 
 /// How often interface states (own and tracked) are polled.
 const LINK_POLL: Duration = Duration::from_millis(500);
+
+/// At most this many queued packets are read before a late timer is handled.
+const DRAIN_LATE: usize = 64;
 
 /// Messages from the daemon to a running instance.
 #[derive(Debug, Clone)]
@@ -326,6 +329,7 @@ impl Instance {
         self.execute(&mut edge, acts).await;
         let mut poll = tokio::time::interval(LINK_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut late_drained: Option<Instant> = None;
         loop {
             self.publish(&edge, accepted, &drops);
             let deadline = self
@@ -333,32 +337,37 @@ impl Instance {
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            if deadline <= Instant::now() && late_drained != Some(deadline) {
+                // Woken late (a machine too busy to run us on time): the adverts already
+                // queued arrived before the timer and count first, so a backup does not take
+                // over from a master whose advert is waiting in the socket. Once per late
+                // deadline, so a flood of packets cannot hold the timer off.
+                late_drained = Some(deadline);
+                let mut any = false;
+                for _ in 0..DRAIN_LATE {
+                    let Some(pkt) = edge.sock.try_recv() else {
+                        break;
+                    };
+                    any = true;
+                    if !self
+                        .on_packet(&mut edge, pkt, &mut accepted, &mut drops)
+                        .await
+                    {
+                        break;
+                    }
+                }
+                if any {
+                    continue;
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
                     let acts = self.fsm.handle_timeout(now());
                     self.execute(&mut edge, acts).await;
                 }
                 pkt = edge.sock.recv() => {
-                    let parsed = match pkt {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::warn!(instance = %name, "vrrp receive failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        }
-                    };
-                    let res = parsed
-                        .and_then(|(meta, msg)| Advert::parse(&msg, &meta).map(|a| (meta, a)))
-                        .and_then(|(meta, a)| self.fsm.receive(now(), meta.src, a));
-                    match res {
-                        Ok(acts) => {
-                            accepted += 1;
-                            self.execute(&mut edge, acts).await;
-                        }
-                        Err(reason) => {
-                            tracing::debug!(instance = %name, "advert dropped: {reason}");
-                            drops.count(&reason);
-                        }
+                    if !self.on_packet(&mut edge, pkt, &mut accepted, &mut drops).await {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
                 msg = self.rx.recv() => match msg {
@@ -412,6 +421,38 @@ impl Instance {
         }
         tracing::info!(instance = %name, "vrrp instance stopped");
         Ok(())
+    }
+
+    /// One received packet: parsed, fed to the machine, counted. `false` when the socket
+    /// failed (the caller backs off).
+    async fn on_packet(
+        &mut self,
+        edge: &mut Edge,
+        pkt: std::io::Result<Received>,
+        accepted: &mut u64,
+        drops: &mut DropCounters,
+    ) -> bool {
+        let parsed = match pkt {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(instance = %self.cfg.name, "vrrp receive failed: {e}");
+                return false;
+            }
+        };
+        let res = parsed
+            .and_then(|(meta, msg)| Advert::parse(&msg, &meta).map(|a| (meta, a)))
+            .and_then(|(meta, a)| self.fsm.receive(now(), meta.src, a));
+        match res {
+            Ok(acts) => {
+                *accepted += 1;
+                self.execute(edge, acts).await;
+            }
+            Err(reason) => {
+                tracing::debug!(instance = %self.cfg.name, "advert dropped: {reason}");
+                drops.count(&reason);
+            }
+        }
+        true
     }
 
     fn publish(&self, edge: &Edge, accepted: u64, drops: &DropCounters) {

@@ -17,6 +17,9 @@ use crate::vrrp::packet::{
     parse_ipv4, DropReason, Family, IpMeta, IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL,
 };
 
+/// A packet received: its IP facts and the VRRP message, or why it is unusable.
+pub type Received = Result<(IpMeta, Vec<u8>), DropReason>;
+
 /// The advert sockets of one instance.
 pub struct AdvertSocket {
     family: Family,
@@ -113,8 +116,20 @@ impl AdvertSocket {
         self.tx.send_to(msg, &addr).map(|_| ())
     }
 
+    /// The next packet if one is already queued (never waits).
+    pub fn try_recv(&self) -> Option<io::Result<Received>> {
+        let r = match self.family {
+            Family::V4 => recv_v4(self.rx.get_ref()),
+            Family::V6 => recv_v6(self.rx.get_ref()),
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            other => Some(other),
+        }
+    }
+
     /// Receives the next packet: its IP facts and the VRRP message, or why it is unusable.
-    pub async fn recv(&self) -> io::Result<Result<(IpMeta, Vec<u8>), DropReason>> {
+    pub async fn recv(&self) -> io::Result<Received> {
         loop {
             let mut guard = self.rx.readable().await?;
             let res = guard.try_io(|fd| match self.family {
@@ -129,7 +144,7 @@ impl AdvertSocket {
     }
 }
 
-fn recv_v4(sock: &Socket) -> io::Result<Result<(IpMeta, Vec<u8>), DropReason>> {
+fn recv_v4(sock: &Socket) -> io::Result<Received> {
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let (n, _) = sock.recv_from(&mut buf)?;
     // SAFETY: recv_from initialised the first n bytes.
@@ -142,7 +157,7 @@ fn recv_v4(sock: &Socket) -> io::Result<Result<(IpMeta, Vec<u8>), DropReason>> {
 
 /// recvmsg with IPV6_HOPLIMIT and IPV6_PKTINFO control messages (the IPv6 header itself is
 /// not delivered on raw IPv6 sockets).
-fn recv_v6(sock: &Socket) -> io::Result<Result<(IpMeta, Vec<u8>), DropReason>> {
+fn recv_v6(sock: &Socket) -> io::Result<Received> {
     let mut buf = [0u8; 2048];
     let mut cbuf = [0u64; 32];
     // SAFETY: zeroed sockaddr_in6 and msghdr are valid; every pointer refers to a live local
