@@ -1,8 +1,9 @@
 //! The daemon: the tokio edge around the pure [`crate::director::Director`]. It owns every
 //! socket, file, thread and clock; the director owns every decision.
 //!
-//! - [`run`]: start-up (configuration, state file, history, the kernel's table) and the event
-//!   loop that feeds inputs to the director and carries out its effects; shutdown;
+//! - [`start`]: start-up (configuration, state file, history, the kernel's table);
+//!   [`run`]: the event loop and shutdown; [`effects`]: feeding the director and carrying out
+//!   its effects;
 //! - [`kernel`]: the IPVS table behind a trait (the real client, or a fake for tests) on the
 //!   `lbd-kernel` thread: dumps and batches never block the loop;
 //! - [`checks`]: the watches on the `lbd-checks` thread; [`vrrp`]: the VRRP instances on the
@@ -13,6 +14,7 @@
 //!   arena; [`handle`]: the control channel.
 
 pub mod checks;
+mod effects;
 mod handle;
 pub mod history;
 pub mod kernel;
@@ -20,6 +22,7 @@ pub mod memory;
 pub mod observe;
 pub mod persist;
 pub mod run;
+mod start;
 pub mod systemd;
 pub mod vrrp;
 
@@ -27,4 +30,5 @@ pub mod vrrp;
 mod run_tests;
 
 pub use handle::ControlHandle;
-pub use run::{control_channel, unix_ms, ControlInbox, Daemon, Options, Signals, StartError};
+pub use run::{control_channel, unix_ms, ControlInbox, Daemon, Signals};
+pub use start::{Options, StartError};

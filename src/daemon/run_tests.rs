@@ -4,7 +4,8 @@
 //! effects.
 
 use super::kernel::{Done, FakeKernel, Kernel, KernelThread, SharedKernel, APPLY_CHUNK};
-use super::run::{control_channel, Daemon, Options, Signals};
+use super::run::{control_channel, Daemon, Signals};
+use super::start::Options;
 use crate::control::proto::{Request, Response};
 use crate::director::plan_tests::write_config;
 use crate::director::{Batch, Change};

@@ -34,11 +34,11 @@ pub mod vrrp;
 pub mod watches;
 
 #[cfg(test)]
+mod director_tests;
+#[cfg(test)]
 pub(crate) mod plan_tests;
 #[cfg(test)]
 pub(crate) mod sim;
-#[cfg(test)]
-mod tests;
 
 pub use admin::{Effective, Mode, NodeAdmin, Overrides};
 pub use health::{Health, Known, LastCheck, Pair};

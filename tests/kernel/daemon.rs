@@ -82,6 +82,29 @@ impl Lbd {
         wrap: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Self, String> {
+        Self::start_full(ns, config, state, log, wrap, env, &[])
+    }
+
+    /// [`Lbd::start`] with more arguments after lbd's own (`--record FILE`).
+    pub(crate) fn start_args(
+        ns: &str,
+        config: &Path,
+        state: &Path,
+        log: &Path,
+        args: &[&str],
+    ) -> Result<Self, String> {
+        Self::start_full(ns, config, state, log, &[], &[], args)
+    }
+
+    fn start_full(
+        ns: &str,
+        config: &Path,
+        state: &Path,
+        log: &Path,
+        wrap: &[&str],
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Self, String> {
         let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut cmd = match wrap.split_first() {
             Some((first, rest)) => {
@@ -96,10 +119,8 @@ impl Lbd {
             .arg(config)
             .arg("--state-dir")
             .arg(state)
-            .env(
-                "LBD_LOG",
-                "info,lbd::node=warn,lbd::daemon::event_loop=debug",
-            )
+            .args(args)
+            .env("LBD_LOG", "info,lbd::node=warn,lbd::daemon::run=debug")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -161,14 +182,20 @@ impl Lbd {
     }
 
     /// SIGTERM and wait for a clean exit.
-    pub(crate) fn stop(mut self) -> Result<String, String> {
+    pub(crate) fn stop(self) -> Result<String, String> {
+        self.stop_timed().map(|(log, _)| log)
+    }
+
+    /// [`Lbd::stop`], and how long it took from the signal to the exit.
+    pub(crate) fn stop_timed(mut self) -> Result<(String, Duration), String> {
         self.signal(libc::SIGTERM);
         let t0 = Instant::now();
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
+                let took = t0.elapsed();
                 let log = self.log();
                 return if st.success() {
-                    Ok(log)
+                    Ok((log, took))
                 } else {
                     Err(format!("lbd exited with {st}:\n{}", tail(&log)))
                 };
@@ -341,7 +368,9 @@ fn big_table() -> Result<(), String> {
             "adopting a converged table sent operations: {line}"
         ));
     }
-    lbd.stop()?;
+    let mut stops = Vec::new();
+    let (_, took) = lbd.stop_timed()?;
+    stops.push(("converged", took));
 
     // 2. Restart with the state file: still nothing, in the first pass nor in the first drift
     //    pass (a dump of the whole table diffed against the configuration) after it; the
@@ -361,7 +390,8 @@ fn big_table() -> Result<(), String> {
         Duration::from_secs(BIG_DRIFT_SECS + 180),
     )?;
     eprintln!("start 2, first drift pass: {drift}");
-    let log = lbd.stop()?;
+    let (log, took) = lbd.stop_timed()?;
+    stops.push(("after a drift pass", took));
     let stopped = log
         .lines()
         .find(|l| l.contains("stopped") && l.contains("mutating_ops_total="))
@@ -424,7 +454,8 @@ fn big_table() -> Result<(), String> {
             "a real server left the table during the restart: {counts:?}"
         ));
     }
-    let log = lbd.stop()?;
+    let (log, took) = lbd.stop_timed()?;
+    stops.push(("converged after the kill", took));
     if let Some(l) = log
         .lines()
         .find(|l| l.contains("op=-d") || l.contains("op=\"-d"))
@@ -441,8 +472,31 @@ fn big_table() -> Result<(), String> {
             "expected exactly the {missing} missing services and real servers to be added, sent {sent}"
         ));
     }
+
+    // 5. The table lost again; SIGTERM while the start-up batch is being applied: lbd stops
+    //    after the chunk in the kernel, without waiting for the rest of the table.
+    netns::run(ns.name(), &["ipvsadm", "-C"])?;
+    let mut lbd = Lbd::start(ns.name(), &config, &state, &tmp.path().join("5.log"))?;
+    lbd.wait_line("applying", 0, Duration::from_secs(180))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let (log, took) = lbd.stop_timed()?;
+    stops.push(("in the middle of applying the table", took));
+    let left = real_servers(ns.name(), None)?.len();
+    eprintln!("stopped in the middle of the apply: {left} of {want} real servers in the table");
+    if !log.contains("lbd is stopping") && left < want {
+        return Err(format!("the stop did not end the batch:\n{}", tail(&log)));
+    }
+    eprintln!("SIGTERM to exit at {SERVICES} x {NODES}: {stops:?}");
+    if let Some((when, took)) = stops.iter().find(|(_, t)| *t > STOP_LIMIT) {
+        return Err(format!(
+            "SIGTERM {when} took {took:?}, beyond the unit's TimeoutStopSec ({STOP_LIMIT:?})"
+        ));
+    }
     Ok(())
 }
+
+/// The unit's `TimeoutStopSec`: systemd kills lbd when a stop takes longer.
+const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------------
 // The lab topology: http on rs1-3, myapp on rs4-5.

@@ -12,6 +12,7 @@
 
 mod control;
 mod daemon;
+mod director;
 mod echo;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
@@ -40,6 +41,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(sync::tests());
     trials.extend(control::tests());
     trials.extend(daemon::tests());
+    trials.extend(director::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());

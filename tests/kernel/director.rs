@@ -1,0 +1,255 @@
+//! Kernel trials of the director core and its edge:
+//!
+//! - a lab run recorded with `lbd --record` (cold start, a real server's HTTP stopped and back,
+//!   a hand-deleted service repaired by the drift pass, a drain, a reload) replays against the
+//!   core to the same effects, input by input;
+//! - a master whose daemon is kept busy (1,000 nodes pinged every second, a drift pass every
+//!   2 s over 200 services × 50 real servers, status requests every second) keeps the VIP: the
+//!   backup never takes over, with adverts every 200 ms (master-down interval 722 ms).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Failed, Trial};
+
+use super::daemon::{
+    has, lab_config, real_servers, start_http, stop_http, tail, tempdir, wait_for, write,
+    write_script, Lbd, HTTP,
+};
+use super::netns;
+use super::topology::{Options, Topology};
+use super::vrrp::{director_extra, has_vip, role};
+
+pub fn tests() -> Vec<Trial> {
+    vec![
+        Trial::test("director::recorded_trace_replays", || {
+            recorded_trace_replays().map_err(Failed::from)
+        }),
+        Trial::test("director::loaded_master_keeps_the_vip", || {
+            loaded_master_keeps_the_vip().map_err(Failed::from)
+        }),
+    ]
+}
+
+const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
+const MYAPP: &str = "192.0.2.10:5000";
+
+fn lbctl(config: &Path, args: &[&str]) -> Result<String, String> {
+    super::control::ok(config, args)
+}
+
+fn recorded_trace_replays() -> Result<(), String> {
+    let _topology = Topology::up(Options::default())?;
+    let tmp = tempdir()?;
+    let config = tmp.path().join("config");
+    let sock = tmp.path().join("control.sock");
+    lab_config(
+        &config,
+        "",
+        &format!("control: {{socket: {}}}\n", sock.display()),
+    )?;
+    let trace = tmp.path().join("trace.jsonl");
+    let trace_arg = trace.display().to_string();
+    let mut lbd = Lbd::start_args(
+        "dir1",
+        &config,
+        &tmp.path().join("state"),
+        &tmp.path().join("lbd.log"),
+        &["--record", &trace_arg],
+    )?;
+    lbd.wait_line("first reconcile done", 0, Duration::from_secs(60))?;
+    let with_log = |e: String| format!("{e}\n{}", tail(&lbd.log()));
+    wait_for("5 real servers", Duration::from_secs(30), || {
+        Ok(real_servers("dir1", None)?.len() == 5)
+    })
+    .map_err(with_log)?;
+    stop_http("rs2", 80)?;
+    wait_for("rs2 out", Duration::from_secs(15), || {
+        Ok(!has("dir1", HTTP, "198.51.100.12:80")?)
+    })
+    .map_err(with_log)?;
+    netns::run("dir1", &["ipvsadm", "-D", "-t", MYAPP])?;
+    // reconcile_interval 2 s: repaired by the next drift pass.
+    wait_for("myapp repaired", Duration::from_secs(15), || {
+        Ok(real_servers("dir1", Some(MYAPP))?.len() == 2)
+    })
+    .map_err(with_log)?;
+    lbctl(&config, &["drain", "rs1"])?;
+    lbctl(&config, &["reload"])?;
+    lbctl(&config, &["status"])?;
+    let _http = start_http("rs2", 80)?;
+    wait_for("rs2 back", Duration::from_secs(15), || {
+        has("dir1", HTTP, "198.51.100.12:80")
+    })
+    .map_err(with_log)?;
+    let (_, stop) = lbd.stop_timed()?;
+    let size = std::fs::metadata(&trace).map(|m| m.len()).unwrap_or(0);
+    let t0 = Instant::now();
+    let file = std::fs::File::open(&trace).map_err(|e| format!("{}: {e}", trace.display()))?;
+    let (d, done) = lbd::director::replay::replay(std::io::BufReader::new(file))
+        .map_err(|e| format!("the recorded run does not replay: {e}"))?;
+    eprintln!(
+        "recorded {size} bytes: {} inputs, {} effects, replayed to the same effects in {:?} \
+         (stop took {stop:?})",
+        done.inputs,
+        done.effects,
+        t0.elapsed()
+    );
+    if done.inputs < 10 {
+        return Err(format!("too short a recording: {done:?}"));
+    }
+    let member = |svc: &str, node: &str| {
+        d.plan()
+            .members
+            .get(&(svc.to_string(), node.to_string()))
+            .and_then(|m| m.weight)
+    };
+    if member("http", "rs1") != Some(0) || member("http", "rs2") != Some(1) {
+        return Err(format!(
+            "the replayed director ends elsewhere: rs1 {:?} (drained: 0), rs2 {:?} (back: 1)",
+            member("http", "rs1"),
+            member("http", "rs2")
+        ));
+    }
+    Ok(())
+}
+
+/// Nodes dir1's daemon pings every second (on its own loopback: the kernel answers).
+const LOAD_NODES: u32 = 1000;
+/// Services × real servers dir1's drift passes dump and diff every 2 s.
+const DRIFT_SERVICES: u16 = 200;
+const DRIFT_NODES: u8 = 50;
+/// How long the loaded master is watched.
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// dir1's extra load: a pinged hostgroup of `LOAD_NODES` loopback addresses and a table of
+/// `DRIFT_SERVICES` × `DRIFT_NODES` on a VIP no VRRP instance carries (its health does not
+/// change the priority).
+fn load_config(dir: &Path) -> Result<(), String> {
+    let mut nodes = String::from("ping: false\nnodes:\n");
+    for i in 0..LOAD_NODES {
+        nodes.push_str(&format!(
+            "  - {{name: l{i}, address: 127.1.{}.{}}}\n",
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    write(&dir.join("hostgroups/load.yaml"), &nodes)?;
+    write(
+        &dir.join("services/load.yaml"),
+        "virtual: {address: 203.0.113.50, port: 80}\nscheduler: rr\nhostgroup: load\n\
+         watch:\n  monitor: ping\n  interval: 1s\n  timeout: 500ms\n",
+    )?;
+    let mut big = String::from("ping: false\nnodes:\n");
+    for i in 1..=DRIFT_NODES {
+        big.push_str(&format!(
+            "  - {{name: b{i}, address: 198.51.100.{}}}\n",
+            100 + u16::from(i)
+        ));
+    }
+    write(&dir.join("hostgroups/big.yaml"), &big)?;
+    write_script(&dir.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
+    for s in 0..DRIFT_SERVICES {
+        write(
+            &dir.join(format!("services/d{s:03}.yaml")),
+            &format!(
+                "virtual: {{address: 203.0.113.51, port: {}}}\nscheduler: rr\nhostgroup: big\n\
+                 watch:\n  monitor: {{external: true.monitor}}\n  interval: 1h\n",
+                10000 + s
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn loaded_master_keeps_the_vip() -> Result<(), String> {
+    let _topology = Topology::up(Options {
+        real_servers: 3,
+        static_gateway: false,
+    })?;
+    let tmp = tempdir()?;
+    let (s1, s2) = (tmp.path().join("s1.sock"), tmp.path().join("s2.sock"));
+    let (c1, c2) = (tmp.path().join("c1"), tmp.path().join("c2"));
+    for (dir, sock, prio, name) in [(&c1, &s1, 150, "dir1"), (&c2, &s2, 100, "dir2")] {
+        lab_config(dir, "", &director_extra(sock, prio))?;
+        let d = dir.join("director.yaml");
+        let text = std::fs::read_to_string(&d).map_err(|e| e.to_string())?;
+        let text = text.replace("name: dir1", &format!("name: {name}"));
+        let text = if name == "dir1" {
+            format!("{text}monitor_dir: {}\n", dir.join("monitors").display())
+        } else {
+            text
+        };
+        write(&d, &text)?;
+    }
+    load_config(&c1)?;
+    let t0 = Instant::now();
+    let lbd1 = Lbd::start("dir1", &c1, &tmp.path().join("st1"), &tmp.path().join("l1"))?;
+    let lbd2 = Lbd::start("dir2", &c2, &tmp.path().join("st2"), &tmp.path().join("l2"))?;
+    let logs = |a: &Lbd, b: &Lbd| format!("dir1:\n{}\ndir2:\n{}", tail(&a.log()), tail(&b.log()));
+    let want = usize::from(DRIFT_SERVICES) * usize::from(DRIFT_NODES);
+    let ready = wait_for(
+        "dir1 master with its load table, dir2 backup",
+        Duration::from_secs(300),
+        || {
+            Ok(role(&s1).unwrap_or_default() == "master"
+                && role(&s2).unwrap_or_default() == "backup"
+                && has_vip("dir1")?
+                && real_servers("dir1", None)?.len() >= want)
+        },
+    );
+    ready.map_err(|e| format!("{e}\n{}", logs(&lbd1, &lbd2)))?;
+    eprintln!("loaded master ready after {:?}", t0.elapsed());
+    let before1 = lbd1.log().len();
+    let before2 = lbd2.log().len();
+    // The window: roles every second (a status request to each daemon: more load on dir1).
+    let start = Instant::now();
+    let mut samples = 0;
+    let mut wrong = Vec::new();
+    while start.elapsed() < WINDOW {
+        let (r1, r2) = (role(&s1)?, role(&s2)?);
+        samples += 1;
+        if r1 != "master" || r2 != "backup" {
+            wrong.push(format!("{:?}: dir1 {r1}, dir2 {r2}", start.elapsed()));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let log1 = lbd1.log();
+    let log2 = lbd2.log();
+    let window1 = log1.get(before1..).unwrap_or_default();
+    let window2 = log2.get(before2..).unwrap_or_default();
+    let drift_passes = window1.matches("drift pass done").count();
+    let takeovers = window2.matches("Backup -> Master").count();
+    eprintln!(
+        "loaded master, {WINDOW:?} watched: {samples} samples, {drift_passes} drift passes over \
+         {want} real servers, {LOAD_NODES} nodes pinged every second; backup took over {takeovers} \
+         time(s)"
+    );
+    if !wrong.is_empty() || takeovers > 0 {
+        return Err(format!(
+            "the backup took over from a busy master: {wrong:?}\n{}",
+            logs(&lbd1, &lbd2)
+        ));
+    }
+    // The load was real: the drift timer ran (every 2 s; at least a few, however slow the
+    // machine) and the pings reached the director.
+    if drift_passes < 3 {
+        return Err(format!(
+            "only {drift_passes} drift passes in {WINDOW:?}: not the load asked for\n{}",
+            tail(&log1)
+        ));
+    }
+    let nodes = netns::run(
+        "dir1",
+        &[LBCTL, "--socket", &s1.display().to_string(), "nodes"],
+    )?;
+    let online = nodes.lines().filter(|l| l.contains(" online ")).count();
+    if online < LOAD_NODES as usize / 2 {
+        return Err(format!(
+            "{online} nodes online: the ping watch did not run\n{}",
+            tail(&nodes)
+        ));
+    }
+    drop((lbd1, lbd2));
+    Ok(())
+}
