@@ -14,8 +14,10 @@ mod load;
 mod rules;
 mod scalars;
 mod service;
+mod service_parts;
 mod summary;
 mod watch;
+mod watch_http;
 mod yaml;
 
 pub use crate::duration::{format_duration, parse_duration, DurationError};

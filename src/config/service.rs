@@ -8,9 +8,8 @@
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::hostgroup::Node;
-use super::scalars::{
-    boolean, family_word, int_in, ip, list, name, port, weight, whole_seconds, word,
-};
+use super::scalars::{boolean, family_word, int_in, ip, list, name, port, word};
+use super::service_parts::{check_flags, decode_persistence, decode_sorry, decode_tunnel};
 use super::watch::{self, Watch};
 use super::yaml::{Item, Value};
 use serde::Serialize;
@@ -279,7 +278,7 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("sctp", Protocol::Sctp),
 ];
 const FAMILIES: &[(&str, Family)] = &[("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)];
-const TUNNELS: &[(&str, TunnelKind)] = &[
+pub(super) const TUNNELS: &[(&str, TunnelKind)] = &[
     ("ipip", TunnelKind::Ipip),
     ("gue", TunnelKind::Gue),
     ("gre", TunnelKind::Gre),
@@ -548,215 +547,6 @@ fn decode_virtual(item: &Item, address_pos: &mut Pos, sink: &mut Sink) -> Option
     })
 }
 
-fn check_flags(
-    scheduler: Scheduler,
-    flags: &[&str],
-    pos: Pos,
-    sink: &mut Sink,
-) -> Option<SchedulerFlags> {
-    let mut out = SchedulerFlags::default();
-    for flag in flags {
-        let (sched, what) = flag.split_once('-').unwrap_or((flag, ""));
-        if sched != scheduler.name() {
-            sink.error_hint(
-                pos,
-                format!(
-                    "scheduler flag `{flag}` does not apply to scheduler {}",
-                    scheduler.name()
-                ),
-                format!("`{flag}` is for the {sched} scheduler"),
-            );
-            return None;
-        }
-        match what {
-            "fallback" => out.fallback = true,
-            _ => out.port = true,
-        }
-    }
-    Some(out)
-}
-
-fn decode_tunnel(item: &Item, sink: &mut Sink) -> Option<Tunnel> {
-    let mut f = Fields::of(item, "tunnel", sink)?;
-    let kind = f.or("type", sink, TunnelKind::Ipip, word("tunnel type", TUNNELS));
-    let tport = f.opt("port", sink, port);
-    let (pos, port_pos) = (f.pos(), f.pos_of("port"));
-    f.finish(sink);
-    let (kind, tport) = (kind?, tport?);
-    match (kind, tport) {
-        (TunnelKind::Gue, None) => {
-            sink.error_hint(
-                pos,
-                "gue tunnel needs a `port`",
-                "the UDP port the real servers decapsulate on",
-            );
-            None
-        }
-        (TunnelKind::Ipip | TunnelKind::Gre, Some(_)) => {
-            sink.error(port_pos, "only gue tunnels take a `port`");
-            None
-        }
-        _ => Some(Tunnel { kind, port: tport }),
-    }
-}
-
-/// `persistent: 300s` or `persistent: {timeout: 300s, netmask: 255.255.255.0}`.
-fn decode_persistence(item: &Item, family: Family, sink: &mut Sink) -> Option<Persistence> {
-    let full = match family {
-        Family::Ipv4 => 32,
-        Family::Ipv6 => 128,
-    };
-    if let Value::Str(_) = item.value {
-        return Some(Persistence {
-            timeout: persistence_timeout(item, sink)?,
-            netmask: full,
-        });
-    }
-    let mut f = Fields::of(item, "persistent", sink)?;
-    let timeout = f.or(
-        "timeout",
-        sink,
-        DEFAULT_PERSISTENCE_TIMEOUT,
-        persistence_timeout,
-    );
-    let netmask = f.or("netmask", sink, full, |item, sink| {
-        netmask(item, family, sink)
-    });
-    f.finish(sink);
-    Some(Persistence {
-        timeout: timeout?,
-        netmask: netmask?,
-    })
-}
-
-fn persistence_timeout(item: &Item, sink: &mut Sink) -> Option<std::time::Duration> {
-    let d = whole_seconds(item, sink)?;
-    if d.is_zero() || d.as_secs() > u64::from(u32::MAX) {
-        sink.error(
-            item.pos,
-            "persistence timeout out of range (1s to 4294967295s)",
-        );
-        return None;
-    }
-    Some(d)
-}
-
-/// IPv4: a dotted mask (`255.255.255.0`) or a prefix (`24`, `/24`); IPv6: a prefix 1-128.
-fn netmask(item: &Item, family: Family, sink: &mut Sink) -> Option<u8> {
-    let text = item.scalar_text().unwrap_or_default();
-    let text = text.trim().trim_start_matches('/');
-    let (max, name) = match family {
-        Family::Ipv4 => (32, "IPv4"),
-        Family::Ipv6 => (128, "IPv6"),
-    };
-    if let Ok(prefix) = text.parse::<u32>() {
-        if (1..=max).contains(&prefix) {
-            return u8::try_from(prefix).ok();
-        }
-        sink.error(
-            item.pos,
-            format!("persistence netmask /{prefix} is out of range for {name} (1-{max})"),
-        );
-        return None;
-    }
-    match (family, text.parse::<Ipv4Addr>()) {
-        (Family::Ipv4, Ok(mask)) => {
-            let bits = u32::from(mask);
-            if bits.leading_ones() + bits.trailing_zeros() == 32 && bits != 0 {
-                return u8::try_from(bits.leading_ones()).ok();
-            }
-            sink.error(
-                item.pos,
-                format!("persistence netmask {mask} is not a contiguous mask"),
-            );
-            None
-        }
-        (Family::Ipv6, Ok(_)) => {
-            sink.error_hint(
-                item.pos,
-                format!("persistence netmask {text} is IPv4 but the service is IPv6"),
-                "give an IPv6 prefix length, 1-128",
-            );
-            None
-        }
-        _ => {
-            sink.error_hint(
-                item.pos,
-                format!("invalid persistence netmask `{text}`"),
-                "write a dotted mask (255.255.255.0) or a prefix length (24)",
-            );
-            None
-        }
-    }
-}
-
-fn decode_sorry(item: &Item, sink: &mut Sink) -> Option<SorryServer> {
-    let mut f = Fields::of(item, "sorry_server", sink)?;
-    let address = f.req("address", sink, ip);
-    let sport = f.opt("port", sink, port);
-    let sweight = f.or("weight", sink, 1, weight);
-    f.finish(sink);
-    Some(SorryServer {
-        address: address?,
-        port: sport?,
-        weight: sweight?,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::diagnostic::Report;
-    use crate::config::yaml;
-    use std::path::Path;
-
-    fn persistence(text: &str, family: Family) -> (Option<Persistence>, Vec<String>) {
-        let item = yaml::parse(text).expect("yaml");
-        let mut report = Report::default();
-        let mut sink = Sink {
-            file: Path::new("s.yaml"),
-            report: &mut report,
-        };
-        let p = decode_persistence(&item, family, &mut sink);
-        (p, report.errors.iter().map(ToString::to_string).collect())
-    }
-
-    #[test]
-    fn netmasks_become_prefix_lengths() {
-        let p = |t, f| {
-            persistence(t, f)
-                .0
-                .map(|p| (p.timeout.as_secs(), p.netmask))
-        };
-        assert_eq!(p("netmask: 255.255.255.0", Family::Ipv4), Some((300, 24)));
-        assert_eq!(p("netmask: /16", Family::Ipv4), Some((300, 16)));
-        assert_eq!(
-            p("{timeout: 60s, netmask: 255.255.255.255}", Family::Ipv4),
-            Some((60, 32))
-        );
-        assert_eq!(p("netmask: 48", Family::Ipv6), Some((300, 48)));
-        assert_eq!(p("120s", Family::Ipv6), Some((120, 128)));
-    }
-
-    #[test]
-    fn persistence_timeout_is_whole_seconds() {
-        let (p, errors) = persistence("timeout: 1500ms", Family::Ipv4);
-        assert_eq!(p, None);
-        assert_eq!(
-            errors,
-            vec!["s.yaml:1:10: this duration must be whole seconds"]
-        );
-    }
-
-    #[test]
-    fn every_kernel_scheduler_has_its_name() {
-        let names: Vec<&str> = Scheduler::ALL.iter().map(|(_, s)| s.name()).collect();
-        assert_eq!(
-            names,
-            [
-                "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf",
-                "mh", "twos"
-            ]
-        );
-    }
-}
+#[path = "service_tests.rs"]
+mod tests;

@@ -24,6 +24,7 @@
 
 pub mod attr;
 pub mod client;
+mod client_admin;
 pub mod constants;
 pub mod convert;
 pub mod error;
