@@ -28,6 +28,7 @@ impl Daemon {
                     tracing::warn!("cannot record: {e}");
                 }
             }
+            self.handling = Instant::now();
             let effects = self.director.handle(now, input);
             if let Some(r) = self.recorder.as_mut() {
                 if let Err(e) = r.effects(&effects) {
@@ -94,7 +95,11 @@ impl Daemon {
                     clear,
                 } => {
                     let response = self.vrrp.failover(instance.as_deref(), clear);
-                    self.queue.push_back(Input::FailoverDone { id, response });
+                    self.queue.push_back(Input::FailoverDone {
+                        id,
+                        clear,
+                        response,
+                    });
                 }
                 Effect::LoadConfig { purpose } => self.load_config(purpose),
                 Effect::Reply { id, response } => {

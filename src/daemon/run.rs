@@ -118,6 +118,8 @@ pub struct Daemon {
     pub(super) passes_started: HashMap<u64, (String, Instant)>,
     /// Inputs produced while carrying out effects (a failover's result), fed next.
     pub(super) queue: VecDeque<Input>,
+    /// When the director started handling the current input (a pass's duration starts there).
+    pub(super) handling: Instant,
     /// Whether the first pass is done (READY is sent then).
     pub(super) ready: bool,
     /// `RELOADING=1` was sent: `READY=1` follows the reload's end.
@@ -131,9 +133,9 @@ impl Daemon {
         match batch {
             Some(id) => {
                 self.passes_started
-                    .insert(id, (cause.to_string(), Instant::now()));
+                    .insert(id, (cause.to_string(), self.handling));
             }
-            None => self.pass_done(cause, 0, 0, 0, Duration::ZERO),
+            None => self.pass_done(cause, 0, 0, 0, self.handling.elapsed()),
         }
     }
 
@@ -313,7 +315,9 @@ impl Daemon {
                     }
                 }
                 _ = &mut timer => self.feed(Input::Tick),
-                _ = watchdog.tick(), if wd.is_some() => systemd::watchdog(),
+                // READY first: the watchdog is petted once the first pass is done (systemd
+                // enforces it from READY on; TimeoutStartSec covers the start-up).
+                _ = watchdog.tick(), if wd.is_some() && self.ready => systemd::watchdog(),
                 _ = vrrp_tick.tick() => {
                     self.vrrp.observe(self.metrics.as_ref());
                     let views = self.vrrp.views();

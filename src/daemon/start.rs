@@ -107,6 +107,7 @@ impl Daemon {
             None => None,
         };
         let start_line = recorder.as_ref().map(|_| start.clone());
+        let handling = Instant::now();
         let (director, effects) = Director::new(now, start);
         if let (Some(r), Some(s)) = (recorder.as_mut(), start_line) {
             if let Err(e) = r.start(now, &s, &effects) {
@@ -143,6 +144,7 @@ impl Daemon {
             passes_started: HashMap::new(),
             queue: VecDeque::new(),
             ready: false,
+            handling,
             reloading: false,
             opts,
         };

@@ -101,7 +101,7 @@ impl Running {
             return;
         }
         if !up {
-            tracing::warn!(instance = %self.cfg.name, service,
+            tracing::warn!(instance = %self.cfg.name, service = %service,
                 "no healthy real server: lowering the vrrp priority");
         }
         self.control

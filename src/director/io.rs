@@ -95,8 +95,13 @@ pub enum Input {
     AlertDone { record: AlertRecord },
     /// The VRRP instances' views changed.
     Vrrp { views: Vec<VrrpView> },
-    /// An operator failover was carried out by the VRRP instances.
-    FailoverDone { id: u64, response: Response },
+    /// An operator failover (or, with `clear`, the end of its hold) was carried out by the
+    /// VRRP instances.
+    FailoverDone {
+        id: u64,
+        clear: bool,
+        response: Response,
+    },
     /// The daemon stops: the last state to write.
     Stop,
 }

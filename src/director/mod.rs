@@ -161,7 +161,11 @@ impl Director {
             Input::Config { purpose, result } => self.on_config(purpose, result),
             Input::AlertDone { record } => self.on_alert_done(record),
             Input::Vrrp { views } => self.on_vrrp(views),
-            Input::FailoverDone { id, response } => self.on_failover_done(id, response),
+            Input::FailoverDone {
+                id,
+                clear,
+                response,
+            } => self.on_failover_done(id, clear, response),
             Input::Stop => self.persist(true),
         }
         std::mem::take(&mut self.out)

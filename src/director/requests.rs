@@ -155,11 +155,16 @@ impl Director {
         self.pass(&reason);
     }
 
-    pub(super) fn on_failover_done(&mut self, id: u64, response: Response) {
+    pub(super) fn on_failover_done(&mut self, id: u64, clear: bool, response: Response) {
         if let Response::Done { message } = &response {
+            let what = if clear {
+                "failover --clear"
+            } else {
+                "failover"
+            };
             self.record(
                 EventKind::Admin,
-                format!("operator: failover: {message}"),
+                format!("operator: {what}: {message}"),
                 None,
                 None,
             );

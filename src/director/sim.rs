@@ -150,8 +150,9 @@ impl Sim {
                 } => self.cadences.push((watch, node, cadence)),
                 Effect::Vrrp(_) => {}
                 Effect::Track { service, up } => self.tracks.push((service, up)),
-                Effect::Failover { id, .. } => queue.push_back(Input::FailoverDone {
+                Effect::Failover { id, clear, .. } => queue.push_back(Input::FailoverDone {
                     id,
+                    clear,
                     response: Response::Done {
                         message: "vi_51: master steps down (priority 0), held in backup".into(),
                     },

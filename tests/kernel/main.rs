@@ -21,6 +21,7 @@ mod ipvs;
 mod ipvs_traffic;
 mod ipvsadm;
 mod lab;
+mod lateness;
 #[allow(dead_code)]
 mod netns;
 mod reference;
@@ -45,6 +46,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());
+    trials.extend(lateness::tests());
     trials
 }
 
