@@ -3,10 +3,10 @@
 //! The group's `ping:` block is its liveness watch (Mon's per-hostgroup `ping` watch): a node
 //! whose ping goes silent is `offline`, out of every service.
 
+use super::alert::{decode_alert, Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::scalars::{boolean, duration, int_in, ip, list, name, port, weight};
-use super::watch::{decode_alert, Alert, DEFAULT_ALERT_TIMEOUT};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::collections::HashMap;

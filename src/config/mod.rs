@@ -6,11 +6,13 @@
 //! half-parsed is ever returned. The format is documented in `config/` (the lab's own
 //! configuration, commented) and README.md.
 
+mod alert;
 mod diagnostic;
 mod director;
 mod fields;
 mod hostgroup;
 mod load;
+mod protocol;
 mod rules;
 mod scalars;
 mod service;

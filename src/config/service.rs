@@ -8,16 +8,17 @@
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::hostgroup::Node;
+pub use super::protocol::Protocol;
 use super::scalars::{boolean, family_word, int_in, ip, list, name, port, word};
 use super::service_parts::{check_flags, decode_persistence, decode_sorry, decode_tunnel};
+pub use super::service_parts::{
+    Family, Persistence, Scheduler, SchedulerFlags, SorryServer, Tunnel, TunnelKind,
+    DEFAULT_PERSISTENCE_TIMEOUT,
+};
 use super::watch::{self, Watch};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
-
-/// Default persistence timeout (ipvsadm's).
-pub const DEFAULT_PERSISTENCE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A virtual service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -115,113 +116,6 @@ impl std::fmt::Display for Virtual {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Protocol {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    pub fn of(addr: &IpAddr) -> Family {
-        if addr.is_ipv4() {
-            Family::Ipv4
-        } else {
-            Family::Ipv6
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        }
-    }
-}
-
-/// Every IPVS scheduler the kernel has (`ip_vs_<name>.ko`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheduler {
-    Rr,
-    Wrr,
-    Lc,
-    Wlc,
-    Lblc,
-    Lblcr,
-    Dh,
-    Sh,
-    Sed,
-    Nq,
-    Fo,
-    Ovf,
-    Mh,
-    Twos,
-}
-
-impl Scheduler {
-    /// Every scheduler with its kernel name.
-    pub const ALL: &'static [(&'static str, Scheduler)] = &[
-        ("rr", Scheduler::Rr),
-        ("wrr", Scheduler::Wrr),
-        ("lc", Scheduler::Lc),
-        ("wlc", Scheduler::Wlc),
-        ("lblc", Scheduler::Lblc),
-        ("lblcr", Scheduler::Lblcr),
-        ("dh", Scheduler::Dh),
-        ("sh", Scheduler::Sh),
-        ("sed", Scheduler::Sed),
-        ("nq", Scheduler::Nq),
-        ("fo", Scheduler::Fo),
-        ("ovf", Scheduler::Ovf),
-        ("mh", Scheduler::Mh),
-        ("twos", Scheduler::Twos),
-    ];
-
-    /// The kernel's name (`IPVS_SVC_ATTR_SCHED_NAME`).
-    pub fn name(&self) -> &'static str {
-        Scheduler::ALL
-            .iter()
-            .find(|(_, s)| s == self)
-            .map_or("?", |(n, _)| n)
-    }
-}
-
-/// ipvsadm -b flags; `sh-*` only with sh, `mh-*` only with mh. In the kernel, `*-fallback`
-/// is IP_VS_SVC_F_SCHED1 and `*-port` IP_VS_SVC_F_SCHED2.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct SchedulerFlags {
-    pub fallback: bool,
-    pub port: bool,
-}
-
-/// Client affinity (ipvsadm -p / -M).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Persistence {
-    /// Whole seconds. Default 300s.
-    pub timeout: Duration,
-    /// Client addresses sharing this prefix stick to one real server. Default /32 or /128.
-    pub netmask: u8,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Forwarding {
@@ -231,29 +125,6 @@ pub enum Forwarding {
     Dr,
     /// IP-in-IP and friends (ipvsadm -i); the only method that may mix address families.
     Tunnel(Tunnel),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Tunnel {
-    pub kind: TunnelKind,
-    /// UDP port, GUE only.
-    pub port: Option<u16>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TunnelKind {
-    Ipip,
-    Gue,
-    Gre,
-}
-
-/// Takes the traffic when fewer than `quorum` real servers are online.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct SorryServer {
-    pub address: IpAddr,
-    pub port: Option<u16>,
-    pub weight: u32,
 }
 
 /// What the cross-file checks need: positions, and the references read even when another
@@ -278,11 +149,6 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("sctp", Protocol::Sctp),
 ];
 const FAMILIES: &[(&str, Family)] = &[("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)];
-pub(super) const TUNNELS: &[(&str, TunnelKind)] = &[
-    ("ipip", TunnelKind::Ipip),
-    ("gue", TunnelKind::Gue),
-    ("gre", TunnelKind::Gre),
-];
 const FLAGS: &[(&str, &str)] = &[
     ("sh-fallback", "sh-fallback"),
     ("sh-port", "sh-port"),

@@ -1,16 +1,135 @@
-//! The parts of a service block that have rules of their own: scheduler flags (which
-//! scheduler takes which), the tunnel, persistence (timeout and netmask by family) and the sorry
-//! server.
+//! How a service schedules, persists and forwards, and its sorry server: the types and the
+//! parts of a service block that have rules of their own (which scheduler takes which flag,
+//! the tunnel kinds, persistence's timeout and netmask by address family).
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::scalars::{ip, port, weight, whole_seconds, word};
-use super::service::{
-    Family, Persistence, Scheduler, SchedulerFlags, SorryServer, Tunnel, TunnelKind,
-    DEFAULT_PERSISTENCE_TIMEOUT, TUNNELS,
-};
 use super::yaml::{Item, Value};
-use std::net::Ipv4Addr;
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Default persistence timeout (ipvsadm's).
+pub const DEFAULT_PERSISTENCE_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(addr: &IpAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+}
+
+/// Every IPVS scheduler the kernel has (`ip_vs_<name>.ko`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduler {
+    Rr,
+    Wrr,
+    Lc,
+    Wlc,
+    Lblc,
+    Lblcr,
+    Dh,
+    Sh,
+    Sed,
+    Nq,
+    Fo,
+    Ovf,
+    Mh,
+    Twos,
+}
+
+impl Scheduler {
+    /// Every scheduler with its kernel name.
+    pub const ALL: &'static [(&'static str, Scheduler)] = &[
+        ("rr", Scheduler::Rr),
+        ("wrr", Scheduler::Wrr),
+        ("lc", Scheduler::Lc),
+        ("wlc", Scheduler::Wlc),
+        ("lblc", Scheduler::Lblc),
+        ("lblcr", Scheduler::Lblcr),
+        ("dh", Scheduler::Dh),
+        ("sh", Scheduler::Sh),
+        ("sed", Scheduler::Sed),
+        ("nq", Scheduler::Nq),
+        ("fo", Scheduler::Fo),
+        ("ovf", Scheduler::Ovf),
+        ("mh", Scheduler::Mh),
+        ("twos", Scheduler::Twos),
+    ];
+
+    /// The kernel's name (`IPVS_SVC_ATTR_SCHED_NAME`).
+    pub fn name(&self) -> &'static str {
+        Scheduler::ALL
+            .iter()
+            .find(|(_, s)| s == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// ipvsadm -b flags; `sh-*` only with sh, `mh-*` only with mh. In the kernel, `*-fallback`
+/// is IP_VS_SVC_F_SCHED1 and `*-port` IP_VS_SVC_F_SCHED2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SchedulerFlags {
+    pub fallback: bool,
+    pub port: bool,
+}
+
+/// Client affinity (ipvsadm -p / -M).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Persistence {
+    /// Whole seconds. Default 300s.
+    pub timeout: Duration,
+    /// Client addresses sharing this prefix stick to one real server. Default /32 or /128.
+    pub netmask: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// UDP port, GUE only.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelKind {
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Takes the traffic when fewer than `quorum` real servers are online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SorryServer {
+    pub address: IpAddr,
+    pub port: Option<u16>,
+    pub weight: u32,
+}
+
+const TUNNELS: &[(&str, TunnelKind)] = &[
+    ("ipip", TunnelKind::Ipip),
+    ("gue", TunnelKind::Gue),
+    ("gre", TunnelKind::Gre),
+];
 
 pub(super) fn check_flags(
     scheduler: Scheduler,

@@ -2,11 +2,14 @@
 //! randskew, failed_interval), how long a check may take, how many results flip a node
 //! (rise/fall), and the alert scripts run on transitions.
 
+use super::alert::decode_alert;
+pub use super::alert::{Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::Sink;
 use super::fields::Fields;
+use super::protocol::Protocol;
 use super::scalars::{duration, int_in, list, nonempty, port, script_name, string, word};
-use super::service::Protocol;
 use super::watch_http::decode_http;
+pub use super::watch_http::{HttpCheck, StatusRange, TlsCheck};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::time::Duration;
@@ -15,8 +18,6 @@ use std::time::Duration;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Upper bound of the default timeout (the default is half the interval, at most this).
 pub const DEFAULT_TIMEOUT_MAX: Duration = Duration::from_secs(5);
-/// Default time an alert script may run.
-pub const DEFAULT_ALERT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a service's nodes are checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -43,13 +44,6 @@ pub struct Watch {
     pub numalerts: Option<u32>,
     /// An alert script running longer is killed. Default 30s.
     pub alert_timeout: Duration,
-}
-
-/// An alert script from the alert directory, with its arguments (Mon: `alert mail.alert root`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Alert {
-    pub script: String,
-    pub args: Vec<String>,
 }
 
 /// The check itself. Network checks go to the real server's port unless given `port`.
@@ -91,46 +85,6 @@ pub struct TcpCheck {
     pub port: Option<u16>,
     pub send: Option<String>,
     pub expect: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct HttpCheck {
-    pub port: Option<u16>,
-    /// Default GET.
-    pub method: String,
-    /// Default `/`.
-    pub path: String,
-    /// Host header; default the node's address.
-    pub host: Option<String>,
-    /// Accepted status codes. Default 200-399.
-    pub expect_status: Vec<StatusRange>,
-    /// A regular expression the body must match.
-    pub body: Option<String>,
-    /// Present for https.
-    pub tls: Option<TlsCheck>,
-}
-
-/// An inclusive range of HTTP status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct StatusRange {
-    pub low: u16,
-    pub high: u16,
-}
-
-impl StatusRange {
-    pub fn contains(&self, status: u16) -> bool {
-        (self.low..=self.high).contains(&status)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct TlsCheck {
-    /// Default true.
-    pub verify: bool,
-    /// Server name to send; default the `host`, else none.
-    pub sni: Option<String>,
-    /// Warn (alert, node stays up) when the certificate expires within this.
-    pub cert_expiry_warn: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -313,29 +267,6 @@ fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
 }
 
 /// `script arg arg` (Mon's words) or a list `[script, arg, arg]`.
-pub(crate) fn decode_alert(item: &Item, sink: &mut Sink) -> Option<Alert> {
-    let words: Vec<String> = match &item.value {
-        Value::Seq(_) => list(string)(item, sink)?,
-        _ => string(item, sink)?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    };
-    let mut words = words.into_iter();
-    let Some(script) = words.next() else {
-        sink.error(item.pos, "empty alert");
-        return None;
-    };
-    let script_item = Item {
-        value: Value::Str(script),
-        pos: item.pos,
-    };
-    Some(Alert {
-        script: script_name(&script_item, sink)?,
-        args: words.collect(),
-    })
-}
-
 fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
     match &item.value {
         Value::Str(_) => {
@@ -423,7 +354,7 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
                 expect: expect?,
             }))
         }
-        "http" | "https" => decode_http(kind == "https", f, sink),
+        "http" | "https" => decode_http(kind == "https", f, sink).map(Monitor::Http),
         "dns" => {
             let port = f.opt("port", sink, port);
             let name = f.req("name", sink, nonempty);

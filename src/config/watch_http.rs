@@ -1,13 +1,54 @@
-//! The `http` and `https` monitors' parameters: method, path, host, the status ranges that
-//! pass, the body regex and the TLS settings, each checked as it is read.
+//! The `http` and `https` monitors: their parameters (method, path, host, the status ranges
+//! that pass, the body regex, the TLS settings) and how each is checked as it is read.
 
 use super::diagnostic::Sink;
 use super::fields::Fields;
 use super::scalars::{boolean, duration, list, nonempty, port, string};
-use super::watch::{HttpCheck, Monitor, StatusRange, TlsCheck};
 use super::yaml::{Item, Value};
+use serde::Serialize;
+use std::time::Duration;
 
-pub(super) fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<Monitor> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HttpCheck {
+    pub port: Option<u16>,
+    /// Default GET.
+    pub method: String,
+    /// Default `/`.
+    pub path: String,
+    /// Host header; default the node's address.
+    pub host: Option<String>,
+    /// Accepted status codes. Default 200-399.
+    pub expect_status: Vec<StatusRange>,
+    /// A regular expression the body must match.
+    pub body: Option<String>,
+    /// Present for https.
+    pub tls: Option<TlsCheck>,
+}
+
+/// An inclusive range of HTTP status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StatusRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl StatusRange {
+    pub fn contains(&self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TlsCheck {
+    /// Default true.
+    pub verify: bool,
+    /// Server name to send; default the `host`, else none.
+    pub sni: Option<String>,
+    /// Warn (alert, node stays up) when the certificate expires within this.
+    pub cert_expiry_warn: Option<Duration>,
+}
+
+pub(super) fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<HttpCheck> {
     let port = f.opt("port", sink, port);
     let method = f.or("method", sink, "GET".to_string(), method);
     let path = f.or("path", sink, "/".to_string(), http_path);
@@ -34,7 +75,7 @@ pub(super) fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<
     } else {
         None
     };
-    Some(Monitor::Http(HttpCheck {
+    Some(HttpCheck {
         port: port?,
         method: method?,
         path: path?,
@@ -42,7 +83,7 @@ pub(super) fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<
         expect_status: expect_status?,
         body: body?,
         tls: tls_check,
-    }))
+    })
 }
 
 fn method(item: &Item, sink: &mut Sink) -> Option<String> {
