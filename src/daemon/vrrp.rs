@@ -339,15 +339,8 @@ impl VrrpSet {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::director::vrrp::{instance_config, instance_configs, setup};
+    use crate::director::vrrp::{example, instance_config, instance_configs, setup};
     use std::path::Path;
-
-    fn example() -> Config {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        crate::config::load(&dir)
-            .expect("example config loads")
-            .config
-    }
 
     fn status(state: State, fault: bool) -> Status {
         Status {

@@ -197,18 +197,20 @@ pub fn transitions(seen: &mut BTreeMap<String, String>, views: &[VrrpView]) -> V
     out
 }
 
+/// The repository's example configuration (`config/`), for tests.
+#[cfg(test)]
+pub(crate) fn example() -> Config {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    crate::config::load(&dir)
+        .expect("example config loads")
+        .config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::IpAddr;
     use std::path::Path;
-
-    fn example() -> Config {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        crate::config::load(&dir)
-            .expect("example config loads")
-            .config
-    }
 
     /// The example configuration with `director.yaml` edited by `edit`.
     fn example_edited(edit: impl Fn(String) -> String) -> Config {

@@ -116,13 +116,7 @@ fn run_setup(cfg: &NodeConfig, setup: &[Input]) -> (Millis, NodeMachine) {
 
 /// Runs `setup` then `step`; returns the actions of `step` and the final state.
 fn run(cfg: &NodeConfig, setup: &[Input], step: &Input) -> (Vec<Action>, NodeMachine) {
-    let mut m = NodeMachine::new(cfg);
-    let mut now = 0;
-    m.start(now);
-    for i in setup {
-        now += 1000;
-        m.handle(now, i);
-    }
+    let (now, mut m) = run_setup(cfg, setup);
     let out = m.handle(now + 1000, step);
     (out, m)
 }

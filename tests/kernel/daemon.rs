@@ -312,28 +312,37 @@ fn big_config(dir: &Path) -> Result<(), String> {
             dir.join("monitors").display()
         ),
     )?;
-    // An external monitor that always passes, checked once an hour: the table stays as it is
-    // for the length of the test whatever the spread of the first checks.
-    write(&dir.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
-    Command::new("chmod")
-        .args(["755"])
-        .arg(dir.join("monitors/true.monitor"))
-        .status()
-        .map_err(|e| format!("chmod: {e}"))?;
-    // No ping watch: these addresses answer nothing, and the test is about the table staying.
-    let mut nodes = String::from("ping: false\nnodes:\n");
-    for i in 1..=NODES {
-        nodes.push_str(&format!(
-            "  - name: n{i}\n    address: 198.51.100.{}\n",
-            10 + i
+    big_table_config(dir, "big", "192.0.2.10", SERVICES, NODES, 11)
+}
+
+/// `services` services on `vip` (ports 10000 and up) over hostgroup `group` of `nodes` nodes
+/// at 198.51.100.`first`.., each watched by an external monitor that always passes, once an
+/// hour: the table stays as it is for the length of a test whatever the spread of the first
+/// checks. No ping watch: these addresses answer nothing. `monitor_dir` must be
+/// `DIR/monitors`.
+pub(crate) fn big_table_config(
+    dir: &Path,
+    group: &str,
+    vip: &str,
+    services: u16,
+    nodes: u8,
+    first: u16,
+) -> Result<(), String> {
+    write_script(&dir.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
+    let mut text = String::from("ping: false\nnodes:\n");
+    for i in 0..u16::from(nodes) {
+        text.push_str(&format!(
+            "  - name: {group}{}\n    address: 198.51.100.{}\n",
+            i + 1,
+            first + i
         ));
     }
-    write(&dir.join("hostgroups/big.yaml"), &nodes)?;
-    for s in 0..SERVICES {
+    write(&dir.join(format!("hostgroups/{group}.yaml")), &text)?;
+    for s in 0..services {
         write(
-            &dir.join(format!("services/s{s:04}.yaml")),
+            &dir.join(format!("services/{group}{s:04}.yaml")),
             &format!(
-                "virtual: {{address: 192.0.2.10, port: {}}}\nscheduler: rr\nhostgroup: big\n\
+                "virtual: {{address: {vip}, port: {}}}\nscheduler: rr\nhostgroup: {group}\n\
                  watch:\n  monitor: {{external: true.monitor}}\n  interval: 1h\n",
                 10000 + s
             ),

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Failed, Trial};
 
 use super::daemon::{
-    has, lab_config, real_servers, start_http, stop_http, tail, tempdir, wait_for, write,
-    write_script, Lbd, HTTP,
+    big_table_config, has, lab_config, real_servers, start_http, stop_http, tail, tempdir,
+    wait_for, write, Lbd, HTTP,
 };
 use super::netns;
 use super::topology::{Options, Topology};
@@ -140,26 +140,7 @@ fn load_config(dir: &Path) -> Result<(), String> {
         "virtual: {address: 203.0.113.50, port: 80}\nscheduler: rr\nhostgroup: load\n\
          watch:\n  monitor: ping\n  interval: 1s\n  timeout: 500ms\n",
     )?;
-    let mut big = String::from("ping: false\nnodes:\n");
-    for i in 1..=DRIFT_NODES {
-        big.push_str(&format!(
-            "  - {{name: b{i}, address: 198.51.100.{}}}\n",
-            100 + u16::from(i)
-        ));
-    }
-    write(&dir.join("hostgroups/big.yaml"), &big)?;
-    write_script(&dir.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
-    for s in 0..DRIFT_SERVICES {
-        write(
-            &dir.join(format!("services/d{s:03}.yaml")),
-            &format!(
-                "virtual: {{address: 203.0.113.51, port: {}}}\nscheduler: rr\nhostgroup: big\n\
-                 watch:\n  monitor: {{external: true.monitor}}\n  interval: 1h\n",
-                10000 + s
-            ),
-        )?;
-    }
-    Ok(())
+    big_table_config(dir, "big", "203.0.113.51", DRIFT_SERVICES, DRIFT_NODES, 101)
 }
 
 fn loaded_master_keeps_the_vip() -> Result<(), String> {

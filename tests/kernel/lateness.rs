@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Failed, Trial};
 
-use super::daemon::{real_servers, tail, tempdir, wait_for, write, write_script};
+use super::daemon::{big_table_config, real_servers, tail, tempdir, wait_for, write};
 use super::netns;
 use super::topology::{Options, Topology};
 
@@ -196,26 +196,7 @@ fn load(dir: &Path, nodes: u64) -> Result<(), String> {
         "virtual: {address: 203.0.113.50, port: 80}\nscheduler: rr\nhostgroup: load\n\
          watch:\n  monitor: ping\n  interval: 1s\n  timeout: 500ms\n",
     )?;
-    let mut big = String::from("ping: false\nnodes:\n");
-    for i in 1..=50u16 {
-        big.push_str(&format!(
-            "  - {{name: b{i}, address: 198.51.100.{}}}\n",
-            100 + i
-        ));
-    }
-    write(&dir.join("hostgroups/big.yaml"), &big)?;
-    write_script(&dir.join("monitors/true.monitor"), "#!/bin/sh\nexit 0\n")?;
-    for s in 0..1000u16 {
-        write(
-            &dir.join(format!("services/d{s:04}.yaml")),
-            &format!(
-                "virtual: {{address: 203.0.113.51, port: {}}}\nscheduler: rr\nhostgroup: big\n\
-                 watch:\n  monitor: {{external: true.monitor}}\n  interval: 1h\n",
-                10000 + s
-            ),
-        )?;
-    }
-    Ok(())
+    big_table_config(dir, "big", "203.0.113.51", 1000, 50, 101)
 }
 
 /// One run with the binaries in `bin`: the figures line.
