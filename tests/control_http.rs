@@ -1,44 +1,51 @@
-//! The HTTP listener: `/metrics` parsed by a strict OpenMetrics parser, `/status.json`, the
-//! status page's routes and headers, and the page rendered by headless Chromium (Debian's
-//! `chromium`, installed by `control_support/chromium-deps` when missing): a screenshot and
-//! DOM assertions that a failed node shows as failed.
+//! The HTTP listener of the real daemon (the fixture of `control_support`: the director core,
+//! the control socket and the listener as `lbd` wires them, over an in-memory kernel table,
+//! in the lab's state): `/metrics` as the daemon's own registry fills it, parsed by a strict
+//! OpenMetrics parser; `/status.json`, the status page's routes and headers; and the page
+//! rendered by headless Chromium (Debian's `chromium`, installed by
+//! `control_support/chromium-deps` when missing): a screenshot and DOM assertions that a
+//! failed node shows as failed. VRRP series need running instances: the lab checks them
+//! (tests/kernel/control.rs parses the live `/metrics` with python3-prometheus-client).
 
 mod control_support;
 
 use control_support::openmetrics::{self, family};
-use control_support::Fixture;
-use lbd::metrics::{AlertExit, VrrpState};
+use control_support::{addr, Fixture};
 use lbd::node::NodeState;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
-fn metrics_parse_strictly_with_the_recorded_values() {
+fn metrics_parse_strictly_with_the_daemons_values() {
     let f = Fixture::start();
-    let m = &f.metrics;
-    m.node_state("rs1", NodeState::Online);
-    m.node_state("rs2", NodeState::Failed);
-    m.node_state("rs5", NodeState::Offline);
-    m.node_transition(NodeState::Online, NodeState::Failed);
-    m.node_transition(NodeState::Online, NodeState::Failed);
-    m.node_transition(NodeState::Online, NodeState::Offline);
-    m.real_server_in_table("http", "rs1", true);
-    m.real_server_in_table("http", "rs2", false);
-    m.check_result("http", true, Duration::from_millis(2));
-    m.check_result("http", true, Duration::from_millis(40));
-    m.check_result("http", false, Duration::from_millis(3000));
-    m.vrrp_transition("vi_51", VrrpState::Initialize, VrrpState::Backup);
-    m.vrrp_transition("vi_51", VrrpState::Backup, VrrpState::Master);
-    m.netlink_op("new_service", None);
-    m.netlink_op("new_dest", None);
-    m.netlink_op("new_dest", Some("EINVAL"));
-    m.reconcile_pass(Duration::from_millis(7));
-    m.drift_repairs("http", 2);
-    m.alert_run("mail.alert", AlertExit::Code(0));
-    m.alert_run("mail.alert", AlertExit::Timeout);
-    // A label value that needs escaping survives the round trip.
-    m.node_state("we\"ird\\node", NodeState::Online);
+    // Drift: rs1 goes missing from the kernel's table behind the daemon's back; the next
+    // drift pass (reconcile_interval: 1s) puts it back.
+    let rs1 = (addr("rs1"), 80);
+    let removed = f
+        .kernel
+        .0
+        .lock()
+        .unwrap()
+        .table
+        .services
+        .values_mut()
+        .find_map(|s| s.dests.remove(&rs1));
+    assert!(removed.is_some(), "rs1 is not in the kernel's table");
+    f.wait_until("rs1 repaired by a drift pass", |f| {
+        f.kernel
+            .table()
+            .services
+            .values()
+            .any(|s| s.dests.contains_key(&rs1))
+            && f.events().last().is_some_and(|e| {
+                e.message
+                    .ends_with("(http check passes on rs1; drift repair)")
+            })
+    });
+    // A label value the configuration cannot produce (node names are letters, digits, _ - .),
+    // recorded straight into the daemon's registry: its escaping survives the round trip.
+    f.metrics().node_state("we\"ird\\node", NodeState::Online);
 
     let (code, head, body) = f.http("GET", "/metrics");
     assert_eq!(code, 200);
@@ -51,11 +58,22 @@ fn metrics_parse_strictly_with_the_recorded_values() {
     assert_eq!(info.kind, "gauge");
     assert_eq!(info.value("lbd_info", &[("director", "dir1")]), Some(1.0));
 
+    // Node states, from the director's observations.
     let ns = family(&fams, "lbd_node_state");
     assert_eq!(ns.kind, "gauge");
-    assert_eq!(ns.value("lbd_node_state", &[("node", "rs1")]), Some(1.0));
-    assert_eq!(ns.value("lbd_node_state", &[("node", "rs2")]), Some(2.0));
-    assert_eq!(ns.value("lbd_node_state", &[("node", "rs5")]), Some(0.0));
+    for (node, state) in [
+        ("rs1", 1.0),
+        ("rs2", 2.0),
+        ("rs3", 1.0),
+        ("rs4", 1.0),
+        ("rs5", 0.0),
+    ] {
+        assert_eq!(
+            ns.value("lbd_node_state", &[("node", node)]),
+            Some(state),
+            "{node}"
+        );
+    }
     assert_eq!(
         ns.value("lbd_node_state", &[("node", "we\"ird\\node")]),
         Some(1.0)
@@ -68,7 +86,7 @@ fn metrics_parse_strictly_with_the_recorded_values() {
             "lbd_node_transitions_total",
             &[("from", "online"), ("to", "failed")]
         ),
-        Some(2.0)
+        Some(1.0)
     );
     assert_eq!(
         tr.value(
@@ -77,36 +95,72 @@ fn metrics_parse_strictly_with_the_recorded_values() {
         ),
         Some(1.0)
     );
+    assert_eq!(tr.samples.len(), 2, "{:?}", tr.samples);
 
+    // Each real server: in the table, health, weight, operator state.
     let t = family(&fams, "lbd_real_server_in_table");
+    for (svc, node, want) in [
+        ("http", "rs1", 1.0),
+        ("http", "rs2", 0.0),
+        ("myapp", "rs5", 0.0),
+    ] {
+        assert_eq!(
+            t.value(
+                "lbd_real_server_in_table",
+                &[("service", svc), ("node", node)]
+            ),
+            Some(want),
+            "{svc} {node}"
+        );
+    }
+    let h = family(&fams, "lbd_real_server_health");
     assert_eq!(
-        t.value(
-            "lbd_real_server_in_table",
+        h.value(
+            "lbd_real_server_health",
+            &[("service", "http"), ("node", "rs2")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        h.value(
+            "lbd_real_server_health",
+            &[("service", "myapp"), ("node", "rs5")]
+        ),
+        Some(0.0)
+    );
+    let w = family(&fams, "lbd_real_server_weight");
+    assert_eq!(
+        w.value(
+            "lbd_real_server_weight",
             &[("service", "http"), ("node", "rs1")]
         ),
         Some(1.0)
     );
+    let a = family(&fams, "lbd_real_server_admin");
     assert_eq!(
-        t.value(
-            "lbd_real_server_in_table",
-            &[("service", "http"), ("node", "rs2")]
+        a.value(
+            "lbd_real_server_admin",
+            &[("service", "http"), ("node", "rs1")]
         ),
         Some(0.0)
     );
 
+    // The check results the fixture fed: http rs1 2 ms and rs3 3 ms passing, rs2 5 ms
+    // failing; seven pings (rs5 silent twice).
     let c = family(&fams, "lbd_checks");
-    assert_eq!(
-        c.value("lbd_checks_total", &[("service", "http"), ("result", "ok")]),
-        Some(2.0)
-    );
-    assert_eq!(
-        c.value(
-            "lbd_checks_total",
-            &[("service", "http"), ("result", "fail")]
-        ),
-        Some(1.0)
-    );
-
+    for (svc, result, n) in [
+        ("http", "ok", 2.0),
+        ("http", "fail", 1.0),
+        ("myapp", "ok", 1.0),
+        ("ping", "ok", 5.0),
+        ("ping", "fail", 2.0),
+    ] {
+        assert_eq!(
+            c.value("lbd_checks_total", &[("service", svc), ("result", result)]),
+            Some(n),
+            "{svc} {result}"
+        );
+    }
     let h = family(&fams, "lbd_check_latency_seconds");
     assert_eq!(h.kind, "histogram");
     assert_eq!(h.unit.as_deref(), Some("seconds"));
@@ -117,99 +171,74 @@ fn metrics_parse_strictly_with_the_recorded_values() {
     let sum = h
         .value("lbd_check_latency_seconds_sum", &[("service", "http")])
         .unwrap();
-    assert!((sum - 3.042).abs() < 1e-9, "{sum}");
-    assert_eq!(
-        h.value(
-            "lbd_check_latency_seconds_bucket",
-            &[("service", "http"), ("le", "0.0025")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        h.value(
-            "lbd_check_latency_seconds_bucket",
-            &[("service", "http"), ("le", "0.05")]
-        ),
-        Some(2.0)
-    );
-    assert_eq!(
-        h.value(
-            "lbd_check_latency_seconds_bucket",
-            &[("service", "http"), ("le", "2.5")]
-        ),
-        Some(2.0)
-    );
-    assert_eq!(
-        h.value(
-            "lbd_check_latency_seconds_bucket",
-            &[("service", "http"), ("le", "+Inf")]
-        ),
-        Some(3.0)
-    );
+    assert!((sum - 0.010).abs() < 1e-9, "{sum}");
+    for (le, n) in [
+        ("0.001", 0.0),
+        ("0.0025", 1.0),
+        ("0.01", 3.0),
+        ("+Inf", 3.0),
+    ] {
+        assert_eq!(
+            h.value(
+                "lbd_check_latency_seconds_bucket",
+                &[("service", "http"), ("le", le)]
+            ),
+            Some(n),
+            "le {le}"
+        );
+    }
 
-    let v = family(&fams, "lbd_vrrp_state");
-    assert_eq!(
-        v.value("lbd_vrrp_state", &[("instance", "vi_51")]),
-        Some(2.0)
-    );
-    let vt = family(&fams, "lbd_vrrp_transitions");
-    assert_eq!(
-        vt.value(
-            "lbd_vrrp_transitions_total",
-            &[("instance", "vi_51"), ("from", "backup"), ("to", "master")]
-        ),
-        Some(1.0)
-    );
+    // No VRRP instance runs in this daemon (vi_51's views are fed to the director, the
+    // series follow running instances): no series, so the families are left out.
+    let absent = |name: &str| fams.iter().all(|f| f.name != name);
+    assert!(absent("lbd_vrrp_state") && absent("lbd_vrrp_transitions"));
 
+    // The operations the kernel thread sent: rs2 and rs5 out, rs1 back by the drift pass;
+    // the in-memory kernel refuses nothing.
     let ops = family(&fams, "lbd_netlink_operations");
     assert_eq!(
-        ops.value("lbd_netlink_operations_total", &[("op", "new_dest")]),
+        ops.value("lbd_netlink_operations_total", &[("op", "del_dest")]),
         Some(2.0)
     );
-    let errs = family(&fams, "lbd_netlink_errors");
     assert_eq!(
-        errs.value(
-            "lbd_netlink_errors_total",
-            &[("op", "new_dest"), ("error", "EINVAL")]
-        ),
+        ops.value("lbd_netlink_operations_total", &[("op", "new_dest")]),
         Some(1.0)
     );
-    assert_eq!(errs.samples.len(), 1);
+    assert!(absent("lbd_netlink_errors"));
 
+    // Passes: the health change and the drift repair at least (a drift pass runs every
+    // second). The start-up pass sent nothing and ended inside `Daemon::start`, before the
+    // metrics were attached, as in lbd.
     let r = family(&fams, "lbd_reconcile_duration_seconds");
     assert_eq!(r.kind, "histogram");
+    let passes = r
+        .value("lbd_reconcile_duration_seconds_count", &[])
+        .unwrap();
+    assert!(passes >= 2.0, "{passes}");
     assert_eq!(
-        r.value("lbd_reconcile_duration_seconds_count", &[]),
-        Some(1.0)
-    );
-    assert_eq!(
-        r.value("lbd_reconcile_duration_seconds_bucket", &[("le", "0.005")]),
-        Some(0.0)
-    );
-    assert_eq!(
-        r.value("lbd_reconcile_duration_seconds_bucket", &[("le", "0.01")]),
-        Some(1.0)
+        r.value("lbd_reconcile_duration_seconds_bucket", &[("le", "+Inf")]),
+        Some(passes)
     );
 
     let d = family(&fams, "lbd_drift_repairs");
     assert_eq!(
         d.value("lbd_drift_repairs_total", &[("service", "http")]),
-        Some(2.0)
+        Some(1.0)
     );
+    // rs2's alert ran mail.alert (a link to /bin/true), named by its path.
     let a = family(&fams, "lbd_alert_runs");
     assert_eq!(
         a.value(
             "lbd_alert_runs_total",
-            &[("alert", "mail.alert"), ("exit", "0")]
+            &[("alert", f.mail_alert().as_str()), ("exit", "0")]
         ),
         Some(1.0)
     );
+    assert_eq!(a.samples.len(), 1, "{:?}", a.samples);
+    let g = family(&fams, "lbd_mass_removal_guard_held");
     assert_eq!(
-        a.value(
-            "lbd_alert_runs_total",
-            &[("alert", "mail.alert"), ("exit", "timeout")]
-        ),
-        Some(1.0)
+        g.value("lbd_mass_removal_guard_held", &[("service", "http")]),
+        Some(0.0)
     );
 
     // Every family has help text.
@@ -225,13 +254,19 @@ fn metrics_parse_strictly_with_the_recorded_values() {
 #[test]
 fn routes_methods_and_headers() {
     let f = Fixture::start();
+    f.kernel.take_ops();
     let (code, head, body) = f.http("GET", "/status.json");
     assert_eq!(code, 200);
     assert!(head
         .to_ascii_lowercase()
         .contains("content-type: application/json"));
-    let status: lbd::control::proto::StatusView = serde_json::from_str(&body).unwrap();
-    assert_eq!(status, f.fake.lock().unwrap().status);
+    // The same view as `lbctl status --json` (but for the snapshot's time).
+    let mut status: lbd::control::proto::StatusView = serde_json::from_str(&body).unwrap();
+    let mut asked = f.status().unwrap();
+    assert!(status.at_ms <= asked.at_ms);
+    (status.at_ms, asked.at_ms) = (0, 0);
+    assert_eq!(status, asked);
+    assert!(control_support::shows_lab_state(&status));
 
     let (code, head, body) = f.http("GET", "/?refresh=1");
     assert_eq!(code, 200);
@@ -258,8 +293,9 @@ fn routes_methods_and_headers() {
     assert_eq!(code, 200);
     assert!(body.is_empty());
     assert!(head.to_ascii_lowercase().contains("content-length:"));
-    // Reading the page changed nothing the daemon holds (beyond what a status look does).
-    assert_eq!(f.fake.lock().unwrap().history.len(), 2);
+    // Reading the page changed nothing the daemon holds: no event, no table operation.
+    assert_eq!(f.events().last().unwrap().seq, f.ready_seq);
+    assert_eq!(f.kernel.take_ops(), vec![]);
 }
 
 /// A child process killed (by its own pid) if it outlives its deadline or the test.
@@ -405,7 +441,8 @@ fn status_page_in_headless_chromium_shows_a_failed_node_as_failed() {
     );
     assert_eq!(
         visible(rs2),
-        "rs2 198.51.100.12:80 failed down enabled – 0 0 FAIL 5ms: HTTP 500 out: check failing (HTTP 500)"
+        "rs2 198.51.100.12:80 failed down enabled – 0 0 FAIL 5ms: unexpected status 500 (want 200-399) \
+         http check fails on rs2: unexpected status 500 (want 200-399)"
     );
     let rs1 = node_row(&dom, "http", "rs1");
     assert!(
@@ -416,6 +453,10 @@ fn status_page_in_headless_chromium_shows_a_failed_node_as_failed() {
     assert!(
         rs5.contains("<span class=\"badge offline\">offline</span>"),
         "{rs5}"
+    );
+    assert_eq!(
+        visible(rs5),
+        "rs5 198.51.100.15:5000 offline offline enabled – 0 0 – ping silent on rs5: no echo reply"
     );
     assert!(
         dom.contains("<span class=\"badge failed\" data-node=\"rs2\" data-state=\"failed\">rs2 failed</span>"),
