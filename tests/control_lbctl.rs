@@ -418,7 +418,7 @@ fn nodes_services_events_and_diff() {
             "vrrp: vi_51: backup → master (priority 150)",
             "node_transition node=rs5: rs5: online → offline (ping silent on rs5: no echo reply)",
             "alert node=rs5 service=ping: alert ping on rs5: online → offline rs5 does not answer ping",
-            "node_transition node=rs2: rs2: online → failed (ping answers on rs2)",
+            "node_transition node=rs2: rs2: online → failed (http check fails on rs2: unexpected status 500 (want 200-399); ping answers)",
             "alert node=rs2 service=http: alert http on rs2: online → failed unexpected status 500 (want 200-399)",
         ],
         "{got:#?}"
@@ -547,7 +547,7 @@ fn mutations_show_in_status_and_say_what_they_did() {
     code(&out, 0);
     assert_eq!(
         text(&out.stdout),
-        "reloaded: 0 service(s) changed (), 0 watch(es) restarted, 4 unchanged, 5 node(s) kept their state; 0 operation(s) sent\n"
+        "reloaded: no service changed, 0 watch(es) restarted, 4 unchanged, 5 node(s) kept their state; 0 operation(s) sent\n"
     );
 
     // The event history records every change, in order: each operator action and the table
@@ -591,7 +591,7 @@ fn mutations_show_in_status_and_say_what_they_did() {
             "-d -t 192.0.2.10:5000 -r 198.51.100.14:5000 (node in maintenance; operator: maintenance on rs4)",
             "operator: maintenance off rs4",
             "-a -t 192.0.2.10:5000 -r 198.51.100.14:5000 -m -w 1 (myapp check passes on rs4; operator: maintenance off rs4)",
-            "reloaded: 0 service(s) changed (), 0 watch(es) restarted, 4 unchanged, 5 node(s) kept their state",
+            "reloaded: no service changed, 0 watch(es) restarted, 4 unchanged, 5 node(s) kept their state",
         ]
     );
 }

@@ -44,10 +44,19 @@ impl Director {
         };
         let last = self.last_check(&r, summary.clone());
         let rep = self.health.ping(self.now.mono, &r.node, alive, last);
-        let reason = if alive {
-            format!("ping answers on {}", r.node)
-        } else {
-            format!("ping silent on {}: {summary}", r.node)
+        let failing: Vec<String> = self
+            .health
+            .failing(&r.node)
+            .into_iter()
+            .map(|(svc, why)| format!("{svc} check fails on {}: {why}", r.node))
+            .collect();
+        let reason = match (alive, rep.node) {
+            // The ping that tells a failed service from a dead node: name the failure.
+            (true, Some((_, crate::node::NodeState::Failed))) if !failing.is_empty() => {
+                format!("{}; ping answers", failing.join("; "))
+            }
+            (true, _) => format!("ping answers on {}", r.node),
+            (false, _) => format!("ping silent on {}: {summary}", r.node),
         };
         if let Some((old, new)) = rep.node {
             self.node_transition(&r.node, old, new, &reason);

@@ -832,3 +832,34 @@ fn a_recorded_stream_replays_to_the_same_effects() {
         .to_string();
     assert!(err.contains("differs"), "{err}");
 }
+
+#[test]
+fn a_failure_confirmed_by_a_ping_says_which_check_failed() {
+    let (dir, _) = converged(2);
+    write_ping_config(dir.path(), 2, "ping: {interval: 2s}\n");
+    let mut s = sim(dir.path(), kernel_of(dir.path()));
+    s.check("web", "n1", false);
+    // The machine asks one ping to tell failed from offline: it answers.
+    s.ping("web_nodes", "n1", true);
+    assert_eq!(node_state(&mut s, "n1"), "failed");
+    let text = s.messages();
+    assert!(
+        text.contains(
+            &"n1: online → failed (web check fails on n1: connection refused; ping answers)"
+        ),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn a_reload_that_changes_no_service_says_so_plainly() {
+    let (dir, kernel) = converged(2);
+    let mut s = sim(dir.path(), kernel);
+    let Response::Done { message } = s.request(Request::Reload) else {
+        panic!("reload")
+    };
+    assert!(
+        message.starts_with("reloaded: no service changed, 0 watch(es) restarted"),
+        "{message}"
+    );
+}

@@ -176,6 +176,22 @@ impl Health {
         self.nodes.get(node).and_then(|n| n.last_ping.as_ref())
     }
 
+    /// The node's services whose last check failed, with its summary, in configuration order.
+    pub fn failing(&self, node: &str) -> Vec<(&str, &str)> {
+        let Some(entry) = self.nodes.get(node) else {
+            return Vec::new();
+        };
+        entry
+            .services
+            .iter()
+            .filter_map(|svc| {
+                let p = self.pairs.get(&(svc.clone(), node.to_string()))?;
+                let last = p.last.as_ref().filter(|l| !l.ok)?;
+                Some((svc.as_str(), last.summary.as_str()))
+            })
+            .collect()
+    }
+
     /// Whether `node` has a ping watch.
     pub fn is_pinged(&self, node: &str) -> bool {
         self.nodes.get(node).is_some_and(|n| n.ping.ping)

@@ -71,13 +71,14 @@ impl Director {
             // Instances whose configuration changed restart; the others keep running.
             self.emit(Effect::Vrrp(vrrp_after));
         }
+        let services = match changed.len() {
+            0 => "no service changed".to_string(),
+            n => format!("{n} service(s) changed ({})", changed.join(", ")),
+        };
         let msg = format!(
-            "reloaded: {} service(s) changed ({}), {} watch(es) restarted, {} unchanged, {} node(s) kept their state",
-            changed.len(),
-            changed.join(", "),
+            "reloaded: {services}, {} watch(es) restarted, {} unchanged, {kept} node(s) kept their state",
             wc.start.len(),
             wc.unchanged,
-            kept
         );
         tracing::info!("{msg}");
         self.record(EventKind::Reload, msg.clone(), None, None);
