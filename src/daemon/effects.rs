@@ -55,6 +55,7 @@ impl Daemon {
                             since,
                         },
                     );
+                    tracing::info!(ops = batch.changes.len(), cause = %batch.cause, "applying operations");
                     self.kernel.apply(batch);
                 }
                 Effect::Dump => self.kernel.dump(),

@@ -269,7 +269,11 @@ impl Daemon {
                 .map(|ms| tokio::time::Instant::from_std(self.started + Duration::from_millis(ms)));
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             timer.as_mut().reset(due.unwrap_or(far));
+            // In this order: signals, the kernel's results, operators' requests and the other
+            // inputs, timers, and the check reports last (a burst of them must not keep a
+            // status or a SIGTERM waiting).
             tokio::select! {
+                biased;
                 _ = &mut shutdown => break,
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping, the IPVS table stays as it is"); break }
                 _ = int.recv() => { tracing::info!("SIGINT: stopping, the IPVS table stays as it is"); break }
@@ -278,16 +282,6 @@ impl Daemon {
                     self.load_config(LoadFor::Reload { request: None });
                 }
                 Some(done) = kernel_done.recv() => self.on_kernel(done),
-                Some(batch) = reports.recv() => {
-                    let mut all = batch;
-                    while let Ok(more) = reports.try_recv() {
-                        all.extend(more);
-                    }
-                    if let Some(m) = &self.metrics {
-                        observe::checks(m, &all);
-                    }
-                    self.feed(Input::Checks { reports: all });
-                }
                 Some(a) = alert_records.recv() => {
                     if let Some(m) = &self.metrics {
                         observe::alert(m, &a);
@@ -325,6 +319,16 @@ impl Daemon {
                         self.vrrp_seen = views.clone();
                         self.feed(Input::Vrrp { views });
                     }
+                }
+                Some(batch) = reports.recv() => {
+                    let mut all = batch;
+                    while let Ok(more) = reports.try_recv() {
+                        all.extend(more);
+                    }
+                    if let Some(m) = &self.metrics {
+                        observe::checks(m, &all);
+                    }
+                    self.feed(Input::Checks { reports: all });
                 }
             }
         }

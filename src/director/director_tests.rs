@@ -863,3 +863,31 @@ fn a_reload_that_changes_no_service_says_so_plainly() {
         "{message}"
     );
 }
+
+/// What one pass costs at 1,000 services × 50 real servers (a figure, not a test:
+/// `cargo test --lib -- --ignored --nocapture a_pass_over_a_big_table`).
+#[test]
+#[ignore]
+fn a_pass_over_a_big_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 50, "mass_removal_guard: 100%\n", "");
+    let web = std::fs::read_to_string(dir.path().join("services/web.yaml")).unwrap();
+    for i in 1..1000 {
+        std::fs::write(
+            dir.path().join(format!("services/s{i:04}.yaml")),
+            web.replace("port: 80", &format!("port: {}", 10000 + i)),
+        )
+        .unwrap();
+    }
+    let t0 = std::time::Instant::now();
+    let mut s = sim(dir.path(), kernel_of(dir.path()));
+    eprintln!("start over 1,000 x 50: {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    for i in 0..10 {
+        s.check("web", "n1", i % 2 == 1);
+    }
+    eprintln!("one pass: {:?}", t0.elapsed() / 10);
+    let t0 = std::time::Instant::now();
+    s.stop();
+    eprintln!("stop (the state document): {:?}", t0.elapsed());
+}

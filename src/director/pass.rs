@@ -97,7 +97,6 @@ impl Director {
         if self.persist_pending {
             self.persist(true);
         }
-        tracing::info!(ops = ops.len(), cause, "applying operations");
         let owners = self.plan.owners(&self.cfg);
         let changes: Vec<Change> = ops
             .into_iter()

@@ -3,7 +3,7 @@
 //! - a lab run recorded with `lbd --record` (cold start, a real server's HTTP stopped and back,
 //!   a hand-deleted service repaired by the drift pass, a drain, a reload) replays against the
 //!   core to the same effects, input by input;
-//! - a master whose daemon is kept busy (1,000 nodes pinged every second, a drift pass every
+//! - a master whose daemon is kept busy (300 nodes pinged every second, a drift pass every
 //!   2 s over 200 services × 50 real servers, status requests every second) keeps the VIP: the
 //!   backup never takes over, with adverts every 200 ms (master-down interval 722 ms).
 
@@ -115,7 +115,7 @@ fn recorded_trace_replays() -> Result<(), String> {
 }
 
 /// Nodes dir1's daemon pings every second (on its own loopback: the kernel answers).
-const LOAD_NODES: u32 = 1000;
+const LOAD_NODES: u32 = 300;
 /// Services × real servers dir1's drift passes dump and diff every 2 s.
 const DRIFT_SERVICES: u16 = 200;
 const DRIFT_NODES: u8 = 50;
