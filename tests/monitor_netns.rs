@@ -886,3 +886,42 @@ fn alert_scripts_get_the_transition_in_their_environment() {
         ]
     );
 }
+
+#[test]
+fn a_host_unreachable_error_is_not_an_echo_reply() {
+    let lab = Lab::new();
+    // Nobody has 192.0.2.77 on the checker's link: ARP gives up fast here and the kernel
+    // answers the checker's own echo with ICMP host unreachable, routed to the waiting ping
+    // by the address it was sent to.
+    let dev = Command::new("ip")
+        .args(["-n", &lab.c, "-o", "route", "get", "192.0.2.77"])
+        .output()
+        .expect("ip route get");
+    let dev = String::from_utf8_lossy(&dev.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .expect("a device")
+        .to_string();
+    for (key, value) in [("mcast_solicit", "1"), ("retrans_time_ms", "100")] {
+        let sysctl = format!("net.ipv4.neigh.{dev}.{key}={value}");
+        ip(&["netns", "exec", &lab.c, "sysctl", "-qw", &sysctl]);
+    }
+    let absent: IpAddr = "192.0.2.77".parse().unwrap();
+    let outcome = in_netns(&lab.c, move || async move {
+        let pingers = Pingers::default();
+        Prepared::new(&CheckSpec::Ping(PingCheck { count: 1 }))
+            .expect("valid spec")
+            .run(&pingers, absent, Duration::from_secs(4))
+            .await
+    })
+    .join()
+    .expect("checker thread");
+    assert!(
+        matches!(
+            outcome,
+            Err(CheckError::Unreachable(_)) | Err(CheckError::NoEchoReply)
+        ),
+        "an absent host must not pass a ping: {outcome:?}"
+    );
+}
