@@ -164,6 +164,8 @@ fn loaded_master_keeps_the_vip() -> Result<(), String> {
         write(&d, &text)?;
     }
     load_config(&c1)?;
+    // The table converged first (its external monitor runs once an hour; adopted at start).
+    netns::run("dir1", &[LBCTL, "-c", &c1.display().to_string(), "apply"])?;
     let t0 = Instant::now();
     let lbd1 = Lbd::start("dir1", &c1, &tmp.path().join("st1"), &tmp.path().join("l1"))?;
     let lbd2 = Lbd::start("dir2", &c2, &tmp.path().join("st2"), &tmp.path().join("l2"))?;
