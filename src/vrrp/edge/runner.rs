@@ -337,31 +337,19 @@ impl Instance {
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            if deadline <= Instant::now() && late_drained != Some(deadline) {
-                // Woken late (a machine too busy to run us on time): the adverts already
-                // queued arrived before the timer and count first, so a backup does not take
-                // over from a master whose advert is waiting in the socket. Once per late
-                // deadline, so a flood of packets cannot hold the timer off.
-                late_drained = Some(deadline);
-                let mut any = false;
-                for _ in 0..DRAIN_LATE {
-                    let Some(pkt) = edge.sock.try_recv() else {
-                        break;
-                    };
-                    any = true;
-                    if !self
-                        .on_packet(&mut edge, pkt, &mut accepted, &mut drops)
-                        .await
-                    {
-                        break;
-                    }
-                }
-                if any {
-                    continue;
-                }
-            }
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
+                    // The timer fired, perhaps late (a machine too busy to run us on time,
+                    // or the select woke with both ready): adverts already queued arrived
+                    // before it and count first, so a backup does not take over from a
+                    // master whose advert is waiting in the socket. Once per deadline, so a
+                    // flood of packets cannot hold the timer off.
+                    if late_drained != Some(deadline) {
+                        late_drained = Some(deadline);
+                        if self.drain_queued(&mut edge, &mut accepted, &mut drops).await {
+                            continue;
+                        }
+                    }
                     let acts = self.fsm.handle_timeout(now());
                     self.execute(&mut edge, acts).await;
                 }
@@ -421,6 +409,27 @@ impl Instance {
         }
         tracing::info!(instance = %name, "vrrp instance stopped");
         Ok(())
+    }
+
+    /// Reads up to [`DRAIN_LATE`] packets already queued in the socket, without waiting;
+    /// `true` when there was any.
+    async fn drain_queued(
+        &mut self,
+        edge: &mut Edge,
+        accepted: &mut u64,
+        drops: &mut DropCounters,
+    ) -> bool {
+        let mut any = false;
+        for _ in 0..DRAIN_LATE {
+            let Some(pkt) = edge.sock.try_recv() else {
+                break;
+            };
+            any = true;
+            if !self.on_packet(edge, pkt, accepted, drops).await {
+                break;
+            }
+        }
+        any
     }
 
     /// One received packet: parsed, fed to the machine, counted. `false` when the socket
