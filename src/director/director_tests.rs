@@ -370,6 +370,39 @@ fn the_first_status_after_a_drain_sees_live_connection_counts() {
 }
 
 #[test]
+fn statuses_that_come_while_a_dump_is_out_share_it() {
+    let (dir, kernel) = converged(3);
+    let mut s = sim(dir.path(), kernel);
+    s.advance(1_500);
+    s.auto_kernel = false;
+    let ids: Vec<u64> = (0..3).map(|i| 100 + i).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let request = if i == 1 {
+            Request::Services
+        } else {
+            Request::Status
+        };
+        s.feed(Input::Request { id: *id, request });
+    }
+    assert_eq!(s.kernel_queue.len(), 1, "one dump for all of them");
+    assert!(
+        ids.iter().all(|id| !s.replies.contains_key(id)),
+        "they wait for it"
+    );
+    let n1 = "198.51.100.11".parse().unwrap();
+    s.kernel.conns.insert((n1, 80), (7, 0));
+    s.release_kernel();
+    let active = |r: &Response| match r {
+        Response::Status(v) => v.services[0].real_servers[0].active_conns,
+        Response::Services { services } => services[0].real_servers[0].active_conns,
+        other => panic!("{other:?}"),
+    };
+    let got: Vec<u32> = ids.iter().map(|id| active(&s.replies[id])).collect();
+    assert_eq!(got, vec![7, 7, 7]);
+    assert_eq!(s.replies[&100], s.replies[&102], "the same answer");
+}
+
+#[test]
 fn a_silent_node_goes_offline_then_back_online_when_ping_and_checks_pass() {
     let (dir, _) = converged(3);
     write_ping_config(dir.path(), 3, "ping: {interval: 2s, fall: 2}\n");

@@ -70,10 +70,20 @@ impl Director {
         }
     }
 
-    /// Answers the status requests that waited for a dump.
+    /// Answers the status requests that waited for a dump: each kind of view is built once,
+    /// however many clients asked (a busy director can have many waiting, and a view of a big
+    /// table is not cheap).
     pub(super) fn answer_waiting(&mut self) {
+        let mut built: Vec<(Request, Response)> = Vec::new();
         for (id, req) in std::mem::take(&mut self.waiting) {
-            let r = self.view(&req);
+            let r = match built.iter().find(|(q, _)| *q == req) {
+                Some((_, r)) => r.clone(),
+                None => {
+                    let r = self.view(&req);
+                    built.push((req, r.clone()));
+                    r
+                }
+            };
             self.reply(id, r);
         }
     }
