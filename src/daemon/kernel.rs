@@ -254,6 +254,11 @@ impl KernelThread {
     pub fn stopping(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+
+    /// The flag [`KernelThread::stopping`] sets, for a watcher that sets it from elsewhere.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
 }
 
 impl Drop for KernelThread {

@@ -188,12 +188,20 @@ impl Lbd {
 
     /// [`Lbd::stop`], and how long it took from the signal to the exit.
     pub(crate) fn stop_timed(mut self) -> Result<(String, Duration), String> {
+        let before = self.log().len();
         self.signal(libc::SIGTERM);
         let t0 = Instant::now();
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
                 let took = t0.elapsed();
                 let log = self.log();
+                if took > Duration::from_secs(5) {
+                    // Where a slow stop spent its time.
+                    eprintln!(
+                        "a stop took {took:?}; the log from SIGTERM on:\n{}",
+                        tail(log.get(before..).unwrap_or_default())
+                    );
+                }
                 return if st.success() {
                     Ok((log, took))
                 } else {
