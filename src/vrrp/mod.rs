@@ -1,6 +1,8 @@
 //! VRRP version 3 (RFC 5798): the VIP fails over between master and backup directors.
 //!
-//! - [`packet`]: advertisement encode/parse (pure), typed drop reasons and their counters.
+//! - [`packet`]: VRRPv3 advertisement encode/parse (pure), typed drop reasons and their counters.
+//! - [`packet_v2`]: VRRPv2 (RFC 3768) IPv4 adverts with keepalived's PASS and AH authentication
+//!   (pure).
 //! - [`fsm`]: the Initialize/Backup/Master state machine (pure, caller-supplied clock), with
 //!   its timer table in [`timers`].
 //! - [`track`]: interfaces and services whose failure lowers the priority.
@@ -15,6 +17,7 @@ pub mod edge;
 pub mod fsm;
 pub mod ipvs_sync;
 pub mod packet;
+pub mod packet_v2;
 pub mod sync;
 pub mod timers;
 pub mod track;

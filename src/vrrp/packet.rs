@@ -113,8 +113,9 @@ pub enum DropReason {
     /// RFC 5798 7.1: TTL / hop limit must be 255.
     #[error("ttl or hop limit {0} is not 255")]
     BadTtl(u8),
-    /// RFC 5798 7.1: the version must be 3.
-    #[error("vrrp version {0} is not 3")]
+    /// RFC 5798 7.1 (RFC 3768 7.1 for VRRPv2): the version is not the instance's (3, or 2
+    /// for a VRRPv2 instance).
+    #[error("unexpected vrrp version {0}")]
     BadVersion(u8),
     /// RFC 5798 5.2.2: unknown type.
     #[error("vrrp type {0} is not advertisement")]
@@ -146,6 +147,40 @@ pub enum DropReason {
     /// IPv6 source is not link-local (RFC 5798 5.1.2.1).
     #[error("ipv6 source is not link-local")]
     NotLinkLocal,
+    /// VRRPv2 (RFC 3768 7.1, keepalived's PASS and AH): the authentication is missing, of
+    /// another type than ours, or wrong. Never a role change.
+    #[error("authentication failed: {0}")]
+    AuthMismatch(AuthFailure),
+    /// VRRPv2 with AH: the IPsec AH header is not the one keepalived sends (payload length
+    /// other than 4 words, that is an ICV other than 96 bits).
+    #[error("malformed ipsec ah header")]
+    BadAhHeader,
+}
+
+/// What was wrong with a VRRPv2 advert's authentication ([`DropReason::AuthMismatch`]). None
+/// of these carries secret material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AuthFailure {
+    /// The advert's Auth Type field is not the configured one (0 none, 1 PASS, 2 AH; any
+    /// other value is unknown).
+    #[error("auth type {got}, expected {want}")]
+    TypeMismatch { got: u8, want: u8 },
+    /// AH is configured but the packet is plain VRRP (IP protocol 112).
+    #[error("no ipsec ah header, expected one")]
+    MissingAh,
+    /// The packet carries an AH header (IP protocol 51) but AH is not configured.
+    #[error("ipsec ah header, not configured")]
+    UnexpectedAh,
+    /// PASS: the 8 bytes of authentication data are not our password.
+    #[error("wrong password")]
+    Password,
+    /// AH: the HMAC-MD5-96 integrity check value does not match (wrong password, or a
+    /// covered field changed on the way).
+    #[error("ipsec ah icv mismatch")]
+    Icv,
+    /// AH: keepalived's SPI is the sender's IPv4 source address; this one is not.
+    #[error("ipsec ah spi {spi:#010x} is not the source address")]
+    Spi { spi: u32 },
 }
 
 impl DropReason {
@@ -167,6 +202,8 @@ impl DropReason {
             DropReason::LocalOwner => "local_owner",
             DropReason::OwnPacket => "own_packet",
             DropReason::NotLinkLocal => "not_link_local",
+            DropReason::AuthMismatch(_) => "auth_mismatch",
+            DropReason::BadAhHeader => "bad_ah_header",
         }
     }
 }
@@ -209,7 +246,7 @@ pub struct IpMeta {
 }
 
 /// RFC 1071 one's complement sum, folded, not yet inverted.
-fn ones_sum(mut acc: u32, bytes: &[u8]) -> u32 {
+pub(crate) fn ones_sum(mut acc: u32, bytes: &[u8]) -> u32 {
     let mut chunks = bytes.chunks_exact(2);
     for c in &mut chunks {
         acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
