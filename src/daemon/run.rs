@@ -87,6 +87,9 @@ pub fn unix_ms() -> u64 {
 /// A configuration loaded on its thread, for the purpose it was loaded for.
 type Loaded = (LoadFor, Result<Box<crate::config::Config>, Vec<Diagnostic>>);
 
+/// Real servers whose metric series one turn of the loop sets after start.
+const METRICS_CHUNK: usize = 1000;
+
 /// A batch out to the kernel: what the metrics and the log need when it comes back.
 pub(super) struct Out {
     pub(super) batch: Batch,
@@ -115,6 +118,9 @@ pub struct Daemon {
     pub(super) vrrp: VrrpSet,
     pub(super) vrrp_seen: Vec<VrrpView>,
     pub(super) metrics: Option<crate::metrics::Metrics>,
+    /// The real servers' series still to set since [`Daemon::set_metrics`]: `Some(after)`,
+    /// the last pair set (`None`: from the first).
+    pub(super) metrics_fill: Option<Option<(String, String)>>,
     pub(super) replies: HashMap<u64, oneshot::Sender<Response>>,
     pub(super) next_request: u64,
     pub(super) recorder: Option<Recorder<BufWriter<File>>>,
@@ -347,6 +353,10 @@ impl Daemon {
                         observe::checks(m, &all);
                     }
                     self.feed(Input::Checks { reports: all });
+                }
+                // Last: the start-up metrics, a chunk when nothing else waits.
+                _ = std::future::ready(()), if self.metrics_fill.is_some() => {
+                    self.fill_metrics(METRICS_CHUNK);
                 }
             }
         }

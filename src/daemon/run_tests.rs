@@ -292,3 +292,64 @@ async fn a_recorded_run_replays_to_the_same_effects() {
         "the replayed director disabled n3 too"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_metrics_are_filled_by_the_loop_from_the_plan_as_it_is() {
+    // 6 services x 200 real servers: more than one chunk of the fill.
+    let (dir, state, _) = converged(200);
+    let web = std::fs::read_to_string(dir.path().join("services/web.yaml")).unwrap();
+    for i in 1..6 {
+        let text = web.replace("port: 80", &format!("port: {}", 8000 + i));
+        std::fs::write(dir.path().join(format!("services/s{i}.yaml")), text).unwrap();
+    }
+    let cfg = crate::config::load(dir.path()).unwrap().config;
+    let kernel = SharedKernel::default();
+    kernel.0.lock().unwrap().table = crate::director::plan::all_healthy_table(&cfg).unwrap();
+    let (handle, inbox) = control_channel();
+    let mut d = Daemon::start(
+        options(dir.path(), state.path()),
+        Box::new(kernel.clone()),
+        handle.events.clone(),
+    )
+    .unwrap();
+    let metrics = crate::metrics::Metrics::new("dir1");
+    d.set_metrics(metrics.clone());
+    let in_table = |m: &crate::metrics::Metrics| {
+        m.encode()
+            .lines()
+            .filter(|l| l.starts_with("lbd_real_server_in_table{"))
+            .count()
+    };
+    assert_eq!(in_table(&metrics), 0, "not filled before the loop runs");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(d.run(inbox, Signals::new().unwrap(), async {
+        let _ = stop_rx.await;
+    }));
+    let t0 = Instant::now();
+    while in_table(&metrics) < 1200 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{}",
+            in_table(&metrics)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A change after the fill is what the series show.
+    ask(
+        &handle,
+        Request::Drain {
+            node: "n7".into(),
+            service: Some("s3".into()),
+        },
+    )
+    .await;
+    assert!(metrics
+        .encode()
+        .lines()
+        .any(|l| l.starts_with("lbd_real_server_weight{")
+            && l.contains("service=\"s3\"")
+            && l.contains("node=\"n7\"")
+            && l.ends_with(" 0")));
+    stop_tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}

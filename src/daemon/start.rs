@@ -137,6 +137,7 @@ impl Daemon {
             vrrp: VrrpSet::default(),
             vrrp_seen: Vec::new(),
             metrics: None,
+            metrics_fill: None,
             replies: HashMap::new(),
             next_request: 1,
             recorder,
@@ -152,7 +153,10 @@ impl Daemon {
         Ok(d)
     }
 
-    /// Records into `metrics` from now on (what is known so far included).
+    /// Records into `metrics` from now on. What is known so far is filled in by the loop, a
+    /// chunk at a time when nothing else waits ([`Daemon::fill_metrics`]): at 1,000 × 50 the
+    /// per-real-server series take seconds to create in a debug build under emulation, and a
+    /// stop must not wait for them.
     pub fn set_metrics(&mut self, metrics: crate::metrics::Metrics) {
         let d = &self.director;
         for name in d.health().names() {
@@ -160,7 +164,27 @@ impl Daemon {
                 metrics.node_state(name, st);
             }
         }
-        for ((svc, node), m) in &d.plan().members {
+        for (name, sp) in &d.plan().services {
+            metrics.guard_held(name, sp.guard_held.len());
+        }
+        self.metrics = Some(metrics);
+        self.metrics_fill = Some(None);
+    }
+
+    /// Sets the series of up to `n` more real servers, from the plan as it is now (so a
+    /// change observed meanwhile is never overwritten by an older value). `false` when done.
+    pub(super) fn fill_metrics(&mut self, n: usize) -> bool {
+        use std::ops::Bound;
+        let (Some(metrics), Some(cursor)) = (&self.metrics, self.metrics_fill.take()) else {
+            return false;
+        };
+        let members = &self.director.plan().members;
+        let range = match &cursor {
+            Some(k) => members.range((Bound::Excluded(k.clone()), Bound::Unbounded)),
+            None => members.range::<(String, String), _>(..),
+        };
+        let mut last = None;
+        for ((svc, node), m) in range.take(n) {
             metrics.real_server_in_table(svc, node, m.weight.is_some());
             metrics.real_server(
                 svc,
@@ -174,11 +198,15 @@ impl Daemon {
                 i64::from(m.weight.unwrap_or(0)),
                 m.admin.number(),
             );
+            last = Some((svc.clone(), node.clone()));
         }
-        for (name, sp) in &d.plan().services {
-            metrics.guard_held(name, sp.guard_held.len());
+        match last {
+            Some(k) => {
+                self.metrics_fill = Some(Some(k));
+                true
+            }
+            None => false,
         }
-        self.metrics = Some(metrics);
     }
 
     /// The director (for tests and views).
