@@ -324,6 +324,35 @@ fn the_state_is_written_before_a_table_change_and_at_most_once_a_second_otherwis
 }
 
 #[test]
+fn a_stop_writes_what_is_pending_and_nothing_when_the_file_is_current() {
+    let (dir, kernel) = converged(3);
+    let mut s = sim(dir.path(), kernel);
+    s.advance(1_500);
+    s.check("web", "n1", false);
+    s.advance(1_500);
+    let writes = s.persisted.len();
+    // Nothing changed since the last write (a big table's state takes seconds to write in a
+    // debug build under emulation: a stop does not write it again).
+    s.stop();
+    assert_eq!(s.persisted.len(), writes);
+    // A change within the gap that moves nothing in the table (n3 is in maintenance, out of
+    // it already) is written at the stop, at once.
+    let mut s = s.restart();
+    s.advance(1_500);
+    s.request(Request::Maintenance {
+        node: "n3".into(),
+        on: true,
+    });
+    let writes = s.persisted.len();
+    s.check("web", "n3", false);
+    assert_eq!(s.persisted.len(), writes, "within the gap: not yet");
+    s.stop();
+    assert_eq!(s.persisted.len(), writes + 1);
+    assert!(!s.persisted.last().unwrap().health["web"]["n3"].up);
+    assert!(!s.persisted.last().unwrap().health["web"]["n1"].up);
+}
+
+#[test]
 fn a_crash_right_after_a_check_driven_removal_keeps_the_node_down() {
     let (dir, kernel) = converged(3);
     let mut s = sim(dir.path(), kernel);
