@@ -106,6 +106,7 @@ fn main() {
             state_dir: None,
             run_checks: true,
             record: None,
+            exit_after_run: false,
         };
         let mut daemon =
             Daemon::start(opts, Box::new(FakeKernel::default()), handle.events.clone())

@@ -250,6 +250,7 @@ async fn run_daemon(cli: Cli) -> ExitCode {
         state_dir: cli.state_dir.clone(),
         run_checks: true,
         record: cli.record.clone(),
+        exit_after_run: true,
     };
     let daemon = match Daemon::start(opts, Box::new(kernel), handle.events.clone()) {
         Ok(d) => d,

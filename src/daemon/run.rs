@@ -362,6 +362,11 @@ impl Daemon {
         }
         early.abort();
         self.stop().await;
+        if self.opts.exit_after_run {
+            // The trace is flushed; the rest is the operating system's to free.
+            drop(self.recorder.take());
+            std::mem::forget(self);
+        }
         Ok(())
     }
 

@@ -29,6 +29,7 @@ fn options(dir: &std::path::Path, state: &std::path::Path) -> Options {
         state_dir: Some(state.to_path_buf()),
         run_checks: false,
         record: None,
+        exit_after_run: false,
     }
 }
 

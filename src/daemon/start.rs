@@ -32,6 +32,10 @@ pub struct Options {
     pub run_checks: bool,
     /// Record every input and effect into this file (`lbd --record FILE`).
     pub record: Option<PathBuf>,
+    /// The process ends when [`Daemon::run`] returns (the `lbd` binary): the director's maps
+    /// (a plan, a mirror and the health of 50,000 pairs at 1,000 × 50) are left to the
+    /// operating system instead of being freed one allocation at a time on the way out.
+    pub exit_after_run: bool,
 }
 
 /// Why the daemon could not start.

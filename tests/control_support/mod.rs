@@ -619,6 +619,7 @@ async fn start_edge(
         state_dir: None,
         run_checks: false,
         record: None,
+        exit_after_run: false,
     };
     let mut daemon = Daemon::start(opts, Box::new(kernel), handle.events.clone())
         .map_err(|e| format!("the daemon does not start: {e}"))?;
