@@ -11,7 +11,8 @@
 //! master's adverts, lateness = gap to the previous one − the advert interval
 //! (`LBD_LATENESS_INTERVAL`, default 1s); it prints p50 / p99 / max as a share of the interval,
 //! the gaps beyond the backup's master-down interval, and the adverts the backup sent as
-//! master (spurious takeovers) over `LBD_LATENESS_SECS` (default 600 s).
+//! master (spurious takeovers) over `LBD_LATENESS_SECS` (default 600 s), with dir1's share of
+//! a CPU. `LBD_LATENESS_RT=N` adds a run of this build with `vrrp_rt_priority: N`.
 
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -68,20 +69,31 @@ fn sniff(stop: Arc<AtomicBool>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<(), Strin
                 (&one as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as u32,
             );
+            // Joined on eth0 by index: the client has no default route to pick an interface.
+            let ifindex = libc::if_nametoindex(c"eth0".as_ptr());
+            if ifindex == 0 {
+                return Err(format!("eth0: {}", std::io::Error::last_os_error()));
+            }
             let mreq = libc::ip_mreqn {
                 imr_multiaddr: libc::in_addr {
                     s_addr: u32::from(Ipv4Addr::new(224, 0, 0, 18)).to_be(),
                 },
                 imr_address: libc::in_addr { s_addr: 0 },
-                imr_ifindex: 0,
+                imr_ifindex: ifindex as libc::c_int,
             };
-            libc::setsockopt(
+            let rc = libc::setsockopt(
                 fd.as_raw_fd(),
                 libc::IPPROTO_IP,
                 libc::IP_ADD_MEMBERSHIP,
                 (&mreq as *const libc::ip_mreqn).cast(),
                 std::mem::size_of::<libc::ip_mreqn>() as u32,
             );
+            if rc != 0 {
+                return Err(format!(
+                    "join 224.0.0.18: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
             let tv = libc::timeval {
                 tv_sec: 0,
                 tv_usec: 200_000,
@@ -169,9 +181,19 @@ fn start(bin: &Path, ns: &str, config: &Path, state: &Path, log: &Path) -> Resul
     Ok(Daemon(child))
 }
 
-fn director_yaml(name: &str, priority: u8, interval: &str, dir: &Path, sock: &Path) -> String {
+fn director_yaml(
+    name: &str,
+    priority: u8,
+    interval: &str,
+    rt: Option<u8>,
+    dir: &Path,
+    sock: &Path,
+) -> String {
+    let rt = rt
+        .map(|p| format!("vrrp_rt_priority: {p}\n"))
+        .unwrap_or_default();
     format!(
-        "name: {name}\nreconcile_interval: 2s\nmonitor_dir: {}\ncontrol: {{socket: {}}}\n\
+        "name: {name}\nreconcile_interval: 2s\nmonitor_dir: {}\ncontrol: {{socket: {}}}\n{rt}\
          vrrp:\n  - name: vi_51\n    interface: eth0\n    vrid: 51\n    priority: {priority}\n\
          \x20   advert_interval: {interval}\n    vips: [192.0.2.10/24]\n",
         dir.join("monitors").display(),
@@ -200,7 +222,14 @@ fn load(dir: &Path, nodes: u64) -> Result<(), String> {
 }
 
 /// One run with the binaries in `bin`: the figures line.
-fn run(label: &str, bin: &Path, secs: u64, nodes: u64, interval: &str) -> Result<String, String> {
+fn run(
+    label: &str,
+    bin: &Path,
+    secs: u64,
+    nodes: u64,
+    interval: &str,
+    rt: Option<u8>,
+) -> Result<String, String> {
     let _topology = Topology::up(Options {
         real_servers: 1,
         static_gateway: false,
@@ -210,11 +239,11 @@ fn run(label: &str, bin: &Path, secs: u64, nodes: u64, interval: &str) -> Result
     let (s1, s2) = (tmp.path().join("s1"), tmp.path().join("s2"));
     write(
         &c1.join("director.yaml"),
-        &director_yaml("dir1", 150, interval, &c1, &s1),
+        &director_yaml("dir1", 150, interval, rt, &c1, &s1),
     )?;
     write(
         &c2.join("director.yaml"),
-        &director_yaml("dir2", 100, interval, &c2, &s2),
+        &director_yaml("dir2", 100, interval, rt, &c2, &s2),
     )?;
     idle_config(&c2)?;
     load(&c1, nodes)?;
@@ -237,19 +266,38 @@ fn run(label: &str, bin: &Path, secs: u64, nodes: u64, interval: &str) -> Result
         &tmp.path().join("l2"),
     )?;
     let l1 = tmp.path().join("l1");
-    let want = 1000 * 50;
-    wait_for("dir1 with its table", Duration::from_secs(900), || {
-        Ok(
-            real_servers("dir1", Some("203.0.113.51:10999"))?.len() == 50
-                && real_servers("dir1", None)?.len() >= want,
-        )
+    let log_tail = || tail(&std::fs::read_to_string(&l1).unwrap_or_default());
+    // Ready: the first reconcile done (the big table adopted). Polled through the log and one
+    // small service, not a dump of the whole table: on the emulated CPU a dump of 60,000
+    // destinations every poll would be a load of its own.
+    let mut last_note = Instant::now();
+    wait_for("dir1's first reconcile", Duration::from_secs(1800), || {
+        if last_note.elapsed() > Duration::from_secs(60) {
+            last_note = Instant::now();
+            eprintln!("{label}: waiting for dir1 ({:?})", t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        Ok(std::fs::read_to_string(&l1)
+            .unwrap_or_default()
+            .contains("first reconcile done")
+            && real_servers("dir1", Some("203.0.113.51:10999"))?.len() == 50)
     })
-    .map_err(|e| {
-        format!(
-            "{e}\n{}",
-            tail(&std::fs::read_to_string(&l1).unwrap_or_default())
-        )
-    })?;
+    .map_err(|e| format!("{e}\n{}", log_tail()))?;
+    eprintln!("{label}: first reconcile after {:?}", t0.elapsed());
+    // Then the load service filled as the pings pass (or as far as it gets in 3 minutes: on
+    // a saturated guest CPU some pings time out and the count moves around its level).
+    let (mut seen_rs, mut still) = (0, 0);
+    let t1 = Instant::now();
+    while t1.elapsed() < Duration::from_secs(180) {
+        std::thread::sleep(Duration::from_secs(10));
+        let n = real_servers("dir1", Some("203.0.113.50:80"))?.len();
+        eprintln!("{label}: {n} of {nodes} load nodes in ({:?})", t0.elapsed());
+        still = if n == seen_rs { still + 1 } else { 0 };
+        seen_rs = n;
+        if n as u64 >= nodes || still >= 3 {
+            break;
+        }
+    }
     eprintln!("{label}: loaded master ready after {:?}", t0.elapsed());
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -257,7 +305,11 @@ fn run(label: &str, bin: &Path, secs: u64, nodes: u64, interval: &str) -> Result
         let (stop, seen) = (stop.clone(), seen.clone());
         std::thread::spawn(move || sniff(stop, seen))
     };
+    let pid = d1.0.id();
+    let cpu0 = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(secs));
+    let cpu = cpu_ticks(pid).saturating_sub(cpu0) as f64 / 100.0 / secs as f64 * 100.0;
+    let load_in = real_servers("dir1", Some("203.0.113.50:80"))?.len();
     stop.store(true, Ordering::Relaxed);
     sniffer.join().map_err(|_| "sniffer panicked")??;
     drop((d1, d2));
@@ -274,6 +326,12 @@ fn run(label: &str, bin: &Path, secs: u64, nodes: u64, interval: &str) -> Result
         .iter()
         .filter(|s| s.src == Ipv4Addr::new(192, 0, 2, 3) && s.priority > 0)
         .count();
+    if master.len() < 2 {
+        return Err(format!(
+            "{label}: the sniffer saw {} advert(s) from dir1 in {secs} s",
+            master.len()
+        ));
+    }
     let mut late: Vec<f64> = master
         .windows(2)
         .map(|w| (w[1].saturating_sub(w[0]).as_secs_f64() - ivl) / ivl * 100.0)
@@ -291,12 +349,25 @@ fn run(label: &str, bin: &Path, secs: u64, nodes: u64, interval: &str) -> Result
     Ok(format!(
         "{label}: {} adverts in {secs} s at {interval}; lateness p50 {:.2} %, p99 {:.2} %, max {:.1} % \
          of the interval; {beyond} gap(s) beyond the master-down interval; {takeovers} advert(s) \
-         from the backup as master; {missed} 'missed' log lines",
+         from the backup as master; {missed} 'missed' log lines; dir1's lbd {cpu:.0} % of a \
+         CPU; {load_in} of {nodes} load nodes in at the end",
         master.len(),
         percentile(&late, 0.5),
         percentile(&late, 0.99),
         late.last().copied().unwrap_or(0.0),
     ))
+}
+
+/// User + system CPU time of `pid` in clock ticks (100 a second), 0 when unreadable.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's closing parenthesis: fields 3.. of proc(5); utime and stime are 14, 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum()
 }
 
 /// dir2's configuration: director.yaml only (no services, empty directories).
@@ -315,10 +386,20 @@ fn bench() -> Result<(), String> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let mut lines = vec![run("this build", &here, secs, nodes, &interval)?];
+    let mut lines = vec![run("this build", &here, secs, nodes, &interval, None)?];
     eprintln!("{}", lines[0]);
+    // `LBD_LATENESS_RT=N`: this build once more with `vrrp_rt_priority: N` (SCHED_RR).
+    if let Some(rt) = std::env::var("LBD_LATENESS_RT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        let label = format!("this build, vrrp_rt_priority {rt}");
+        let line = run(&label, &here, secs, nodes, &interval, Some(rt))?;
+        eprintln!("{line}");
+        lines.push(line);
+    }
     if let Ok(before) = std::env::var("LBD_BEFORE") {
-        let line = run("before", Path::new(&before), secs, nodes, &interval)?;
+        let line = run("before", Path::new(&before), secs, nodes, &interval, None)?;
         eprintln!("{line}");
         lines.push(line);
     }
