@@ -298,6 +298,58 @@ fn routes_methods_and_headers() {
     assert_eq!(f.kernel.take_ops(), vec![]);
 }
 
+/// 150 local connections that each sent half a request line and then nothing (a slow-loris
+/// client) never keep a scrape waiting: every `GET /metrics` is answered at once, and the
+/// daemon closes the slow ones beyond its limit of connections still sending their head.
+#[test]
+fn slow_clients_never_keep_a_scrape_waiting() {
+    use lbd::control::http::{HEADER_TIMEOUT, MAX_WAITING};
+    use std::io::{ErrorKind, Read, Write};
+    let f = Fixture::start();
+    let slow: Vec<std::net::TcpStream> = (0..150)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(f.http).expect("connect");
+            s.write_all(b"GET /metr").expect("half a request line");
+            s
+        })
+        .collect();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let (code, _, body) = f.http("GET", "/metrics");
+        assert_eq!(code, 200);
+        assert!(body.contains("lbd_"), "{body}");
+        // Without eviction a scrape waits behind the slow heads until they time out.
+        assert!(
+            t.elapsed() < HEADER_TIMEOUT / 2,
+            "a scrape took {:?} behind slow clients",
+            t.elapsed()
+        );
+    }
+    let mut closed = 0;
+    for s in &slow {
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        match (&*s).read(&mut buf) {
+            Ok(0) => closed += 1,
+            Ok(n) => panic!(
+                "a half-sent request was answered: {}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => closed += 1,
+        }
+    }
+    assert!(
+        closed >= slow.len() - MAX_WAITING,
+        "only {closed} of {} slow connections were closed",
+        slow.len()
+    );
+    // The page is still served, and nothing the daemon holds changed.
+    assert_eq!(f.http("GET", "/status.json").0, 200);
+    assert_eq!(f.events().last().unwrap().seq, f.ready_seq);
+}
+
 /// A child process killed (by its own pid) if it outlives its deadline or the test.
 struct Child(std::process::Child);
 

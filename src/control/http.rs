@@ -3,7 +3,14 @@
 //! Anything else is 404, any method but GET and HEAD is 405. The page and the JSON get their
 //! data by sending `Request::Status` through the daemon's handle, like `lbctl status`. Every
 //! request is logged at info (peer, method, path, status): a scrape every 15 s is one line.
+//!
+//! Hostile or broken clients are bounded: one request per connection, the request head within
+//! [`HEADER_TIMEOUT`], the whole exchange within [`CONNECTION_TIMEOUT`], at most
+//! [`MAX_CONNECTIONS`] at once, and a connection still sending its head is evicted when a newer
+//! one needs the place ([`super::admission`]): connections that each sent half a request line
+//! never keep a scrape waiting.
 
+use super::admission::Admission;
 use super::page;
 use super::proto::{Request, Response};
 use super::server::{ask, Handle};
@@ -21,12 +28,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-/// Concurrent HTTP connections; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 32;
+/// Concurrent HTTP connections; more wait in the kernel's backlog (or evict, see below).
+pub const MAX_CONNECTIONS: usize = 64;
+/// Connections still sending their request head; a newer one evicts the oldest beyond this.
+pub const MAX_WAITING: usize = 32;
 /// How long the daemon may take to answer the page's status request.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client may take to send its request head.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one connection may last, request, answer and a slow reader included.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
@@ -46,18 +57,12 @@ pub async fn serve(
 ) {
     let state = Arc::new((handle, metrics));
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let admission = Admission::new(MAX_WAITING);
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "status page and /metrics listening");
     }
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => return,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => return,
             a = listener.accept() => match a {
@@ -69,9 +74,31 @@ pub async fn serve(
                 }
             },
         };
+        let (ticket, mut evicted, n) = admission.admit();
+        if n > 0 {
+            debug!(%peer, evicted = n, "http: evicted the oldest connection still sending its request");
+        }
+        // Every connection holds a slot; when all are taken, one still sending its request
+        // gives its slot up, else this one waits for a slot (answers are bounded in time).
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                admission.evict_older_than(&ticket);
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    p = limit.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                }
+            }
+        };
         let state = state.clone();
+        let ticket = Arc::new(ticket);
         tokio::spawn(async move {
+            let served = ticket.clone();
             let service = hyper::service::service_fn(move |req| {
+                served.served();
                 let state = state.clone();
                 async move {
                     let (method, path) = (req.method().clone(), req.uri().path().to_string());
@@ -82,11 +109,20 @@ pub async fn serve(
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
+                .keep_alive(false)
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(tcp), service);
-            if let Err(e) = conn.await {
-                debug!(%peer, error = %e, "http: connection ended with an error");
+            tokio::select! {
+                r = tokio::time::timeout(CONNECTION_TIMEOUT, conn) => match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => debug!(%peer, error = %e, "http: connection ended with an error"),
+                    Err(_) => debug!(%peer, "http: connection closed after {CONNECTION_TIMEOUT:?}"),
+                },
+                Ok(()) = &mut evicted => {
+                    debug!(%peer, "http: connection evicted before its request came");
+                }
             }
+            drop(ticket);
             drop(permit);
         });
     }
