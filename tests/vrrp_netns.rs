@@ -1040,8 +1040,9 @@ fn ka_v2<'a>(priority: u8, auth: Option<(&'a str, &'a str)>, peer: Option<&'a st
 }
 
 /// Both directions against keepalived's VRRPv2 with `auth`: keepalived master and lbd
-/// following it, then taking over when keepalived is killed; lbd master and keepalived
-/// following it, then taking over when lbd is killed.
+/// following it, then taking over when keepalived is killed, then following it again when it
+/// restarts and preempts; lbd master and keepalived following it, then taking over when lbd
+/// is killed.
 fn v2_interop(tag: &str, auth: Option<(&str, &str)>, unicast: bool) {
     let _g = serial();
     let lab = Lab::new(tag);
@@ -1077,8 +1078,26 @@ fn v2_interop(tag: &str, auth: Option<(&str, &str)>, unicast: bool) {
     wait_for("lbd to take over from keepalived", limit, || {
         lab.has_vip(&lab.d2, VIP4) && status(&lab, "lbd2")["role"] == "master"
     });
+    assert!(ka_complaints(&k.log()).is_empty(), "{}", k.log());
+    del_vip(&lab.d1);
+    // keepalived restarted (its AH sequence from 1 again, lbd having accepted its old ones):
+    // it adopts lbd's numbers as backup, preempts, and lbd follows it without a replay drop.
+    let k = keepalived_with(&lab, &lab.d1, "ka1b", &ka_v2(150, auth, peer(a2)));
+    wait_for("the restarted keepalived to preempt lbd", limit, || {
+        let s = status(&lab, "lbd2");
+        lab.has_vip(&lab.d1, VIP4)
+            && !lab.has_vip(&lab.d2, VIP4)
+            && s["role"] == "backup"
+            && s["master"] == a1
+    });
+    assert_eq!(
+        status(&lab, "lbd2")["drops"],
+        serde_json::json!({}),
+        "lbd dropped the restarted keepalived's adverts"
+    );
     assert!(l.stop(), "{}", l.log());
     assert!(ka_complaints(&k.log()).is_empty(), "{}", k.log());
+    drop(k);
     del_vip(&lab.d1);
 
     // lbd master (d1, 150), keepalived backup (d2, 100).
