@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod node;
 pub mod reconcile;
 pub mod runtime_thread;
+pub mod secret;
 pub mod state;
 pub mod vrrp;
 

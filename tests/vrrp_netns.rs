@@ -313,12 +313,50 @@ fn status(lab: &Lab, name: &str) -> serde_json::Value {
 
 /// keepalived 2.2 (VRRP only, `vrrp_version 3`) in `ns`.
 fn keepalived(lab: &Lab, ns: &Netns, name: &str, priority: u8, interval: &str, vip: &str) -> Proc {
+    keepalived_with(
+        lab,
+        ns,
+        name,
+        &Ka {
+            priority,
+            interval,
+            vip,
+            version: 3,
+            auth: None,
+            unicast_peer: None,
+        },
+    )
+}
+
+/// What a keepalived instance is configured with.
+struct Ka<'a> {
+    priority: u8,
+    /// `advert_int`, in seconds (`0.1` needs version 3).
+    interval: &'a str,
+    vip: &'a str,
+    /// `vrrp_version`.
+    version: u8,
+    /// `auth_type` (`PASS` or `AH`) and `auth_pass`.
+    auth: Option<(&'a str, &'a str)>,
+    /// Adverts to this peer (`unicast_peer`) instead of the group.
+    unicast_peer: Option<&'a str>,
+}
+
+/// keepalived 2.2 (VRRP only) in `ns`, configured as `ka` (VRID 51 on eth0, state BACKUP).
+fn keepalived_with(lab: &Lab, ns: &Netns, name: &str, ka: &Ka) -> Proc {
     let dir = lab.dir.path();
     let conf = dir.join(format!("{name}.conf"));
+    let auth = ka.auth.map_or(String::new(), |(kind, pass)| {
+        format!("  authentication {{\n    auth_type {kind}\n    auth_pass {pass}\n  }}\n")
+    });
+    let peer = ka.unicast_peer.map_or(String::new(), |p| {
+        format!("  unicast_peer {{\n    {p}\n  }}\n")
+    });
     let text = format!(
-        "global_defs {{\n  vrrp_version 3\n  router_id {name}\n}}\n\
+        "global_defs {{\n  vrrp_version {}\n  router_id {name}\n}}\n\
          vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
-         priority {priority}\n  advert_int {interval}\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+         priority {}\n  advert_int {}\n{auth}{peer}  virtual_ipaddress {{\n    {}/24\n  }}\n}}\n",
+        ka.version, ka.priority, ka.interval, ka.vip
     );
     std::fs::write(&conf, text).expect("write keepalived conf");
     let vrrp_pid = dir.join(format!("{name}.vrrp.pid"));
@@ -342,6 +380,53 @@ fn keepalived(lab: &Lab, ns: &Netns, name: &str, priority: u8, interval: &str, v
         log,
         extra_pid_file: Some(vrrp_pid),
     }
+}
+
+/// `lbd vrrp --config` in `ns` from an instance file: `extra` is YAML appended to the
+/// instance (VRID 51 on eth0, the VIP, `priority`).
+fn lbd_yaml(lab: &Lab, ns: &Netns, name: &str, priority: u8, extra: &str) -> Proc {
+    let conf = lab.dir.path().join(format!("{name}.yaml"));
+    std::fs::write(
+        &conf,
+        format!(
+            "name: {name}\ninterface: eth0\nvrid: 51\npriority: {priority}\n\
+             vips: ['{VIP4}/24']\n{extra}"
+        ),
+    )
+    .expect("write conf");
+    let log = lab.dir.path().join(format!("{name}.log"));
+    let child = spawn_in(
+        ns,
+        &log,
+        env!("CARGO_BIN_EXE_lbd"),
+        &[
+            "vrrp".to_string(),
+            "--config".into(),
+            conf.display().to_string(),
+            "--status-file".into(),
+            status_path(lab, name).display().to_string(),
+        ],
+    );
+    Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: None,
+    }
+}
+
+/// Removes the VIP a killed process left on `ns`.
+fn del_vip(ns: &Netns) {
+    let _ = Command::new("ip")
+        .args([
+            "-n",
+            &ns.0,
+            "addr",
+            "del",
+            &format!("{VIP4}/24"),
+            "dev",
+            "eth0",
+        ])
+        .output();
 }
 
 fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
@@ -890,6 +975,240 @@ fn keepalived_interop_both_directions() {
     wait_for("lbd to preempt keepalived", Duration::from_secs(5), || {
         lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
     });
+}
+
+/// VRRPv2 at its shortest interval, 1 s: Master_Down_Interval is 3 s + Skew_Time, under 4 s
+/// at any priority. Every wait of the VRRPv2 trials is bounded by ten of those (the machine
+/// is loaded), and "follows" means still following after two of them.
+const V2_DOWN: Duration = Duration::from_secs(4);
+
+fn v2_limit() -> Duration {
+    10 * V2_DOWN
+}
+
+/// What keepalived logs when it drops an advert (keepalived/vrrp/vrrp.c): none of these
+/// may appear while lbd talks to it.
+const KA_COMPLAINTS: &[&str] = &[
+    "IPSEC-AH : invalid",
+    "invalid IPSEC SPI",
+    "already processed",
+    "auth type not AH",
+    "No AH header",
+    "invalid TTL",
+    "wrong version",
+    "Invalid auth type",
+    "auth, expecting",
+    "invalid passwd",
+    "interval mismatch",
+    "Invalid VRRPv2 checksum",
+];
+
+fn ka_complaints(log: &str) -> Vec<&'static str> {
+    KA_COMPLAINTS
+        .iter()
+        .copied()
+        .filter(|c| log.contains(c))
+        .collect()
+}
+
+/// lbd's VRRPv2 instance keys: `auth` as keepalived writes it (`PASS`, `AH`), in lbd's
+/// lower case, and the unicast peer if any.
+fn v2_yaml(auth: Option<(&str, &str)>, peer: Option<&str>) -> String {
+    let mut y = "version: 2\nadvert_interval: 1s\n".to_string();
+    if let Some((kind, pw)) = auth {
+        y += &format!(
+            "authentication: {{type: {}, password: {pw}}}\n",
+            kind.to_lowercase()
+        );
+    }
+    if let Some(p) = peer {
+        y += &format!("unicast_peers: [{p}]\n");
+    }
+    y
+}
+
+/// keepalived's VRRPv2 instance at `priority`, 1 s adverts.
+fn ka_v2<'a>(priority: u8, auth: Option<(&'a str, &'a str)>, peer: Option<&'a str>) -> Ka<'a> {
+    Ka {
+        priority,
+        interval: "1",
+        vip: VIP4,
+        version: 2,
+        auth,
+        unicast_peer: peer,
+    }
+}
+
+/// Both directions against keepalived's VRRPv2 with `auth`: keepalived master and lbd
+/// following it, then taking over when keepalived is killed, then following it again when it
+/// restarts and preempts; lbd master and keepalived following it, then taking over when lbd
+/// is killed.
+fn v2_interop(tag: &str, auth: Option<(&str, &str)>, unicast: bool) {
+    let _g = serial();
+    let lab = Lab::new(tag);
+    let limit = v2_limit();
+    let (a1, a2) = ("192.0.2.2", "192.0.2.3");
+    let peer = |p: &'static str| unicast.then_some(p);
+    let secret = auth.map(|(_, pw)| pw);
+
+    // keepalived master (d1, 150), lbd backup (d2, 100).
+    let mut k = keepalived_with(&lab, &lab.d1, "ka1", &ka_v2(150, auth, peer(a2)));
+    wait_for("keepalived to own the VIP", limit, || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    let mut l = lbd_yaml(&lab, &lab.d2, "lbd2", 100, &v2_yaml(auth, peer(a1)));
+    wait_for("lbd to follow keepalived", limit, || {
+        let s = status(&lab, "lbd2");
+        s["role"] == "backup" && s["master"] == a1
+    });
+    thread::sleep(2 * V2_DOWN);
+    let s = status(&lab, "lbd2");
+    assert!(
+        s["role"] == "backup" && s["master"] == a1 && !lab.has_vip(&lab.d2, VIP4),
+        "lbd must follow keepalived: {s}\n{}",
+        l.log()
+    );
+    assert_eq!(
+        s["drops"],
+        serde_json::json!({}),
+        "lbd dropped keepalived adverts"
+    );
+    assert!(s["adverts_accepted"].as_u64() >= Some(3), "{s}");
+    k.kill();
+    wait_for("lbd to take over from keepalived", limit, || {
+        lab.has_vip(&lab.d2, VIP4) && status(&lab, "lbd2")["role"] == "master"
+    });
+    assert!(ka_complaints(&k.log()).is_empty(), "{}", k.log());
+    del_vip(&lab.d1);
+    // keepalived restarted (its AH sequence from 1 again, lbd having accepted its old ones):
+    // it adopts lbd's numbers as backup, preempts, and lbd follows it without a replay drop.
+    let k = keepalived_with(&lab, &lab.d1, "ka1b", &ka_v2(150, auth, peer(a2)));
+    wait_for("the restarted keepalived to preempt lbd", limit, || {
+        let s = status(&lab, "lbd2");
+        lab.has_vip(&lab.d1, VIP4)
+            && !lab.has_vip(&lab.d2, VIP4)
+            && s["role"] == "backup"
+            && s["master"] == a1
+    });
+    assert_eq!(
+        status(&lab, "lbd2")["drops"],
+        serde_json::json!({}),
+        "lbd dropped the restarted keepalived's adverts"
+    );
+    assert!(l.stop(), "{}", l.log());
+    assert!(ka_complaints(&k.log()).is_empty(), "{}", k.log());
+    drop(k);
+    del_vip(&lab.d1);
+
+    // lbd master (d1, 150), keepalived backup (d2, 100).
+    let mut l = lbd_yaml(&lab, &lab.d1, "lbd1", 150, &v2_yaml(auth, peer(a2)));
+    wait_for("lbd to own the VIP", limit, || {
+        lab.has_vip(&lab.d1, VIP4) && status(&lab, "lbd1")["role"] == "master"
+    });
+    let k = keepalived_with(&lab, &lab.d2, "ka2", &ka_v2(100, auth, peer(a1)));
+    wait_for("keepalived to start as backup", limit, || {
+        k.log().contains("Entering BACKUP STATE")
+    });
+    thread::sleep(2 * V2_DOWN);
+    assert!(
+        !lab.has_vip(&lab.d2, VIP4) && !k.log().contains("Entering MASTER STATE"),
+        "keepalived must follow lbd:\n{}",
+        k.log()
+    );
+    assert_eq!(status(&lab, "lbd1")["role"], "master");
+    l.kill();
+    wait_for("keepalived to take over from lbd", limit, || {
+        lab.has_vip(&lab.d2, VIP4)
+    });
+    assert!(ka_complaints(&k.log()).is_empty(), "{}", k.log());
+    // The password is in no log, status file or status.
+    if let Some(pw) = secret {
+        for name in ["lbd1", "lbd2"] {
+            let log = std::fs::read_to_string(lab.dir.path().join(format!("{name}.log")))
+                .unwrap_or_default();
+            let st = std::fs::read_to_string(status_path(&lab, name)).unwrap_or_default();
+            assert!(!st.is_empty() && !log.is_empty(), "{name}");
+            assert!(!log.contains(pw) && !st.contains(pw), "{name}: {log}\n{st}");
+        }
+    }
+    del_vip(&lab.d1);
+}
+
+#[test]
+fn keepalived_v2_interop_no_authentication() {
+    v2_interop("v2n", None, false);
+}
+
+#[test]
+fn keepalived_v2_interop_pass() {
+    v2_interop("v2p", Some(("PASS", "secret12345")), false);
+}
+
+#[test]
+fn keepalived_v2_interop_ah() {
+    v2_interop("v2a", Some(("AH", "secret12345")), false);
+}
+
+#[test]
+fn keepalived_v2_interop_ah_unicast() {
+    v2_interop("v2u", Some(("AH", "pw")), true);
+}
+
+/// A wrong password on one side: each drops the other's adverts, so both stay master and
+/// neither follows the other; lbd counts the drops as `auth_mismatch`.
+#[test]
+fn keepalived_v2_wrong_password_changes_no_role() {
+    let _g = serial();
+    let lab = Lab::new("v2w");
+    let limit = v2_limit();
+    for (kind, complaint) in [("PASS", "invalid passwd"), ("AH", "IPSEC-AH : invalid")] {
+        let mut l = lbd_yaml(
+            &lab,
+            &lab.d1,
+            &format!("lbd-{kind}"),
+            150,
+            &v2_yaml(Some((kind, "right")), None),
+        );
+        let name = format!("lbd-{kind}");
+        wait_for("lbd to own the VIP", limit, || {
+            lab.has_vip(&lab.d1, VIP4) && status(&lab, &name)["role"] == "master"
+        });
+        let mut k = keepalived_with(
+            &lab,
+            &lab.d2,
+            &format!("ka-{kind}"),
+            &ka_v2(100, Some((kind, "wrong")), None),
+        );
+        wait_for("keepalived to become master too", limit, || {
+            lab.has_vip(&lab.d2, VIP4)
+        });
+        wait_for("lbd to count keepalived's adverts", limit, || {
+            status(&lab, &name)["drops"]["auth_mismatch"].as_u64() >= Some(3)
+        });
+        // Two more Master_Down_Intervals: no role changes, lbd never takes keepalived as
+        // its master.
+        let until = Instant::now() + 2 * V2_DOWN;
+        while Instant::now() < until {
+            let s = status(&lab, &name);
+            assert!(
+                s["role"] == "master" && s["master"].is_null(),
+                "{s}\n{}",
+                l.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let s = status(&lab, &name);
+        assert_eq!(s["adverts_accepted"], 0, "{s}");
+        let drops = s["drops"].as_object().cloned().unwrap_or_default();
+        assert_eq!(drops.keys().collect::<Vec<_>>(), ["auth_mismatch"], "{s}");
+        assert!(lab.has_vip(&lab.d1, VIP4) && lab.has_vip(&lab.d2, VIP4));
+        assert!(k.log().contains(complaint), "{}", k.log());
+        assert!(!l.log().contains("Master -> Backup"), "{}", l.log());
+        k.kill();
+        l.kill();
+        del_vip(&lab.d1);
+        del_vip(&lab.d2);
+    }
 }
 
 #[test]

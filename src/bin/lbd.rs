@@ -142,6 +142,8 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
         name: args.name,
         interface: args.interface.unwrap_or_default(),
         vrid: args.vrid.unwrap_or_default(),
+        version: 3,
+        authentication: None,
         priority: args.priority,
         advert_interval: args.advert_interval,
         preempt: !args.nopreempt,

@@ -8,6 +8,8 @@ use super::scalars::{
     percent, socket_addr, word,
 };
 use super::yaml::{Item, Value};
+use crate::secret::Secret;
+pub use crate::vrrp::config::{AuthKind, Authentication};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -73,18 +75,23 @@ pub enum ControlOthers {
     Read,
 }
 
-/// One VRRPv3 virtual router. With both IPv4 and IPv6 VIPs it runs as one RFC 5798 router per
-/// family, sharing VRID, priority and timers.
+/// One VRRP virtual router (VRRPv3 unless `version: 2`). With both IPv4 and IPv6 VIPs it
+/// advertises in its first VIP's family; the others move with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VrrpInstance {
     pub name: String,
     /// Where adverts are sent and received.
     pub interface: String,
     pub vrid: u8,
+    /// 3 (RFC 5798, the default) or 2 (RFC 3768, keepalived's default for IPv4: IPv4 only,
+    /// whole seconds, optional authentication).
+    pub version: u8,
+    /// VRRPv2 only: keepalived's `authentication` (PASS or AH); the password is never shown.
+    pub authentication: Option<Authentication>,
     /// 1-254, the highest becomes master; 255: the address owner (always master, tracking
     /// never lowers it).
     pub priority: u8,
-    /// 10ms-40.95s in steps of 10ms. Default 1s.
+    /// 10ms-40.95s in steps of 10ms (VRRPv2: whole seconds, 1s-255s). Default 1s.
     pub advert_interval: Duration,
     /// Default true.
     pub preempt: bool,
@@ -339,12 +346,9 @@ fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
     let iface = f.req("interface", sink, interface);
     let vrid = f.req("vrid", sink, int_in(1, 255, "vrid"));
     let priority = f.req("priority", sink, int_in(1, 255, "priority"));
-    let advert = f.or(
-        "advert_interval",
-        sink,
-        Duration::from_secs(1),
-        advert_interval,
-    );
+    let version = f.or("version", sink, 3, vrrp_version);
+    let authentication = f.opt("authentication", sink, decode_auth);
+    let advert = f.or("advert_interval", sink, Duration::from_secs(1), duration);
     let preempt = f.or("preempt", sink, true, boolean);
     let preempt_delay = f.or("preempt_delay", sink, Duration::ZERO, duration);
     let mut vip_pos = Vec::new();
@@ -355,10 +359,35 @@ fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
     let track = f.opt("track", sink, decode_track);
     let notify = f.opt("notify", sink, decode_notify);
     let (name_pos, vrid_pos, vips_pos) = (f.pos_of("name"), f.pos_of("vrid"), f.pos_of("vips"));
+    let (advert_pos, version_pos) = (f.pos_of("advert_interval"), f.pos_of("version"));
+    let auth_pos = f.key_pos("authentication");
     f.finish(sink);
     let vips = vips?;
     if vips.is_empty() {
         sink.error(vips_pos, "VRRP instance has no VIPs");
+        return None;
+    }
+    let (version, authentication, advert) = (version?, authentication?, advert?);
+    if !advert_interval_fits(version, advert, advert_pos, sink) {
+        return None;
+    }
+    if version == 2 && vips[0].address.is_ipv6() {
+        sink.error_hint(
+            version_pos,
+            "VRRPv2 is IPv4 only",
+            format!(
+                "the first VIP {} is IPv6; version 3, the default, advertises IPv6",
+                vips[0].address
+            ),
+        );
+        return None;
+    }
+    if version == 3 && authentication.is_some() {
+        sink.error_hint(
+            auth_pos,
+            "authentication needs version 2",
+            "VRRPv3 has no authentication; keepalived's auth_type is VRRPv2 only: add `version: 2`",
+        );
         return None;
     }
     Some((
@@ -366,8 +395,10 @@ fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
             name: inst_name?,
             interface: iface?,
             vrid: vrid?,
+            version,
+            authentication,
             priority: priority?,
-            advert_interval: advert?,
+            advert_interval: advert,
             preempt: preempt?,
             preempt_delay: preempt_delay?,
             vips,
@@ -381,19 +412,88 @@ fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
     ))
 }
 
-/// RFC 5798 5.2.7: Max Advertise Interval is 12 bits of centiseconds.
-fn advert_interval(item: &Item, sink: &mut Sink) -> Option<Duration> {
-    let d = duration(item, sink)?;
-    let ms = d.as_millis();
-    if !(10..=40_950).contains(&ms) || ms % 10 != 0 {
-        sink.error_hint(
-            item.pos,
-            "advert_interval out of range",
-            "VRRPv3 allows 10ms to 40950ms in steps of 10ms",
-        );
-        return None;
+/// `version`: 2 or 3.
+fn vrrp_version(item: &Item, sink: &mut Sink) -> Option<u8> {
+    match &item.value {
+        Value::Int(n @ (2 | 3)) => Some(*n as u8),
+        other => {
+            let found = match other {
+                Value::Int(n) => n.to_string(),
+                _ => item.kind().to_string(),
+            };
+            sink.error_hint(
+                item.pos,
+                format!("VRRP version must be 2 or 3, not {found}"),
+                "3 is RFC 5798 and the default; 2 is RFC 3768, IPv4 only",
+            );
+            None
+        }
     }
-    Some(d)
+}
+
+/// RFC 5798 5.2.7: Max Advertise Interval is 12 bits of centiseconds; RFC 3768 5.3.7: Adver
+/// Int is 8 bits of seconds.
+fn advert_interval_fits(version: u8, d: Duration, pos: Pos, sink: &mut Sink) -> bool {
+    let ms = d.as_millis();
+    let (fits, allows) = if version == 2 {
+        (
+            ms % 1000 == 0 && (1..=255).contains(&(ms / 1000)),
+            "VRRPv2 allows whole seconds, 1s to 255s",
+        )
+    } else {
+        (
+            (10..=40_950).contains(&ms) && ms % 10 == 0,
+            "VRRPv3 allows 10ms to 40950ms in steps of 10ms",
+        )
+    };
+    if !fits {
+        sink.error_hint(pos, "advert_interval out of range", allows);
+    }
+    fits
+}
+
+/// `authentication: {type: pass | ah, password: TEXT}` (keepalived's `auth_type`,
+/// `auth_pass`). A password longer than 8 bytes is a warning: only 8 are used.
+fn decode_auth(item: &Item, sink: &mut Sink) -> Option<Authentication> {
+    let mut f = Fields::of(item, "authentication", sink)?;
+    let kind = f.req(
+        "type",
+        sink,
+        word(
+            "authentication type",
+            &[
+                ("pass", AuthKind::Pass),
+                ("ah", AuthKind::Ah),
+                ("PASS", AuthKind::Pass),
+                ("AH", AuthKind::Ah),
+            ],
+        ),
+    );
+    let password = f.req("password", sink, |item, sink| {
+        let s = super::scalars::string(item, sink)?;
+        if s.is_empty() {
+            sink.error(item.pos, "authentication password is empty");
+            return None;
+        }
+        Some(s)
+    });
+    let pw_pos = f.pos_of("password");
+    f.finish(sink);
+    let password = password?;
+    if crate::vrrp::packet_v2::Password::truncates(&password) {
+        sink.warn(
+            pw_pos,
+            "authentication password is longer than 8 bytes",
+            Some(
+                "VRRPv2 carries 8: only the first 8 are used, as keepalived truncates auth_pass"
+                    .into(),
+            ),
+        );
+    }
+    Some(Authentication {
+        kind: kind?,
+        password: Secret::new(password),
+    })
 }
 
 fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option<Vec<Vip>> {

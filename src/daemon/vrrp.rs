@@ -389,6 +389,18 @@ mod tests {
             m.vrrp_adverts_dropped("vi_51", r, n);
         }
         d.count(&DropReason::BadChecksum);
+        // VRRPv2's: a wrong password, an AH replay, another Adver Int.
+        d.count(&DropReason::AuthMismatch(
+            crate::vrrp::packet::AuthFailure::Password,
+        ));
+        d.count(&DropReason::AuthMismatch(
+            crate::vrrp::packet::AuthFailure::Icv,
+        ));
+        d.count(&DropReason::AhReplay { seq: 1, last: 9 });
+        d.count(&DropReason::IntervalMismatch {
+            got_cs: 100,
+            want_cs: 200,
+        });
         for (r, n) in new_drops(&mut seen, &d) {
             m.vrrp_adverts_dropped("vi_51", r, n);
         }
@@ -397,6 +409,9 @@ mod tests {
             r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_ttl"} 3"#,
             r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="other_vrid"} 1"#,
             r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_checksum"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="auth_mismatch"} 2"#,
+            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="ah_replay"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="interval_mismatch"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }

@@ -89,6 +89,8 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         name: inst.name.clone(),
         interface: inst.interface.clone(),
         vrid: inst.vrid,
+        version: inst.version,
+        authentication: inst.authentication.clone(),
         priority: inst.priority,
         advert_interval: inst.advert_interval,
         preempt: inst.preempt,
@@ -278,6 +280,37 @@ mod tests {
             assert_eq!(t.set(&target, false), None, "{target:?}");
         }
         assert_eq!(t.priority(), 255);
+    }
+
+    #[test]
+    fn vrrpv2_and_its_password_reach_the_runner_and_no_view() {
+        let cfg = example_edited(|t| {
+            t.replace(
+                "    preempt_delay: 0s",
+                "    version: 2\n    authentication: {type: AH, password: hunter2secret}\n    \
+                 preempt_delay: 0s",
+            )
+        });
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert_eq!(c.version, 2);
+        let f = c.to_fsm().unwrap();
+        assert_eq!(f.version, crate::vrrp::fsm::Version::V2);
+        assert_eq!(
+            c.auth(),
+            crate::vrrp::packet_v2::Auth::Ah(crate::vrrp::packet_v2::Password::new("hunter2s"))
+        );
+        // Debug (logs), the recorded trace's JSON of the configuration and of the VRRP setup:
+        // never the password.
+        let texts = [
+            format!("{cfg:?}"),
+            format!("{:?}", setup(&cfg)),
+            serde_json::to_string(&cfg).unwrap(),
+            serde_json::to_string(&setup(&cfg)).unwrap(),
+        ];
+        for t in &texts {
+            assert!(!t.contains("hunter"), "{t}");
+        }
+        assert!(texts[2].contains(r#""password":"***""#));
     }
 
     #[test]

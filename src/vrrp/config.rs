@@ -4,14 +4,21 @@
 //! Durations are in the grammar of [`crate::duration`] (`"100ms"`, `"1.5s"`), or a number of
 //! seconds.
 //! VIPs are written as `"192.0.2.10/24"` or `{address, prefix, interface}`.
+//!
+//! `version: 2` makes a VRRPv2 (RFC 3768) router, as keepalived runs by default for IPv4: IPv4
+//! only, `advert_interval` in whole seconds (1-255), optionally with keepalived's
+//! `authentication` (`{type: pass | ah, password: TEXT}`; the password is a [`Secret`], never
+//! shown, and only its first 8 bytes are used, as keepalived truncates `auth_pass`).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::fsm::{FsmConfig, NotifyState};
+use super::fsm::{FsmConfig, NotifyState, Version};
 use super::packet::{Family, MAX_ADVER_INT_CS};
+use super::packet_v2::{Auth, Password, AUTH_DATA_LEN};
+use crate::secret::Secret;
 
 /// One VRRP instance (virtual router) as the operator writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,10 +30,17 @@ pub struct InstanceConfig {
     pub interface: String,
     /// Virtual Router Identifier, 1-255.
     pub vrid: u8,
+    /// The VRRP version: 3 (RFC 5798) or 2 (RFC 3768, IPv4 only). Default 3.
+    #[serde(default = "default_version")]
+    pub version: u8,
+    /// VRRPv2 only: keepalived's authentication (PASS or AH). Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
     /// 1-254, or 255 for the address owner. Default 100.
     #[serde(default = "default_priority")]
     pub priority: u8,
-    /// Advertisement interval, 10 ms to 40.95 s in steps of 10 ms. Default 1 s.
+    /// Advertisement interval, 10 ms to 40.95 s in steps of 10 ms (VRRPv2: whole seconds,
+    /// 1-255 s). Default 1 s.
     #[serde(default = "default_advert", with = "crate::duration::serde")]
     pub advert_interval: Duration,
     /// Take over from a lower-priority master. Default true (`nopreempt` = false).
@@ -50,6 +64,27 @@ pub struct InstanceConfig {
     /// Gratuitous ARP / unsolicited NA on taking over.
     #[serde(default)]
     pub garp: GarpConfig,
+}
+
+/// keepalived's VRRPv2 `authentication { auth_type ...; auth_pass ... }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    /// `pass` (simple password in the advert) or `ah` (IPsec AH, HMAC-MD5-96).
+    #[serde(rename = "type")]
+    pub kind: AuthKind,
+    /// Non-empty; only the first 8 bytes are used (keepalived truncates with a warning).
+    pub password: Secret,
+}
+
+/// The VRRPv2 authentication types keepalived implements (RFC 2338's 1 and 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    #[serde(alias = "PASS")]
+    Pass,
+    #[serde(alias = "AH")]
+    Ah,
 }
 
 /// A virtual address with its prefix and, optionally, another interface than the instance's.
@@ -172,6 +207,9 @@ impl Default for GarpConfig {
     }
 }
 
+fn default_version() -> u8 {
+    3
+}
 fn default_priority() -> u8 {
     100
 }
@@ -212,6 +250,18 @@ pub enum ConfigError {
     PeerFamily(IpAddr),
     #[error("notify hook has an empty command")]
     EmptyHook,
+    #[error("version must be 2 or 3, not {0}")]
+    BadVersion(u8),
+    #[error("VRRPv2 is IPv4 only, but the first vip {0} is IPv6: use version 3")]
+    V2Ipv6(IpAddr),
+    #[error(
+        "advert_interval {0:?} is not possible with VRRPv2: its Adver Int is whole seconds, 1s-255s"
+    )]
+    V2Interval(Duration),
+    #[error("authentication needs version 2 (VRRPv3 has none): set `version: 2` or remove it")]
+    AuthNeedsV2,
+    #[error("authentication password is empty")]
+    EmptyPassword,
 }
 
 impl InstanceConfig {
@@ -234,6 +284,35 @@ impl InstanceConfig {
             .collect()
     }
 
+    /// The VRRPv2 authentication the codec uses (none for VRRPv3).
+    pub fn auth(&self) -> Auth {
+        match &self.authentication {
+            None => Auth::None,
+            Some(a) => {
+                let pw = Password::new(a.password.expose());
+                match a.kind {
+                    AuthKind::Pass => Auth::Pass(pw),
+                    AuthKind::Ah => Auth::Ah(pw),
+                }
+            }
+        }
+    }
+
+    /// What is accepted but worth telling the operator (logged at start): a password longer
+    /// than the 8 bytes VRRPv2 carries. Never contains the password.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(a) = &self.authentication {
+            if Password::truncates(a.password.expose()) {
+                out.push(format!(
+                    "authentication password is longer than {AUTH_DATA_LEN} bytes: only the \
+                     first {AUTH_DATA_LEN} are used (keepalived truncates auth_pass the same way)"
+                ));
+            }
+        }
+        out
+    }
+
     /// Checks the values and builds the state machine's parameters.
     pub fn to_fsm(&self) -> Result<FsmConfig, ConfigError> {
         if self.vrid == 0 {
@@ -242,13 +321,30 @@ impl InstanceConfig {
         if self.priority == 0 {
             return Err(ConfigError::ZeroPriority);
         }
+        let version = match self.version {
+            2 => Version::V2,
+            3 => Version::V3,
+            v => return Err(ConfigError::BadVersion(v)),
+        };
         let ms = self.advert_interval.as_millis();
         let cs = ms / 10;
-        if ms % 10 != 0 || cs == 0 || cs > u128::from(MAX_ADVER_INT_CS) {
+        if version == Version::V2 {
+            if ms % 1000 != 0 || !(1..=255).contains(&(ms / 1000)) {
+                return Err(ConfigError::V2Interval(self.advert_interval));
+            }
+        } else if ms % 10 != 0 || cs == 0 || cs > u128::from(MAX_ADVER_INT_CS) {
             return Err(ConfigError::BadInterval(self.advert_interval));
         }
         if self.vips.is_empty() {
             return Err(ConfigError::NoVips);
+        }
+        if version == Version::V2 && self.family() == Family::V6 {
+            return Err(ConfigError::V2Ipv6(self.vips[0].address));
+        }
+        match &self.authentication {
+            Some(_) if version == Version::V3 => return Err(ConfigError::AuthNeedsV2),
+            Some(a) if a.password.expose().is_empty() => return Err(ConfigError::EmptyPassword),
+            _ => {}
         }
         for v in &self.vips {
             let max = if v.address.is_ipv4() { 32 } else { 128 };
@@ -268,6 +364,7 @@ impl InstanceConfig {
         }
         Ok(FsmConfig {
             name: self.name.clone(),
+            version,
             vrid: self.vrid,
             priority: self.priority,
             advert_interval_cs: cs as u16,
@@ -337,6 +434,8 @@ mod tests {
             name: "x".into(),
             interface: "eth0".into(),
             vrid: 1,
+            version: 3,
+            authentication: None,
             priority: 100,
             advert_interval: Duration::from_millis(105),
             preempt: true,
@@ -359,5 +458,89 @@ mod tests {
         assert!(matches!(c.to_fsm(), Err(ConfigError::PeerFamily(_))));
         assert!("192.0.2.1/40".parse::<Vip>().is_ok());
         assert!("nonsense/24".parse::<Vip>().is_err());
+    }
+    const V2: &str = "name: x\ninterface: eth0\nvrid: 51\nversion: 2\nvips: ['192.0.2.10/24']\n";
+
+    fn v2(extra: &str) -> InstanceConfig {
+        serde_saphyr::from_str(&format!("{V2}{extra}")).unwrap()
+    }
+
+    #[test]
+    fn version_2_with_keepalived_authentication() {
+        let c = v2("authentication: {type: pass, password: secret12345}\n");
+        let f = c.to_fsm().unwrap();
+        assert_eq!(f.version, Version::V2);
+        assert_eq!(f.advert_interval_cs, 100);
+        assert_eq!(c.auth(), Auth::Pass(Password::new("secret12")));
+        let w = c.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("first 8"), "{w:?}");
+        assert!(!w[0].contains("secret"), "{w:?}");
+        let c = v2("authentication: {type: AH, password: pw}\n");
+        assert_eq!(c.auth(), Auth::Ah(Password::new("pw")));
+        assert!(c.warnings().is_empty());
+        assert_eq!(v2("").auth(), Auth::None);
+        // The default stays VRRPv3.
+        let c: InstanceConfig = serde_saphyr::from_str(&V2.replace("version: 2\n", "")).unwrap();
+        assert_eq!(c.to_fsm().unwrap().version, Version::V3);
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let c = v2("authentication: {type: ah, password: hunter22}\n");
+        let json = serde_json::to_string(&c).unwrap();
+        let debug = format!("{c:?} {:?} {:?}", c.to_fsm().unwrap(), c.auth());
+        for text in [&json, &debug] {
+            assert!(!text.contains("hunter"), "{text}");
+        }
+        assert!(json.contains(r#""password":"***""#), "{json}");
+    }
+
+    #[test]
+    fn version_2_limits_are_named() {
+        let refused = |extra: &str| v2(extra).to_fsm().unwrap_err().to_string();
+        for (extra, why) in [
+            ("advert_interval: 1.5s\n", "whole seconds, 1s-255s"),
+            ("advert_interval: 100ms\n", "whole seconds, 1s-255s"),
+            ("advert_interval: 256s\n", "whole seconds, 1s-255s"),
+            (
+                "authentication: {type: pass, password: ''}\n",
+                "password is empty",
+            ),
+        ] {
+            let e = refused(extra);
+            assert!(e.contains(why), "{extra}: {e}");
+        }
+        assert!(v2("advert_interval: 255s\n").to_fsm().is_ok());
+        let e = serde_saphyr::from_str::<InstanceConfig>(&V2.replace("version: 2", "version: 4"))
+            .unwrap()
+            .to_fsm()
+            .unwrap_err();
+        assert_eq!(e, ConfigError::BadVersion(4));
+        assert!(e.to_string().contains("2 or 3"), "{e}");
+        let v6 = V2.replace("192.0.2.10/24", "2001:db8::10/64");
+        let e = serde_saphyr::from_str::<InstanceConfig>(&v6)
+            .unwrap()
+            .to_fsm()
+            .unwrap_err();
+        assert!(e.to_string().contains("IPv4 only"), "{e}");
+        let v3 = V2.replace("version: 2", "version: 3");
+        let e = serde_saphyr::from_str::<InstanceConfig>(&format!(
+            "{v3}authentication: {{type: pass, password: x}}\n"
+        ))
+        .unwrap()
+        .to_fsm()
+        .unwrap_err();
+        assert_eq!(e, ConfigError::AuthNeedsV2);
+        for bad in [
+            "authentication: {type: md5, password: x}\n",
+            "authentication: {type: pass, password: x, spi: 1}\n",
+            "authentication: {type: pass}\n",
+        ] {
+            assert!(
+                serde_saphyr::from_str::<InstanceConfig>(&format!("{V2}{bad}")).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

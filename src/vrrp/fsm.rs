@@ -1,4 +1,6 @@
-//! The VRRPv3 state machine (RFC 5798 section 6), pure: no sockets, no clock.
+//! The VRRPv3 state machine (RFC 5798 section 6), pure: no sockets, no clock. It also runs
+//! VRRPv2 (RFC 3768 section 6, the same states and events): [`FsmConfig::version`] changes
+//! only the Skew_Time and one receive check (a VRRPv2 advert's Adver Int must be ours).
 //!
 //! The caller passes `now` with every input and executes the returned [`Action`]s. Timers
 //! live in one table ([`Timers`]); [`Vrrp::poll_timeout`] says when to call
@@ -111,11 +113,22 @@ pub enum Action {
     Notify(Transition),
 }
 
+/// The protocol version a virtual router speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Version {
+    /// RFC 3768 (IPv4 only; Adver Int in whole seconds).
+    V2,
+    /// RFC 5798.
+    V3,
+}
+
 /// The parameters of one virtual router (RFC 5798 6.1), already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsmConfig {
     /// Instance name, for logs.
     pub name: String,
+    /// VRRPv3, or VRRPv2 (whose Advertisement_Interval is whole seconds).
+    pub version: Version,
     pub vrid: u8,
     /// Configured priority (255 = address owner).
     pub priority: u8,
@@ -237,8 +250,15 @@ impl Vrrp {
     /// RFC 5798 6.1: "Skew_Time: Time to skew Master_Down_Interval in seconds. Calculated as
     /// (((256 - priority) * Master_Adver_Interval) / 256)". Kept exact (microseconds), not
     /// rounded to centiseconds.
+    ///
+    /// RFC 3768 6.1 (VRRPv2): "Skew_Time: Time to skew Master_Down_Interval in seconds.
+    /// Calculated as: ( (256 - Priority) / 256 )", whatever the interval.
     pub fn skew_time(&self) -> Duration {
-        let us = (256 - u64::from(self.priority)) * u64::from(self.master_adver_int) * 10_000 / 256;
+        let prio = 256 - u64::from(self.priority);
+        let us = match self.cfg.version {
+            Version::V2 => prio * 1_000_000 / 256,
+            Version::V3 => prio * u64::from(self.master_adver_int) * 10_000 / 256,
+        };
         Duration::from_micros(us)
     }
 
@@ -282,6 +302,15 @@ impl Vrrp {
     ) -> Result<Vec<Action>, DropReason> {
         if advert.vrid != self.cfg.vrid {
             return Err(DropReason::OtherVrid(advert.vrid));
+        }
+        // RFC 3768 7.1: "MUST verify that the Adver Interval in the packet is the same as the
+        // locally configured for this virtual router. If the above check fails, the receiver
+        // MUST discard the packet".
+        if self.cfg.version == Version::V2 && advert.max_adver_int != self.cfg.advert_interval_cs {
+            return Err(DropReason::IntervalMismatch {
+                got_cs: advert.max_adver_int,
+                want_cs: self.cfg.advert_interval_cs,
+            });
         }
         if Some(src) == self.local_addr {
             return Err(DropReason::OwnPacket);

@@ -34,6 +34,7 @@ struct Row(u64, In, State, &'static [&'static str]);
 fn cfg(priority: u8) -> FsmConfig {
     FsmConfig {
         name: "t".into(),
+        version: Version::V3,
         vrid: 51,
         priority,
         advert_interval_cs: 100,
@@ -671,4 +672,120 @@ fn starting_with_the_interface_down_is_a_fault() {
         )],
     );
     assert!(!fsm.fault());
+}
+
+/// A VRRPv2 router at priority 100 with a 2 s interval.
+fn v2_at_2s() -> FsmConfig {
+    FsmConfig {
+        version: Version::V2,
+        advert_interval_cs: 200,
+        ..cfg(100)
+    }
+}
+
+#[test]
+fn skew_time_v2_ignores_the_interval_v3_scales_with_it() {
+    // RFC 3768 6.1: (256 - 100) / 256 s = 609.375 ms at any interval; 3 * 2 s + that.
+    let v2 = Vrrp::new(v2_at_2s());
+    assert_eq!(v2.skew_time(), Duration::from_micros(609_375));
+    assert_eq!(v2.master_down_interval(), Duration::from_micros(6_609_375));
+    // RFC 5798 6.1: 156 * 2 s / 256 = 1.21875 s; 3 * 2 s + that.
+    let v3 = Vrrp::new(FsmConfig {
+        version: Version::V3,
+        ..v2_at_2s()
+    });
+    assert_eq!(v3.skew_time(), Duration::from_micros(1_218_750));
+    assert_eq!(v3.master_down_interval(), Duration::from_micros(7_218_750));
+    // At 1 s the two agree.
+    let v2 = Vrrp::new(FsmConfig {
+        version: Version::V2,
+        ..cfg(100)
+    });
+    assert_eq!(v2.skew_time(), Vrrp::new(cfg(100)).skew_time());
+}
+
+#[test]
+fn master_down_timer_v2_and_v3_on_the_virtual_clock() {
+    let startup = Row(
+        0,
+        In::Startup,
+        State::Backup,
+        &["sync-backup", "notify-backup"],
+    );
+    for (version, fires_ms) in [(Version::V2, 6_610), (Version::V3, 7_219)] {
+        let rows = [
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            Row(fires_ms - 1, In::Tick, State::Backup, &[]),
+            Row(fires_ms, In::Tick, State::Master, TO_MASTER),
+        ];
+        run(
+            Vrrp::new(FsmConfig {
+                version,
+                ..v2_at_2s()
+            }),
+            &rows,
+        );
+    }
+    // A priority-0 advert: Skew_Time alone, 609.375 ms in VRRPv2 even at 2 s.
+    run(
+        Vrrp::new(v2_at_2s()),
+        &[
+            startup,
+            Row(1000, In::Adv("192.0.2.3", 150, 200), State::Backup, &[]),
+            Row(2000, In::Adv("192.0.2.3", 0, 200), State::Backup, &[]),
+            Row(2609, In::Tick, State::Backup, &[]),
+            Row(2610, In::Tick, State::Master, TO_MASTER),
+        ],
+    );
+}
+
+#[test]
+fn v2_advert_with_another_interval_is_dropped_never_followed() {
+    let t0 = Instant::now();
+    let mut fsm = Vrrp::new(v2_at_2s());
+    fsm.set_local_addr(LOCAL.parse().unwrap());
+    fsm.handle(t0, Event::Startup);
+    let advert = |int| Advert {
+        vrid: 51,
+        priority: 200,
+        max_adver_int: int,
+        addrs: vec![VIP.parse().unwrap()],
+    };
+    let src: IpAddr = "192.0.2.3".parse().unwrap();
+    for ms in [1000, 3000, 5000, 6000] {
+        let got = fsm.receive(t0 + Duration::from_millis(ms), src, advert(100));
+        assert_eq!(
+            got,
+            Err(DropReason::IntervalMismatch {
+                got_cs: 100,
+                want_cs: 200
+            })
+        );
+        assert_eq!(fsm.master(), None);
+    }
+    assert_eq!(
+        DropReason::IntervalMismatch {
+            got_cs: 100,
+            want_cs: 200
+        }
+        .to_string(),
+        "advertisement interval 1000ms is not ours (2000ms)"
+    );
+    // The master down timer was never reset by them: master at 6.609375 s.
+    let acts = fsm.handle_timeout(t0 + Duration::from_millis(6_610));
+    assert_eq!(fsm.state(), State::Master, "{acts:?}");
+    // A VRRPv3 router follows any interval (RFC 5798 has no such check).
+    let mut v3 = Vrrp::new(FsmConfig {
+        version: Version::V3,
+        ..v2_at_2s()
+    });
+    v3.set_local_addr(LOCAL.parse().unwrap());
+    v3.handle(t0, Event::Startup);
+    assert!(v3.receive(t0, src, advert(100)).is_ok());
+    assert_eq!(v3.master(), Some(src));
 }

@@ -1,8 +1,11 @@
-//! VRRP version 3 (RFC 5798): the VIP fails over between master and backup directors.
+//! VRRP version 3 (RFC 5798), and version 2 (RFC 3768) with keepalived's authentication: the
+//! VIP fails over between master and backup directors.
 //!
 //! - [`packet`]: VRRPv3 advertisement encode/parse (pure), typed drop reasons and their counters.
 //! - [`packet_v2`]: VRRPv2 (RFC 3768) IPv4 adverts with keepalived's PASS and AH authentication
 //!   (pure).
+//! - [`wire`]: one instance's codec between the state machine and the sockets (either
+//!   version; VRRPv2's identification and AH counters and anti-replay) (pure).
 //! - [`fsm`]: the Initialize/Backup/Master state machine (pure, caller-supplied clock), with
 //!   its timer table in [`timers`].
 //! - [`track`]: interfaces and services whose failure lowers the priority.
@@ -21,6 +24,7 @@ pub mod packet_v2;
 pub mod sync;
 pub mod timers;
 pub mod track;
+pub mod wire;
 
 #[cfg(test)]
 mod fsm_tests;

@@ -155,6 +155,19 @@ pub enum DropReason {
     /// other than 4 words, that is an ICV other than 96 bits).
     #[error("malformed ipsec ah header")]
     BadAhHeader,
+    /// RFC 3768 7.1 (VRRPv2): the advert's Adver Int is not ours (in centiseconds here).
+    #[error(
+        "advertisement interval {}ms is not ours ({}ms)",
+        u32::from(*.got_cs) * 10,
+        u32::from(*.want_cs) * 10
+    )]
+    IntervalMismatch { got_cs: u16, want_cs: u16 },
+    /// VRRPv2 with AH: an authentic advert whose sequence number is not above the last one
+    /// accepted from its sender (a replay, or a sender whose counter went back).
+    #[error(
+        "ipsec ah sequence number {seq} is not above {last}, the last accepted from the sender"
+    )]
+    AhReplay { seq: u32, last: u32 },
 }
 
 /// What was wrong with a VRRPv2 advert's authentication ([`DropReason::AuthMismatch`]). None
@@ -204,6 +217,8 @@ impl DropReason {
             DropReason::NotLinkLocal => "not_link_local",
             DropReason::AuthMismatch(_) => "auth_mismatch",
             DropReason::BadAhHeader => "bad_ah_header",
+            DropReason::IntervalMismatch { .. } => "interval_mismatch",
+            DropReason::AhReplay { .. } => "ah_replay",
         }
     }
 }

@@ -17,12 +17,13 @@ use tokio::time::Instant;
 use super::announce::{send_garp, send_na};
 use super::netlink::{self, LinkInfo, NetlinkError};
 use super::notify::{HookQueue, HookRun};
-use super::socket::{AdvertSocket, Received};
+use super::socket::{AdvertSocket, Received, SocketMode};
 use crate::vrrp::config::{InstanceConfig, TrackTarget};
 use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
-use crate::vrrp::packet::{Advert, DropCounters, Family};
+use crate::vrrp::packet::{DropCounters, Family};
 use crate::vrrp::sync::SyncDaemonControl;
 use crate::vrrp::track::Tracker;
+use crate::vrrp::wire::Codec;
 
 /// How often interface states (own and tracked) are polled.
 const LINK_POLL: Duration = Duration::from_millis(500);
@@ -148,6 +149,9 @@ pub fn run_instance(
     let fsm_cfg = cfg
         .to_fsm()
         .map_err(|e| RunError::Config(cfg.name.clone(), e))?;
+    for w in cfg.warnings() {
+        tracing::warn!(instance = %cfg.name, "{w}");
+    }
     let fsm = Vrrp::new(fsm_cfg);
     let tracker = Tracker::new(cfg.priority, &cfg.track);
     let (tx, rx) = mpsc::unbounded_channel();
@@ -179,6 +183,8 @@ struct Iface {
 struct Edge {
     handle: Handle,
     sock: AdvertSocket,
+    /// The instance's advert codec (VRRPv3, or VRRPv2 with its counters).
+    codec: Codec,
     ifaces: HashMap<String, Iface>,
     hooks: HookQueue,
     adverts_sent: u64,
@@ -291,15 +297,25 @@ impl Instance {
         let Some(src) = self.source_addr(&handle, index).await? else {
             return Ok(());
         };
-        let sock = AdvertSocket::open(&main, index, src)
+        let codec = Codec::new(
+            self.fsm.config(),
+            self.cfg.auth(),
+            !self.cfg.unicast_peers.is_empty(),
+        );
+        let mode = SocketMode {
+            header_included: codec.header_included(),
+            ah: codec.receives_ah(),
+        };
+        let sock = AdvertSocket::open(&main, index, src, mode)
             .map_err(|e| RunError::Socket(name.clone(), main.clone(), e))?;
         self.fsm.set_local_addr(src);
         tracing::info!(instance = %name, interface = %main, %src, vrid = self.cfg.vrid,
-            priority = self.cfg.priority, "vrrp instance starting");
+            version = self.cfg.version, priority = self.cfg.priority, "vrrp instance starting");
         let (sync_tx, sync_task) = sync_worker(name.clone(), self.sync.clone());
         let mut edge = Edge {
             handle,
             sock,
+            codec,
             ifaces,
             hooks: HookQueue::start(&name, self.cfg.notify.clone()),
             adverts_sent: 0,
@@ -449,7 +465,7 @@ impl Instance {
             }
         };
         let res = parsed
-            .and_then(|(meta, msg)| Advert::parse(&msg, &meta).map(|a| (meta, a)))
+            .and_then(|raw| edge.codec.decode(&raw))
             .and_then(|(meta, a)| self.fsm.receive(now(), meta.src, a));
         match res {
             Ok(acts) => {
@@ -494,21 +510,14 @@ impl Instance {
     }
 
     fn send_advert(&self, edge: &mut Edge, priority: u8) {
-        let fsm = self.fsm.config();
-        let advert = Advert {
-            vrid: fsm.vrid,
-            priority,
-            max_adver_int: fsm.advert_interval_cs,
-            addrs: fsm.advert_addrs.clone(),
-        };
         let dsts = if self.cfg.unicast_peers.is_empty() {
             vec![self.cfg.family().multicast_group()]
         } else {
             self.cfg.unicast_peers.clone()
         };
         let src = edge.sock.src();
-        for dst in dsts {
-            match edge.sock.send(&advert.encode(src, dst), dst) {
+        for (dst, bytes) in edge.codec.encode(priority, src, &dsts) {
+            match edge.sock.send(&bytes, dst) {
                 Ok(()) => edge.adverts_sent += 1,
                 Err(e) => {
                     tracing::warn!(instance = %self.cfg.name, %dst, "advert send failed: {e}")

@@ -4,6 +4,11 @@
 //! IPv6 link-local, which the checksum's pseudo-header needs) with TTL / hop limit 255 and
 //! multicast loop off; the receiving one is bound only to the interface and joined to
 //! 224.0.0.18 or ff02::12 (a raw socket bound to an address would see only unicast to it).
+//!
+//! VRRPv2 ([`SocketMode`]): the sending socket has `IP_HDRINCL` (the codec writes the whole
+//! IPv4 datagram, as keepalived does), and a third socket receives IP protocol 51 (IPsec AH),
+//! bound and joined like the first; AH protecting anything but VRRP is skipped uncounted.
+//! IPv4 datagrams are delivered whole ([`Raw::V4`]) for the codec to check.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -14,11 +19,22 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::io::unix::AsyncFd;
 
 use crate::vrrp::packet::{
-    parse_ipv4, DropReason, Family, IpMeta, IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL,
+    DropReason, Family, IpMeta, IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL,
 };
+use crate::vrrp::packet_v2::IPPROTO_AH;
+use crate::vrrp::wire::{foreign_ah, Raw};
 
-/// A packet received: its IP facts and the VRRP message, or why it is unusable.
-pub type Received = Result<(IpMeta, Vec<u8>), DropReason>;
+/// A packet received, or why it is unusable before the codec sees it.
+pub type Received = Result<Raw, DropReason>;
+
+/// How the sockets are set up (from [`crate::vrrp::wire::Codec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SocketMode {
+    /// What is sent is the whole IPv4 datagram (`IP_HDRINCL`).
+    pub header_included: bool,
+    /// Receive IP protocol 51 (IPsec AH) too.
+    pub ah: bool,
+}
 
 /// The advert sockets of one instance.
 pub struct AdvertSocket {
@@ -27,6 +43,7 @@ pub struct AdvertSocket {
     ifindex: u32,
     tx: Socket,
     rx: AsyncFd<Socket>,
+    rx_ah: Option<AsyncFd<Socket>>,
 }
 
 fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
@@ -49,7 +66,12 @@ fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Resul
 
 impl AdvertSocket {
     /// Opens the sockets on `ifname` (index `ifindex`) sending from `src`.
-    pub fn open(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<AdvertSocket> {
+    pub fn open(
+        ifname: &str,
+        ifindex: u32,
+        src: IpAddr,
+        mode: SocketMode,
+    ) -> io::Result<AdvertSocket> {
         let proto = Some(Protocol::from(i32::from(IPPROTO_VRRP)));
         let family = Family::of(&src);
         let domain = match family {
@@ -73,6 +95,9 @@ impl AdvertSocket {
                 tx.set_multicast_loop_v4(false)?;
                 rx.set_multicast_all_v4(false)?;
                 rx.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
+                if mode.header_included {
+                    setsockopt_int(&tx, libc::IPPROTO_IP, libc::IP_HDRINCL, 1)?;
+                }
             }
             IpAddr::V6(a) => {
                 tx.bind(&SockAddr::from(SocketAddrV6::new(a, 0, 0, ifindex)))?;
@@ -86,6 +111,22 @@ impl AdvertSocket {
                 setsockopt_int(&rx, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
             }
         }
+        let rx_ah = match (mode.ah, family) {
+            (true, Family::V4) => {
+                let ah = Socket::new(
+                    domain,
+                    Type::RAW,
+                    Some(Protocol::from(i32::from(IPPROTO_AH))),
+                )?;
+                ah.bind_device(Some(ifname.as_bytes()))?;
+                ah.set_nonblocking(true)?;
+                ah.set_multicast_all_v4(false)?;
+                ah.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
+                // SAFETY: as for `rx` below.
+                Some(unsafe { AsyncFd::register(ah) }.map_err(io::Error::from)?)
+            }
+            _ => None,
+        };
         // SAFETY: `rx` is an owned, open socket; its descriptor stays the same and open for the
         // AsyncFd's whole life because the AsyncFd owns it.
         let rx = unsafe { AsyncFd::register(rx) }.map_err(io::Error::from)?;
@@ -95,6 +136,7 @@ impl AdvertSocket {
             ifindex,
             tx,
             rx,
+            rx_ah,
         })
     }
 
@@ -103,7 +145,8 @@ impl AdvertSocket {
         self.src
     }
 
-    /// Sends one VRRP message to `dst` (the kernel adds the IP header).
+    /// Sends one VRRP message to `dst` (the kernel adds the IP header), or with
+    /// [`SocketMode::header_included`] one whole IPv4 datagram.
     pub fn send(&self, msg: &[u8], dst: IpAddr) -> io::Result<()> {
         let addr = match (dst, self.family) {
             (IpAddr::V6(d), Family::V6) => {
@@ -123,22 +166,46 @@ impl AdvertSocket {
             Family::V6 => recv_v6(self.rx.get_ref()),
         };
         match r {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            other => Some(other),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return Some(other),
+        }
+        let ah = self.rx_ah.as_ref()?;
+        loop {
+            match recv_ah(ah.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Ok(None) => continue,
+                Ok(Some(r)) => return Some(Ok(r)),
+                Err(e) => return Some(Err(e)),
+            }
         }
     }
 
-    /// Receives the next packet: its IP facts and the VRRP message, or why it is unusable.
+    /// Receives the next packet (from either socket with VRRPv2), or why it is unusable.
     pub async fn recv(&self) -> io::Result<Received> {
         loop {
-            let mut guard = self.rx.readable().await?;
-            let res = guard.try_io(|fd| match self.family {
-                Family::V4 => recv_v4(fd.get_ref()),
-                Family::V6 => recv_v6(fd.get_ref()),
-            });
-            match res {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
+            let ah_ready = async {
+                match &self.rx_ah {
+                    Some(ah) => ah.readable().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                guard = self.rx.readable() => {
+                    let res = guard?.try_io(|fd| match self.family {
+                        Family::V4 => recv_v4(fd.get_ref()),
+                        Family::V6 => recv_v6(fd.get_ref()),
+                    });
+                    if let Ok(r) = res {
+                        return r;
+                    }
+                }
+                guard = ah_ready => {
+                    match guard?.try_io(|fd| recv_ah(fd.get_ref())) {
+                        Ok(Ok(Some(r))) => return Ok(r),
+                        Ok(Ok(None)) | Err(_) => {}
+                        Ok(Err(e)) => return Err(e),
+                    }
+                }
             }
         }
     }
@@ -152,7 +219,16 @@ fn recv_v4(sock: &Socket) -> io::Result<Received> {
         .iter()
         .map(|b| unsafe { b.assume_init() })
         .collect();
-    Ok(parse_ipv4(&bytes).map(|(meta, payload)| (meta, payload.to_vec())))
+    Ok(Ok(Raw::V4(bytes)))
+}
+
+/// One datagram from the AH socket; `None` for AH that does not carry VRRP.
+fn recv_ah(sock: &Socket) -> io::Result<Option<Received>> {
+    let r = recv_v4(sock)?;
+    Ok(match &r {
+        Ok(Raw::V4(d)) if foreign_ah(d) => None,
+        _ => Some(r),
+    })
 }
 
 /// recvmsg with IPV6_HOPLIMIT and IPV6_PKTINFO control messages (the IPv6 header itself is
@@ -199,7 +275,7 @@ fn recv_v6(sock: &Socket) -> io::Result<Received> {
         let (Some(ttl), Some(dst)) = (hops, dst) else {
             return Ok(Err(DropReason::BadIpHeader));
         };
-        Ok(Ok((
+        Ok(Ok(Raw::V6(
             IpMeta {
                 src: IpAddr::V6(src),
                 dst: IpAddr::V6(dst),
