@@ -179,7 +179,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
     let mut method: Option<(&'static str, Option<Y>)> = None;
     let mut persistence: Option<Duration> = None;
     let mut granularity: Option<&Node> = None;
-    let mut protocol = "tcp";
+    let mut protocol = None;
     let mut one_packet: Option<&Node> = None;
     let mut sorry: Option<&Node> = None;
     let mut quorum: Option<&Node> = None;
@@ -206,9 +206,9 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
             "persistence_granularity" => granularity = Some(c),
             "persistence_engine" => report.dropped(&c.at, k, "lbd has no persistence engines"),
             "protocol" => match c.arg(0).map(str::to_ascii_uppercase).as_deref() {
-                Some("TCP") => protocol = "tcp",
-                Some("UDP") => protocol = "udp",
-                Some("SCTP") => protocol = "sctp",
+                Some("TCP") => protocol = Some("tcp"),
+                Some("UDP") => protocol = Some("udp"),
+                Some("SCTP") => protocol = Some("sctp"),
                 _ => report.dropped(&c.at, k, "expected TCP, UDP or SCTP"),
             },
             "ops" => one_packet = Some(c),
@@ -259,6 +259,13 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
         }
     }
     let (forwarding, tunnel) = method.unwrap_or(("nat", None));
+    if protocol.is_none() && matches!(head, Head::Address(..)) {
+        report.note(format!(
+            "{}: virtual_server without `protocol`: keepalived 2.2 defaults to UDP, so the service is written as udp",
+            n.at
+        ));
+    }
+    let protocol = protocol.unwrap_or("udp");
     let (vport, v6, name, virtual_y) = match head {
         Head::Address(a, p) => {
             let mut v = Y::map();
@@ -333,7 +340,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
         );
     }
     if let Some(o) = one_packet {
-        if protocol == "udp" {
+        if protocol == "udp" && matches!(head, Head::Address(..)) {
             s.set("one_packet", Y::Bool(true));
         } else {
             report.dropped(

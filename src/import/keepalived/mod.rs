@@ -183,10 +183,13 @@ fn translate(
     let mut origin: Vec<(Pos, u32, String)> = globals.origin.clone();
     let mut instances = Vec::new();
     let mut vrids = Vec::new();
+    let mut seen = vrrp::Seen::default();
     for n in statements {
         match n.keyword.as_str() {
             "vrrp_instance" => {
-                if let Some((inst, vrid)) = vrrp::instance(n, &globals, &options.lbd, report) {
+                if let Some((inst, vrid)) =
+                    vrrp::instance(n, &globals, &options.lbd, &mut seen, report)
+                {
                     origin.push((
                         n.at.clone(),
                         n.last_line(),

@@ -15,9 +15,24 @@ use std::time::Duration;
 
 const NOTIFY_SLOTS: [&str; 4] = ["master", "backup", "fault", "stop"];
 
+/// What the instances translated so far hold: lbd refuses a VIP in two instances, a VRID
+/// twice on one interface and a name twice.
+#[derive(Debug, Default)]
+pub struct Seen {
+    vips: std::collections::HashSet<IpAddr>,
+    vrids: std::collections::HashSet<(String, i64)>,
+    names: std::collections::HashSet<String>,
+}
+
 /// Translates one instance: its YAML and its VRID, or `None` (reported) when lbd cannot run
 /// it at all.
-pub fn instance(n: &Node, g: &Globals, lbd: &Lbd, report: &mut Report) -> Option<(Y, i64)> {
+pub fn instance(
+    n: &Node,
+    g: &Globals,
+    lbd: &Lbd,
+    seen: &mut Seen,
+    report: &mut Report,
+) -> Option<(Y, i64)> {
     let Some(kname) = n.arg(0) else {
         report.dropped(&n.at, "vrrp_instance", "the instance has no name");
         return None;
@@ -121,6 +136,28 @@ pub fn instance(n: &Node, g: &Globals, lbd: &Lbd, report: &mut Report) -> Option
         report.dropped(&n.at, "vrrp_instance", format!("instance {kname} lacks an interface or a virtual_router_id, which lbd needs: not written"));
         return None;
     };
+    vips.retain(|(a, ..)| {
+        let first = seen.vips.insert(*a);
+        if !first {
+            report.dropped(&n.at, "virtual_ipaddress", format!("{a} is carried by another instance (or twice by this one): lbd carries a VIP in one place"));
+        }
+        first
+    });
+    if !seen.vrids.insert((interface.clone(), vrid)) {
+        report.dropped(
+            &n.at,
+            "virtual_router_id",
+            format!("VRID {vrid} is used twice on {interface}: instance {kname} not written"),
+        );
+        return None;
+    }
+    let mut name = name;
+    let base = name.clone();
+    let mut i = 2;
+    while !seen.names.insert(name.clone()) {
+        name = format!("{base}-{i}");
+        i += 1;
+    }
     if vips.is_empty() {
         report.dropped(
             &n.at,
