@@ -245,3 +245,7 @@ pub fn probe_lbd() -> Lbd {
     let vrrp_auth = vrrp_v2 && crate::config::decode_director(&with_auth, file).is_ok();
     Lbd { vrrp_v2, vrrp_auth }
 }
+
+#[cfg(test)]
+#[path = "translate_tests.rs"]
+mod tests;

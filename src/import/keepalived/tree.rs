@@ -22,6 +22,8 @@ pub struct Node {
     pub at: Pos,
     pub args: Vec<Arg>,
     pub block: Option<Vec<Node>>,
+    /// The line of the block's `}` (the keyword's line without a block).
+    pub end_line: u32,
 }
 
 impl Node {
@@ -42,12 +44,7 @@ impl Node {
 
     /// The last line this statement (with its block) reaches.
     pub fn last_line(&self) -> u32 {
-        self.children()
-            .iter()
-            .map(Node::last_line)
-            .max()
-            .unwrap_or(self.at.line)
-            .max(self.at.line)
+        self.end_line.max(self.at.line)
     }
 }
 
@@ -73,6 +70,7 @@ pub fn parse(lines: &[Line]) -> Result<Vec<Node>, Error> {
                         }
                     }
                     level.push(Node {
+                        end_line: at.line,
                         keyword: text,
                         at,
                         args: Vec::new(),
@@ -98,6 +96,7 @@ pub fn parse(lines: &[Line]) -> Result<Vec<Node>, Error> {
                     };
                     if let Some(owner) = level.last_mut() {
                         owner.block = Some(nodes);
+                        owner.end_line = at.line;
                     }
                     statement_open = false;
                 }
@@ -164,7 +163,7 @@ mod tests {
             "virtual_server 192.0.2.10 80 [lb_algo rr; real_server 198.51.100.1 80 [weight 2]; \
              real_server 198.51.100.2 80 [TCP_CHECK [connect_timeout 3]]]; global_defs [router_id d1]"
         );
-        assert_eq!(t[0].last_line(), 6);
+        assert_eq!(t[0].last_line(), 8);
     }
 
     #[test]
