@@ -366,3 +366,26 @@ fn keepalived_config_test_reads_the_fixtures_as_intended() {
     }
     assert!(run("broken", "x").contains("missing '}'"));
 }
+
+#[test]
+fn the_man_pages_and_completions_know_the_import_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man1");
+    assert_eq!(lbctl(&["man", "--dir", s(&dir)]).status.code(), Some(0));
+    let page = std::fs::read_to_string(dir.join("lbctl-import-keepalived.1")).unwrap();
+    for option in [
+        "\\-\\-out",
+        "\\-\\-router\\-id",
+        "\\-\\-allow\\-partial",
+        "\\-\\-force",
+    ] {
+        assert!(
+            page.contains(option),
+            "{option} missing from lbctl-import-keepalived.1"
+        );
+    }
+    assert!(!dir.join("lbctl-import-help.1").exists());
+    assert!(text(&lbctl(&["man"]).stdout).contains("lbctl\\-import(1)"));
+    let bash = text(&lbctl(&["completions", "bash"]).stdout);
+    assert!(bash.contains("keepalived") && bash.contains("--allow-partial"));
+}
