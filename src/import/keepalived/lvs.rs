@@ -27,10 +27,20 @@ pub fn translate(statements: &[Node], report: &mut Report) -> Vec<OutFile> {
     let mut groups: Vec<Group> = Vec::new();
     let mut services = Vec::new();
     let mut names = std::collections::HashSet::new();
+    let mut virtuals = std::collections::HashSet::new();
     for n in statements.iter().filter(|n| n.keyword == "virtual_server") {
         let Some((base, mut service, members)) = virtual_server(n, report) else {
             continue;
         };
+        let key = service.get("virtual").map(|v| v.render());
+        if !virtuals.insert(key) {
+            report.dropped(
+                &n.at,
+                "virtual_server",
+                "the same virtual service is defined before: lbd takes one definition",
+            );
+            continue;
+        }
         let mut name = base.clone();
         let mut i = 2;
         while !names.insert(name.clone()) {

@@ -51,6 +51,8 @@ pub enum ErrorKind {
     UnbalancedClose,
     #[error("block opened here is not closed ({0} unclosed at the end of the configuration)")]
     UnclosedBlock(usize),
+    #[error("blocks nest more than 64 deep")]
+    TooDeep,
     #[error("`{{` follows no keyword")]
     OpenWithoutKeyword,
     #[error("quoted string is not closed on this line")]

@@ -32,6 +32,9 @@ pub struct Preprocessed {
 }
 
 const MAX_DEPTH: usize = 32;
+/// The longest line a substitution may produce (parameters doubling themselves would
+/// otherwise grow without bound).
+const MAX_LINE: usize = 1 << 20;
 const INCLUDES: &[&str] = &[
     "include", "includer", "includem", "includew", "includeb", "includea",
 ];
@@ -240,7 +243,7 @@ impl Pre<'_> {
         }
         match self.substitute(text, at, dir)? {
             Some(expanded) => {
-                if level >= MAX_DEPTH {
+                if level >= MAX_DEPTH || expanded.len() > MAX_LINE {
                     let name = text
                         .split('$')
                         .nth(1)

@@ -170,3 +170,15 @@ fn broken_preprocessing_is_reported_with_its_line() {
         assert!(e.to_string().contains(what), "{text}: {e}");
     }
 }
+
+#[test]
+fn doubling_parameters_stop_at_a_bound() {
+    let mut text = String::from("$A0=x\n");
+    for i in 1..40 {
+        text.push_str(&format!("$A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
+    }
+    text.push_str("v ${A39}\n");
+    let m = Memory::default().with("/etc/keepalived/keepalived.conf", &text);
+    let e = run(&m, None).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::EndlessSubstitution(_)), "{e}");
+}

@@ -126,7 +126,8 @@ pub(super) fn real_servers(
             Some(_) => {}
         }
         let own_port = match forwarding {
-            "nat" => port.filter(|p| Some(*p) != vport),
+            // Written even when it is the virtual port: two real servers may share an address.
+            "nat" => port,
             _ => {
                 if port.is_some() && port != vport {
                     report.ignored(

@@ -290,3 +290,87 @@ fn global_defs_give_the_sync_daemon_and_the_rt_priority() {
         "keepalived's default priority"
     );
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let m = Memory::default().with(MAIN, &"a {\n".repeat(100_000));
+    let e = import(&m, Path::new(MAIN), &Options::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TooDeep);
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines of keepalived words, braces, quotes, conditionals and parameters.
+    fn line() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            Just("virtual_server".to_string()),
+            Just("real_server".to_string()),
+            Just("vrrp_instance".to_string()),
+            Just("global_defs".to_string()),
+            Just("virtual_ipaddress".to_string()),
+            Just("HTTP_GET".to_string()),
+            Just("TCP_CHECK".to_string()),
+            Just("url".to_string()),
+            Just("path".to_string()),
+            Just("weight".to_string()),
+            Just("interface".to_string()),
+            Just("virtual_router_id".to_string()),
+            Just("lb_kind".to_string()),
+            Just("DR".to_string()),
+            Just("192.0.2.10".to_string()),
+            Just("2001:db8::1/64".to_string()),
+            Just("80".to_string()),
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just("\"a b".to_string()),
+            Just("\"".to_string()),
+            Just("@dir1".to_string()),
+            Just("@^dir1".to_string()),
+            Just("$X=1".to_string()),
+            Just("$X".to_string()),
+            Just("${X}".to_string()),
+            Just("\\".to_string()),
+            Just("#".to_string()),
+            "[ -~]{0,6}",
+        ];
+        prop::collection::vec(word, 0..6).prop_map(|w| w.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Whatever the text, the importer answers with files or an error, never a panic,
+        /// and what it writes loads.
+        #[test]
+        fn any_text_imports_or_fails_cleanly(lines in prop::collection::vec(line(), 0..30)) {
+            let text = lines.join("\n");
+            let m = Memory::default().with(MAIN, &text);
+            let options = Options { config_id: Some("dir1".into()), default_name: "d".into(), lbd: Lbd::default() };
+            if let Ok(i) = import(&m, Path::new(MAIN), &options) {
+                load(&i);
+            }
+        }
+    }
+}
+
+#[test]
+fn what_lbd_would_refuse_twice_is_reported_once_and_left_out() {
+    let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  real_server 198.51.100.1 80 {\n    TCP_CHECK {\n    }\n  }\n}\nvirtual_server 192.0.2.10 80 {\n  protocol TCP\n  real_server 198.51.100.2 80 {\n    TCP_CHECK {\n    }\n  }\n}\nvirtual_server 2001:db8::1 80 {\n  protocol TCP\n  real_server 2001:db8::11 80 {\n    TCP_CHECK {\n    }\n  }\n  real_server 2001:db8::11 81 {\n    TCP_CHECK {\n    }\n  }\n}\nvrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  unicast_peer {\n    2001:db8::5\n  }\n  virtual_ipaddress {\n    192.0.2.10\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    assert_eq!(c.services.len(), 2);
+    assert_eq!(finding(&i, "virtual_server").at.line, 8);
+    assert_eq!(finding(&i, "unicast_peer").kind, Kind::Dropped);
+    assert!(c.director.vrrp[0].unicast_peers.is_empty());
+    let v6 = c.service("tcp-2001-db8--1-80").unwrap();
+    let ports: Vec<u16> = c
+        .hostgroup_of(v6)
+        .unwrap()
+        .nodes
+        .iter()
+        .map(|n| v6.real_port(n))
+        .collect();
+    assert_eq!(ports, [80, 81], "one address, two ports");
+}

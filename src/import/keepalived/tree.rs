@@ -48,6 +48,10 @@ impl Node {
     }
 }
 
+/// keepalived's deepest blocks (url in a checker in a real server in a virtual server) are 4
+/// deep; this bounds what a hostile file can make the importer hold.
+const MAX_NESTING: usize = 64;
+
 /// Builds the statement tree of the whole configuration.
 pub fn parse(lines: &[Line]) -> Result<Vec<Node>, Error> {
     // Open blocks: the statements collected so far, and the `{` that opened them.
@@ -82,6 +86,9 @@ pub fn parse(lines: &[Line]) -> Result<Vec<Node>, Error> {
                     match level.last() {
                         Some(n) if n.block.is_none() => {}
                         _ => return Err(Error::new(at, ErrorKind::OpenWithoutKeyword)),
+                    }
+                    if stack.len() >= MAX_NESTING {
+                        return Err(Error::new(at, ErrorKind::TooDeep));
                     }
                     stack.push((Vec::new(), at));
                     statement_open = false;

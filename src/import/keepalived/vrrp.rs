@@ -215,6 +215,19 @@ pub fn instance(
             report.approximated(&n.at, "virtual_ipaddress_excluded", format!("{a} is carried, but lbd also lists it in its adverts (it advertises every VIP of the first VIP's family on the instance's interface)"));
         }
     }
+    peers.retain(|p| {
+        let same = p.is_ipv4() == ipv4;
+        if !same {
+            report.dropped(
+                &n.at,
+                "unicast_peer",
+                format!(
+                    "{p} is not of the family of the instance's first VIP, which lbd advertises in"
+                ),
+            );
+        }
+        same
+    });
     if !peers.is_empty() {
         y.set(
             "unicast_peers",
