@@ -389,3 +389,57 @@ fn the_man_pages_and_completions_know_the_import_command() {
     let bash = text(&lbctl(&["completions", "bash"]).stdout);
     assert!(bash.contains("keepalived") && bash.contains("--allow-partial"));
 }
+
+/// keepalived's own samples (Debian installs them): each imports with --allow-partial into a
+/// directory `lbctl check` accepts, or is refused with a position; none trips the importer's
+/// own check (exit 1). Skipped where the samples are absent.
+#[test]
+fn keepalived_samples_import_or_are_refused_cleanly() {
+    let Ok(entries) = std::fs::read_dir("/usr/share/doc/keepalived/samples") else {
+        eprintln!("no keepalived samples: skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut imported = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("keepalived.conf") {
+            continue;
+        }
+        let out = tmp.path().join(&name);
+        let o = lbctl(&[
+            "import",
+            "keepalived",
+            s(&path),
+            "--router-id",
+            "high",
+            "--allow-partial",
+            "--out",
+            s(&out),
+        ]);
+        match o.status.code() {
+            Some(0) => {
+                let check = lbctl(&["check", "-c", s(&out)]);
+                assert_eq!(
+                    check.status.code(),
+                    Some(0),
+                    "{name}: {}",
+                    text(&check.stderr)
+                );
+                imported += 1;
+            }
+            Some(2) => assert!(
+                text(&o.stderr).contains(&format!("{}:", path.display())),
+                "{name}: {}",
+                text(&o.stderr)
+            ),
+            other => panic!(
+                "{name}: exit {other:?}\n{}{}",
+                text(&o.stdout),
+                text(&o.stderr)
+            ),
+        }
+    }
+    eprintln!("{imported} samples imported");
+}

@@ -40,8 +40,9 @@ pub struct KeepalivedArgs {
     /// unless --force). Without it nothing is written and the files are printed.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// keepalived's config id (its -i option): picks the `@ID` / `@^ID` lines, and names the
-    /// director when global_defs has no router_id [default: the host name].
+    /// keepalived's config id (its -i option): picks the `@ID` / `@^ID` lines (needed when
+    /// the file has any), and names the director when global_defs has no router_id (else the
+    /// host name does).
     #[arg(long, value_name = "ID")]
     pub router_id: Option<String>,
     /// Write the configuration even though some keywords could not be carried over
