@@ -240,6 +240,12 @@ pub(super) fn sorry_yaml(so: &Node, forwarding: &str, v6: bool, s: &mut Y, repor
     if let Some(p) = so.arg(1).and_then(|p| int_in(p, 1, 65535)) {
         m.set("port", Y::Int(p));
     }
+    let quorum_above_one = s.get("quorum").is_some();
     s.set("sorry_server", m);
+    if !quorum_above_one {
+        // Quorum 1: it takes over when no real server passes, in keepalived and lbd alike.
+        report.translated(&so.at, "sorry_server → the service's sorry_server");
+        return;
+    }
     report.approximated(&so.at, "sorry_server", "below quorum keepalived's sorry server replaces the remaining real servers; lbd adds it next to them");
 }

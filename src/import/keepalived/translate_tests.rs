@@ -374,3 +374,18 @@ fn what_lbd_would_refuse_twice_is_reported_once_and_left_out() {
         .collect();
     assert_eq!(ports, [80, 81], "one address, two ports");
 }
+
+#[test]
+fn a_sorry_server_is_exact_at_quorum_one_and_approximated_above() {
+    let base = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  QUORUM\n  sorry_server 198.51.100.50 80\n  real_server 198.51.100.1 80 {\n    TCP_CHECK {\n    }\n  }\n  real_server 198.51.100.2 80 {\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let i = run(&base.replace("QUORUM", "quorum 1"));
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| f.keyword != "sorry_server"));
+    let sorry = load(&i).services[0].sorry_server.unwrap();
+    assert_eq!(sorry.address.to_string(), "198.51.100.50");
+    let i = run(&base.replace("QUORUM", "quorum 2"));
+    assert_eq!(finding(&i, "sorry_server").kind, Kind::Approximated);
+}

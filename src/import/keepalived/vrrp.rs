@@ -44,7 +44,7 @@ pub fn instance(
     let mut advert = None;
     let mut preempt = true;
     let mut preempt_delay = None;
-    let mut vips: Vec<(IpAddr, u8, Option<String>, bool)> = Vec::new();
+    let mut vips: Vec<Vip> = Vec::new();
     let mut peers = Vec::new();
     let mut track: Vec<(String, Option<i64>, &Node)> = Vec::new();
     let mut track_node = None;
@@ -136,10 +136,10 @@ pub fn instance(
         report.dropped(&n.at, "vrrp_instance", format!("instance {kname} lacks an interface or a virtual_router_id, which lbd needs: not written"));
         return None;
     };
-    vips.retain(|(a, ..)| {
+    vips.retain(|(a, _, _, _, at)| {
         let first = seen.vips.insert(*a);
         if !first {
-            report.dropped(&n.at, "virtual_ipaddress", format!("{a} is carried by another instance (or twice by this one): lbd carries a VIP in one place"));
+            report.dropped(at, "virtual_ipaddress", format!("{a} is carried by another instance (or twice by this one): lbd carries a VIP in one place"));
         }
         first
     });
@@ -196,7 +196,7 @@ pub fn instance(
     }
     let vip_list = vips
         .iter()
-        .map(|(a, p, dev, _)| {
+        .map(|(a, p, dev, _, _)| {
             let text = format!("{a}/{p}");
             match dev.as_deref().filter(|d| *d != interface) {
                 Some(d) => {
@@ -209,10 +209,10 @@ pub fn instance(
         })
         .collect();
     y.set("vips", Y::Seq(vip_list));
-    for (a, _, dev, excluded) in &vips {
+    for (a, _, dev, excluded, at) in &vips {
         let on_iface = dev.as_deref().is_none_or(|d| d == interface);
         if *excluded && on_iface && a.is_ipv4() == ipv4 {
-            report.approximated(&n.at, "virtual_ipaddress_excluded", format!("{a} is carried, but lbd also lists it in its adverts (it advertises every VIP of the first VIP's family on the instance's interface)"));
+            report.approximated(at, "virtual_ipaddress_excluded", format!("{a} is carried, but lbd also lists it in its adverts (it advertises every VIP of the first VIP's family on the instance's interface)"));
         }
     }
     peers.retain(|p| {
@@ -332,12 +332,11 @@ fn versions(
     y.set("authentication", m);
 }
 
+/// A VIP: address, prefix, `dev`, whether it is excluded from adverts, where it was written.
+type Vip = (IpAddr, u8, Option<String>, bool, super::pos::Pos);
+
 /// One line of virtual_ipaddress: `ADDR[/MASK] [dev IF] [options]`.
-fn vip(
-    v: &Node,
-    excluded: bool,
-    report: &mut Report,
-) -> Option<(IpAddr, u8, Option<String>, bool)> {
+fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
     let Some((a, p)) = cidr(&v.keyword) else {
         report.dropped(&v.at, &v.keyword, "not an address with an optional /prefix");
         return None;
@@ -364,7 +363,7 @@ fn vip(
             }
         }
     }
-    Some((a, p, dev, excluded))
+    Some((a, p, dev, excluded, v.at.clone()))
 }
 
 /// A notify script: an absolute path without arguments or user, else reported.
