@@ -120,7 +120,7 @@ fn keepalived(
         .and_then(|d| d.file_name())
         .map_or("lbd".into(), |n| n.to_string_lossy().into_owned());
     let tmp = parent.join(format!(".{stem}.import-{}", std::process::id()));
-    let written = write_and_check(&import, &tmp, out);
+    let written = write_and_check(&import, &tmp, out, err);
     let result = match (&written, &a.out) {
         (Err(_), _) | (Ok(false), _) => Ok(()),
         (Ok(true), None) => {
@@ -144,7 +144,12 @@ fn keepalived(
 
 /// Writes the files into `tmp` and loads them as `lbctl check` would; false (reported) if
 /// lbd's loader refuses them, which is a bug of the importer.
-fn write_and_check(import: &Import, tmp: &Path, out: &mut dyn Write) -> anyhow::Result<bool> {
+fn write_and_check(
+    import: &Import,
+    tmp: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<bool> {
     let _ = std::fs::remove_dir_all(tmp);
     for sub in ["", "hostgroups", "services"] {
         std::fs::create_dir_all(tmp.join(sub))?;
@@ -165,7 +170,7 @@ fn write_and_check(import: &Import, tmp: &Path, out: &mut dyn Write) -> anyhow::
                 "lbctl: internal error: lbd's loader refuses the translation (please report this):"
             )?;
             for d in &e.errors {
-                writeln!(out, "  {}", strip(d, tmp))?;
+                writeln!(err, "  {}", strip(d, tmp))?;
             }
             Ok(false)
         }
