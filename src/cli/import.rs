@@ -166,7 +166,7 @@ fn write_and_check(
         }
         Err(e) => {
             writeln!(
-                out,
+                err,
                 "lbctl: internal error: lbd's loader refuses the translation (please report this):"
             )?;
             for d in &e.errors {
