@@ -12,6 +12,7 @@ pub mod control;
 pub mod daemon;
 pub mod director;
 pub mod duration;
+pub mod import;
 pub mod ipvs;
 pub mod metrics;
 pub mod monitor;

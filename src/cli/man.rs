@@ -1,6 +1,7 @@
 //! `lbctl man [--dir DIR]`: the manual page lbctl(1) in roff, generated from the command
 //! definitions, with an EXIT STATUS section; with `--dir`, writes lbctl.1 and one page per
-//! subcommand (lbctl-status.1, ...) into DIR.
+//! subcommand (lbctl-status.1, ..., and nested ones such as lbctl-import-keepalived.1) into
+//! DIR.
 
 use super::{Cli, Exit, EXIT_CODES};
 use clap::CommandFactory;
@@ -26,6 +27,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Exit> {
             cmd.build();
             for sub in cmd.get_subcommands() {
                 Man::new(sub.clone()).generate_to(dir)?;
+                // Nested ones too (`lbctl import keepalived` → lbctl-import-keepalived.1).
+                for nested in sub.get_subcommands().filter(|n| n.get_name() != "help") {
+                    Man::new(nested.clone()).generate_to(dir)?;
+                }
             }
             let path = dir.join("lbctl.1");
             let mut file = std::fs::File::create(&path)?;

@@ -15,6 +15,7 @@ pub mod drain;
 pub mod enable;
 pub mod events;
 pub mod failover;
+pub mod import;
 pub mod maintenance;
 pub mod man;
 pub mod nodes;
@@ -100,6 +101,9 @@ pub enum Command {
     /// Program the kernel's IPVS table from the configuration (all nodes taken as
     /// healthy), adopting what is there and sending only the difference.
     Apply(apply::ApplyArgs),
+    /// Translate another tool's configuration into an lbd configuration directory
+    /// (`lbctl import keepalived FILE --out DIR`).
+    Import(import::Args),
 }
 
 /// The exit codes, as `lbctl --help` and the man page list them.
@@ -172,6 +176,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Man(args) => man::run(args, out),
         Command::Table(args) => table::run(args, out),
         Command::Apply(args) => apply::run(&cli.config, args, out, err),
+        Command::Import(args) => import::run(args, out, err),
     };
     match result {
         Ok(exit) => exit,

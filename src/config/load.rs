@@ -203,3 +203,33 @@ fn read_yaml(file: &Path, what: &str, report: &mut Report) -> Option<Item> {
         }
     }
 }
+
+/// Decodes the text of a `director.yaml` alone (without the other files and the cross-file
+/// rules). `lbctl import` asks it which keys this lbd accepts.
+pub fn decode_director(text: &str, file: &Path) -> Result<super::Director, ConfigErrors> {
+    let mut report = Report::default();
+    let decoded = match yaml::parse(text) {
+        Ok(item) => {
+            let mut sink = Sink {
+                file,
+                report: &mut report,
+            };
+            director::decode(&item, file.parent().unwrap_or(Path::new("/")), &mut sink)
+        }
+        Err(e) => {
+            Sink {
+                file,
+                report: &mut report,
+            }
+            .error(e.pos, format!("invalid YAML: {}", e.message));
+            None
+        }
+    };
+    match decoded {
+        Some((d, _)) if report.errors.is_empty() => Ok(d),
+        _ => Err(ConfigErrors {
+            errors: report.errors,
+            warnings: report.warnings,
+        }),
+    }
+}

@@ -33,7 +33,7 @@ pub use hostgroup::{
     Hostgroup, Node, PingWatch, DEFAULT_PING_FALL, DEFAULT_PING_INTERVAL, DEFAULT_PING_RISE,
     DEFAULT_PING_TIMEOUT,
 };
-pub use load::load;
+pub use load::{decode_director, load};
 pub use service::{
     Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlags, Service, SorryServer,
     Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,

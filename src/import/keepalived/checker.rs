@@ -1,0 +1,300 @@
+//! keepalived's health checkers → lbd's watch monitors: TCP_CHECK → `tcp`, HTTP_GET and
+//! SSL_GET → `http` / `https` (first url's path, status codes, regex, virtual host),
+//! DNS_CHECK → `dns`, PING_CHECK → `ping`; `delay_loop` → interval, `connect_timeout` →
+//! timeout, `retry` → fall. Settings on the virtual or real server are the defaults of their
+//! checkers, as in keepalived. Checker options lbd lacks are reported.
+
+use super::findings::Report;
+use super::pos::Pos;
+use super::tree::Node;
+use super::values::{int_in, timer, to_millis};
+use crate::config::format_duration;
+use crate::import::yaml_out::Y;
+use std::time::Duration;
+
+/// keepalived's defaults: delay_loop 60 s, connect_timeout 5 s.
+pub const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Timing and HTTP settings inherited from the virtual server, then the real server.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub delay_loop: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub retry: Option<u32>,
+    pub virtualhost: Option<String>,
+}
+
+impl Defaults {
+    /// Reads a timing keyword into these defaults; false if `n` is none.
+    pub fn take(&mut self, n: &Node, report: &mut Report) -> bool {
+        let k = n.keyword.as_str();
+        match k {
+            "delay_loop" | "connect_timeout" => match n.arg(0).and_then(timer) {
+                Some(d) if k == "delay_loop" => self.delay_loop = Some(d),
+                Some(d) => self.connect_timeout = Some(d),
+                None => report.dropped(&n.at, k, "not a time in seconds"),
+            },
+            "retry" | "nb_get_retry" => match n.arg(0).and_then(|v| int_in(v, 0, 99)) {
+                Some(0) => self.retry = Some(0),
+                Some(r) => {
+                    self.retry = Some(r as u32);
+                    report.approximated(&n.at, k, format!("lbd counts fall = {} failed checks at the normal interval; keepalived retries after delay_before_retry", r + 1));
+                }
+                None => report.dropped(&n.at, k, "expected a count"),
+            },
+            "delay_before_retry" => report.approximated(&n.at, k, "lbd has no fast re-check before a server is declared down: failed checks are counted at the check interval"),
+            "warmup" => report.ignored(&n.at, k, "lbd spreads the first checks over the first interval, like keepalived's default warmup"),
+            "alpha" => report.ignored(&n.at, k, "lbd keeps a new real server out until its first check passes, as alpha does"),
+            "virtualhost" => self.virtualhost = n.arg(0).map(str::to_string),
+            "log_all_failures" => report.ignored(&n.at, k, "logging only"),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Checker keywords (the ones keepalived has).
+pub const CHECKERS: &[&str] = &[
+    "HTTP_GET",
+    "SSL_GET",
+    "TCP_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "MISC_CHECK",
+    "BFD_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+];
+
+/// A translated checker: the watch's `monitor` and timing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub monitor: Y,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub fall: u32,
+    pub at: Pos,
+}
+
+impl Check {
+    /// The watch mapping.
+    pub fn watch(&self, report: &mut Report) -> Y {
+        let mut w = Y::map();
+        w.set("monitor", self.monitor.clone());
+        let interval = to_millis(self.interval).max(Duration::from_millis(1));
+        let mut timeout = to_millis(self.timeout);
+        if timeout >= interval || timeout.is_zero() {
+            let half = to_millis(interval / 2).max(Duration::from_millis(1));
+            report.approximated(
+                &self.at,
+                "connect_timeout",
+                format!(
+                    "lbd needs a timeout shorter than the interval ({}): {}",
+                    format_duration(interval),
+                    format_duration(half)
+                ),
+            );
+            timeout = half;
+        }
+        w.set("interval", Y::str(format_duration(interval)));
+        w.set("timeout", Y::str(format_duration(timeout)));
+        if self.fall > 1 {
+            w.set("fall", Y::Int(i64::from(self.fall)));
+        }
+        w
+    }
+
+    /// The same check, timing aside from where it was written.
+    pub fn same_as(&self, other: &Check) -> bool {
+        (&self.monitor, self.interval, self.timeout, self.fall)
+            == (&other.monitor, other.interval, other.timeout, other.fall)
+    }
+}
+
+/// Translates one checker of a real server whose port is `rs_port`; `None` (reported) for a
+/// checker lbd cannot run.
+pub fn checker(
+    n: &Node,
+    inherited: &Defaults,
+    rs_port: Option<u16>,
+    report: &mut Report,
+) -> Option<Check> {
+    let kind = n.keyword.as_str();
+    let mut d = inherited.clone();
+    let mut port = None;
+    let mut urls = Vec::new();
+    let mut dns_type = "SOA".to_string();
+    let mut dns_name = ".".to_string();
+    let mut sni = false;
+    let unsupported = match kind {
+        "MISC_CHECK" => Some("lbd runs no script per real server: its external monitors follow Mon's convention (one run for all nodes of a service)"),
+        "SMTP_CHECK" => Some("lbd has no SMTP check"),
+        "UDP_CHECK" => Some("lbd's udp monitor sends text, not keepalived's hex payload"),
+        "FILE_CHECK" => Some("lbd does not check files"),
+        "BFD_CHECK" => Some("lbd has no BFD"),
+        _ => None,
+    };
+    if let Some(why) = unsupported {
+        report.dropped(&n.at, kind, why);
+        return None;
+    }
+    for c in n.children() {
+        let k = c.keyword.as_str();
+        if d.take(c, report) {
+            continue;
+        }
+        match k {
+            "connect_port" => match c.arg(0).and_then(|p| int_in(p, 1, 65535)) {
+                Some(p) => port = Some(p as u16),
+                None => report.dropped(&c.at, k, "expected a port"),
+            },
+            "connect_ip" | "bindto" | "bind_if" | "bind_port" | "fwmark" => report.dropped(
+                &c.at,
+                k,
+                "lbd checks the real server's own address, from the director's default source",
+            ),
+            "url" if matches!(kind, "HTTP_GET" | "SSL_GET") => urls.push(c),
+            "http_protocol" => report.dropped(&c.at, k, "lbd's http monitor speaks HTTP/1.1"),
+            "fast_recovery" => report.ignored(&c.at, k, "lbd checks one URL"),
+            "enable_sni" if kind == "SSL_GET" => sni = true,
+            "type" if kind == "DNS_CHECK" => {
+                dns_type = c.arg(0).unwrap_or("SOA").to_ascii_uppercase()
+            }
+            "name" if kind == "DNS_CHECK" => dns_name = c.arg(0).unwrap_or(".").to_string(),
+            _ => report.dropped(
+                &c.at,
+                k,
+                format!("lbd has no equivalent of this {kind} option"),
+            ),
+        }
+    }
+    let port = port.filter(|p| Some(*p) != rs_port);
+    let default_retry = if kind == "DNS_CHECK" { 3 } else { 1 };
+    if d.retry.is_none() {
+        report.note("keepalived retries a failed check (retry, default 1; 3 for DNS_CHECK) after delay_before_retry before it declares a server down; lbd counts those failures at the check interval (fall = retry + 1), so detection takes longer");
+    }
+    let monitor = match kind {
+        "TCP_CHECK" => match port {
+            Some(p) => {
+                let mut m = Y::map();
+                m.set("type", Y::str("tcp"))
+                    .set("port", Y::Int(i64::from(p)));
+                m
+            }
+            None => Y::str("tcp"),
+        },
+        "PING_CHECK" => Y::str("ping"),
+        "DNS_CHECK" => {
+            const TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
+            if !TYPES.contains(&dns_type.as_str()) {
+                report.dropped(
+                    &n.at,
+                    "DNS_CHECK type",
+                    format!("unknown query type {dns_type}"),
+                );
+                return None;
+            }
+            let mut m = Y::map();
+            m.set("type", Y::str("dns"));
+            if let Some(p) = port {
+                m.set("port", Y::Int(i64::from(p)));
+            }
+            m.set("name", Y::str(dns_name))
+                .set("qtype", Y::str(dns_type));
+            m
+        }
+        _ => http(n, kind == "SSL_GET", &urls, &d, port, sni, report),
+    };
+    Some(Check {
+        monitor,
+        interval: d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
+        timeout: d.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        fall: d.retry.unwrap_or(default_retry) + 1,
+        at: n.at.clone(),
+    })
+}
+
+fn http(
+    n: &Node,
+    tls: bool,
+    urls: &[&Node],
+    d: &Defaults,
+    port: Option<u16>,
+    sni: bool,
+    report: &mut Report,
+) -> Y {
+    let mut m = Y::map();
+    m.set("type", Y::str(if tls { "https" } else { "http" }));
+    if let Some(p) = port {
+        m.set("port", Y::Int(i64::from(p)));
+    }
+    let mut path = "/".to_string();
+    let mut status = vec![Y::str("200-299")];
+    let mut host = d.virtualhost.clone();
+    let mut body = None;
+    match urls.first() {
+        None => report.approximated(&n.at, &n.keyword, "no url: lbd checks GET /"),
+        Some(u) => {
+            for c in u.children() {
+                let k = c.keyword.as_str();
+                match k {
+                    "path" => path = c.arg(0).unwrap_or("/").to_string(),
+                    "status_code" => {
+                        status = c
+                            .args
+                            .iter()
+                            .map(|a| match a.text.parse::<i64>() {
+                                Ok(code) => Y::Int(code),
+                                Err(_) => Y::str(&a.text),
+                            })
+                            .collect()
+                    }
+                    "virtualhost" => host = c.arg(0).map(str::to_string),
+                    "regex" => match c.arg(0) {
+                        Some(r) if regex::Regex::new(r).is_ok() => body = Some(r.to_string()),
+                        _ => report.dropped(
+                            &c.at,
+                            k,
+                            "not a regular expression lbd's regex engine takes",
+                        ),
+                    },
+                    "digest" => {
+                        report.dropped(&c.at, k, "lbd's http monitor checks no body digest")
+                    }
+                    "regex_no_match" => {
+                        report.dropped(&c.at, k, "lbd's body regex must match; it has no negation")
+                    }
+                    _ => report.dropped(&c.at, k, "lbd has no equivalent of this url option"),
+                }
+            }
+        }
+    }
+    for extra in urls.iter().skip(1) {
+        report.dropped(
+            &extra.at,
+            "url",
+            "lbd's http monitor checks one URL: the first is used",
+        );
+    }
+    m.set("path", Y::str(path))
+        .set("expect_status", Y::Seq(status));
+    if let Some(h) = host {
+        m.set("host", Y::str(&h));
+        if tls && sni {
+            m.set("sni", Y::str(h));
+        }
+    }
+    if let Some(b) = body {
+        m.set("body", Y::str(b));
+    }
+    if tls {
+        m.set_commented(
+            "verify_tls",
+            Y::Bool(false),
+            Some("keepalived's SSL_GET does not verify certificates".into()),
+        );
+    }
+    m
+}
