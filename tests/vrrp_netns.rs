@@ -1274,7 +1274,7 @@ fn tracking_and_interface_fault_move_the_vip() {
     std::fs::write(
         &conf,
         "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
-         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink, weight: 60}]\n",
+         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink, weight: -60}]\n",
     )
     .expect("write conf");
     let log = lab.dir.path().join("d1.log");
@@ -1328,6 +1328,77 @@ fn tracking_and_interface_fault_move_the_vip() {
     ip(&["-n", &lab.client.0, "link", "set", "p-d1", "up"]);
     wait_for("d1 to leave fault", Duration::from_secs(5), || {
         status(&lab, "d1")["role"] == "master"
+    });
+}
+
+#[test]
+fn unweighted_tracked_interface_down_is_a_fault() {
+    // keepalived's track_interface without a weight: the tracked interface down puts the
+    // instance in FAULT (VIP released, the backup takes over); up again, it rejoins the
+    // election and preempts back.
+    let _g = serial();
+    let lab = Lab::new("tf");
+    let d1 = lab.d1.0.as_str();
+    ip(&[
+        "-n",
+        d1,
+        "link",
+        "add",
+        "uplink",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "uplink-peer",
+    ]);
+    ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
+    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    let conf = lab.dir.path().join("d1.yaml");
+    std::fs::write(
+        &conf,
+        "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
+         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink}]\n",
+    )
+    .expect("write conf");
+    let log = lab.dir.path().join("d1.log");
+    let child = spawn_in(
+        &lab.d1,
+        &log,
+        env!("CARGO_BIN_EXE_lbd"),
+        &[
+            "vrrp".to_string(),
+            "--config".into(),
+            conf.display().to_string(),
+            "--status-file".into(),
+            status_path(&lab, "d1").display().to_string(),
+        ],
+    );
+    let m = Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: None,
+    };
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    ip(&["-n", d1, "link", "set", "uplink", "down"]);
+    wait_for(
+        "d2 to take over from the faulty d1",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    wait_for("d1 to report fault", Duration::from_secs(2), || {
+        status(&lab, "d1")["role"] == "fault"
+    });
+    assert!(m.log().contains("tracked interface down"), "{}", m.log());
+    // The priority was never touched: a fault, not a lower priority.
+    assert!(!m.log().contains("new=1 "), "{}", m.log());
+    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    wait_for("d1 to preempt back", Duration::from_secs(5), || {
+        status(&lab, "d1")["role"] == "master"
+            && lab.has_vip(&lab.d1, VIP4)
+            && !lab.has_vip(&lab.d2, VIP4)
     });
 }
 

@@ -82,7 +82,9 @@ struct VrrpArgs {
     /// A program run (with LBD_VRRP_* in its environment) on every transition, repeatable.
     #[arg(long)]
     notify: Vec<String>,
-    /// INTERFACE:WEIGHT: lower the priority by WEIGHT while INTERFACE is down, repeatable.
+    /// INTERFACE[:WEIGHT], keepalived's track_interface, repeatable: WEIGHT -253..253 is added
+    /// to the priority while INTERFACE is up (positive) or while it is down (negative); without
+    /// one (or 0) the instance is in fault while INTERFACE is down.
     #[arg(long, value_parser = track_arg)]
     track_interface: Vec<Track>,
     /// Gratuitous ARPs sent on becoming master.
@@ -94,12 +96,20 @@ struct VrrpArgs {
 }
 
 fn track_arg(s: &str) -> Result<Track, String> {
-    let (name, weight) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("expected INTERFACE:WEIGHT, not {s:?}"))?;
-    let weight = weight
-        .parse::<u8>()
-        .map_err(|_| format!("bad weight in {s:?}: expected 0-255"))?;
+    let (name, weight) = match s.rsplit_once(':') {
+        Some((name, w)) => {
+            let w = w
+                .parse::<i16>()
+                .ok()
+                .filter(|w| w.abs() <= vrrp::config::MAX_TRACK_WEIGHT)
+                .ok_or_else(|| format!("bad weight in {s:?}: expected -253..253"))?;
+            (name, Some(w))
+        }
+        None => (s, None),
+    };
+    if name.is_empty() {
+        return Err(format!("expected INTERFACE[:WEIGHT], not {s:?}"));
+    }
     Ok(Track {
         target: TrackTarget::Interface(name.to_string()),
         weight,

@@ -6,8 +6,10 @@
 //! Mapping rules:
 //! - every VIP keeps its own interface; the instance advertises the VIPs of its first VIP's
 //!   family on its interface, the others move with them (one RFC 5798 router per instance);
-//! - `track.interfaces` lower the priority by `priority_decrement`, or, without one, by
-//!   [`INTERFACE_FAULT_WEIGHT`] (the priority drops to 1: any backup takes over);
+//! - `track.interfaces` lower the priority by `priority_decrement` while down (keepalived's
+//!   negative `track_interface` weight), or, without one, put the instance in FAULT while one
+//!   is down (keepalived's unweighted `track_interface`): it leaves the VIPs, any backup takes
+//!   over, and it rejoins the election when the interface is up again;
 //! - a service is *carried* by an instance when its virtual address is one of the instance's
 //!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
 //!   [`DEFAULT_SERVICE_DECREMENT`] without one;
@@ -33,10 +35,6 @@ use std::collections::BTreeMap;
 /// backup (100), so the director that can still serve takes the VIP.
 pub const DEFAULT_SERVICE_DECREMENT: u8 = 60;
 
-/// Priority lost with a tracked interface down when no `priority_decrement` is set: the
-/// priority drops to 1 (the tracker never goes below), so any backup takes over.
-pub const INTERFACE_FAULT_WEIGHT: u8 = 255;
-
 /// How long a notify script may run when `notify.timeout` is not set.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -61,12 +59,12 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         .flat_map(|t| t.interfaces.iter())
         .map(|i| Track {
             target: TrackTarget::Interface(i.clone()),
-            weight: decrement.unwrap_or(INTERFACE_FAULT_WEIGHT),
+            weight: decrement.map(|d| -i16::from(d)),
         })
         .collect();
     track.extend(carried_services(cfg, inst).into_iter().map(|s| Track {
         target: TrackTarget::Service(s),
-        weight: decrement.unwrap_or(DEFAULT_SERVICE_DECREMENT),
+        weight: Some(-i16::from(decrement.unwrap_or(DEFAULT_SERVICE_DECREMENT))),
     }));
     let hooks = [
         (NotifyState::Master, &inst.notify.master),
@@ -339,12 +337,13 @@ mod tests {
         // Both example services listen on the VIPs: they are tracked with the default weight.
         let carried = carried_services(&cfg, &cfg.director.vrrp[0]);
         assert!(!carried.is_empty());
-        let services: Vec<(&TrackTarget, u8)> =
+        let services: Vec<(&TrackTarget, Option<i16>)> =
             c.track.iter().map(|t| (&t.target, t.weight)).collect();
         for s in &carried {
-            assert!(
-                services.contains(&(&TrackTarget::Service(s.clone()), DEFAULT_SERVICE_DECREMENT))
-            );
+            assert!(services.contains(&(
+                &TrackTarget::Service(s.clone()),
+                Some(-i16::from(DEFAULT_SERVICE_DECREMENT))
+            )));
         }
         assert_eq!(c.track.len(), carried.len());
         assert!(c.notify.is_empty());
@@ -366,7 +365,7 @@ mod tests {
         inst.preempt_delay = Duration::from_secs(2);
         let c = instance_config(&cfg, &cfg.director.vrrp[0]);
         assert_eq!(c.track[0].target, TrackTarget::Interface("eth1".into()));
-        assert!(c.track.iter().all(|t| t.weight == 30));
+        assert!(c.track.iter().all(|t| t.weight == Some(-30)));
         assert_eq!(c.notify.len(), 2);
         assert_eq!(c.notify[0].on, vec![NotifyState::Master]);
         assert_eq!(
@@ -381,20 +380,21 @@ mod tests {
         assert!(!c.preempt);
         assert_eq!(c.preempt_delay, Duration::from_secs(2));
         assert!(c.to_fsm().is_ok());
-        // Without a decrement a lost interface drops the priority to the floor.
+        // Without a decrement a lost interface is a FAULT (keepalived's unweighted
+        // track_interface); the carried services still lower the priority by the default.
         cfg.director.vrrp[0]
             .track
             .as_mut()
             .unwrap()
             .priority_decrement = None;
         let c = instance_config(&cfg, &cfg.director.vrrp[0]);
-        assert_eq!(c.track[0].weight, INTERFACE_FAULT_WEIGHT);
-        let t = crate::vrrp::track::Tracker::new(c.priority, &c.track);
-        let mut t2 = t.clone();
-        assert_eq!(
-            t2.set(&TrackTarget::Interface("eth1".into()), false),
-            Some(1)
-        );
+        assert_eq!(c.track[0].weight, None);
+        let eth1 = TrackTarget::Interface("eth1".into());
+        let mut t = crate::vrrp::track::Tracker::new(c.priority, &c.track);
+        assert_eq!(t.set(&eth1, false), None);
+        assert_eq!(t.fault(), Some(&eth1));
+        assert_eq!(t.set(&eth1, true), None);
+        assert_eq!(t.fault(), None);
     }
 
     #[test]

@@ -148,15 +148,21 @@ impl std::str::FromStr for Vip {
     }
 }
 
-/// A tracked object and how much its failure lowers the priority.
+/// A tracked object and what its state does to the instance (keepalived's `track_interface`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Track {
     #[serde(flatten)]
     pub target: TrackTarget,
-    /// Subtracted from the priority while the target is down (never below 1).
-    pub weight: u8,
+    /// -253..253. Positive: added to the priority while the target is up; negative:
+    /// subtracted while it is down (the priority stays within 1-254). None or 0: the instance
+    /// is in FAULT while the target is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i16>,
 }
+
+/// keepalived's bound on a `track_interface` weight.
+pub const MAX_TRACK_WEIGHT: i16 = 253;
 
 /// What is tracked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -262,6 +268,8 @@ pub enum ConfigError {
     AuthNeedsV2,
     #[error("authentication password is empty")]
     EmptyPassword,
+    #[error("track weight {0} must be -253..253 (0 or none: FAULT while down)")]
+    BadTrackWeight(i16),
 }
 
 impl InstanceConfig {
@@ -362,6 +370,14 @@ impl InstanceConfig {
         if self.notify.iter().any(|h| h.command.is_empty()) {
             return Err(ConfigError::EmptyHook);
         }
+        if let Some(w) = self
+            .track
+            .iter()
+            .filter_map(|t| t.weight)
+            .find(|w| w.abs() > MAX_TRACK_WEIGHT)
+        {
+            return Err(ConfigError::BadTrackWeight(w));
+        }
         Ok(FsmConfig {
             name: self.name.clone(),
             version,
@@ -386,13 +402,15 @@ mod tests {
     fn yaml_instance_with_defaults() {
         let text = "name: vi_1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
                     vips: ['192.0.2.10/24', {address: '2001:db8::10', prefix: 64}, '198.51.100.1/24@eth1']\n\
-                    track: [{interface: eth1, weight: 60}, {service: http, weight: 20}]\n\
+                    track: [{interface: eth1, weight: -60}, {service: http, weight: 20}, {interface: eth2}]\n\
                     notify: [{command: [/bin/true], on: [master]}]\n";
         let c: InstanceConfig = serde_saphyr::from_str(text).unwrap();
         assert!(c.preempt);
         assert_eq!(c.advert_interval, Duration::from_millis(100));
         assert_eq!(c.vips[2].interface.as_deref(), Some("eth1"));
         assert_eq!(c.track[1].target, TrackTarget::Service("http".into()));
+        assert_eq!(c.track[0].weight, Some(-60));
+        assert_eq!(c.track[2].weight, None, "no weight: FAULT while down");
         let f = c.to_fsm().unwrap();
         assert_eq!(f.advert_interval_cs, 10);
         assert_eq!(
@@ -456,6 +474,14 @@ mod tests {
         c.vrid = 1;
         c.unicast_peers = vec!["2001:db8::3".parse().unwrap()];
         assert!(matches!(c.to_fsm(), Err(ConfigError::PeerFamily(_))));
+        c.unicast_peers = vec![];
+        c.track = vec![Track {
+            target: TrackTarget::Interface("eth1".into()),
+            weight: Some(-254),
+        }];
+        assert_eq!(c.to_fsm(), Err(ConfigError::BadTrackWeight(-254)));
+        c.track[0].weight = Some(253);
+        assert!(c.to_fsm().is_ok());
         assert!("192.0.2.1/40".parse::<Vip>().is_ok());
         assert!("nonsense/24".parse::<Vip>().is_err());
     }

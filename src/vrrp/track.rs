@@ -1,9 +1,15 @@
-//! Tracking: interfaces and services whose failure lowers an instance's priority.
+//! Tracking: interfaces and services whose state moves an instance's priority, or puts it in
+//! FAULT, as keepalived's `track_interface` does.
 //!
 //! Pure: the edge reports "interface eth1 is down" or the daemon reports "no healthy real
 //! server for service http"; [`Tracker::set`] returns the new effective priority when it
-//! changes, which the caller feeds to the state machine as `Event::Priority`. The address
-//! owner (priority 255) ignores tracking.
+//! changes, which the caller feeds to the state machine as `Event::Priority`, and
+//! [`Tracker::fault`] says whether an unweighted target is down (the caller then treats the
+//! instance as if its own interface were down: FAULT).
+//!
+//! keepalived's weights: a positive weight is added to the priority while the target is up, a
+//! negative one subtracted while it is down; no weight (or 0) means FAULT while it is down. The
+//! effective priority stays within 1-254. The address owner (priority 255) ignores weights.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +19,8 @@ use super::config::{Track, TrackTarget};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracker {
     base: u8,
-    /// target → (weight, up)
-    items: BTreeMap<TrackTarget, (u8, bool)>,
+    /// target → (summed weight, 0 = FAULT; up)
+    items: BTreeMap<TrackTarget, (i32, bool)>,
 }
 
 impl Tracker {
@@ -22,8 +28,8 @@ impl Tracker {
     pub fn new(base: u8, track: &[Track]) -> Tracker {
         let mut items = BTreeMap::new();
         for t in track {
-            let w = items.entry(t.target.clone()).or_insert((0u8, true));
-            w.0 = w.0.saturating_add(t.weight);
+            let w = items.entry(t.target.clone()).or_insert((0i32, true));
+            w.0 += i32::from(t.weight.unwrap_or(0));
         }
         Tracker { base, items }
     }
@@ -39,20 +45,31 @@ impl Tracker {
             .collect()
     }
 
-    /// The effective priority: the configured one less the weights of what is down, at least 1.
-    /// An address owner (255) is never lowered: it holds the addresses for real (keepalived
-    /// does the same).
+    /// The effective priority: the configured one plus the positive weights of what is up,
+    /// less the negative weights of what is down, within 1-254. An address owner (255) is
+    /// never moved: it holds the addresses for real (keepalived does the same).
     pub fn priority(&self) -> u8 {
         if self.base == 255 {
             return 255;
         }
-        let down: u32 = self
+        let delta: i32 = self
             .items
             .values()
-            .filter(|(_, up)| !up)
-            .map(|(w, _)| u32::from(*w))
+            .map(|&(w, up)| match (w > 0, up) {
+                (true, true) => w,
+                (false, false) => w,
+                _ => 0,
+            })
             .sum();
-        u32::from(self.base).saturating_sub(down).max(1) as u8
+        (i32::from(self.base) + delta).clamp(1, 254) as u8
+    }
+
+    /// The first unweighted target that is down: the instance is in FAULT while there is one.
+    pub fn fault(&self) -> Option<&TrackTarget> {
+        self.items
+            .iter()
+            .find(|(_, &(w, up))| w == 0 && !up)
+            .map(|(t, _)| t)
     }
 
     /// Records a target's state; returns the new priority if it changed. Unknown targets are
@@ -70,30 +87,55 @@ impl Tracker {
 mod tests {
     use super::*;
 
+    fn track(target: &TrackTarget, weight: Option<i16>) -> Track {
+        Track {
+            target: target.clone(),
+            weight,
+        }
+    }
+
     #[test]
-    fn weights_add_up_and_never_reach_zero() {
+    fn negative_weights_lower_while_down_and_never_reach_zero() {
         let eth1 = TrackTarget::Interface("eth1".into());
         let http = TrackTarget::Service("http".into());
-        let mut t = Tracker::new(
-            150,
-            &[
-                Track {
-                    target: eth1.clone(),
-                    weight: 60,
-                },
-                Track {
-                    target: http.clone(),
-                    weight: 100,
-                },
-            ],
-        );
+        let mut t = Tracker::new(150, &[track(&eth1, Some(-60)), track(&http, Some(-100))]);
         assert_eq!(t.interfaces(), vec!["eth1".to_string()]);
+        assert_eq!(t.priority(), 150);
         assert_eq!(t.set(&eth1, false), Some(90));
         assert_eq!(t.set(&eth1, false), None);
         assert_eq!(t.set(&http, false), Some(1));
         assert_eq!(t.set(&eth1, true), Some(50));
         assert_eq!(t.set(&TrackTarget::Service("other".into()), false), None);
         assert_eq!(t.set(&http, true), Some(150));
+        assert_eq!(t.fault(), None);
+    }
+
+    #[test]
+    fn positive_weights_add_while_up_and_stop_at_254() {
+        // keepalived: "increased by the weight when the interface is up".
+        let eth1 = TrackTarget::Interface("eth1".into());
+        let eth2 = TrackTarget::Interface("eth2".into());
+        let mut t = Tracker::new(100, &[track(&eth1, Some(50)), track(&eth2, Some(253))]);
+        assert_eq!(t.priority(), 254);
+        assert_eq!(t.set(&eth2, false), Some(150));
+        assert_eq!(t.set(&eth1, false), Some(100));
+        assert_eq!(t.set(&eth1, true), Some(150));
+    }
+
+    #[test]
+    fn an_unweighted_target_down_is_a_fault_not_a_priority() {
+        let eth1 = TrackTarget::Interface("eth1".into());
+        let eth2 = TrackTarget::Interface("eth2".into());
+        let mut t = Tracker::new(100, &[track(&eth1, None), track(&eth2, Some(0))]);
+        assert_eq!(t.fault(), None);
+        assert_eq!(t.set(&eth1, false), None);
+        assert_eq!(t.fault(), Some(&eth1));
+        assert_eq!(t.priority(), 100);
+        assert_eq!(t.set(&eth2, false), None);
+        assert_eq!(t.set(&eth1, true), None);
+        assert_eq!(t.fault(), Some(&eth2), "weight 0 is keepalived's FAULT too");
+        t.set(&eth2, true);
+        assert_eq!(t.fault(), None);
     }
 
     #[test]
@@ -101,13 +143,7 @@ mod tests {
         // As in keepalived, tracking does not move an address owner: it answers for addresses
         // it really holds, so its priority stays 255 whatever is down.
         let eth1 = TrackTarget::Interface("eth1".into());
-        let mut t = Tracker::new(
-            255,
-            &[Track {
-                target: eth1.clone(),
-                weight: 60,
-            }],
-        );
+        let mut t = Tracker::new(255, &[track(&eth1, Some(-60))]);
         assert_eq!(t.set(&eth1, false), None);
         assert_eq!(t.priority(), 255);
         assert_eq!(t.set(&eth1, true), None);

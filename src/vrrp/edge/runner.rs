@@ -334,9 +334,14 @@ impl Instance {
         // A previous run that was killed may have left the VIPs behind: a backup must not
         // hold them.
         self.vips(&mut edge, false).await;
+        // Our own interface down, or an unweighted tracked one: FAULT (keepalived's
+        // track_interface without a weight).
         let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
-        let mut main_up = own_up;
-        let first = if own_up {
+        let mut main_up = own_up && self.tracker.fault().is_none();
+        if let Some(t) = self.tracker.fault() {
+            tracing::warn!(instance = %name, tracked = ?t, "tracked interface down: fault");
+        }
+        let first = if main_up {
             Event::Startup
         } else {
             Event::InterfaceDown
@@ -401,12 +406,18 @@ impl Instance {
                             let acts = self.fsm.handle(now(), Event::Priority(p));
                             self.execute(&mut edge, acts).await;
                         }
-                        if n == main && up != main_up {
-                            main_up = up;
-                            let ev = if up { Event::Startup } else { Event::InterfaceDown };
-                            let acts = self.fsm.handle(now(), ev);
-                            self.execute(&mut edge, acts).await;
+                    }
+                    let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
+                    let ok = own_up && self.tracker.fault().is_none();
+                    if ok != main_up {
+                        main_up = ok;
+                        if let Some(t) = self.tracker.fault() {
+                            tracing::warn!(instance = %name, tracked = ?t,
+                                "tracked interface down: fault");
                         }
+                        let ev = if ok { Event::Startup } else { Event::InterfaceDown };
+                        let acts = self.fsm.handle(now(), ev);
+                        self.execute(&mut edge, acts).await;
                     }
                 }
             }
