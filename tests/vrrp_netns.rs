@@ -1270,31 +1270,13 @@ fn tracking_and_interface_fault_move_the_vip() {
     ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
     ip(&["-n", d1, "link", "set", "uplink", "up"]);
     // d1 from a YAML file: priority 150, minus 60 while `uplink` is down.
-    let conf = lab.dir.path().join("d1.yaml");
-    std::fs::write(
-        &conf,
-        "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
-         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink, weight: -60}]\n",
-    )
-    .expect("write conf");
-    let log = lab.dir.path().join("d1.log");
-    let child = spawn_in(
+    let m = lbd_yaml(
+        &lab,
         &lab.d1,
-        &log,
-        env!("CARGO_BIN_EXE_lbd"),
-        &[
-            "vrrp".to_string(),
-            "--config".into(),
-            conf.display().to_string(),
-            "--status-file".into(),
-            status_path(&lab, "d1").display().to_string(),
-        ],
+        "d1",
+        150,
+        "advert_interval: 100ms\ntrack: [{interface: uplink, weight: -60}]\n",
     );
-    let m = Proc {
-        child: Some(child),
-        log,
-        extra_pid_file: None,
-    };
     let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
     wait_for("d1 to own the VIP", Duration::from_secs(5), || {
         lab.has_vip(&lab.d1, VIP4)
@@ -1353,31 +1335,13 @@ fn unweighted_tracked_interface_down_is_a_fault() {
     ]);
     ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
     ip(&["-n", d1, "link", "set", "uplink", "up"]);
-    let conf = lab.dir.path().join("d1.yaml");
-    std::fs::write(
-        &conf,
-        "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
-         vips: ['192.0.2.10/24']\ntrack: [{interface: uplink}]\n",
-    )
-    .expect("write conf");
-    let log = lab.dir.path().join("d1.log");
-    let child = spawn_in(
+    let m = lbd_yaml(
+        &lab,
         &lab.d1,
-        &log,
-        env!("CARGO_BIN_EXE_lbd"),
-        &[
-            "vrrp".to_string(),
-            "--config".into(),
-            conf.display().to_string(),
-            "--status-file".into(),
-            status_path(&lab, "d1").display().to_string(),
-        ],
+        "d1",
+        150,
+        "advert_interval: 100ms\ntrack: [{interface: uplink}]\n",
     );
-    let m = Proc {
-        child: Some(child),
-        log,
-        extra_pid_file: None,
-    };
     let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
     wait_for("d1 to own the VIP", Duration::from_secs(5), || {
         lab.has_vip(&lab.d1, VIP4)
