@@ -401,3 +401,21 @@ fn a_sorry_server_is_exact_at_quorum_one_and_approximated_above() {
     let i = run(&base.replace("QUORUM", "quorum 2"));
     assert_eq!(finding(&i, "sorry_server").kind, Kind::Approximated);
 }
+
+#[test]
+fn unweighted_track_interfaces_are_a_fault_in_both() {
+    let text = VRRP.replace(
+        "    eth1 weight -20\n    eth2 weight -40\n",
+        "    eth1\n    eth2\n",
+    );
+    let i = run(&text);
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| f.keyword != "track_interface" && f.keyword != "eth1"));
+    let c = load(&i);
+    let t = c.director.vrrp[0].track.as_ref().unwrap();
+    assert_eq!(t.interfaces, ["eth1", "eth2"]);
+    assert_eq!(t.priority_decrement, None);
+}

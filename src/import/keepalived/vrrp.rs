@@ -409,7 +409,8 @@ fn hook(c: &Node, report: &mut Report) -> Option<String> {
     Some(path.to_string())
 }
 
-/// track_interface → `track: {interfaces, priority_decrement}` (one decrement for all).
+/// track_interface → `track: {interfaces, priority_decrement}` (one decrement for all; none when
+/// no interface has a weight: FAULT while one is down, in both).
 fn track_yaml(t: &Node, track: &[(String, Option<i64>, &Node)], report: &mut Report) -> Y {
     let mut m = Y::map();
     m.set(
@@ -418,7 +419,7 @@ fn track_yaml(t: &Node, track: &[(String, Option<i64>, &Node)], report: &mut Rep
     );
     let weights: Vec<i64> = track.iter().filter_map(|(_, w, _)| *w).collect();
     if weights.is_empty() {
-        report.approximated(&t.at, "track_interface", "keepalived puts the instance in FAULT when such an interface goes down; lbd lowers its priority to 1 instead");
+        // No decrement: lbd's fault state while one is down, as keepalived's.
         return m;
     }
     for (_, w, node) in track {
