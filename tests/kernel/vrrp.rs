@@ -237,12 +237,22 @@ fn two_daemons() -> Result<(), String> {
     std::fs::write(&d2, text.replace("priority: 100", "priority: 110"))
         .map_err(|e| e.to_string())?;
     lbctl(&s2, &["reload"])?;
-    wait_for("dir2's instance restarted at 110", Duration::from_secs(5), || {
-        let log = lbd2.log();
-        let new = &log[from..];
-        Ok(new.contains("vrrp instance stopping (configuration changed)")
-            && new.contains("vrrp instance starting instance=vi_51 interface=eth0 src=192.0.2.3 vrid=51 priority=110"))
-    })
+    wait_for(
+        "dir2's instance restarted at 110",
+        Duration::from_secs(5),
+        || {
+            let log = lbd2.log();
+            let new = &log[from..];
+            Ok(
+                new.contains("vrrp instance stopping (configuration changed)")
+                    && new.lines().any(|l| {
+                        l.contains(
+                            "vrrp instance starting instance=vi_51 interface=eth0 src=192.0.2.3",
+                        ) && l.contains(" priority=110")
+                    }),
+            )
+        },
+    )
     .map_err(|e| format!("{e}\n{}", tail(&lbd2.log())))?;
     // dir1 stays master throughout.
     std::thread::sleep(Duration::from_secs(1));
