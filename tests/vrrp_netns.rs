@@ -1249,15 +1249,11 @@ fn unicast_peers_and_notify_hooks() {
     assert!(m.log().contains("notify hook ran"), "{}", m.log());
 }
 
-#[test]
-fn tracking_and_interface_fault_move_the_vip() {
-    let _g = serial();
-    let lab = Lab::new("tr");
-    let d1 = lab.d1.0.as_str();
-    // (This kernel has no dummy links: a veth pair stands in for the uplink.)
+/// A tracked `uplink` in `ns`, up (this kernel has no dummy links: a veth pair stands in).
+fn uplink(ns: &str) {
     ip(&[
         "-n",
-        d1,
+        ns,
         "link",
         "add",
         "uplink",
@@ -1267,8 +1263,16 @@ fn tracking_and_interface_fault_move_the_vip() {
         "name",
         "uplink-peer",
     ]);
-    ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
-    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    ip(&["-n", ns, "link", "set", "uplink-peer", "up"]);
+    ip(&["-n", ns, "link", "set", "uplink", "up"]);
+}
+
+#[test]
+fn tracking_and_interface_fault_move_the_vip() {
+    let _g = serial();
+    let lab = Lab::new("tr");
+    let d1 = lab.d1.0.as_str();
+    uplink(d1);
     // d1 from a YAML file: priority 150, minus 60 while `uplink` is down.
     let m = lbd_yaml(
         &lab,
@@ -1321,20 +1325,7 @@ fn unweighted_tracked_interface_down_is_a_fault() {
     let _g = serial();
     let lab = Lab::new("tf");
     let d1 = lab.d1.0.as_str();
-    ip(&[
-        "-n",
-        d1,
-        "link",
-        "add",
-        "uplink",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "uplink-peer",
-    ]);
-    ip(&["-n", d1, "link", "set", "uplink-peer", "up"]);
-    ip(&["-n", d1, "link", "set", "uplink", "up"]);
+    uplink(d1);
     let m = lbd_yaml(
         &lab,
         &lab.d1,
