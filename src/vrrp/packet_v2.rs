@@ -557,4 +557,4 @@ fn parse_message(msg: &[u8], auth: &Auth) -> Result<Advert2, DropReason> {
 
 #[cfg(test)]
 #[path = "packet_v2_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -19,8 +19,8 @@ const KA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 
-/// Every datagram of the capture, in order.
-fn fixtures() -> Vec<Vec<u8>> {
+/// Every datagram of the capture, in order (also the codec's tests').
+pub(crate) fn fixtures() -> Vec<Vec<u8>> {
     FIXTURES
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())

@@ -8,7 +8,6 @@ use super::*;
 use crate::vrrp::packet::AuthFailure;
 use crate::vrrp::packet_v2::{Password, AH_LEN};
 
-const FIXTURES: &str = include_str!("../../tests/fixtures/vrrpv2/adverts.hex");
 const KA: &str = "192.0.2.2";
 const LBD: &str = "192.0.2.3";
 const GROUP: &str = "224.0.0.18";
@@ -19,16 +18,8 @@ fn ip(s: &str) -> IpAddr {
 
 /// The capture's datagrams of one VRID, in order.
 fn of_vrid(vrid: u8) -> Vec<Vec<u8>> {
-    FIXTURES
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let l = l.trim();
-            (0..l.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
-                .collect::<Vec<u8>>()
-        })
+    crate::vrrp::packet_v2::tests::fixtures()
+        .into_iter()
         .filter(|p| {
             let at = if p[9] == IPPROTO_AH { 20 + AH_LEN } else { 20 };
             p[at + 1] == vrid
