@@ -81,6 +81,7 @@ fn sorry_server_only_below_quorum() {
         address: "198.51.100.50".parse().unwrap(),
         port: None,
         weight: 1,
+        mode: config::SorryMode::Beside,
     };
     cfg.services[0].sorry_server = Some(sorry);
     cfg.services[0].quorum = 3;

@@ -6,7 +6,8 @@
 use super::alert::{decode_alert, Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
-use super::scalars::{boolean, duration, int_in, ip, list, name, port, weight};
+use super::scalars::{boolean, duration, int_in, ip, list, name, port, weight, word};
+use super::service_parts::{OnFailure, ON_FAILURE};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -77,6 +78,9 @@ pub struct Node {
     /// This node's port for NAT services (wins over the service's `port`); see
     /// [`crate::config::Service::real_port`].
     pub port: Option<u16>,
+    /// What this node becomes in its services when it fails, over each service's own
+    /// `on_failure`; `None`: the service decides.
+    pub on_failure: Option<OnFailure>,
 }
 
 /// Positions the cross-file checks need.
@@ -189,6 +193,7 @@ fn decode_node(item: &Item, sink: &mut Sink) -> Option<(Node, Pos, Pos)> {
     let address = f.req("address", sink, ip);
     let node_weight = f.or("weight", sink, 1, weight);
     let node_port = f.opt("port", sink, port);
+    let on_failure = f.opt("on_failure", sink, word("on_failure", ON_FAILURE));
     let (name_pos, addr_pos) = (f.pos_of("name"), f.pos_of("address"));
     f.finish(sink);
     let address = address?;
@@ -205,6 +210,7 @@ fn decode_node(item: &Item, sink: &mut Sink) -> Option<(Node, Pos, Pos)> {
             address,
             weight: node_weight?,
             port: node_port?,
+            on_failure: on_failure?,
         },
         name_pos,
         addr_pos,

@@ -10,10 +10,12 @@ use super::fields::Fields;
 use super::hostgroup::Node;
 pub use super::protocol::Protocol;
 use super::scalars::{boolean, family_word, int_in, ip, list, name, port, word};
-use super::service_parts::{check_flags, decode_persistence, decode_sorry, decode_tunnel};
+use super::service_parts::{
+    check_flags, decode_persistence, decode_sorry, decode_tunnel, ON_FAILURE,
+};
 pub use super::service_parts::{
-    Family, Persistence, Scheduler, SchedulerFlags, SorryServer, Tunnel, TunnelKind,
-    DEFAULT_PERSISTENCE_TIMEOUT,
+    Family, OnFailure, Persistence, Scheduler, SchedulerFlags, SorryMode, SorryServer, Tunnel,
+    TunnelKind, DEFAULT_PERSISTENCE_TIMEOUT,
 };
 use super::watch::{self, Watch};
 use super::yaml::{Item, Value};
@@ -41,6 +43,8 @@ pub struct Service {
     /// any) takes the traffic. Default 1.
     pub quorum: u32,
     pub sorry_server: Option<SorryServer>,
+    /// What a failing real server becomes (a node's own `on_failure` wins); default remove.
+    pub on_failure: OnFailure,
     pub watch: Watch,
 }
 
@@ -55,6 +59,12 @@ impl Service {
     /// The sorry server's destination port, normalised like [`Service::real_port`].
     pub fn sorry_port(&self, sorry: &SorryServer) -> u16 {
         self.port_for(sorry.port)
+    }
+
+    /// What `node` becomes in this service when it fails: its own `on_failure`, else the
+    /// service's.
+    pub fn on_failure_of(&self, node: &Node) -> OnFailure {
+        node.on_failure.unwrap_or(self.on_failure)
     }
 
     fn port_for(&self, own: Option<u16>) -> u16 {
@@ -206,6 +216,12 @@ pub(crate) fn decode(
     );
     let quorum = f.or("quorum", sink, 1, int_in(1, 65_535, "quorum"));
     let sorry_item = f.get("sorry_server");
+    let on_failure = f.or(
+        "on_failure",
+        sink,
+        OnFailure::Remove,
+        word("on_failure", ON_FAILURE),
+    );
     let watch = f.req("watch", sink, watch::decode);
     *spots = ServiceSpots {
         name_value: svc_name.clone(),
@@ -338,6 +354,7 @@ pub(crate) fn decode(
         lower_threshold: lower,
         quorum: quorum?,
         sorry_server,
+        on_failure: on_failure?,
         watch: watch?,
     })
 }

@@ -1,6 +1,7 @@
-//! How a service schedules, persists and forwards, and its sorry server: the types and the
-//! parts of a service block that have rules of their own (which scheduler takes which flag,
-//! the tunnel kinds, persistence's timeout and netmask by address family).
+//! How a service schedules, persists and forwards, what happens to a failing real server, and
+//! its sorry server: the types and the parts of a service block that have rules of their own
+//! (which scheduler takes which flag, the tunnel kinds, persistence's timeout and netmask by
+//! address family).
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
@@ -123,7 +124,43 @@ pub struct SorryServer {
     pub address: IpAddr,
     pub port: Option<u16>,
     pub weight: u32,
+    pub mode: SorryMode,
 }
+
+/// What the sorry server does to the real servers still passing when it comes in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SorryMode {
+    /// Added next to them (lbd's default): the survivors keep their share.
+    #[default]
+    Beside,
+    /// They leave (or go to weight 0 with `on_failure: inhibit`) until quorum is back:
+    /// keepalived's sorry_server.
+    Replace,
+}
+
+/// What a failing (or offline) real server becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Deleted from the table (the default; ipvsadm -d).
+    #[default]
+    Remove,
+    /// Kept with weight 0: no new connections, the established ones and persistence templates
+    /// stay (keepalived's inhibit_on_failure, ldirectord's quiescent).
+    Inhibit,
+}
+
+/// The words of `on_failure`.
+pub(crate) const ON_FAILURE: &[(&str, OnFailure)] = &[
+    ("remove", OnFailure::Remove),
+    ("inhibit", OnFailure::Inhibit),
+];
+
+const SORRY_MODES: &[(&str, SorryMode)] = &[
+    ("beside", SorryMode::Beside),
+    ("replace", SorryMode::Replace),
+];
 
 const TUNNELS: &[(&str, TunnelKind)] = &[
     ("ipip", TunnelKind::Ipip),
@@ -282,10 +319,17 @@ pub(super) fn decode_sorry(item: &Item, sink: &mut Sink) -> Option<SorryServer> 
     let address = f.req("address", sink, ip);
     let sport = f.opt("port", sink, port);
     let sweight = f.or("weight", sink, 1, weight);
+    let mode = f.or(
+        "mode",
+        sink,
+        SorryMode::Beside,
+        word("sorry server mode", SORRY_MODES),
+    );
     f.finish(sink);
     Some(SorryServer {
         address: address?,
         port: sport?,
         weight: sweight?,
+        mode: mode?,
     })
 }

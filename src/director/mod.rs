@@ -36,6 +36,8 @@ pub mod watches;
 #[cfg(test)]
 mod director_tests;
 #[cfg(test)]
+mod on_failure_tests;
+#[cfg(test)]
 pub(crate) mod plan_tests;
 #[cfg(test)]
 pub(crate) mod sim;

@@ -5,17 +5,20 @@
 //!
 //! Rules, per service:
 //! - a node is in the table when its check passes and the operator has not disabled it or put
-//!   it in maintenance; drain keeps it with weight 0;
+//!   it in maintenance; drain keeps it with weight 0; a failing, offline or not yet checked
+//!   node is removed, or with `on_failure: inhibit` kept with weight 0 (its connections stay);
 //! - the mass-removal guard: at most `mass_removal_guard` percent of the service's eligible
 //!   nodes may be out for failing checks. Failing nodes that were in the previous plan beyond
 //!   that share stay in (fail open) with their previous weight, and the plan reports the trip;
 //! - quorum: when fewer than `quorum` passing real servers with a weight above 0 are in the
-//!   table, the sorry server (if any) is added; it leaves when quorum returns.
+//!   table, the sorry server (if any) is added; it leaves when quorum returns. With the sorry
+//!   server's `mode: replace` (keepalived's) the passing servers leave meanwhile (or go to
+//!   weight 0 with `on_failure: inhibit`).
 
 use super::admin::{Effective, Overrides};
 use super::health::Pair;
 use super::mapping::{forward_of, service_of};
-use crate::config::{Config, Service};
+use crate::config::{Config, OnFailure, Service, SorryMode};
 use crate::ipvs::{Dest, ServiceKey};
 use crate::reconcile::{Table, TableError};
 use serde::{Deserialize, Serialize};
@@ -182,18 +185,35 @@ pub fn desired(
     plan
 }
 
-/// Why a member is (or is not) in the table, before the guard.
-fn member_why(svc: &str, node: &str, eff: Effective, h: &PairHealth<'_>) -> (Option<i32>, String) {
+/// Why a member is (or is not) in the table, before the guard. `failed` is where a node that
+/// is not passing goes: out (`None`) or weight 0 (inhibit).
+fn member_why(
+    svc: &str,
+    node: &str,
+    eff: Effective,
+    h: &PairHealth<'_>,
+    on_failure: OnFailure,
+) -> (Option<i32>, String) {
     let with = |base: String| match h.failure {
         Some(f) if !f.is_empty() => format!("{base}: {f}"),
         _ => base,
     };
+    let (failed, inhibited) = match on_failure {
+        OnFailure::Remove => (None, ""),
+        OnFailure::Inhibit => (Some(0), " (inhibited: weight 0)"),
+    };
     match (eff, h.check) {
         (Effective::Maintenance, _) => (None, "node in maintenance".to_string()),
         (Effective::Disabled, _) => (None, "disabled by the operator".to_string()),
-        (_, Check::Down) => (None, with(format!("{svc} check fails on {node}"))),
-        (_, Check::Offline) => (None, with(format!("ping silent on {node}"))),
-        (_, Check::Unknown) => (None, format!("{svc} check has not passed yet on {node}")),
+        (_, Check::Down) => (
+            failed,
+            with(format!("{svc} check fails on {node}{inhibited}")),
+        ),
+        (_, Check::Offline) => (failed, with(format!("ping silent on {node}{inhibited}"))),
+        (_, Check::Unknown) => (
+            failed,
+            format!("{svc} check has not passed yet on {node}{inhibited}"),
+        ),
         (Effective::Drain, Check::Up) => (Some(0), "drained by the operator".to_string()),
         (Effective::Enabled, Check::Up) => (
             Some(weight_i32(h.weight)),
@@ -225,7 +245,8 @@ fn plan_service(
     };
     // First pass: what each node would be without the guard.
     let mut eligible = 0u64;
-    let mut out_for_health: Vec<&str> = Vec::new();
+    // (node, still serving in the previous plan) of each eligible node not passing.
+    let mut out_for_health: Vec<(&str, bool)> = Vec::new();
     let mut members: Vec<(String, Member)> = Vec::new();
     for node in nodes {
         let h = health.pair(&svc.name, &node.name).unwrap_or(PairHealth {
@@ -234,11 +255,18 @@ fn plan_service(
             failure: None,
         });
         let eff = admin.effective(&node.name, &svc.name);
-        let (weight, why) = member_why(&svc.name, &node.name, eff, &h);
+        let on_failure = svc.on_failure_of(node);
+        let (weight, why) = member_why(&svc.name, &node.name, eff, &h, on_failure);
         if matches!(eff, Effective::Enabled | Effective::Drain) {
             eligible += 1;
             if h.check != Check::Up {
-                out_for_health.push(&node.name);
+                // Still serving in the last plan: the guard may hold it. An inhibited node
+                // at weight 0 (and not drained) was already out.
+                let pair = (svc.name.clone(), node.name.clone());
+                let serving = previous.get(&pair).is_some_and(|&w| {
+                    on_failure == OnFailure::Remove || w > 0 || eff == Effective::Drain
+                });
+                out_for_health.push((&node.name, serving));
             }
         }
         members.push((
@@ -259,8 +287,8 @@ fn plan_service(
     if out_count > allowed {
         let newly: Vec<&str> = out_for_health
             .iter()
-            .copied()
-            .filter(|n| previous.contains_key(&(svc.name.clone(), n.to_string())))
+            .filter(|(_, serving)| *serving)
+            .map(|(n, _)| *n)
             .collect();
         let already_out = out_count - newly.len() as u64;
         let may_remove = allowed.saturating_sub(already_out) as usize;
@@ -277,11 +305,18 @@ fn plan_service(
             }
         }
     }
+    sp.healthy = members
+        .iter()
+        .filter(|(_, m)| m.check == Check::Up && m.weight.is_some_and(|w| w > 0))
+        .count() as u32;
+    let sorry = svc
+        .sorry_server
+        .filter(|_| u64::from(sp.healthy) < u64::from(svc.quorum));
+    if let Some(sorry) = sorry.filter(|s| s.mode == SorryMode::Replace) {
+        replace_by_sorry(svc, nodes, &mut members, sp.healthy, &sorry);
+    }
     for (name, m) in members {
         if let Some(w) = m.weight {
-            if w > 0 && m.check == Check::Up {
-                sp.healthy += 1;
-            }
             let mut d = Dest::new(m.addr, m.port, forward);
             d.weight = w;
             d.upper_threshold = svc.upper_threshold;
@@ -292,10 +327,7 @@ fn plan_service(
         }
         plan.members.insert((svc.name.clone(), name), m);
     }
-    if let Some(sorry) = svc
-        .sorry_server
-        .filter(|_| u64::from(sp.healthy) < u64::from(svc.quorum))
-    {
+    if let Some(sorry) = sorry {
         let mut d = Dest::new(sorry.address, svc.sorry_port(&sorry), forward);
         d.weight = weight_i32(sorry.weight);
         if let Err(e) = plan.table.insert_dest(&key, d) {
@@ -305,6 +337,31 @@ fn plan_service(
         }
     }
     plan.services.insert(svc.name.clone(), sp);
+}
+
+/// The sorry server's `mode: replace`: the members still in the table leave it (an inhibited
+/// one stays with weight 0) while the sorry server takes the traffic, as keepalived does.
+fn replace_by_sorry(
+    svc: &Service,
+    nodes: &[crate::config::Node],
+    members: &mut [(String, Member)],
+    healthy: u32,
+    sorry: &crate::config::SorryServer,
+) {
+    for (name, m) in members.iter_mut() {
+        if m.weight.is_none() {
+            continue;
+        }
+        let inhibit = nodes
+            .iter()
+            .find(|n| &n.name == name)
+            .is_some_and(|n| svc.on_failure_of(n) == OnFailure::Inhibit);
+        m.weight = inhibit.then_some(0);
+        m.why = format!(
+            "{}; replaced by the sorry server {} ({healthy} passing, quorum {})",
+            m.why, sorry.address, svc.quorum
+        );
+    }
 }
 
 /// Every (service, node) pair of the configuration passing its check with the node's weight.

@@ -12,13 +12,14 @@ use super::io::{Effect, Now, Start};
 use super::mapping::{key_of, real_port};
 use super::state::StateDoc;
 use super::{history, interval_ms, watches, Director, InFlight, Observation};
-use crate::config::Config;
+use crate::config::{Config, OnFailure};
 use crate::node::NodeState;
 use crate::reconcile::Table;
 use std::collections::BTreeMap;
 
 /// What start-up knows of each pair: every configured real server the kernel has counts as
-/// passing (with the load the state file remembered); the state file's health for the others.
+/// passing (with the load the state file remembered), except an inhibiting one at weight 0;
+/// the state file's health for the others.
 /// Also the weights of the pairs in the kernel (the guard's `previous`) and how many were
 /// adopted.
 fn adopt(
@@ -40,10 +41,17 @@ fn adopt(
         {
             if let Some(d) = have.dests.get(&(node.address, real_port(svc, node))) {
                 let pair = (svc.name.clone(), node.name.clone());
-                let load = known.get(&pair).and_then(|k| k.load);
-                known.insert(pair.clone(), Known { up: true, load });
-                previous.insert(pair, d.weight);
+                previous.insert(pair.clone(), d.weight);
                 adopted += 1;
+                // Weight 0 of an inhibiting node is how lbd left a failing one: what the
+                // state file knows decides (unknown: kept at 0 until its check passes).
+                let inhibited = d.weight == 0
+                    && node.weight > 0
+                    && svc.on_failure_of(node) == OnFailure::Inhibit;
+                if !inhibited {
+                    let load = known.get(&pair).and_then(|k| k.load);
+                    known.insert(pair, Known { up: true, load });
+                }
             }
         }
     }
