@@ -131,6 +131,18 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
         panic!("{:?}", web.watch.monitor)
     };
     assert_eq!(h.path, "/health");
+    // inhibit_on_failure on each real server, and keepalived's sorry server that replaces.
+    let app = c.service("tcp-192.0.2.10-5000").unwrap();
+    let app_nodes = &c.hostgroup_of(app).unwrap().nodes;
+    assert!(app_nodes
+        .iter()
+        .all(|n| n.on_failure == Some(lbd::config::OnFailure::Inhibit)));
+    let sorry = app.sorry_server.unwrap();
+    assert_eq!(
+        (sorry.mode, app.quorum),
+        (lbd::config::SorryMode::Replace, 2)
+    );
+    assert_eq!(web.on_failure, lbd::config::OnFailure::Remove);
     // 80 and 443 have the same real servers: one hostgroup.
     let https = c.service("tcp-192.0.2.10-443").unwrap();
     assert_eq!(https.hostgroup, web.hostgroup);
@@ -209,11 +221,11 @@ fn lossy_keywords_stop_the_import_unless_allow_partial() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
-    assert!(err.contains("20-app.conf:12:9: not translated: lbd removes a failing real server; it has no inhibit (weight 0) (inhibit_on_failure)"), "{err}");
+    // inhibit_on_failure and a sorry server above quorum 1 are carried over exactly.
+    assert!(!err.contains("(inhibit_on_failure)"), "{err}");
+    assert!(!err.contains("(sorry_server)"), "{err}");
     assert!(
-        err.contains(
-            "20-app.conf:8:5: approximated: below quorum keepalived's sorry server replaces"
-        ),
+        err.contains("20-app.conf:31:9: not translated: lbd runs no script per real server"),
         "{err}"
     );
     assert!(err.ends_with("keywords cannot be carried over faithfully; nothing written (--allow-partial writes the rest)\n"), "{err}");

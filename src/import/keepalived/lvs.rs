@@ -1,13 +1,12 @@
 //! `virtual_server` → `services/NAME.yaml` and its real servers → `hostgroups/NAME.yaml`
 //! (one group per distinct set of real servers, shared by the services that have the same
 //! set). The real servers' checkers become the service's one watch when they agree; what
-//! lbd's model has no room for (per-real-server differences, inhibit_on_failure, quorum by
-//! weight, a sorry server that replaces the others) is reported.
+//! lbd's model has no room for (per-real-server differences, quorum by weight) is reported.
 
 use super::checker::Defaults;
 use super::findings::Report;
 use super::pos::Pos;
-use super::real_server::{quorum_yaml, real_servers, sorry_yaml, Member};
+use super::real_server::{on_failure, quorum_yaml, real_servers, sorry_yaml, Member};
 use super::tree::Node;
 use super::values::{address_name, int_in, lbd_name};
 use super::OutFile;
@@ -116,6 +115,9 @@ fn hostgroup(g: Group) -> OutFile {
         if let Some(p) = m.port {
             y.set("port", Y::Int(i64::from(p)));
         }
+        if let Some(word) = m.on_failure {
+            y.set("on_failure", Y::str(word));
+        }
         nodes.push(y);
     }
     let mut body = Y::map();
@@ -194,6 +196,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
     let mut sorry: Option<&Node> = None;
     let mut quorum: Option<&Node> = None;
     let mut inet6 = false;
+    let mut inhibit = None;
     let mut real: Vec<&Node> = Vec::new();
     for c in n.children() {
         let k = c.keyword.as_str();
@@ -255,11 +258,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
             "smtp_alert" => report.dropped(&c.at, k, "lbd sends no mail"),
             "snmp_name" => report.ignored(&c.at, k, "lbd has no SNMP"),
             "ip_family" => inet6 = c.arg(0) == Some("inet6"),
-            "inhibit_on_failure" => report.dropped(
-                &c.at,
-                k,
-                "lbd removes a failing real server; it has no inhibit (weight 0)",
-            ),
+            "inhibit_on_failure" => inhibit = on_failure(c, report),
             "real_server" => real.push(c),
             _ => report.dropped(
                 &c.at,
@@ -363,6 +362,9 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
     s.set("forwarding", Y::str(forwarding));
     if let Some(t) = tunnel {
         s.set("tunnel", t);
+    }
+    if let Some(word) = inhibit.filter(|w| *w != "remove") {
+        s.set("on_failure", Y::str(word));
     }
     let members = real_servers(&real, &d, forwarding, vport, v6, &mut s, report);
     if members.is_empty() {

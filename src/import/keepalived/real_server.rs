@@ -7,7 +7,7 @@ use super::findings::Report;
 use super::lvs::lvs_method;
 use super::pos::Pos;
 use super::tree::Node;
-use super::values::int_in;
+use super::values::{boolean, int_in};
 use crate::import::yaml_out::Y;
 use std::net::IpAddr;
 
@@ -18,6 +18,20 @@ pub(super) struct Member {
     /// The node's own port (NAT, when it differs from the virtual port).
     pub port: Option<u16>,
     pub weight: i64,
+    /// Its own `inhibit_on_failure`: `inhibit` or `remove` (`None`: the service's).
+    pub on_failure: Option<&'static str>,
+}
+
+/// `inhibit_on_failure [<BOOL>]` as lbd's `on_failure` word; reported when not a boolean.
+pub(super) fn on_failure(c: &Node, report: &mut Report) -> Option<&'static str> {
+    match boolean(c.arg(0)) {
+        Some(true) => Some("inhibit"),
+        Some(false) => Some("remove"),
+        None => {
+            report.dropped(&c.at, &c.keyword, "expected a boolean (on, off, true, ...)");
+            None
+        }
+    }
 }
 
 /// A real server's uthreshold and lthreshold.
@@ -51,6 +65,7 @@ pub(super) fn real_servers(
         }
         let mut d = vs.clone();
         let mut weight = 1;
+        let mut inhibit = None;
         let mut upper = None;
         let mut lower = None;
         let mut checks = Vec::new();
@@ -68,11 +83,7 @@ pub(super) fn real_servers(
                     Some(w) => weight = w,
                     None => report.dropped(&c.at, k, "lbd takes weights 0-65535"),
                 },
-                "inhibit_on_failure" => report.dropped(
-                    &c.at,
-                    k,
-                    "lbd removes a failing real server; it has no inhibit (weight 0)",
-                ),
+                "inhibit_on_failure" => inhibit = on_failure(c, report),
                 "notify_up" | "notify_down" => report.dropped(
                     &c.at,
                     k,
@@ -143,6 +154,7 @@ pub(super) fn real_servers(
             address,
             port: own_port,
             weight,
+            on_failure: inhibit,
         };
         if members.iter().any(|o| {
             o.address == m.address && (o.port.is_none() || m.port.is_none() || o.port == m.port)
@@ -240,12 +252,11 @@ pub(super) fn sorry_yaml(so: &Node, forwarding: &str, v6: bool, s: &mut Y, repor
     if let Some(p) = so.arg(1).and_then(|p| int_in(p, 1, 65535)) {
         m.set("port", Y::Int(p));
     }
-    let quorum_above_one = s.get("quorum").is_some();
+    // Below quorum keepalived's sorry server replaces the real servers still passing.
+    m.set("mode", Y::str("replace"));
     s.set("sorry_server", m);
-    if !quorum_above_one {
-        // Quorum 1: it takes over when no real server passes, in keepalived and lbd alike.
-        report.translated(&so.at, "sorry_server → the service's sorry_server");
-        return;
-    }
-    report.approximated(&so.at, "sorry_server", "below quorum keepalived's sorry server replaces the remaining real servers; lbd adds it next to them");
+    report.translated(
+        &so.at,
+        "sorry_server → the service's sorry_server (mode: replace)",
+    );
 }

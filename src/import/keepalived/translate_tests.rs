@@ -257,13 +257,30 @@ fn quorum_by_weight_is_refused_unless_every_weight_is_one() {
 }
 
 #[test]
-fn misc_check_and_inhibit_are_reported_and_the_rest_imported() {
+fn misc_check_is_reported_and_inhibit_imported() {
     let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  real_server 198.51.100.11 80 {\n    inhibit_on_failure\n    MISC_CHECK {\n      misc_path \"/bin/check 1\"\n      misc_dynamic\n    }\n  }\n}\n";
     let i = run(text);
     assert_eq!(finding(&i, "MISC_CHECK").at.line, 5);
-    assert_eq!(finding(&i, "inhibit_on_failure").at.line, 4);
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| f.keyword != "inhibit_on_failure"));
     assert!(finding(&i, "real_server").reason.contains("lbd pings them"));
-    load(&i);
+    let c = load(&i);
+    let node = &c.hostgroup_of(&c.services[0]).unwrap().nodes[0];
+    assert_eq!(node.on_failure, Some(crate::config::OnFailure::Inhibit));
+}
+
+#[test]
+fn inhibit_on_failure_of_a_virtual_server_is_the_service_s_and_takes_a_boolean() {
+    let base = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  INHIBIT\n  real_server 198.51.100.11 80 {\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let c = load(&run(&base.replace("INHIBIT", "inhibit_on_failure")));
+    assert_eq!(c.services[0].on_failure, crate::config::OnFailure::Inhibit);
+    let c = load(&run(&base.replace("INHIBIT", "inhibit_on_failure off")));
+    assert_eq!(c.services[0].on_failure, crate::config::OnFailure::Remove);
+    let i = run(&base.replace("INHIBIT", "inhibit_on_failure maybe"));
+    assert_eq!(finding(&i, "inhibit_on_failure").kind, Kind::Dropped);
 }
 
 #[test]
@@ -388,7 +405,7 @@ fn what_lbd_would_refuse_twice_is_reported_once_and_left_out() {
 }
 
 #[test]
-fn a_sorry_server_is_exact_at_quorum_one_and_approximated_above() {
+fn a_sorry_server_replaces_the_real_servers_as_keepalived_s_does() {
     let base = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  QUORUM\n  sorry_server 198.51.100.50 80\n  real_server 198.51.100.1 80 {\n    TCP_CHECK {\n    }\n  }\n  real_server 198.51.100.2 80 {\n    TCP_CHECK {\n    }\n  }\n}\n";
     let i = run(&base.replace("QUORUM", "quorum 1"));
     assert!(i
@@ -398,8 +415,19 @@ fn a_sorry_server_is_exact_at_quorum_one_and_approximated_above() {
         .all(|f| f.keyword != "sorry_server"));
     let sorry = load(&i).services[0].sorry_server.unwrap();
     assert_eq!(sorry.address.to_string(), "198.51.100.50");
+    assert_eq!(sorry.mode, crate::config::SorryMode::Replace);
     let i = run(&base.replace("QUORUM", "quorum 2"));
-    assert_eq!(finding(&i, "sorry_server").kind, Kind::Approximated);
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| f.keyword != "sorry_server"));
+    let c = load(&i);
+    assert_eq!(c.services[0].quorum, 2);
+    assert_eq!(
+        c.services[0].sorry_server.unwrap().mode,
+        crate::config::SorryMode::Replace
+    );
 }
 
 #[test]
