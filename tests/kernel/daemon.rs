@@ -229,7 +229,7 @@ pub(crate) fn tail(log: &str) -> String {
 }
 
 /// `mutating_ops=N` from a log line.
-fn mutating_ops(line: &str) -> Result<u64, String> {
+pub(crate) fn mutating_ops(line: &str) -> Result<u64, String> {
     field(line, "mutating_ops")
 }
 

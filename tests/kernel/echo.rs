@@ -31,9 +31,14 @@ pub(crate) struct Echo {
 
 impl Echo {
     pub(crate) fn start() -> Result<Echo, String> {
-        let listener = in_netns("rs1", || TcpListener::bind("0.0.0.0:7000"))
+        Echo::start_on("rs1", 7000)
+    }
+
+    /// An echo server on `ns`:`port`; the port closes when it drops.
+    pub(crate) fn start_on(ns: &str, port: u16) -> Result<Echo, String> {
+        let listener = in_netns(ns, || TcpListener::bind(("0.0.0.0", port)))
             .map_err(|e| e.to_string())?
-            .map_err(|e| format!("bind rs1:7000: {e}"))?;
+            .map_err(|e| format!("bind {ns}:{port}: {e}"))?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();

@@ -24,6 +24,7 @@ mod lab;
 mod lateness;
 #[allow(dead_code)]
 mod netns;
+mod on_failure;
 mod reference;
 mod scenario;
 mod selftest;
@@ -43,6 +44,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(control::tests());
     trials.extend(daemon::tests());
     trials.extend(director::tests());
+    trials.extend(on_failure::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());
