@@ -105,10 +105,10 @@ fn service_header(svc: &ServiceView) -> String {
         format!("service {}", svc.name),
         format!("hostgroup {}", svc.hostgroup),
         format!(
-            "{}/{} healthy (quorum {})",
+            "{}/{} healthy ({})",
             svc.healthy,
             svc.real_servers.len(),
-            svc.quorum
+            svc.quorum_words
         ),
     ];
     if svc.sorry_active {

@@ -35,8 +35,8 @@ pub use hostgroup::{
 };
 pub use load::{decode_director, load};
 pub use service::{
-    Family, Forwarding, OnFailure, Persistence, Protocol, Scheduler, SchedulerFlags, Service,
-    SorryMode, SorryServer, Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,
+    Family, Forwarding, OnFailure, Persistence, Protocol, QuorumBy, Scheduler, SchedulerFlags,
+    Service, SorryMode, SorryServer, Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,
 };
 pub use summary::Summary;
 pub use watch::{

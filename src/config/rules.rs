@@ -5,7 +5,7 @@ use super::diagnostic::{Pos, Report, Severity};
 use super::director::{Director, DirectorSpots};
 use super::fields::suggest;
 use super::hostgroup::{Hostgroup, HostgroupSpots};
-use super::service::{Family, Forwarding, Service, ServiceSpots, Virtual};
+use super::service::{Family, Forwarding, QuorumBy, Service, ServiceSpots, Virtual};
 use super::watch::Monitor;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -162,17 +162,33 @@ fn check_members(
             );
         }
     }
-    let nodes = u32::try_from(group.nodes.len()).unwrap_or(u32::MAX);
-    if svc.quorum > nodes {
+    let (have, what) = match svc.quorum_by {
+        QuorumBy::Count => (group.nodes.len() as u64, "nodes"),
+        QuorumBy::Weight => (
+            group.nodes.iter().map(|n| u64::from(n.weight)).sum(),
+            "total node weight",
+        ),
+    };
+    let need = u64::from(svc.quorum) + u64::from(svc.hysteresis);
+    if need > have {
+        let by = match svc.quorum_by {
+            QuorumBy::Count => "quorum",
+            QuorumBy::Weight => "quorum weight",
+        };
+        let plus = match svc.hysteresis {
+            0 => String::new(),
+            h => format!(" + hysteresis {h}"),
+        };
         report.push(
             Severity::Error,
             file,
             spots.quorum,
             format!(
-                "quorum {} is more than the {nodes} nodes of hostgroup `{}`",
+                "{by} {}{plus} is more than the {have} {what} of hostgroup `{}`",
                 svc.quorum, group.name
             ),
-            None,
+            (svc.hysteresis > 0)
+                .then(|| "once lost, quorum comes back only at quorum + hysteresis".into()),
         );
     }
 }

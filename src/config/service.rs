@@ -11,11 +11,11 @@ use super::hostgroup::Node;
 pub use super::protocol::Protocol;
 use super::scalars::{boolean, family_word, int_in, ip, list, name, port, word};
 use super::service_parts::{
-    check_flags, decode_persistence, decode_sorry, decode_tunnel, ON_FAILURE,
+    check_flags, decode_persistence, decode_quorum, decode_sorry, decode_tunnel, Quorum, ON_FAILURE,
 };
 pub use super::service_parts::{
-    Family, OnFailure, Persistence, Scheduler, SchedulerFlags, SorryMode, SorryServer, Tunnel,
-    TunnelKind, DEFAULT_PERSISTENCE_TIMEOUT,
+    Family, OnFailure, Persistence, QuorumBy, Scheduler, SchedulerFlags, SorryMode, SorryServer,
+    Tunnel, TunnelKind, DEFAULT_PERSISTENCE_TIMEOUT,
 };
 use super::watch::{self, Watch};
 use super::yaml::{Item, Value};
@@ -39,9 +39,15 @@ pub struct Service {
     /// Per real server connection limits (ipvsadm -x / -y); 0: none.
     pub upper_threshold: u32,
     pub lower_threshold: u32,
-    /// Fewest online real servers for the service to be up; below it the sorry server (if
-    /// any) takes the traffic. Default 1.
+    /// Fewest online real servers (or, with `quorum_by: weight`, least total weight of them)
+    /// for the service to be up; below it the sorry server (if any) takes the traffic.
+    /// Default 1.
     pub quorum: u32,
+    /// What `quorum` counts: passing real servers (lbd's default) or their weights (keepalived's).
+    pub quorum_by: QuorumBy,
+    /// keepalived's `hysteresis`: once met, quorum is lost only below `quorum - hysteresis`;
+    /// once lost, it is back only at `quorum + hysteresis`. Default 0.
+    pub hysteresis: u32,
     pub sorry_server: Option<SorryServer>,
     /// What a failing real server becomes (a node's own `on_failure` wins); default remove.
     pub on_failure: OnFailure,
@@ -214,7 +220,7 @@ pub(crate) fn decode(
         0,
         int_in(0, i128::from(u32::MAX), "lower_threshold"),
     );
-    let quorum = f.or("quorum", sink, 1, int_in(1, 65_535, "quorum"));
+    let quorum = f.or("quorum", sink, Quorum::default(), decode_quorum);
     let sorry_item = f.get("sorry_server");
     let on_failure = f.or(
         "on_failure",
@@ -340,6 +346,7 @@ pub(crate) fn decode(
     if !ok {
         return None;
     }
+    let quorum = quorum?;
     Some(Service {
         name: svc_name?,
         virtual_service: virt,
@@ -352,7 +359,9 @@ pub(crate) fn decode(
         port: port_override,
         upper_threshold: upper,
         lower_threshold: lower,
-        quorum: quorum?,
+        quorum: quorum.value,
+        quorum_by: quorum.by,
+        hysteresis: quorum.hysteresis,
         sorry_server,
         on_failure: on_failure?,
         watch: watch?,

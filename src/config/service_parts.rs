@@ -5,7 +5,7 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
-use super::scalars::{ip, port, weight, whole_seconds, word};
+use super::scalars::{int_in, ip, port, weight, whole_seconds, word};
 use super::yaml::{Item, Value};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
@@ -331,5 +331,85 @@ pub(super) fn decode_sorry(item: &Item, sink: &mut Sink) -> Option<SorryServer> 
         port: sport?,
         weight: sweight?,
         mode: mode?,
+    })
+}
+
+/// What a service's `quorum` counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuorumBy {
+    /// Passing real servers with a weight above 0 (lbd's `quorum: N`).
+    #[default]
+    Count,
+    /// The sum of their weights (keepalived's `quorum`).
+    Weight,
+}
+
+/// A service's quorum as written: `quorum: N`, or `quorum: {count: N}` /
+/// `quorum: {weight: N, hysteresis: H}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Quorum {
+    pub value: u32,
+    pub by: QuorumBy,
+    pub hysteresis: u32,
+}
+
+impl Default for Quorum {
+    fn default() -> Quorum {
+        Quorum {
+            value: 1,
+            by: QuorumBy::Count,
+            hysteresis: 0,
+        }
+    }
+}
+
+const QUORUM_MAX: i128 = i32::MAX as i128;
+
+/// `quorum: 2`, `quorum: {count: 2, hysteresis: 1}` or `quorum: {weight: 10, hysteresis: 2}`.
+pub(super) fn decode_quorum(item: &Item, sink: &mut Sink) -> Option<Quorum> {
+    if let Value::Int(_) = item.value {
+        let value = int_in(1, 65_535, "quorum")(item, sink)?;
+        return Some(Quorum {
+            value,
+            ..Quorum::default()
+        });
+    }
+    let mut f = Fields::of(item, "quorum", sink)?;
+    let count = f.opt("count", sink, int_in(1, 65_535, "quorum count"));
+    let weight = f.opt("weight", sink, int_in(1, QUORUM_MAX, "quorum weight"));
+    let hysteresis = f.or(
+        "hysteresis",
+        sink,
+        0,
+        int_in(0, QUORUM_MAX, "quorum hysteresis"),
+    );
+    let (pos, hpos) = (f.pos(), f.pos_of("hysteresis"));
+    f.finish(sink);
+    let (count, weight, hysteresis) = (count?, weight?, hysteresis?);
+    let (value, by) = match (count, weight) {
+        (Some(n), None) => (n, QuorumBy::Count),
+        (None, Some(w)) => (w, QuorumBy::Weight),
+        _ => {
+            sink.error_hint(
+                pos,
+                "quorum needs exactly one of `count` and `weight`",
+                "count: passing real servers; weight: the least sum of their weights, as keepalived counts",
+            );
+            return None;
+        }
+    };
+    if hysteresis >= value {
+        sink.error_hint(
+            hpos,
+            format!("quorum hysteresis {hysteresis} is not below the quorum {value}"),
+            "quorum is lost below quorum - hysteresis: that could never happen",
+        );
+        return None;
+    }
+    Some(Quorum {
+        value,
+        by,
+        hysteresis,
     })
 }

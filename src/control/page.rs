@@ -190,13 +190,13 @@ fn service_table(h: &mut String, s: &ServiceView) {
     };
     let _ = writeln!(
         h,
-        "<p class=\"meta\">scheduler {}{persistence} &middot; {} &middot; hostgroup {} &middot; {}/{} healthy (quorum {}){sorry}{kernel}</p>",
+        "<p class=\"meta\">scheduler {}{persistence} &middot; {} &middot; hostgroup {} &middot; {}/{} healthy ({}){sorry}{kernel}</p>",
         escape(&s.scheduler),
         escape(&s.forwarding),
         escape(&s.hostgroup),
         s.healthy,
         s.real_servers.len(),
-        s.quorum,
+        escape(&s.quorum_words),
     );
     h.push_str(
         "<table><thead><tr><th>node</th><th>real server</th><th>state</th><th>health</th>\
@@ -295,6 +295,7 @@ mod tests {
                 hostgroup: "http_nodes".into(),
                 quorum: 1,
                 healthy: 0,
+                quorum_words: "quorum 1".into(),
                 sorry_active: false,
                 in_kernel: true,
                 real_servers: vec![rs("rs1", "failed\" onmouseover=\"x")],

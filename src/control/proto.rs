@@ -218,6 +218,9 @@ pub struct ServiceView {
     pub forwarding: String,
     pub hostgroup: String,
     pub quorum: u32,
+    /// The quorum in words: `quorum 2`, or `quorum weight 10 (hysteresis 2), 12 passing`.
+    #[serde(default)]
+    pub quorum_words: String,
     /// Real servers currently passing their checks.
     pub healthy: u32,
     /// Whether the sorry server is in the table (below quorum).

@@ -3,7 +3,7 @@
 //! holds inhibited servers, on the virtual clock.
 
 use super::admin::{Mode, Overrides};
-use super::plan::{all_healthy, desired, Check};
+use super::plan::{all_healthy, desired, desired_after, Check};
 use super::plan_tests::{config, write_config};
 use super::sim::{load, Sim};
 use super::state::StateDoc;
@@ -204,4 +204,58 @@ fn bad_on_failure_and_sorry_mode_words_are_refused_with_their_line() {
         let err = crate::config::load(dir.path()).expect_err(text).to_string();
         assert!(err.contains(want), "want {want} in: {err}");
     }
+}
+
+#[test]
+fn a_weight_quorum_with_hysteresis_is_lost_below_q_minus_h_and_back_at_q_plus_h() {
+    let cfg = config(
+        4,
+        "",
+        "quorum: {weight: 3, hysteresis: 1}\nsorry_server: {address: 198.51.100.99}\n",
+    );
+    let admin = Overrides::default();
+    let none = BTreeMap::new();
+    // n1 weighs 2 (an agent's or the node's weight: the plan reads the health's).
+    let health = |down: &[u8]| {
+        let mut h = with_checks(
+            &cfg,
+            &down.iter().map(|&n| (n, Check::Down)).collect::<Vec<_>>(),
+        );
+        h.get_mut(&pair(1)).unwrap().1 = 2;
+        h
+    };
+    let mut before = BTreeMap::new();
+    let mut steps = Vec::new();
+    for down in [&[][..], &[1], &[1, 2], &[1, 2, 3], &[1, 2], &[2]] {
+        let plan = desired_after(&cfg, &health(down), &admin, &none, &before);
+        let sp = &plan.services["web"];
+        assert_eq!(sp.sorry_active, !sp.quorum_met);
+        steps.push((sp.quorum_measure, sp.quorum_met));
+        before = plan.quorum_states();
+    }
+    assert_eq!(
+        steps,
+        vec![
+            (5, true),  // 5 ≥ 3
+            (3, true),  // held
+            (2, true),  // held down to 3 - 1
+            (1, false), // lost below 2
+            (2, false), // back only at 3 + 1
+            (4, true),
+        ]
+    );
+    // Without history (and so without hysteresis) 2 is below 3.
+    let plan = desired(&cfg, &health(&[1, 2]), &admin, &none);
+    assert!(!plan.services["web"].quorum_met);
+    assert!(plan.services["web"].sorry_active);
+}
+
+#[test]
+fn quorum_rule_without_history_counts_from_quorum() {
+    use super::plan::quorum_met;
+    assert!(quorum_met(3, 3, 1, None));
+    assert!(!quorum_met(2, 3, 1, None));
+    assert!(quorum_met(2, 3, 1, Some(true)));
+    assert!(!quorum_met(3, 3, 1, Some(false)));
+    assert!(quorum_met(4, 3, 1, Some(false)));
 }

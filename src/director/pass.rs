@@ -42,7 +42,8 @@ impl Director {
     /// Recomputes the plan from `previous` (the weights of the pairs in the table) and
     /// observes the members that changed (all of them with `all`).
     pub(super) fn plan_from(&mut self, previous: &BTreeMap<Pair, i32>, all: bool) {
-        let new = plan::desired(&self.cfg, &self.health, &self.admin, previous);
+        let before = self.plan.quorum_states();
+        let new = plan::desired_after(&self.cfg, &self.health, &self.admin, previous, &before);
         let old = std::mem::replace(&mut self.plan, new);
         for e in &self.plan.errors {
             tracing::error!(error = %e, "real server left out of the desired table");
@@ -60,6 +61,17 @@ impl Director {
                 .collect();
         for o in changed {
             self.emit(Effect::Observe(o));
+        }
+        for (name, sp) in &self.plan.services {
+            match old.services.get(name).map(|o| o.quorum_met) {
+                Some(true) if !sp.quorum_met => tracing::warn!(
+                    service = %name, measure = sp.quorum_measure, "quorum lost"
+                ),
+                Some(false) if sp.quorum_met => tracing::info!(
+                    service = %name, measure = sp.quorum_measure, "quorum back"
+                ),
+                _ => {}
+            }
         }
         self.check_guard(all);
         self.track_services();

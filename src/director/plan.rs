@@ -18,7 +18,7 @@
 use super::admin::{Effective, Overrides};
 use super::health::Pair;
 use super::mapping::{forward_of, service_of};
-use crate::config::{Config, OnFailure, Service, SorryMode};
+use crate::config::{Config, OnFailure, QuorumBy, Service, SorryMode};
 use crate::ipvs::{Dest, ServiceKey};
 use crate::reconcile::{Table, TableError};
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,10 @@ pub struct ServicePlan {
     pub key: Option<ServiceKey>,
     /// Passing real servers in the table with a weight above 0.
     pub healthy: u32,
+    /// What quorum is measured in: `healthy`, or the sum of those servers' weights.
+    pub quorum_measure: u64,
+    /// Quorum held (after hysteresis); while false the sorry server (if any) is in.
+    pub quorum_met: bool,
     pub sorry_active: bool,
     /// Nodes kept in by the mass-removal guard although their check fails.
     pub guard_held: Vec<String>,
@@ -124,6 +128,14 @@ impl Plan {
         self.members
             .iter()
             .filter_map(|(k, m)| m.weight.map(|w| (k.clone(), w)))
+            .collect()
+    }
+
+    /// Whether each service had quorum: the `quorum_before` of the next plan.
+    pub fn quorum_states(&self) -> BTreeMap<String, bool> {
+        self.services
+            .iter()
+            .map(|(n, s)| (n.clone(), s.quorum_met))
             .collect()
     }
 
@@ -169,7 +181,8 @@ fn weight_i32(w: u32) -> i32 {
     i32::try_from(w).unwrap_or(i32::MAX)
 }
 
-/// The desired plan. `previous` holds the weights of the pairs the last plan (or, at start, the
+/// The desired plan with no quorum history (every service's quorum judged without
+/// hysteresis). `previous` holds the weights of the pairs the last plan (or, at start, the
 /// kernel) had in the table.
 pub fn desired(
     cfg: &Config,
@@ -177,12 +190,52 @@ pub fn desired(
     admin: &Overrides,
     previous: &BTreeMap<Pair, i32>,
 ) -> Plan {
+    desired_after(cfg, health, admin, previous, &BTreeMap::new())
+}
+
+/// The desired plan after one whose services had quorum as `quorum_before` says
+/// ([`Plan::quorum_states`]); hysteresis depends on it.
+pub fn desired_after(
+    cfg: &Config,
+    health: &dyn HealthSource,
+    admin: &Overrides,
+    previous: &BTreeMap<Pair, i32>,
+    quorum_before: &BTreeMap<String, bool>,
+) -> Plan {
     let mut plan = Plan::default();
     let guard = u64::from(cfg.director.mass_removal_guard.min(100));
+    let inputs = Inputs {
+        cfg,
+        health,
+        admin,
+        previous,
+        guard,
+    };
     for svc in &cfg.services {
-        plan_service(cfg, svc, health, admin, previous, guard, &mut plan);
+        let before = quorum_before.get(&svc.name).copied();
+        plan_service(&inputs, svc, before, &mut plan);
     }
     plan
+}
+
+/// What every service's plan reads.
+struct Inputs<'a> {
+    cfg: &'a Config,
+    health: &'a dyn HealthSource,
+    admin: &'a Overrides,
+    previous: &'a BTreeMap<Pair, i32>,
+    guard: u64,
+}
+
+/// keepalived's quorum with hysteresis: met before → held down to `quorum - hysteresis`;
+/// lost before → back at `quorum + hysteresis`; unknown → `quorum`.
+pub fn quorum_met(measure: u64, quorum: u32, hysteresis: u32, before: Option<bool>) -> bool {
+    let (q, h) = (u64::from(quorum), u64::from(hysteresis));
+    match before {
+        Some(true) => measure >= q.saturating_sub(h),
+        Some(false) => measure >= q + h,
+        None => measure >= q,
+    }
 }
 
 /// Why a member is (or is not) in the table, before the guard. `failed` is where a node that
@@ -222,15 +275,14 @@ fn member_why(
     }
 }
 
-fn plan_service(
-    cfg: &Config,
-    svc: &Service,
-    health: &dyn HealthSource,
-    admin: &Overrides,
-    previous: &BTreeMap<Pair, i32>,
-    guard: u64,
-    plan: &mut Plan,
-) {
+fn plan_service(inputs: &Inputs<'_>, svc: &Service, before: Option<bool>, plan: &mut Plan) {
+    let Inputs {
+        cfg,
+        health,
+        admin,
+        previous,
+        guard,
+    } = *inputs;
     let service = service_of(svc);
     let key = service.key;
     plan.table.insert_service(service);
@@ -305,15 +357,20 @@ fn plan_service(
             }
         }
     }
-    sp.healthy = members
-        .iter()
-        .filter(|(_, m)| m.check == Check::Up && m.weight.is_some_and(|w| w > 0))
-        .count() as u32;
-    let sorry = svc
-        .sorry_server
-        .filter(|_| u64::from(sp.healthy) < u64::from(svc.quorum));
+    let serving = || {
+        members
+            .iter()
+            .filter_map(|(_, m)| m.weight.filter(|&w| m.check == Check::Up && w > 0))
+    };
+    sp.healthy = serving().count() as u32;
+    sp.quorum_measure = match svc.quorum_by {
+        QuorumBy::Count => u64::from(sp.healthy),
+        QuorumBy::Weight => serving().map(|w| w as u64).sum(),
+    };
+    sp.quorum_met = quorum_met(sp.quorum_measure, svc.quorum, svc.hysteresis, before);
+    let sorry = svc.sorry_server.filter(|_| !sp.quorum_met);
     if let Some(sorry) = sorry.filter(|s| s.mode == SorryMode::Replace) {
-        replace_by_sorry(svc, nodes, &mut members, sp.healthy, &sorry);
+        replace_by_sorry(svc, nodes, &mut members, sp.quorum_measure, &sorry);
     }
     for (name, m) in members {
         if let Some(w) = m.weight {
@@ -345,9 +402,13 @@ fn replace_by_sorry(
     svc: &Service,
     nodes: &[crate::config::Node],
     members: &mut [(String, Member)],
-    healthy: u32,
+    measure: u64,
     sorry: &crate::config::SorryServer,
 ) {
+    let (by, what) = match svc.quorum_by {
+        QuorumBy::Count => ("passing", "quorum"),
+        QuorumBy::Weight => ("weight passing", "quorum weight"),
+    };
     for (name, m) in members.iter_mut() {
         if m.weight.is_none() {
             continue;
@@ -358,7 +419,7 @@ fn replace_by_sorry(
             .is_some_and(|n| svc.on_failure_of(n) == OnFailure::Inhibit);
         m.weight = inhibit.then_some(0);
         m.why = format!(
-            "{}; replaced by the sorry server {} ({healthy} passing, quorum {})",
+            "{}; replaced by the sorry server {} ({measure} {by}, {what} {})",
             m.why, sorry.address, svc.quorum
         );
     }

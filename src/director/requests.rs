@@ -6,7 +6,7 @@
 
 use super::admin::Mode;
 use super::io::{Effect, LoadFor};
-use super::plan::desired;
+use super::plan::desired_after;
 use super::{Director, CONNS_FRESH_MS};
 use crate::config::{Config, ConfigErrors, Diagnostic};
 use crate::control::proto::{ErrorCode, EventKind, Request, Response};
@@ -227,7 +227,13 @@ impl Director {
 
     /// `lbctl diff`: what applying `cfg` would send now.
     fn diff_view(&self, cfg: &Config) -> Response {
-        let plan = desired(cfg, &self.health, &self.admin, &self.plan.in_table());
+        let plan = desired_after(
+            cfg,
+            &self.health,
+            &self.admin,
+            &self.plan.in_table(),
+            &self.plan.quorum_states(),
+        );
         let mut owned = self.owned();
         owned.extend(plan.services.values().filter_map(|s| s.key));
         let ops = diff(&plan.table, &self.mirror, &owned);

@@ -96,6 +96,7 @@ impl Director {
             },
             hostgroup: svc.hostgroup.clone(),
             quorum: svc.quorum,
+            quorum_words: quorum_words(svc, &sp),
             healthy: sp.healthy,
             sorry_active: sp.sorry_active,
             in_kernel: kernel.is_some(),
@@ -150,5 +151,20 @@ impl Director {
             });
         }
         out
+    }
+}
+
+/// `quorum 2`, or `quorum weight 10 (hysteresis 2), 12 passing` for keepalived's kind.
+fn quorum_words(svc: &crate::config::Service, sp: &super::plan::ServicePlan) -> String {
+    let h = match svc.hysteresis {
+        0 => String::new(),
+        h => format!(" (hysteresis {h})"),
+    };
+    match svc.quorum_by {
+        crate::config::QuorumBy::Count => format!("quorum {}{h}", svc.quorum),
+        crate::config::QuorumBy::Weight => format!(
+            "quorum weight {}{h}, {} passing",
+            svc.quorum, sp.quorum_measure
+        ),
     }
 }

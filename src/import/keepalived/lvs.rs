@@ -1,7 +1,7 @@
 //! `virtual_server` → `services/NAME.yaml` and its real servers → `hostgroups/NAME.yaml`
 //! (one group per distinct set of real servers, shared by the services that have the same
 //! set). The real servers' checkers become the service's one watch when they agree; what
-//! lbd's model has no room for (per-real-server differences, quorum by weight) is reported.
+//! lbd's model has no room for (per-real-server differences) is reported.
 
 use super::checker::Defaults;
 use super::findings::Report;
@@ -195,6 +195,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
     let mut one_packet: Option<&Node> = None;
     let mut sorry: Option<&Node> = None;
     let mut quorum: Option<&Node> = None;
+    let mut hysteresis: Option<&Node> = None;
     let mut inet6 = false;
     let mut inhibit = None;
     let mut real: Vec<&Node> = Vec::new();
@@ -238,8 +239,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
                 "lbd's sorry server has the service's forwarding and is removed, not inhibited",
             ),
             "quorum" => quorum = Some(c),
-            "hysteresis" if c.arg(0) == Some("0") => report.ignored(&c.at, k, "0, the default"),
-            "hysteresis" => report.dropped(&c.at, k, "lbd's quorum has no hysteresis"),
+            "hysteresis" => hysteresis = Some(c),
             "quorum_up" | "quorum_down" => report.dropped(
                 &c.at,
                 k,
@@ -375,8 +375,8 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
         );
         return None;
     }
-    if let Some(q) = quorum {
-        quorum_yaml(q, &members, &mut s, report);
+    if quorum.is_some() || hysteresis.is_some() {
+        quorum_yaml(quorum, hysteresis, &members, &mut s, report);
     }
     if let Some(so) = sorry {
         sorry_yaml(so, forwarding, v6, &mut s, report);

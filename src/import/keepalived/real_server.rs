@@ -211,26 +211,73 @@ pub(super) fn real_servers(
     members
 }
 
-/// keepalived's quorum is a least total weight; lbd's a least count of passing servers. They
-/// agree when every real server weighs 1.
-pub(super) fn quorum_yaml(q: &Node, members: &[Member], s: &mut Y, report: &mut Report) {
-    let Some(v) = q.arg(0).and_then(|v| int_in(v, 1, 65535)) else {
-        report.dropped(&q.at, "quorum", "expected 1-65535");
-        return;
+/// keepalived's quorum is a least total weight of the passing real servers, with
+/// `hysteresis`: `quorum: N` (lbd's count) when every real server weighs 1 and there is no
+/// hysteresis, else `quorum: {weight: N, hysteresis: H}`.
+pub(super) fn quorum_yaml(
+    q: Option<&Node>,
+    hysteresis: Option<&Node>,
+    members: &[Member],
+    s: &mut Y,
+    report: &mut Report,
+) {
+    let max = i64::from(i32::MAX);
+    let v = match q {
+        None => 1,
+        Some(q) => match q.arg(0).and_then(|v| int_in(v, 1, max)) {
+            Some(v) => v,
+            None => {
+                report.dropped(&q.at, "quorum", format!("expected 1-{max}"));
+                return;
+            }
+        },
     };
-    if members.iter().any(|m| m.weight != 1) {
-        report.dropped(&q.at, "quorum", "keepalived's quorum is a total weight and these real servers do not all weigh 1; lbd's quorum counts servers");
-    } else if v as usize > members.len() {
-        report.dropped(
-            &q.at,
-            "quorum",
-            format!(
-                "more than the {} real servers: lbd refuses an unreachable quorum",
-                members.len()
-            ),
-        );
-    } else if v != 1 {
-        s.set("quorum", Y::Int(v));
+    let h = match hysteresis {
+        None => 0,
+        Some(h) => match h.arg(0).and_then(|v| int_in(v, 0, max)) {
+            Some(0) => {
+                report.ignored(&h.at, "hysteresis", "0, the default");
+                0
+            }
+            Some(x) if x >= v => {
+                report.dropped(
+                    &h.at,
+                    "hysteresis",
+                    format!("{x} is not below the quorum {v}: the quorum could never be lost"),
+                );
+                return;
+            }
+            Some(x) => x,
+            None => {
+                report.dropped(&h.at, "hysteresis", format!("expected 0-{max}"));
+                return;
+            }
+        },
+    };
+    let at = q.or(hysteresis).map(|n| &n.at);
+    let total: i64 = members.iter().map(|m| m.weight).sum();
+    if v + h > total {
+        if let Some(at) = at {
+            report.dropped(
+                at,
+                "quorum",
+                format!(
+                    "quorum {v} + hysteresis {h} is more than the real servers' total weight \
+                     {total}: lbd refuses a quorum that could not come back"
+                ),
+            );
+        }
+    } else if members.iter().all(|m| m.weight == 1) && h == 0 {
+        if v != 1 {
+            s.set("quorum", Y::Int(v));
+        }
+    } else if (v, h) != (1, 0) {
+        let mut m = Y::map();
+        m.set("weight", Y::Int(v));
+        if h > 0 {
+            m.set("hysteresis", Y::Int(h));
+        }
+        s.set("quorum", m);
     }
 }
 

@@ -249,11 +249,25 @@ fn virtual_servers_become_services_and_hostgroups() {
 }
 
 #[test]
-fn quorum_by_weight_is_refused_unless_every_weight_is_one() {
-    let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  quorum 3\n  real_server 198.51.100.11 80 {\n    weight 2\n    TCP_CHECK {\n    }\n  }\n  real_server 198.51.100.12 80 {\n    TCP_CHECK {\n    }\n  }\n}\n";
-    let i = run(text);
-    assert!(finding(&i, "quorum").reason.contains("total weight"));
+fn quorum_by_weight_with_hysteresis_is_translated() {
+    let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  quorum 3\n  HYST\n  real_server 198.51.100.11 80 {\n    weight 2\n    TCP_CHECK {\n    }\n  }\n  real_server 198.51.100.12 80 {\n    weight 2\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let i = run(&text.replace("HYST", "hysteresis 1"));
+    assert!(i.report.findings.iter().all(|f| f.keyword != "quorum"));
+    let c = load(&i);
+    let svc = &c.services[0];
+    assert_eq!(
+        (svc.quorum, svc.quorum_by, svc.hysteresis),
+        (3, crate::config::QuorumBy::Weight, 1)
+    );
+    // Not reachable again once lost: 3 + 2 > 4, reported, not written.
+    let i = run(&text.replace("HYST", "hysteresis 2"));
+    assert!(finding(&i, "quorum").reason.contains("total weight 4"));
     assert_eq!(load(&i).services[0].quorum, 1);
+    // Hysteresis at or above the quorum could never lose it: reported.
+    let i = run(&text.replace("HYST", "hysteresis 3"));
+    assert!(finding(&i, "hysteresis")
+        .reason
+        .contains("not below the quorum"));
 }
 
 #[test]
