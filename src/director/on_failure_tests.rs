@@ -224,14 +224,14 @@ fn a_weight_quorum_with_hysteresis_is_lost_below_q_minus_h_and_back_at_q_plus_h(
         h.get_mut(&pair(1)).unwrap().1 = 2;
         h
     };
-    let mut before = BTreeMap::new();
+    let mut before = super::plan::Plan::default();
     let mut steps = Vec::new();
     for down in [&[][..], &[1], &[1, 2], &[1, 2, 3], &[1, 2], &[2]] {
         let plan = desired_after(&cfg, &health(down), &admin, &none, &before);
         let sp = &plan.services["web"];
         assert_eq!(sp.sorry_active, !sp.quorum_met);
         steps.push((sp.quorum_measure, sp.quorum_met));
-        before = plan.quorum_states();
+        before = plan;
     }
     assert_eq!(
         steps,

@@ -42,8 +42,7 @@ impl Director {
     /// Recomputes the plan from `previous` (the weights of the pairs in the table) and
     /// observes the members that changed (all of them with `all`).
     pub(super) fn plan_from(&mut self, previous: &BTreeMap<Pair, i32>, all: bool) {
-        let before = self.plan.quorum_states();
-        let new = plan::desired_after(&self.cfg, &self.health, &self.admin, previous, &before);
+        let new = plan::desired_after(&self.cfg, &self.health, &self.admin, previous, &self.plan);
         let old = std::mem::replace(&mut self.plan, new);
         for e in &self.plan.errors {
             tracing::error!(error = %e, "real server left out of the desired table");

@@ -131,14 +131,6 @@ impl Plan {
             .collect()
     }
 
-    /// Whether each service had quorum: the `quorum_before` of the next plan.
-    pub fn quorum_states(&self) -> BTreeMap<String, bool> {
-        self.services
-            .iter()
-            .map(|(n, s)| (n.clone(), s.quorum_met))
-            .collect()
-    }
-
     /// The service name of a kernel key.
     pub fn service_name(&self, key: &ServiceKey) -> Option<&str> {
         self.services
@@ -190,17 +182,17 @@ pub fn desired(
     admin: &Overrides,
     previous: &BTreeMap<Pair, i32>,
 ) -> Plan {
-    desired_after(cfg, health, admin, previous, &BTreeMap::new())
+    desired_after(cfg, health, admin, previous, &Plan::default())
 }
 
-/// The desired plan after one whose services had quorum as `quorum_before` says
-/// ([`Plan::quorum_states`]); hysteresis depends on it.
+/// The desired plan after `before`, whose services' quorum state the hysteresis starts from
+/// (a service it does not have is judged without hysteresis).
 pub fn desired_after(
     cfg: &Config,
     health: &dyn HealthSource,
     admin: &Overrides,
     previous: &BTreeMap<Pair, i32>,
-    quorum_before: &BTreeMap<String, bool>,
+    before: &Plan,
 ) -> Plan {
     let mut plan = Plan::default();
     let guard = u64::from(cfg.director.mass_removal_guard.min(100));
@@ -212,8 +204,8 @@ pub fn desired_after(
         guard,
     };
     for svc in &cfg.services {
-        let before = quorum_before.get(&svc.name).copied();
-        plan_service(&inputs, svc, before, &mut plan);
+        let had = before.services.get(&svc.name).map(|s| s.quorum_met);
+        plan_service(&inputs, svc, had, &mut plan);
     }
     plan
 }

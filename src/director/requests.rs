@@ -232,7 +232,7 @@ impl Director {
             &self.health,
             &self.admin,
             &self.plan.in_table(),
-            &self.plan.quorum_states(),
+            &self.plan,
         );
         let mut owned = self.owned();
         owned.extend(plan.services.values().filter_map(|s| s.key));
