@@ -888,6 +888,94 @@ fn alert_scripts_get_the_transition_in_their_environment() {
 }
 
 #[test]
+fn quorum_scripts_get_the_passing_servers_and_the_quorum_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let script = dir.path().join("quorum.alert");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nread summary\necho \"$*|$LBD_ALERT|$LBD_QUORUM|$LBD_NODE|$LBD_NODE_ADDRESS|$MON_ALERTTYPE|${{LBD_OLD_STATE-unset}}|$summary\" >> {}\n",
+            out.display()
+        ),
+    )
+    .expect("write script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let alerts = vec![AlertSpec::Script {
+        path: script.clone(),
+        args: vec![],
+        user: None,
+    }];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (kind, nodes, summary) in [
+        (
+            AlertKind::QuorumDown,
+            "rs3",
+            "quorum lost: 1 passing real server(s), quorum 2",
+        ),
+        (
+            AlertKind::QuorumUp,
+            "rs2 rs3",
+            "quorum back: 2 passing real server(s), quorum 2",
+        ),
+    ] {
+        let call = AlertCall {
+            node: nodes.into(),
+            address: nodes.replace("rs", "198.51.100.1"),
+            group: "http_nodes".into(),
+            watch: "http".into(),
+            kind,
+            old: NodeState::Online,
+            new: NodeState::Online,
+            summary: summary.into(),
+        };
+        let records = runtime.block_on(run_alerts(&alerts, &call, Duration::from_secs(5)));
+        assert_eq!(records[0].exit_code, Some(0), "{records:?}");
+    }
+    let text = std::fs::read_to_string(&out).expect("quorum scripts ran");
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0][0].starts_with("-s http -g http_nodes -h rs3 -t "),
+        "{text}"
+    );
+    assert!(!lines[0][0].ends_with("-u"), "{text}");
+    assert!(
+        lines[1][0].starts_with("-s http -g http_nodes -h rs2 rs3 -t "),
+        "{text}"
+    );
+    assert!(lines[1][0].ends_with(" -u"), "{text}");
+    assert_eq!(
+        &lines[0][1..],
+        &[
+            "quorum_down",
+            "lost",
+            "rs3",
+            "198.51.100.13",
+            "failure",
+            "unset",
+            "quorum lost: 1 passing real server(s), quorum 2"
+        ]
+    );
+    assert_eq!(
+        &lines[1][1..],
+        &[
+            "quorum_up",
+            "met",
+            "rs2 rs3",
+            "198.51.100.12 198.51.100.13",
+            "up",
+            "unset",
+            "quorum back: 2 passing real server(s), quorum 2"
+        ]
+    );
+}
+
+#[test]
 fn a_host_unreachable_error_is_not_an_echo_reply() {
     let lab = Lab::new();
     // Nobody has 192.0.2.77 on the checker's link: ARP gives up fast here and the kernel

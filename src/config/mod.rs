@@ -40,7 +40,7 @@ pub use service::{
 };
 pub use summary::Summary;
 pub use watch::{
-    AgentCheck, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck, Monitor,
+    AgentCheck, AgentVia, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck, Monitor,
     StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch, DEFAULT_ALERT_TIMEOUT, DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT_MAX,
 };

@@ -224,7 +224,9 @@ fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
         if let Monitor::External(ext) = &svc.watch.monitor {
             scripts.push(("monitor", director.monitor_dir.join(&ext.script)));
         }
-        for alert in svc.watch.alert.iter().chain(&svc.watch.upalert) {
+        let alerts = (svc.watch.alert.iter().chain(&svc.watch.upalert))
+            .chain(svc.quorum_up.iter().chain(&svc.quorum_down));
+        for alert in alerts.filter(|a| a.script != "log") {
             scripts.push(("alert", director.alert_dir.join(&alert.script)));
         }
         for (what, path) in scripts {

@@ -6,7 +6,6 @@ use super::alert::decode_alert;
 pub use super::alert::{Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::Sink;
 use super::fields::Fields;
-use super::protocol::Protocol;
 use super::scalars::{duration, int_in, list, nonempty, port, script_name, string, word};
 use super::watch_http::decode_http;
 pub use super::watch_http::{HttpCheck, StatusRange, TlsCheck};
@@ -136,8 +135,19 @@ pub struct UdpCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AgentCheck {
     pub port: u16,
-    /// tcp or udp. Default tcp.
-    pub protocol: Protocol,
+    /// How the agent reports. Default tcp.
+    pub protocol: AgentVia,
+    /// The path GET asks for with `protocol: http`. Default `/`.
+    pub path: String,
+}
+
+/// How an agent reports its load: it writes the number on a TCP connection and closes, or an
+/// HTTP GET returns it as the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentVia {
+    Tcp,
+    Http,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -179,7 +189,7 @@ const PARAMS: &[(&str, &[&str])] = &[
     ),
     ("dns", &["port", "name", "qtype", "expect", "rcode"]),
     ("udp", &["port", "send", "expect"]),
-    ("agent", &["port", "protocol"]),
+    ("agent", &["port", "protocol", "path"]),
     ("external", &["args"]),
 ];
 
@@ -386,15 +396,22 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
         }
         "agent" => {
             let port = f.req("port", sink, port);
-            let protocol = f.or(
-                "protocol",
-                sink,
-                Protocol::Tcp,
-                word("agent protocol", AGENT_PROTOCOLS),
-            );
+            let protocol = f.or("protocol", sink, AgentVia::Tcp, agent_via);
+            let (path_pos, has_path) = (f.pos_of("path"), f.has("path"));
+            let path = f.or("path", sink, "/".to_string(), nonempty);
+            let (port, protocol, path) = (port?, protocol?, path?);
+            if protocol == AgentVia::Tcp && has_path {
+                sink.error_hint(
+                    path_pos,
+                    "`path` needs `protocol: http`",
+                    "a tcp agent writes its load and closes; nothing asks for a path",
+                );
+                return None;
+            }
             Some(Monitor::Agent(AgentCheck {
-                port: port?,
-                protocol: protocol?,
+                port,
+                protocol,
+                path,
             }))
         }
         _ => {
@@ -404,7 +421,20 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
     }
 }
 
-const AGENT_PROTOCOLS: &[(&str, Protocol)] = &[("tcp", Protocol::Tcp), ("udp", Protocol::Udp)];
+const AGENT_PROTOCOLS: &[(&str, AgentVia)] = &[("tcp", AgentVia::Tcp), ("http", AgentVia::Http)];
+
+/// An agent's `protocol`; `udp` is refused by name (no agent protocol runs over it).
+fn agent_via(item: &Item, sink: &mut Sink) -> Option<AgentVia> {
+    if matches!(&item.value, Value::Str(s) if s == "udp") {
+        sink.error_hint(
+            item.pos,
+            "an agent does not report over udp",
+            "use `protocol: tcp`, where the agent writes its load and closes, or `protocol: http` with `path`",
+        );
+        return None;
+    }
+    word("agent protocol", AGENT_PROTOCOLS)(item, sink)
+}
 
 const DNS_TYPES: &[(&str, DnsType)] = &[
     ("A", DnsType::A),

@@ -168,10 +168,7 @@ impl Director {
         if self.admin.in_maintenance(&node) {
             return;
         }
-        let word = match kind {
-            AlertKind::Alert => "alert",
-            AlertKind::Upalert => "upalert",
-        };
+        let word = kind.key();
         self.record(
             EventKind::Alert,
             format!("{word} {watch} on {node}: {old} → {new} {summary}")
@@ -191,6 +188,7 @@ impl Director {
         let alerts = match kind {
             AlertKind::Alert => spec.alert.clone(),
             AlertKind::Upalert => spec.upalert.clone(),
+            AlertKind::QuorumDown | AlertKind::QuorumUp => return,
         };
         if alerts.is_empty() {
             return;

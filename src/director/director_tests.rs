@@ -953,3 +953,37 @@ fn a_pass_over_a_big_table() {
     s.stop();
     eprintln!("stop (the state document): {:?}", t0.elapsed());
 }
+
+#[test]
+fn an_http_agent_asks_its_path_and_a_tcp_agent_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 1, "", "");
+    for (monitor, want) in [
+        (
+            "{type: agent, port: 3333, protocol: http, path: /load}",
+            (crate::monitor::spec::AgentProtocol::Http, "/load"),
+        ),
+        (
+            "{type: agent, port: 3333}",
+            (crate::monitor::spec::AgentProtocol::Tcp, "/"),
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("services/web.yaml"),
+            format!(
+                "virtual: {{address: 192.0.2.10, port: 80}}\nhostgroup: web_nodes\n\
+                 watch: {{monitor: {monitor}}}\n"
+            ),
+        )
+        .unwrap();
+        let cfg = load(dir.path());
+        let (spec, _) = super::watches::watch_of(&cfg, &cfg.services[0]);
+        let crate::monitor::CheckSpec::Agent(a) = spec.monitor else {
+            panic!("an agent: {:?}", spec.monitor)
+        };
+        assert_eq!(
+            (a.port, a.protocol, a.path.as_str()),
+            (3333, want.0, want.1)
+        );
+    }
+}

@@ -70,8 +70,11 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
         }),
         Monitor::Agent(a) => CheckSpec::Agent(m::AgentCheck {
             port: a.port,
-            protocol: m::AgentProtocol::Tcp,
-            path: "/".into(),
+            protocol: match a.protocol {
+                config::AgentVia::Tcp => m::AgentProtocol::Tcp,
+                config::AgentVia::Http => m::AgentProtocol::Http,
+            },
+            path: a.path.clone(),
         }),
         Monitor::External(e) => CheckSpec::External(m::ExternalCheck {
             monitor: e.script.clone(),
@@ -82,7 +85,7 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
     }
 }
 
-fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
+pub(super) fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
     list.iter()
         .map(|a| {
             if a.script == "log" {

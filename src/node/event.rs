@@ -56,12 +56,32 @@ pub enum Cadence {
     Normal,
 }
 
-/// Failure alert or recovery alert (Mon's `alert` / `upalert`).
+/// Failure alert or recovery alert (Mon's `alert` / `upalert`), or a service's quorum
+/// scripts (keepalived's `quorum_down` / `quorum_up`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     Alert,
     Upalert,
+    QuorumDown,
+    QuorumUp,
+}
+
+impl AlertKind {
+    /// A recovery (`upalert`, `quorum_up`) rather than a failure.
+    pub fn is_up(self) -> bool {
+        matches!(self, AlertKind::Upalert | AlertKind::QuorumUp)
+    }
+
+    /// The configuration key that names the scripts.
+    pub fn key(self) -> &'static str {
+        match self {
+            AlertKind::Alert => "alert",
+            AlertKind::Upalert => "upalert",
+            AlertKind::QuorumDown => "quorum_down",
+            AlertKind::QuorumUp => "quorum_up",
+        }
+    }
 }
 
 /// What the state machine asks the director to do.

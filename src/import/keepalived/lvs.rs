@@ -243,7 +243,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
             "quorum_up" | "quorum_down" => report.dropped(
                 &c.at,
                 k,
-                "lbd runs no script when the quorum changes (it logs and records an event)",
+                "lbd's quorum_up/quorum_down are alert scripts in alert_dir called with Mon's arguments, not a command line",
             ),
             "ha_suspend" => report.dropped(
                 &c.at,
