@@ -102,6 +102,19 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
 
     let c = lbd::config::load(&out).expect("loads").config;
     assert_eq!(c.director.name, "dir1");
+    // retry 2 + delay_before_retry 1: three failures, each retry 1 s after the last; nothing
+    // approximated about it.
+    let app = c
+        .services
+        .iter()
+        .find(|s| s.name == "tcp-192.0.2.10-5000")
+        .expect("the app service");
+    assert_eq!(
+        (app.watch.fall, app.watch.retry_interval),
+        (3, Some(Duration::from_secs(1)))
+    );
+    assert!(!stdout.contains("(delay_before_retry)"), "{stdout}");
+    assert!(!stdout.contains("(retry)"), "{stdout}");
     let v = &c.director.vrrp[0];
     assert_eq!(
         (v.name.as_str(), v.interface.as_str(), v.vrid, v.priority),

@@ -35,6 +35,11 @@ pub struct Watch {
     pub fall: u32,
     /// Interval while a node is failed (faster re-check). Default `interval`.
     pub failed_interval: Duration,
+    /// keepalived's `delay_before_retry`: after a failed check of a passing node, each check
+    /// that confirms it (up to `fall`) starts this long after the previous one ended. `None`:
+    /// at `interval`. Needs `fall` > 1.
+    #[serde(default)]
+    pub retry_interval: Option<Duration>,
     /// Run when a node fails this service.
     pub alert: Vec<Alert>,
     /// Run when a node passes again.
@@ -203,18 +208,29 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
     let rise = f.or("rise", sink, 1, int_in(1, 100, "rise"));
     let fall = f.or("fall", sink, 1, int_in(1, 100, "fall"));
     let failed_interval = f.opt("failed_interval", sink, positive);
+    let retry_interval = f.opt("retry_interval", sink, positive);
     let alert = f.or("alert", sink, Vec::new(), list(decode_alert));
     let upalert = f.or("upalert", sink, Vec::new(), list(decode_alert));
     let numalerts = f.opt("numalerts", sink, int_in(1, 1_000_000, "numalerts"));
     let alert_timeout = f.or("alert_timeout", sink, DEFAULT_ALERT_TIMEOUT, positive);
     let (timeout_pos, randskew_pos) = (f.pos_of("timeout"), f.pos_of("randskew"));
+    let retry_pos = f.pos_of("retry_interval");
     f.finish(sink);
     let interval = interval?;
     let randskew = randskew?;
     let failed_interval = failed_interval?.unwrap_or(interval);
+    let (retry_interval, fall) = (retry_interval?, fall?);
     let timeout =
         timeout?.unwrap_or_else(|| (interval.min(failed_interval) / 2).min(DEFAULT_TIMEOUT_MAX));
     let mut ok = true;
+    if retry_interval.is_some() && fall < 2 {
+        sink.error_hint(
+            retry_pos,
+            "retry_interval needs fall above 1",
+            "with fall 1 the first failed check takes the node down: nothing is retried",
+        );
+        ok = false;
+    }
     if timeout >= interval {
         sink.error_hint(
             timeout_pos,
@@ -258,8 +274,9 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
         randskew,
         timeout,
         rise: rise?,
-        fall: fall?,
+        fall,
         failed_interval,
+        retry_interval,
         alert: alert?,
         upalert: upalert?,
         numalerts: numalerts?,

@@ -112,6 +112,7 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
         randskew: w.randskew,
         timeout: w.timeout,
         failed_interval: Some(w.failed_interval),
+        retry_interval: w.retry_interval,
         rise: w.rise,
         fall: w.fall,
         alert: alerts(cfg, &w.alert),
@@ -250,6 +251,7 @@ pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
                 fall: svc.watch.fall,
                 weight: node.weight,
                 numalerts: svc.watch.numalerts.unwrap_or(0),
+                retry: svc.watch.retry_interval.is_some(),
             });
         }
     }

@@ -45,6 +45,10 @@ pub struct WatchSpec {
     /// The interval while the check fails; defaults to the interval.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub failed_interval: Option<Duration>,
+    /// The interval while a failure of a passing node is confirmed (up to `fall`); defaults
+    /// to the interval.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub retry_interval: Option<Duration>,
     #[serde(default = "one")]
     pub rise: u32,
     #[serde(default = "one")]
@@ -70,6 +74,7 @@ impl WatchSpec {
             randskew: Duration::ZERO,
             timeout: d_timeout(),
             failed_interval: None,
+            retry_interval: None,
             rise: 1,
             fall: 1,
             alert: Vec::new(),
@@ -85,6 +90,7 @@ impl WatchSpec {
         Timing {
             interval: ms(self.interval),
             failed_interval: ms(self.failed_interval.unwrap_or(self.interval)),
+            retry_interval: ms(self.retry_interval.unwrap_or(self.interval)),
             randskew: ms(self.randskew),
             timeout: ms(self.timeout),
         }
@@ -352,6 +358,7 @@ mod tests {
             Timing {
                 interval: 5_000,
                 failed_interval: 1_000,
+                retry_interval: 5_000,
                 randskew: 2_000,
                 timeout: 5_000
             }

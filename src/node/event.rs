@@ -52,6 +52,9 @@ pub enum Cadence {
     Now,
     /// Re-check at the watch's `failed_interval` (the service is down).
     Failed,
+    /// Re-check at the watch's `retry_interval` (a failure of a passing service is being
+    /// confirmed).
+    Retry,
     /// Back to the normal interval.
     Normal,
 }

@@ -90,6 +90,8 @@ struct ServiceSlot {
     load: Option<u8>,
     /// The summary of the last failed check (for the alert sent after the verification ping).
     summary: String,
+    /// A failure is being confirmed at the watch's `retry_interval` (`cfg.retry`).
+    retrying: bool,
 }
 
 /// The state machine of one node and the services it serves.
@@ -138,6 +140,7 @@ impl NodeMachine {
                     cfg: s.clone(),
                     debounce: Debounce::new(s.rise, s.fall),
                     load: None,
+                    retrying: false,
                     summary: String::new(),
                 })
                 .collect(),
@@ -252,7 +255,7 @@ impl NodeMachine {
                     NodeState::Offline,
                     out,
                 );
-                self.reset_services();
+                self.reset_services(out);
             }
             for i in failed {
                 let watch = self.services[i].cfg.name.clone();
@@ -275,7 +278,7 @@ impl NodeMachine {
                 let old = self.state;
                 if old != NodeState::Offline {
                     self.change_state(now, "ping silent", NodeState::Offline, out);
-                    self.reset_services();
+                    self.reset_services(out);
                 }
                 self.ping_alert(old, out);
             }
@@ -318,18 +321,25 @@ impl NodeMachine {
                 });
             }
         }
-        self.reset_services();
+        self.reset_services(out);
         for i in 0..self.services.len() {
             let svc = self.services[i].cfg.name.clone();
             out.push(self.schedule(CheckTarget::Service(svc), Cadence::Now));
         }
     }
 
-    fn reset_services(&mut self) {
+    /// Forgets every service's results (the node went offline or came back); a retry in
+    /// progress goes back to the normal interval.
+    fn reset_services(&mut self, out: &mut Vec<Action>) {
         self.verify.clear();
-        for s in &mut self.services {
+        for i in 0..self.services.len() {
+            let s = &mut self.services[i];
             s.debounce.reset();
             s.load = None;
+            if std::mem::take(&mut s.retrying) {
+                let watch = s.cfg.name.clone();
+                out.push(self.schedule(CheckTarget::Service(watch), Cadence::Normal));
+            }
         }
     }
 
@@ -355,7 +365,7 @@ impl NodeMachine {
         let watch = self.services[i].cfg.name.clone();
         match self.services[i].debounce.record(pass) {
             Some(Health::Up) => {
-                if before == Health::Down {
+                if std::mem::take(&mut self.services[i].retrying) || before == Health::Down {
                     out.push(self.schedule(CheckTarget::Service(watch.clone()), Cadence::Normal));
                 }
                 let old = self.state;
@@ -375,6 +385,7 @@ impl NodeMachine {
                 }
             }
             Some(Health::Down) => {
+                self.services[i].retrying = false;
                 out.push(self.schedule(CheckTarget::Service(watch.clone()), Cadence::Failed));
                 let old = self.state;
                 match self.state {
@@ -399,7 +410,20 @@ impl NodeMachine {
             }
             Some(Health::Unknown) => {}
             None => {
-                let down = self.services[i].debounce.health == Health::Down;
+                let slot = &mut self.services[i];
+                let down = slot.debounce.health == Health::Down;
+                let cadence = if !pass && !down && slot.cfg.retry && !slot.retrying {
+                    slot.retrying = true;
+                    Some(Cadence::Retry)
+                } else if pass && slot.retrying {
+                    slot.retrying = false;
+                    Some(Cadence::Normal)
+                } else {
+                    None
+                };
+                if let Some(c) = cadence {
+                    out.push(self.schedule(CheckTarget::Service(watch.clone()), c));
+                }
                 if !pass && down && !self.verify.contains(&i) {
                     let old = self.state;
                     self.alert(i, AlertKind::Alert, watch, old, summary.to_string(), out);

@@ -1,7 +1,8 @@
 //! keepalived's health checkers → lbd's watch monitors: TCP_CHECK → `tcp`, HTTP_GET and
 //! SSL_GET → `http` / `https` (first url's path, status codes, regex, virtual host),
 //! DNS_CHECK → `dns`, PING_CHECK → `ping`; `delay_loop` → interval, `connect_timeout` →
-//! timeout, `retry` → fall. Settings on the virtual or real server are the defaults of their
+//! timeout, `retry` → fall (retry + 1), `delay_before_retry` → retry_interval (keepalived's
+//! default 3 s for HTTP_GET/SSL_GET, 1 s for the others). Settings on the virtual or real server are the defaults of their
 //! checkers, as in keepalived. Checker options lbd lacks are reported.
 
 use super::findings::Report;
@@ -22,6 +23,7 @@ pub struct Defaults {
     pub delay_loop: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub retry: Option<u32>,
+    pub delay_before_retry: Option<Duration>,
     pub virtualhost: Option<String>,
 }
 
@@ -36,14 +38,13 @@ impl Defaults {
                 None => report.dropped(&n.at, k, "not a time in seconds"),
             },
             "retry" | "nb_get_retry" => match n.arg(0).and_then(|v| int_in(v, 0, 99)) {
-                Some(0) => self.retry = Some(0),
-                Some(r) => {
-                    self.retry = Some(r as u32);
-                    report.approximated(&n.at, k, format!("lbd counts fall = {} failed checks at the normal interval; keepalived retries after delay_before_retry", r + 1));
-                }
+                Some(r) => self.retry = Some(r as u32),
                 None => report.dropped(&n.at, k, "expected a count"),
             },
-            "delay_before_retry" => report.approximated(&n.at, k, "lbd has no fast re-check before a server is declared down: failed checks are counted at the check interval"),
+            "delay_before_retry" => match n.arg(0).and_then(timer) {
+                Some(d) if !d.is_zero() => self.delay_before_retry = Some(d),
+                _ => report.dropped(&n.at, k, "not a time in seconds above 0"),
+            },
             "warmup" => report.ignored(&n.at, k, "lbd spreads the first checks over the first interval, like keepalived's default warmup"),
             "alpha" => report.ignored(&n.at, k, "lbd keeps a new real server out until its first check passes, as alpha does"),
             "virtualhost" => self.virtualhost = n.arg(0).map(str::to_string),
@@ -75,6 +76,8 @@ pub struct Check {
     pub interval: Duration,
     pub timeout: Duration,
     pub fall: u32,
+    /// The delay before each retry (with `fall` > 1).
+    pub retry_interval: Option<Duration>,
     pub at: Pos,
 }
 
@@ -102,14 +105,19 @@ impl Check {
         w.set("timeout", Y::str(format_duration(timeout)));
         if self.fall > 1 {
             w.set("fall", Y::Int(i64::from(self.fall)));
+            if let Some(r) = self.retry_interval {
+                let r = to_millis(r).max(Duration::from_millis(1));
+                w.set("retry_interval", Y::str(format_duration(r)));
+            }
         }
         w
     }
 
     /// The same check, timing aside from where it was written.
     pub fn same_as(&self, other: &Check) -> bool {
-        (&self.monitor, self.interval, self.timeout, self.fall)
-            == (&other.monitor, other.interval, other.timeout, other.fall)
+        (&self.monitor, self.interval, self.timeout)
+            == (&other.monitor, other.interval, other.timeout)
+            && (self.fall, self.retry_interval) == (other.fall, other.retry_interval)
     }
 }
 
@@ -172,9 +180,7 @@ pub fn checker(
     }
     let port = port.filter(|p| Some(*p) != rs_port);
     let default_retry = if kind == "DNS_CHECK" { 3 } else { 1 };
-    if d.retry.is_none() {
-        report.note("keepalived retries a failed check (retry, default 1; 3 for DNS_CHECK) after delay_before_retry before it declares a server down; lbd counts those failures at the check interval (fall = retry + 1), so detection takes longer");
-    }
+    let default_delay = Duration::from_secs(if kind.ends_with("_GET") { 3 } else { 1 });
     let monitor = match kind {
         "TCP_CHECK" => match port {
             Some(p) => {
@@ -212,6 +218,7 @@ pub fn checker(
         interval: d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
         timeout: d.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         fall: d.retry.unwrap_or(default_retry) + 1,
+        retry_interval: Some(d.delay_before_retry.unwrap_or(default_delay)),
         at: n.at.clone(),
     })
 }

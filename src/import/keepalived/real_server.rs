@@ -194,6 +194,7 @@ pub(super) fn real_servers(
                     .connect_timeout
                     .unwrap_or(checker::DEFAULT_CONNECT_TIMEOUT),
                 fall: 1,
+                retry_interval: None,
                 at: real.first().map_or_else(
                     || Pos {
                         file: std::sync::Arc::from(std::path::Path::new("")),
