@@ -6,7 +6,7 @@ use super::alert::decode_alert;
 pub use super::alert::{Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::Sink;
 use super::fields::Fields;
-use super::scalars::{duration, int_in, list, nonempty, port, script_name, string, word};
+use super::scalars::{duration, int_in, list, nonempty, port, script_name, string, user, word};
 use super::watch_http::decode_http;
 pub use super::watch_http::{HttpCheck, StatusRange, TlsCheck};
 use super::yaml::{Item, Value};
@@ -159,6 +159,9 @@ pub enum AgentVia {
 pub struct ExternalMonitor {
     pub script: String,
     pub args: Vec<String>,
+    /// Run as this user (and its primary group) instead of root.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 const TYPES: &[(&str, &str)] = &[
@@ -195,7 +198,7 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("dns", &["port", "name", "qtype", "expect", "rcode"]),
     ("udp", &["port", "send", "expect"]),
     ("agent", &["port", "protocol", "path"]),
-    ("external", &["args"]),
+    ("external", &["args", "user"]),
 ];
 
 /// Decodes a service's `watch`; `None` if anything in it is wrong (all of it reported).
@@ -310,6 +313,7 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
             if f.has("external") {
                 let script = f.req("external", sink, script_name);
                 let args = f.or("args", sink, Vec::new(), list(string));
+                let user = f.opt("user", sink, user);
                 let kind_pos = f.key_pos("type");
                 let has_type = f.has("type");
                 f.known("type");
@@ -325,6 +329,7 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
                 return Some(Monitor::External(ExternalMonitor {
                     script: script?,
                     args: args?,
+                    user: user?,
                 }));
             }
             let Some(kind) = f.req("type", sink, word("monitor type", TYPES)) else {

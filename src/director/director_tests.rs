@@ -987,3 +987,37 @@ fn an_http_agent_asks_its_path_and_a_tcp_agent_connects() {
         );
     }
 }
+
+#[test]
+fn monitors_and_alerts_with_user_run_as_that_user() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 1, "", "");
+    std::fs::write(
+        dir.path().join("services/web.yaml"),
+        "virtual: {address: 192.0.2.10, port: 80}\nhostgroup: web_nodes\nwatch:\n  \
+         monitor: {external: http.monitor, args: [-p, '80'], user: nobody}\n  \
+         alert: [{script: mail.alert, args: [root], user: nobody}, page.alert ops]\n",
+    )
+    .unwrap();
+    let cfg = load(dir.path());
+    let (spec, _) = super::watches::watch_of(&cfg, &cfg.services[0]);
+    let crate::monitor::CheckSpec::External(e) = &spec.monitor else {
+        panic!("external: {:?}", spec.monitor)
+    };
+    assert_eq!(
+        (e.monitor.as_str(), e.user.as_deref()),
+        ("http.monitor", Some("nobody"))
+    );
+    let users: Vec<(String, Option<&str>)> = spec
+        .alert
+        .iter()
+        .map(|a| match a {
+            crate::monitor::AlertSpec::Script { path, user, .. } => {
+                (path.display().to_string(), user.as_deref())
+            }
+            crate::monitor::AlertSpec::Log => ("log".into(), None),
+        })
+        .collect();
+    assert!(users[0].0.ends_with("mail.alert") && users[0].1 == Some("nobody"));
+    assert!(users[1].0.ends_with("page.alert") && users[1].1.is_none());
+}

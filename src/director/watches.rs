@@ -80,7 +80,7 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
             monitor: e.script.clone(),
             args: e.args.clone(),
             dir: cfg.director.monitor_dir.clone(),
-            user: None,
+            user: e.user.clone(),
         }),
     }
 }
@@ -94,7 +94,7 @@ pub(super) fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
                 AlertSpec::Script {
                     path: cfg.director.alert_dir.join(&a.script),
                     args: a.args.clone(),
-                    user: None,
+                    user: a.user.clone(),
                 }
             }
         })
