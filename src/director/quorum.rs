@@ -81,7 +81,7 @@ impl Director {
             .plan
             .members
             .iter()
-            .filter(|((s, _), m)| s == service && m.check == Check::Up && m.weight > Some(0))
+            .filter(|((s, _), m)| s == service && m.check == Check::Up)
             .map(|((_, node), m)| (node.as_str(), m.addr.to_string()))
             .collect();
         let call = AlertCall {
