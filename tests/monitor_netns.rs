@@ -144,6 +144,8 @@ struct Certs {
     /// Signed by `ca_pem`, for www.example.test and 192.0.2.2, expiring in 5 days.
     leaf: (Vec<u8>, Vec<u8>),
     ca_pem: String,
+    /// A client certificate signed by `ca_pem` (PEM certificate, PEM key).
+    client: (String, String),
 }
 
 fn make_certs() -> Certs {
@@ -159,10 +161,15 @@ fn make_certs() -> Certs {
     leaf_params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(5);
     let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
     let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("leaf");
+    let client_params = rcgen::CertificateParams::new(vec!["director.example.test".to_string()])
+        .expect("client params");
+    let client_key = rcgen::KeyPair::generate().expect("client key");
+    let client = client_params.signed_by(&client_key, &ca).expect("client");
     Certs {
         self_signed: (ss.cert.der().to_vec(), ss.signing_key.serialize_der()),
         leaf: (leaf.der().to_vec(), leaf_key.serialize_der()),
         ca_pem: ca.pem(),
+        client: (client.pem(), client_key.serialize_pem()),
     }
 }
 
@@ -185,6 +192,7 @@ where
     let (status, body) = match path.as_str() {
         "/" => ("200 OK", "rs1\n"),
         "/load" => ("200 OK", "40\n"),
+        "/maintenance" => ("200 OK", "maintenance: back soon\n"),
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
@@ -215,6 +223,33 @@ fn tls_acceptor(cert: &(Vec<u8>, Vec<u8>)) -> tokio_rustls::TlsAcceptor {
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.0.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.1.clone())),
+        )
+        .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// [`tls_acceptor`] for the leaf that asks for a client certificate signed by `ca_pem`.
+fn tls_acceptor_with_clients(cert: &(Vec<u8>, Vec<u8>), ca_pem: &str) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).expect("ca pem"))
+        .expect("ca root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("client verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
         .with_single_cert(
             vec![CertificateDer::from(cert.0.clone())],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.1.clone())),
@@ -277,6 +312,7 @@ async fn dns_server() {
 fn start_servers(lab: &Lab, certs: &Certs) {
     let ss = tls_acceptor(&certs.self_signed);
     let leaf = tls_acceptor(&certs.leaf);
+    let mutual = tls_acceptor_with_clients(&certs.leaf, &certs.ca_pem);
     let (tx, rx) = std::sync::mpsc::channel();
     in_netns(&lab.s, move || async move {
         tcp_server(80, |s| tokio::spawn(serve_http(s))).await;
@@ -295,6 +331,7 @@ fn start_servers(lab: &Lab, certs: &Certs) {
         .await;
         tls_server(443, ss).await;
         tls_server(8443, leaf).await;
+        tls_server(9443, mutual).await;
         dns_server().await;
         let echo = UdpSocket::bind(("::", 7)).await.expect("udp 7");
         tokio::spawn(async move {
@@ -353,6 +390,9 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &certs.ca_pem).expect("ca file");
+    let (client_cert, client_key) = (dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&client_cert, &certs.client.0).expect("client cert");
+    std::fs::write(&client_key, &certs.client.1).expect("client key");
 
     let server: IpAddr = SERVER.parse().expect("ip");
     let server6: IpAddr = SERVER6.parse().expect("ip");
@@ -482,6 +522,73 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
             server,
         ),
         (
+            "https client cert",
+            CheckSpec::Https(http(|h| {
+                h.port = Some(9443);
+                h.ca_file = Some(ca_file.clone());
+                h.client_cert = Some(client_cert.clone());
+                h.client_key = Some(client_key.clone());
+            })),
+            server,
+        ),
+        (
+            "https no client cert",
+            CheckSpec::Https(http(|h| {
+                h.port = Some(9443);
+                h.ca_file = Some(ca_file.clone());
+            })),
+            server,
+        ),
+        (
+            "http digest",
+            CheckSpec::Http(http(|h| {
+                h.digest = Some("7a6c0d2ef5a9e6e1776090916c66ba3a".into())
+            })),
+            server,
+        ),
+        (
+            "http wrong digest",
+            CheckSpec::Http(http(|h| {
+                h.digest = Some("00000000000000000000000000000000".into())
+            })),
+            server,
+        ),
+        (
+            "http body_not",
+            CheckSpec::Http(http(|h| {
+                h.path = "/maintenance".into();
+                h.body_not = Some("^maintenance".into());
+            })),
+            server,
+        ),
+        (
+            "http urls",
+            CheckSpec::Http(http(|h| {
+                h.body = Some("^rs1".into());
+                h.more_urls = vec![HttpUrl {
+                    path: "/load".into(),
+                    status: StatusRanges::parse("200").expect("status"),
+                    body: Some("^40".into()),
+                    body_not: Some("maintenance".into()),
+                    digest: None,
+                }];
+            })),
+            server,
+        ),
+        (
+            "http second url fails",
+            CheckSpec::Http(http(|h| {
+                h.more_urls = vec![HttpUrl {
+                    path: "/missing".into(),
+                    status: StatusRanges::default(),
+                    body: None,
+                    body_not: None,
+                    digest: None,
+                }];
+            })),
+            server,
+        ),
+        (
             "dns answer",
             dns("www.example.test", &["192.0.2.80"], "NOERROR"),
             server,
@@ -606,6 +713,36 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
         CheckError::Tls(m) => assert!(m.contains("NotValidForName") || m.contains("name"), "{m}"),
         e => panic!("wrong name: {e:?}"),
     }
+    pass("https client cert");
+    match fail("https no client cert") {
+        CheckError::Tls(m) | CheckError::Http(m) | CheckError::Io(m) => {
+            assert!(!m.is_empty())
+        }
+        e => panic!("no client certificate: {e:?}"),
+    }
+    pass("http digest");
+    assert_eq!(
+        fail("http wrong digest"),
+        CheckError::Digest {
+            got: "7a6c0d2ef5a9e6e1776090916c66ba3a".into(),
+            want: "00000000000000000000000000000000".into()
+        }
+    );
+    assert_eq!(
+        fail("http body_not"),
+        CheckError::BodyRefused("^maintenance".into())
+    );
+    pass("http urls");
+    assert_eq!(
+        fail("http second url fails"),
+        CheckError::Url {
+            path: "/missing".into(),
+            error: Box::new(CheckError::Status {
+                got: 404,
+                want: "200-399".into()
+            })
+        }
+    );
     pass("dns answer");
     assert_eq!(
         fail("dns wrong answer"),

@@ -59,7 +59,7 @@ pub enum Monitor {
     /// TCP connect, optionally send a string and expect a reply containing another.
     Tcp(TcpCheck),
     /// HTTP or, with `tls`, HTTPS.
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     Dns(DnsCheck),
     Udp(UdpCheck),
     /// A feedback agent reporting load/weight (HAProxy agent-check style).
@@ -179,7 +179,17 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("tcp", &["port", "send", "expect"]),
     (
         "http",
-        &["port", "method", "path", "host", "expect_status", "body"],
+        &[
+            "port",
+            "method",
+            "path",
+            "host",
+            "expect_status",
+            "body",
+            "body_not",
+            "digest",
+            "urls",
+        ],
     ),
     (
         "https",
@@ -190,9 +200,15 @@ const PARAMS: &[(&str, &[&str])] = &[
             "host",
             "expect_status",
             "body",
+            "body_not",
+            "digest",
+            "urls",
             "verify_tls",
             "sni",
             "cert_expiry_warn",
+            "ca_file",
+            "client_cert",
+            "client_key",
         ],
     ),
     ("dns", &["port", "name", "qtype", "expect", "rcode"]),
@@ -386,7 +402,9 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
                 expect: expect?,
             }))
         }
-        "http" | "https" => decode_http(kind == "https", f, sink).map(Monitor::Http),
+        "http" | "https" => {
+            decode_http(kind == "https", f, sink).map(|h| Monitor::Http(Box::new(h)))
+        }
         "dns" => {
             let port = f.opt("port", sink, port);
             let name = f.req("name", sink, nonempty);

@@ -38,11 +38,24 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
                 method: h.method.clone(),
                 path: h.path.clone(),
                 host: h.host.clone(),
-                status: StatusRanges(h.expect_status.iter().map(|r| (r.low, r.high)).collect()),
+                status: statuses(&h.expect_status),
                 body: h.body.clone(),
+                body_not: h.body_not.clone(),
+                digest: h.digest.clone(),
+                more_urls: (h.more_urls.iter())
+                    .map(|u| m::HttpUrl {
+                        path: u.path.clone(),
+                        status: statuses(&u.expect_status),
+                        body: u.body.clone(),
+                        body_not: u.body_not.clone(),
+                        digest: u.digest.clone(),
+                    })
+                    .collect(),
                 verify: h.tls.as_ref().is_none_or(|t| t.verify),
                 sni: h.tls.as_ref().and_then(|t| t.sni.clone()),
-                ca_file: None,
+                ca_file: h.tls.as_ref().and_then(|t| t.ca_file.clone()),
+                client_cert: h.tls.as_ref().and_then(|t| t.client_cert.clone()),
+                client_key: h.tls.as_ref().and_then(|t| t.client_key.clone()),
                 cert_expiry_warn_days: h
                     .tls
                     .as_ref()
@@ -99,6 +112,10 @@ pub(super) fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
             }
         })
         .collect()
+}
+
+fn statuses(ranges: &[config::StatusRange]) -> StatusRanges {
+    StatusRanges(ranges.iter().map(|r| (r.low, r.high)).collect())
 }
 
 /// The watch of one service and the nodes it checks.

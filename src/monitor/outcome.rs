@@ -30,6 +30,16 @@ pub enum CheckError {
     Status { got: u16, want: String },
     #[error("body does not match {0:?}")]
     Body(String),
+    #[error("body matches {0:?}")]
+    BodyRefused(String),
+    #[error("body digest {got} (want {want})")]
+    Digest { got: String, want: String },
+    /// One URL of several failed.
+    #[error("{path}: {error}")]
+    Url {
+        path: String,
+        error: Box<CheckError>,
+    },
     #[error("reply does not contain {0:?}")]
     Expect(String),
     #[error("tls: {0}")]

@@ -163,6 +163,35 @@ pub struct HttpCheck {
     /// Warn when the certificate expires within this many days.
     #[serde(default = "d_expiry_days")]
     pub cert_expiry_warn_days: u32,
+    /// A regular expression the body must not match (keepalived's `regex_no_match`).
+    #[serde(default)]
+    pub body_not: Option<String>,
+    /// The body's MD5, lowercase hex, as keepalived's `genhash` prints it.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// More URLs asked for after the first one, the same way; every one must pass.
+    #[serde(default)]
+    pub more_urls: Vec<HttpUrl>,
+    /// A PEM client certificate (chain) and its key, for servers that ask for one (https).
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+}
+
+/// One more URL of an http(s) check: its path and what its answer must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpUrl {
+    pub path: String,
+    #[serde(default)]
+    pub status: StatusRanges,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub body_not: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 impl Default for HttpCheck {
@@ -178,6 +207,11 @@ impl Default for HttpCheck {
             sni: None,
             ca_file: None,
             cert_expiry_warn_days: d_expiry_days(),
+            body_not: None,
+            digest: None,
+            more_urls: Vec::new(),
+            client_cert: None,
+            client_key: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! keepalived's health checkers → lbd's watch monitors: TCP_CHECK → `tcp`, HTTP_GET and
-//! SSL_GET → `http` / `https` (first url's path, status codes, regex, virtual host),
+//! SSL_GET → `http` / `https` (each url's path, status codes, regex or regex_no_match, digest;
+//! the virtual host),
 //! DNS_CHECK → `dns`, PING_CHECK → `ping`; `delay_loop` → interval, `connect_timeout` →
 //! timeout, `retry` → fall (retry + 1), `delay_before_retry` → retry_interval (keepalived's
 //! default 3 s for HTTP_GET/SSL_GET, 1 s for the others). Settings on the virtual or real server are the defaults of their
@@ -121,6 +122,72 @@ impl Check {
     }
 }
 
+/// One `url` block: path, status codes (keepalived's default 200-299; any status with only a
+/// digest), `regex` (with `regex_no_match`: the body must not match), `digest`.
+fn url(u: &Node, host: &mut Option<String>, report: &mut Report) -> Y {
+    let mut path = "/".to_string();
+    let mut status = None;
+    let (mut regex, mut negate, mut digest) = (None, false, None);
+    for c in u.children() {
+        let k = c.keyword.as_str();
+        match k {
+            "path" => path = c.arg(0).unwrap_or("/").to_string(),
+            "status_code" => {
+                status = Some(
+                    c.args
+                        .iter()
+                        .map(|a| match a.text.parse::<i64>() {
+                            Ok(code) => Y::Int(code),
+                            Err(_) => Y::str(&a.text),
+                        })
+                        .collect(),
+                )
+            }
+            "virtualhost" => *host = c.arg(0).map(str::to_string),
+            "regex" => match c.arg(0) {
+                Some(r) if regex::Regex::new(r).is_ok() => regex = Some(r.to_string()),
+                _ => report.dropped(
+                    &c.at,
+                    k,
+                    "not a regular expression lbd's regex engine takes",
+                ),
+            },
+            "regex_no_match" => negate = true,
+            "digest" => match c.arg(0) {
+                Some(h) if h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    digest = Some(h.to_ascii_lowercase())
+                }
+                _ => report.dropped(&c.at, k, "not an MD5 digest (32 hex digits)"),
+            },
+            _ => report.dropped(&c.at, k, "lbd has no equivalent of this url option"),
+        }
+    }
+    let status = status.unwrap_or_else(|| {
+        vec![Y::str(if digest.is_some() {
+            "100-599"
+        } else {
+            "200-299"
+        })]
+    });
+    let mut m = Y::map();
+    m.set("path", Y::str(path))
+        .set("expect_status", Y::Seq(status));
+    match (regex, negate) {
+        (Some(r), false) => {
+            m.set("body", Y::str(r));
+        }
+        (Some(r), true) => {
+            m.set("body_not", Y::str(r));
+        }
+        (None, true) => report.ignored(&u.at, "regex_no_match", "no regex to negate"),
+        (None, false) => {}
+    }
+    if let Some(d) = digest {
+        m.set("digest", Y::str(d));
+    }
+    m
+}
+
 /// Translates one checker of a real server whose port is `rs_port`; `None` (reported) for a
 /// checker lbd cannot run.
 pub fn checker(
@@ -165,7 +232,7 @@ pub fn checker(
             ),
             "url" if matches!(kind, "HTTP_GET" | "SSL_GET") => urls.push(c),
             "http_protocol" => report.dropped(&c.at, k, "lbd's http monitor speaks HTTP/1.1"),
-            "fast_recovery" => report.ignored(&c.at, k, "lbd checks one URL"),
+            "fast_recovery" => report.ignored(&c.at, k, "lbd asks for every URL at each check"),
             "enable_sni" if kind == "SSL_GET" => sni = true,
             "type" if kind == "DNS_CHECK" => {
                 dns_type = c.arg(0).unwrap_or("SOA").to_ascii_uppercase()
@@ -237,64 +304,32 @@ fn http(
     if let Some(p) = port {
         m.set("port", Y::Int(i64::from(p)));
     }
-    let mut path = "/".to_string();
-    let mut status = vec![Y::str("200-299")];
     let mut host = d.virtualhost.clone();
-    let mut body = None;
-    match urls.first() {
-        None => report.approximated(&n.at, &n.keyword, "no url: lbd checks GET /"),
-        Some(u) => {
-            for c in u.children() {
-                let k = c.keyword.as_str();
-                match k {
-                    "path" => path = c.arg(0).unwrap_or("/").to_string(),
-                    "status_code" => {
-                        status = c
-                            .args
-                            .iter()
-                            .map(|a| match a.text.parse::<i64>() {
-                                Ok(code) => Y::Int(code),
-                                Err(_) => Y::str(&a.text),
-                            })
-                            .collect()
-                    }
-                    "virtualhost" => host = c.arg(0).map(str::to_string),
-                    "regex" => match c.arg(0) {
-                        Some(r) if regex::Regex::new(r).is_ok() => body = Some(r.to_string()),
-                        _ => report.dropped(
-                            &c.at,
-                            k,
-                            "not a regular expression lbd's regex engine takes",
-                        ),
-                    },
-                    "digest" => {
-                        report.dropped(&c.at, k, "lbd's http monitor checks no body digest")
-                    }
-                    "regex_no_match" => {
-                        report.dropped(&c.at, k, "lbd's body regex must match; it has no negation")
-                    }
-                    _ => report.dropped(&c.at, k, "lbd has no equivalent of this url option"),
+    if urls.is_empty() {
+        report.approximated(&n.at, &n.keyword, "no url: lbd checks GET /");
+    }
+    let mut entries: Vec<Y> = urls.iter().map(|u| url(u, &mut host, report)).collect();
+    match entries.len() {
+        0 => {
+            m.set("path", Y::str("/"))
+                .set("expect_status", Y::Seq(vec![Y::str("200-299")]));
+        }
+        1 => {
+            if let Some(Y::Map(fields)) = entries.pop() {
+                for e in fields {
+                    m.set(&e.key, e.value);
                 }
             }
         }
+        _ => {
+            m.set("urls", Y::Seq(entries));
+        }
     }
-    for extra in urls.iter().skip(1) {
-        report.dropped(
-            &extra.at,
-            "url",
-            "lbd's http monitor checks one URL: the first is used",
-        );
-    }
-    m.set("path", Y::str(path))
-        .set("expect_status", Y::Seq(status));
     if let Some(h) = host {
         m.set("host", Y::str(&h));
         if tls && sni {
             m.set("sni", Y::str(h));
         }
-    }
-    if let Some(b) = body {
-        m.set("body", Y::str(b));
     }
     if tls {
         m.set_commented(

@@ -189,7 +189,7 @@ fn this_lbd_speaks_vrrpv2_and_the_loader_takes_what_the_import_writes() {
     );
 }
 
-const LVS: &str = "virtual_server 192.0.2.10 80 {\n  delay_loop 4\n  lb_algo sh\n  sh-port\n  mh-port\n  lb_kind NAT\n  protocol TCP\n  persistence_timeout\n  quorum 2\n  real_server 198.51.100.11 8080 {\n    weight 1\n    HTTP_GET {\n      url {\n        path /health\n        status_code 200-299 302\n        digest 9b3a0c85a887a256d6939da88aabd8cd\n      }\n      url {\n        path /other\n      }\n      connect_timeout 6\n    }\n  }\n  real_server 198.51.100.12 80 {\n    weight 1\n    TCP_CHECK {\n      connect_port 81\n    }\n  }\n}\nvirtual_server 192.0.2.10 53 {\n  lb_algo rr\n  real_server 198.51.100.13 53 {\n    weight 3\n  }\n}\nvirtual_server_group G {\n  192.0.2.20 80\n}\nvirtual_server group G {\n  lb_algo rr\n}\n";
+const LVS: &str = "virtual_server 192.0.2.10 80 {\n  delay_loop 4\n  lb_algo sh\n  sh-port\n  mh-port\n  lb_kind NAT\n  protocol TCP\n  persistence_timeout\n  quorum 2\n  real_server 198.51.100.11 8080 {\n    weight 1\n    HTTP_GET {\n      url {\n        path /health\n        status_code 200-299 302\n        digest 9B3A0C85A887A256D6939DA88AABD8CD\n      }\n      url {\n        path /other\n        regex \"^maintenance\"\n        regex_no_match\n      }\n      connect_timeout 6\n    }\n  }\n  real_server 198.51.100.12 80 {\n    weight 1\n    TCP_CHECK {\n      connect_port 81\n    }\n  }\n}\nvirtual_server 192.0.2.10 53 {\n  lb_algo rr\n  real_server 198.51.100.13 53 {\n    weight 3\n  }\n}\nvirtual_server_group G {\n  192.0.2.20 80\n}\nvirtual_server group G {\n  lb_algo rr\n}\n";
 
 #[test]
 fn virtual_servers_become_services_and_hostgroups() {
@@ -220,15 +220,30 @@ fn virtual_servers_become_services_and_hostgroups() {
             .collect::<Vec<_>>(),
         [(200, 299), (302, 302)]
     );
-    assert_eq!(finding(&i, "digest").kind, Kind::Dropped);
-    assert_eq!(finding(&i, "url").at.line, 18);
+    // Both urls, the digest in lowercase, regex_no_match as body_not.
+    assert_eq!(
+        h.digest.as_deref(),
+        Some("9b3a0c85a887a256d6939da88aabd8cd")
+    );
+    assert_eq!(h.more_urls.len(), 1);
+    let other = &h.more_urls[0];
+    assert_eq!(other.path, "/other");
+    assert_eq!(
+        (other.body.as_deref(), other.body_not.as_deref()),
+        (None, Some("^maintenance"))
+    );
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| !matches!(f.keyword.as_str(), "digest" | "url" | "regex_no_match")));
     // The second real server's TCP check differs: it is checked like the first.
     let differs = i
         .report
         .findings
         .iter()
         .find(|f| f.reason.contains("of a service the same way"));
-    assert_eq!(differs.map(|f| f.at.line), Some(26));
+    assert_eq!(differs.map(|f| f.at.line), Some(28));
     let g = c.hostgroup_of(web).unwrap();
     let ports: Vec<_> = g
         .nodes
@@ -245,7 +260,7 @@ fn virtual_servers_become_services_and_hostgroups() {
     assert_eq!(c.hostgroup_of(dns).unwrap().nodes[0].weight, 3);
 
     assert_eq!(finding(&i, "virtual_server_group").kind, Kind::Dropped);
-    assert_eq!(finding(&i, "virtual_server group").at.line, 40);
+    assert_eq!(finding(&i, "virtual_server group").at.line, 42);
 }
 
 #[test]
