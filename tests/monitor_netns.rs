@@ -323,6 +323,34 @@ fn start_servers(lab: &Lab, certs: &Certs) {
             })
         })
         .await;
+        // SMTP: a multi-line greeting and HELO answer (2525), a HELO refused (2526).
+        for (port, answer) in [(2525u16, true), (2526, false)] {
+            let l = TcpListener::bind(("::", port)).await.expect("bind smtp");
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = l.accept().await {
+                    tokio::spawn(async move {
+                        let _ = s.write_all(b"220-rs1 ESMTP\r\n220 ready\r\n").await;
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 256];
+                        while !buf.ends_with(b"\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let reply: &[u8] = if !buf.starts_with(b"HELO director.example.test") {
+                            b"500 what\r\n"
+                        } else if answer {
+                            b"250-rs1 hello\r\n250 OK\r\n"
+                        } else {
+                            b"554 go away\r\n"
+                        };
+                        let _ = s.write_all(reply).await;
+                        let _ = s.read(&mut chunk).await;
+                    });
+                }
+            });
+        }
         tcp_server(3333, |mut s| {
             tokio::spawn(async move {
                 let _ = s.write_all(b"25\n").await;
@@ -405,6 +433,12 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
             expect: expect.map(str::to_string),
         })
     };
+    let smtp = |port| {
+        CheckSpec::Smtp(SmtpCheck {
+            port,
+            helo: "director.example.test".into(),
+        })
+    };
     let dns = |name: &str, expect: &[&str], rcode: &str| {
         CheckSpec::Dns(DnsCheck {
             port: 53,
@@ -456,6 +490,11 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
             tcp(25, Some("EHLO x\r\n"), Some("IMAP")),
             server,
         ),
+        ("smtp ok", smtp(2525), server),
+        ("smtp ok v6", smtp(2525), server6),
+        ("smtp helo refused", smtp(2526), server),
+        ("smtp no helo answer", smtp(25), server),
+        ("smtp not smtp", smtp(3333), server),
         (
             "http ok",
             CheckSpec::Http(http(|h| h.body = Some("^rs1".into()))),
@@ -679,6 +718,21 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
     );
     pass("tcp banner");
     assert_eq!(fail("tcp wrong banner"), CheckError::Expect("IMAP".into()));
+    pass("smtp ok");
+    pass("smtp ok v6");
+    assert_eq!(
+        fail("smtp helo refused"),
+        CheckError::Smtp("HELO answered 554 (want 250)".into())
+    );
+    // The server hangs up (a reset) a second after its greeting.
+    match fail("smtp no helo answer") {
+        CheckError::Smtp(m) => assert!(m.ends_with("before the HELO answer"), "{m}"),
+        e => panic!("no HELO answer: {e:?}"),
+    }
+    assert_eq!(
+        fail("smtp not smtp"),
+        CheckError::Smtp("connection closed before the greeting".into())
+    );
     pass("http ok");
     assert_eq!(
         fail("http wrong status"),

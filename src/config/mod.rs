@@ -41,8 +41,8 @@ pub use service::{
 pub use summary::Summary;
 pub use watch::{
     AgentCheck, AgentVia, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck, Monitor,
-    StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch, DEFAULT_ALERT_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_TIMEOUT_MAX,
+    SmtpCheck, StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch, DEFAULT_ALERT_TIMEOUT,
+    DEFAULT_INTERVAL, DEFAULT_TIMEOUT_MAX,
 };
 
 use serde::Serialize;

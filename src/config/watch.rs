@@ -58,6 +58,8 @@ pub enum Monitor {
     Ping,
     /// TCP connect, optionally send a string and expect a reply containing another.
     Tcp(TcpCheck),
+    /// keepalived's SMTP_CHECK: greeting 220, HELO answered 250.
+    Smtp(SmtpCheck),
     /// HTTP or, with `tls`, HTTPS.
     Http(Box<HttpCheck>),
     Dns(DnsCheck),
@@ -74,6 +76,7 @@ impl Monitor {
         match self {
             Monitor::Ping => "ping",
             Monitor::Tcp(_) => "tcp",
+            Monitor::Smtp(_) => "smtp",
             Monitor::Http(h) if h.tls.is_some() => "https",
             Monitor::Http(_) => "http",
             Monitor::Dns(_) => "dns",
@@ -89,6 +92,14 @@ pub struct TcpCheck {
     pub port: Option<u16>,
     pub send: Option<String>,
     pub expect: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SmtpCheck {
+    /// Default the real server's port.
+    pub port: Option<u16>,
+    /// The name sent with HELO. Default `localhost`.
+    pub helo: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -167,6 +178,7 @@ pub struct ExternalMonitor {
 const TYPES: &[(&str, &str)] = &[
     ("ping", "ping"),
     ("tcp", "tcp"),
+    ("smtp", "smtp"),
     ("http", "http"),
     ("https", "https"),
     ("dns", "dns"),
@@ -177,6 +189,7 @@ const TYPES: &[(&str, &str)] = &[
 /// Which parameters belong to which monitor type, for hints on misplaced keys.
 const PARAMS: &[(&str, &[&str])] = &[
     ("tcp", &["port", "send", "expect"]),
+    ("smtp", &["port", "helo"]),
     (
         "http",
         &[
@@ -365,6 +378,20 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
     }
 }
 
+/// A HELO name: one word of printable ASCII (it goes on the wire as `HELO name`).
+fn helo_name(item: &Item, sink: &mut Sink) -> Option<String> {
+    let s = nonempty(item, sink)?;
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        sink.error_hint(
+            item.pos,
+            format!("invalid HELO name `{s}`"),
+            "one word: the director's host name, e.g. lb1.example.com",
+        );
+        return None;
+    }
+    Some(s)
+}
+
 /// Explains a key that is a parameter of another monitor type than `kind`.
 fn misplaced(key: &str, kind: &str) -> Option<String> {
     let owners: Vec<&str> = PARAMS
@@ -400,6 +427,14 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
                 port: port?,
                 send: send?,
                 expect: expect?,
+            }))
+        }
+        "smtp" => {
+            let port = f.opt("port", sink, port);
+            let helo = f.or("helo", sink, "localhost".to_string(), helo_name);
+            Some(Monitor::Smtp(SmtpCheck {
+                port: port?,
+                helo: helo?,
             }))
         }
         "http" | "https" => {

@@ -32,6 +32,10 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
             send: t.send.clone(),
             expect: t.expect.clone(),
         }),
+        Monitor::Smtp(t) => CheckSpec::Smtp(m::SmtpCheck {
+            port: check_port(svc, t.port),
+            helo: t.helo.clone(),
+        }),
         Monitor::Http(h) => {
             let spec = m::HttpCheck {
                 port: Some(check_port(svc, h.port)),

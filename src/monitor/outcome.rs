@@ -42,6 +42,8 @@ pub enum CheckError {
     },
     #[error("reply does not contain {0:?}")]
     Expect(String),
+    #[error("smtp: {0}")]
+    Smtp(String),
     #[error("tls: {0}")]
     Tls(String),
     #[error("http: {0}")]

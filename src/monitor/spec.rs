@@ -103,6 +103,7 @@ impl WatchSpec {
 pub enum CheckSpec {
     Ping(PingCheck),
     Tcp(TcpCheck),
+    Smtp(SmtpCheck),
     Http(HttpCheck),
     Https(HttpCheck),
     Dns(DnsCheck),
@@ -118,6 +119,14 @@ pub struct PingCheck {
     /// Echo requests sent; one answer is enough.
     #[serde(default = "one_u16")]
     pub count: u16,
+}
+
+/// keepalived's SMTP_CHECK: the greeting (220), `HELO helo` answered 250, `QUIT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpCheck {
+    pub port: u16,
+    pub helo: String,
 }
 
 /// TCP connect, optionally sending a string and expecting a substring in the reply.

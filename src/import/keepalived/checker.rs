@@ -1,7 +1,7 @@
 //! keepalived's health checkers → lbd's watch monitors: TCP_CHECK → `tcp`, HTTP_GET and
 //! SSL_GET → `http` / `https` (each url's path, status codes, regex or regex_no_match, digest;
 //! the virtual host),
-//! DNS_CHECK → `dns`, PING_CHECK → `ping`; `delay_loop` → interval, `connect_timeout` →
+//! DNS_CHECK → `dns`, PING_CHECK → `ping`, SMTP_CHECK → `smtp` (helo_name); `delay_loop` → interval, `connect_timeout` →
 //! timeout, `retry` → fall (retry + 1), `delay_before_retry` → retry_interval (keepalived's
 //! default 3 s for HTTP_GET/SSL_GET, 1 s for the others). Settings on the virtual or real server are the defaults of their
 //! checkers, as in keepalived. Checker options lbd lacks are reported.
@@ -203,9 +203,9 @@ pub fn checker(
     let mut dns_type = "SOA".to_string();
     let mut dns_name = ".".to_string();
     let mut sni = false;
+    let mut helo = None;
     let unsupported = match kind {
         "MISC_CHECK" => Some("lbd runs no script per real server: its external monitors follow Mon's convention (one run for all nodes of a service)"),
-        "SMTP_CHECK" => Some("lbd has no SMTP check"),
         "UDP_CHECK" => Some("lbd's udp monitor sends text, not keepalived's hex payload"),
         "FILE_CHECK" => Some("lbd does not check files"),
         "BFD_CHECK" => Some("lbd has no BFD"),
@@ -234,6 +234,12 @@ pub fn checker(
             "http_protocol" => report.dropped(&c.at, k, "lbd's http monitor speaks HTTP/1.1"),
             "fast_recovery" => report.ignored(&c.at, k, "lbd asks for every URL at each check"),
             "enable_sni" if kind == "SSL_GET" => sni = true,
+            "helo_name" if kind == "SMTP_CHECK" => helo = c.arg(0).map(str::to_string),
+            "host" if kind == "SMTP_CHECK" => report.dropped(
+                &c.at,
+                k,
+                "lbd checks the real server's own address, once per check",
+            ),
             "type" if kind == "DNS_CHECK" => {
                 dns_type = c.arg(0).unwrap_or("SOA").to_ascii_uppercase()
             }
@@ -259,6 +265,19 @@ pub fn checker(
             None => Y::str("tcp"),
         },
         "PING_CHECK" => Y::str("ping"),
+        "SMTP_CHECK" => {
+            let mut m = Y::map();
+            m.set("type", Y::str("smtp"));
+            if let Some(p) = port {
+                m.set("port", Y::Int(i64::from(p)));
+            }
+            // keepalived's default HELO name.
+            m.set(
+                "helo",
+                Y::str(helo.unwrap_or_else(|| "smtpchecker.keepalived.org".into())),
+            );
+            m
+        }
         "DNS_CHECK" => {
             const TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
             if !TYPES.contains(&dns_type.as_str()) {

@@ -476,3 +476,29 @@ fn unweighted_track_interfaces_are_a_fault_in_both() {
     assert_eq!(t.interfaces, ["eth1", "eth2"]);
     assert_eq!(t.priority_decrement, None);
 }
+
+#[test]
+fn smtp_check_becomes_an_smtp_monitor_with_its_helo_name() {
+    let text = "virtual_server 192.0.2.10 25 {\n  protocol TCP\n  real_server 198.51.100.11 25 {\n    SMTP_CHECK {\n      connect_timeout 3\n      connect_port 2525\n      helo_name lb1.example.com\n      retry 2\n      delay_before_retry 2\n    }\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let w = &c.services[0].watch;
+    assert_eq!(
+        w.monitor,
+        crate::config::Monitor::Smtp(crate::config::SmtpCheck {
+            port: Some(2525),
+            helo: "lb1.example.com".into()
+        })
+    );
+    assert_eq!(
+        (w.fall, w.retry_interval),
+        (3, Some(std::time::Duration::from_secs(2)))
+    );
+    assert!(i.report.findings.is_empty(), "{:?}", i.report.findings);
+    // keepalived's default HELO name.
+    let i = run(&text.replace("      helo_name lb1.example.com\n", ""));
+    let crate::config::Monitor::Smtp(m) = &load(&i).services[0].watch.monitor else {
+        panic!("smtp")
+    };
+    assert_eq!(m.helo, "smtpchecker.keepalived.org");
+}

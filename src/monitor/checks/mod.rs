@@ -5,15 +5,17 @@ mod agent;
 mod dns;
 mod http;
 mod ping;
+mod smtp;
 mod tcp;
 mod tls;
 mod udp;
 
 pub use agent::parse_load;
 pub use ping::Pingers;
+pub use smtp::reply as smtp_reply;
 
 use super::outcome::{CheckError, Outcome};
-use super::spec::{AgentCheck, CheckSpec, ExternalCheck, TcpCheck, UdpCheck};
+use super::spec::{AgentCheck, CheckSpec, ExternalCheck, SmtpCheck, TcpCheck, UdpCheck};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ pub enum Prepared {
         count: u16,
     },
     Tcp(TcpCheck),
+    Smtp(SmtpCheck),
     Http(Arc<http::PreparedHttp>),
     Dns(Arc<dns::PreparedDns>),
     Udp(UdpCheck),
@@ -40,6 +43,7 @@ impl Prepared {
                 count: p.count.max(1),
             },
             CheckSpec::Tcp(t) => Prepared::Tcp(t.clone()),
+            CheckSpec::Smtp(m) => Prepared::Smtp(m.clone()),
             CheckSpec::Http(h) => Prepared::Http(Arc::new(http::PreparedHttp::new(h, false)?)),
             CheckSpec::Https(h) => Prepared::Http(Arc::new(http::PreparedHttp::new(h, true)?)),
             CheckSpec::Dns(d) => Prepared::Dns(Arc::new(dns::PreparedDns::new(d)?)),
@@ -58,6 +62,7 @@ impl Prepared {
             match self {
                 Prepared::Ping { count } => ping::check(pingers, addr, *count, timeout).await,
                 Prepared::Tcp(t) => tcp::check(t, addr).await,
+                Prepared::Smtp(m) => Box::pin(smtp::check(m, addr)).await,
                 Prepared::Http(h) => Box::pin(h.check(addr)).await,
                 Prepared::Dns(d) => Box::pin(d.check(addr)).await,
                 Prepared::Udp(u) => udp::check(u, addr).await,
