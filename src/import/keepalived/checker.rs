@@ -26,6 +26,8 @@ pub struct Defaults {
     pub retry: Option<u32>,
     pub delay_before_retry: Option<Duration>,
     pub virtualhost: Option<String>,
+    /// The global `SSL` block's client certificate and key (for SSL_GET).
+    pub ssl_client: Option<(String, String)>,
 }
 
 impl Defaults {
@@ -349,6 +351,10 @@ fn http(
         if tls && sni {
             m.set("sni", Y::str(h));
         }
+    }
+    if let (true, Some((cert, key))) = (tls, &d.ssl_client) {
+        m.set("client_cert", Y::str(cert))
+            .set("client_key", Y::str(key));
     }
     if tls {
         m.set_commented(

@@ -144,7 +144,6 @@ const UNTRANSLATED_TOP: &[(&str, &str)] = &[
         "lbd's gratuitous ARP timing is fixed (5 messages 200 ms apart, again every 60 s)",
     ),
     ("track_group", "lbd has no track groups"),
-    ("SSL", "lbd's https monitor has no client certificate"),
     (
         "net_namespace",
         "lbd runs in the namespace it is started in",
@@ -169,7 +168,7 @@ fn translate(
     for n in statements {
         let known = matches!(
             n.keyword.as_str(),
-            "global_defs" | "vrrp_instance" | "virtual_server"
+            "global_defs" | "vrrp_instance" | "virtual_server" | "SSL"
         ) || UNTRANSLATED_TOP.iter().any(|(k, _)| *k == n.keyword);
         if !known {
             return Err(Error::new(
@@ -199,7 +198,7 @@ fn translate(
                     vrids.push((n.arg(0).unwrap_or("").to_string(), vrid));
                 }
             }
-            "global_defs" | "virtual_server" => {}
+            "global_defs" | "virtual_server" | "SSL" => {}
             other => {
                 let reason = UNTRANSLATED_TOP
                     .iter()

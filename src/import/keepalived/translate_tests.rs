@@ -502,3 +502,31 @@ fn smtp_check_becomes_an_smtp_monitor_with_its_helo_name() {
     };
     assert_eq!(m.helo, "smtpchecker.keepalived.org");
 }
+
+#[test]
+fn the_ssl_block_gives_ssl_get_its_client_certificate() {
+    let text = "SSL {\n  certificate /etc/keepalived/client.pem\n  key /etc/keepalived/client.key\n  ca /etc/keepalived/ca.pem\n}\nvirtual_server 192.0.2.10 443 {\n  protocol TCP\n  real_server 198.51.100.11 443 {\n    SSL_GET {\n      url {\n        path /\n      }\n    }\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let crate::config::Monitor::Http(h) = &c.services[0].watch.monitor else {
+        panic!("https")
+    };
+    let tls = h.tls.as_ref().expect("https");
+    assert_eq!(
+        (tls.client_cert.as_deref(), tls.client_key.as_deref()),
+        (
+            Some(std::path::Path::new("/etc/keepalived/client.pem")),
+            Some(std::path::Path::new("/etc/keepalived/client.key"))
+        )
+    );
+    assert_eq!(finding(&i, "ca").kind, Kind::Ignored);
+    assert!(i.report.lossy().next().is_none(), "{:?}", i.report.findings);
+    // A key without its certificate: reported, nothing written.
+    let i = run(&text.replace("  certificate /etc/keepalived/client.pem\n", ""));
+    assert_eq!(finding(&i, "SSL").kind, Kind::Dropped);
+    let c = load(&i);
+    let crate::config::Monitor::Http(h) = &c.services[0].watch.monitor else {
+        panic!("https")
+    };
+    assert!(h.tls.as_ref().is_some_and(|t| t.client_cert.is_none()));
+}
