@@ -468,3 +468,67 @@ fn keepalived_samples_import_or_are_refused_cleanly() {
     }
     eprintln!("{imported} samples imported");
 }
+
+/// `lbctl import ipvsadm`: from a file and from stdin, into a directory that `lbctl check`
+/// accepts; a lossy rule stops it unless --allow-partial; a broken line writes nothing.
+#[test]
+fn ipvsadm_rules_import_from_a_file_or_stdin() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ipvsadm/rules.save");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lbd");
+    let o = lbctl(&[
+        "import",
+        "ipvsadm",
+        s(&rules),
+        "--name",
+        "dir1",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert_eq!(lbctl(&["check", "-c", s(&out)]).status.code(), Some(0));
+    assert!(out.join("services/fwmark-7.yaml").is_file());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["import", "ipvsadm", "-", "--name", "dir1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("lbctl");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"-A -t 192.0.2.10:80 -s rr --pe sip\n-a -t 192.0.2.10:80 -r 198.51.100.11:80 -g -w 1\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--pe is lossy: {}",
+        text(&o.stdout)
+    );
+
+    let bad = tmp.path().join("bad");
+    std::fs::write(
+        &bad,
+        "-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.11:80 -r 198.51.100.11:80\n",
+    )
+    .unwrap();
+    let out2 = tmp.path().join("lbd2");
+    let o = lbctl(&["import", "ipvsadm", s(&bad), "--out", s(&out2)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("bad:2: real server of a service not added before (-A)"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out2.exists());
+}

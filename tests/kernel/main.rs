@@ -17,6 +17,7 @@ mod echo;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
 mod http;
+mod import;
 mod ipvs;
 mod ipvs_traffic;
 mod ipvsadm;
@@ -45,6 +46,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(daemon::tests());
     trials.extend(director::tests());
     trials.extend(on_failure::tests());
+    trials.extend(import::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());

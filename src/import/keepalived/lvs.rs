@@ -89,6 +89,7 @@ pub fn translate(statements: &[Node], report: &mut Report) -> Vec<OutFile> {
             format!("{label} → services/{name}.yaml, hostgroups/{group}.yaml"),
         );
         services.push(OutFile {
+            tool: "keepalived",
             path: format!("services/{name}.yaml"),
             origin: vec![origin],
             body: service,
@@ -129,6 +130,7 @@ fn hostgroup(g: Group) -> OutFile {
     );
     body.set("nodes", Y::Seq(nodes));
     OutFile {
+        tool: "keepalived",
         path: format!("hostgroups/{}.yaml", g.name),
         origin: g.origin,
         body,
