@@ -10,6 +10,8 @@ mod tls;
 mod udp;
 
 pub use agent::parse_load;
+pub use dns::PreparedDns;
+pub use http::PreparedHttp;
 pub use ping::Pingers;
 
 use super::outcome::{CheckError, Outcome};
