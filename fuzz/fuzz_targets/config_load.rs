@@ -1,8 +1,9 @@
 //! Fuzz target for the configuration loader: any set of files (`director.yaml`, hostgroups,
-//! services, in memory through `lbd::config::load_files`, the loader `lbd check` and a reload
-//! use) loads or is rejected without panicking, and every error names a file of the
+//! services) given to `lbd::config::load_files` (the loader of lbd and `lbctl check`, on files
+//! held in memory) loads or is rejected without panicking, and every error names a file of the
 //! configuration directory with a line, except the findings about a whole file (it cannot be
-//! read, is empty, is badly named, or a hostgroup named after its file is defined twice).
+//! read, is empty, is badly named, or a hostgroup or service named after its file, not by a
+//! `name:` key, is defined twice: `a.yaml` and `a.yml`).
 //!
 //!   fuzz/run [SECONDS]      (CI: every target for 20 s, stable Rust, `cargo fuzz run -s none`)
 //!

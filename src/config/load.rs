@@ -87,9 +87,10 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
 
 /// Loads and validates a configuration held in memory, as if its files were in `dir`: each
 /// file is a path relative to `dir` (`director.yaml`, `services/http.yaml`) and its bytes.
-/// Nothing is read from the disk (a monitor or alert script counts as present when it is one
-/// of `files`, with a path relative to `dir`); diagnostics name `dir/PATH`. A path that leaves
-/// `dir` (absolute, or with `..`) is refused with an error naming it.
+/// Nothing is read from the disk: a monitor or alert script counts as present when it is one
+/// of `files` (so one under an absolute `monitor_dir` or `alert_dir` never is); diagnostics
+/// name `dir/PATH`. A path that leaves `dir` (absolute, or with `..`) is refused with an error
+/// naming it.
 pub fn load_files<P: AsRef<Path>, B: AsRef<[u8]>>(
     dir: &Path,
     files: impl IntoIterator<Item = (P, B)>,
@@ -373,6 +374,31 @@ mod tests {
             messages(load_files(dir, [("director.yaml", "\n")])),
             ["/etc/lbd/director.yaml: file is empty (a director file holds a mapping of the director's keys)"]
         );
+    }
+
+    #[test]
+    fn a_script_in_memory_is_found_like_one_on_disk() {
+        let config = [
+            ("director.yaml", "name: dir1\nmonitor_dir: mon.d\n"),
+            (
+                "hostgroups/web.yaml",
+                "nodes:\n  - name: rs1\n    address: 198.51.100.11\n",
+            ),
+            (
+                "services/web.yaml",
+                "virtual: {protocol: tcp, address: 192.0.2.10, port: 80}\n\
+                 hostgroup: web\nwatch:\n  monitor: {external: check.sh}\n",
+            ),
+        ];
+        let missing = "monitor script /etc/lbd/mon.d/check.sh not found";
+        let warnings = |files: &[(&str, &str)]| -> Vec<String> {
+            let loaded = load_files(Path::new("/etc/lbd"), files.iter().copied()).unwrap();
+            loaded.warnings.into_iter().map(|d| d.message).collect()
+        };
+        assert!(warnings(&config).iter().any(|w| w == missing));
+        let mut with_script = config.to_vec();
+        with_script.push(("mon.d/check.sh", "#!/bin/sh\n"));
+        assert!(!warnings(&with_script).iter().any(|w| w == missing));
     }
 
     #[test]
