@@ -2,7 +2,8 @@
 //! `base/` configuration with one mistake; loading it must give exactly the diagnostics in its
 //! `expected` (one error) or `expected-warnings` (loads, with these warnings) file, compared as
 //! `FILE:LINE:COLUMN: message (hint)` with paths relative to the configuration directory.
-//! See `tests/config_corpus/README.md`.
+//! Every case also loads from memory (`config::load_files`, what `fuzz/run`'s `config_load`
+//! target drives) with the same result as from the disk. See `tests/config_corpus/README.md`.
 
 use lbd::config::{self, Diagnostic};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -33,6 +34,23 @@ fn overlay(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Every file under `dir` (paths relative to `root`), or `None` when it holds an empty
+/// directory, which files in memory cannot stand for.
+fn files_under(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Option<()> {
+    let mut any = false;
+    for entry in fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        any = true;
+        if path.is_dir() {
+            files_under(root, &path, out)?;
+        } else {
+            let bytes = fs::read(&path).ok()?;
+            out.push((path.strip_prefix(root).ok()?.to_path_buf(), bytes));
+        }
+    }
+    any.then_some(())
+}
+
 fn relative(d: &Diagnostic, root: &Path) -> String {
     let mut d = d.clone();
     d.file = d.file.strip_prefix(root).unwrap_or(&d.file).to_path_buf();
@@ -50,7 +68,17 @@ fn run_case(case: &Path) -> Result<(), Failed> {
     } else {
         (case.join("expected-warnings"), true)
     };
-    let (ok, found) = match config::load(&root) {
+    let loaded = config::load(&root);
+    let mut files = Vec::new();
+    if files_under(&root, &root, &mut files).is_some() {
+        let in_memory = config::load_files(&root, files);
+        if in_memory != loaded {
+            return Err(
+                format!("from memory:\n{in_memory:#?}\nfrom the disk:\n{loaded:#?}").into(),
+            );
+        }
+    }
+    let (ok, found) = match loaded {
         Ok(l) => (true, l.warnings),
         Err(e) => (false, e.errors),
     };

@@ -1,7 +1,7 @@
 //! Fuzz target for the IPVS reply parser: any datagram goes through netlink framing,
 //! attribute parsing and conversion to domain types without panicking.
 //!
-//!   fuzz/run [SECONDS]      (CI: every target for 60 s, stable Rust, `cargo fuzz run -s none`)
+//!   fuzz/run [SECONDS]      (CI: every target for 20 s, stable Rust, `cargo fuzz run -s none`)
 //!
 //! Seeds: every datagram of the kernel capture `src/ipvs/fixtures/kernel-6.1.txt`, written by
 //! `fuzz/run` into `fuzz/corpus/ipvs_reply/` (one file per `<`/`>` line). The proptests in

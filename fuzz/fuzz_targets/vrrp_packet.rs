@@ -1,7 +1,7 @@
 //! Fuzz target for the VRRP receive path: any IPv4 packet goes through the IP header parser
 //! and the advert parser, and any payload through the IPv6 advert parser, without panicking.
 //!
-//!   fuzz/run [SECONDS]      (CI: every target for 60 s, stable Rust, `cargo fuzz run -s none`)
+//!   fuzz/run [SECONDS]      (CI: every target for 20 s, stable Rust, `cargo fuzz run -s none`)
 //!
 //! Seeds: the keepalived adverts of `src/vrrp/packet_tests.rs` (`KA_*`), written by `fuzz/run`
 //! into `fuzz/corpus/vrrp_packet/`. The proptests in `vrrp::packet_tests` (arbitrary bytes never

@@ -1,7 +1,7 @@
 //! Configuration: YAML files (`director.yaml`, `hostgroups/*.yaml`, `services/*.yaml`) turned
 //! into validated domain types, every error with file, line and column.
 //!
-//! [`load`] reads a whole directory and returns either a [`Config`] that passed every rule
+//! [`load`] reads a whole directory ([`load_files`] the same files held in memory) and returns either a [`Config`] that passed every rule
 //! (with the warnings found) or [`ConfigErrors`] listing every error at once; nothing
 //! half-parsed is ever returned. The format is documented in `config/` (the lab's own
 //! configuration, commented) and README.md.
@@ -33,7 +33,7 @@ pub use hostgroup::{
     Hostgroup, Node, PingWatch, DEFAULT_PING_FALL, DEFAULT_PING_INTERVAL, DEFAULT_PING_RISE,
     DEFAULT_PING_TIMEOUT,
 };
-pub use load::{decode_director, load};
+pub use load::{decode_director, load, load_files};
 pub use service::{
     Family, Forwarding, OnFailure, Persistence, Protocol, QuorumBy, Scheduler, SchedulerFlags,
     Service, SorryMode, SorryServer, Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,

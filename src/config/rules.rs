@@ -22,6 +22,8 @@ pub(crate) struct Inputs<'a> {
     pub broken_hostgroups: &'a HashSet<String>,
     /// Every service file: the service if it decoded, and what could be read of it.
     pub services: &'a [(Option<Service>, ServiceSpots, PathBuf)],
+    /// Whether a monitor or alert script is there (the disk, or the files in memory).
+    pub is_file: &'a dyn Fn(&Path) -> bool,
 }
 
 pub(crate) fn check(inputs: &Inputs, report: &mut Report) {
@@ -241,7 +243,7 @@ fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
             scripts.push(("alert", director.alert_dir.join(&alert.script)));
         }
         for (what, path) in scripts {
-            if !path.is_file() && seen.insert(path.clone()) {
+            if !(inputs.is_file)(&path) && seen.insert(path.clone()) {
                 report.push(
                     Severity::Warning,
                     file,

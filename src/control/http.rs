@@ -24,6 +24,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
@@ -94,24 +95,8 @@ pub async fn serve(
             }
         };
         let state = state.clone();
-        let ticket = Arc::new(ticket);
         tokio::spawn(async move {
-            let served = ticket.clone();
-            let service = hyper::service::service_fn(move |req| {
-                served.served();
-                let state = state.clone();
-                async move {
-                    let (method, path) = (req.method().clone(), req.uri().path().to_string());
-                    let reply = route(req, &state.0, &state.1).await;
-                    info!(%peer, %method, %path, status = reply.status().as_u16(), "http request");
-                    Ok::<_, std::convert::Infallible>(reply)
-                }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .keep_alive(false)
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(tcp), service);
+            let conn = serve_connection(tcp, peer, &state.0, &state.1, || ticket.served());
             tokio::select! {
                 r = tokio::time::timeout(CONNECTION_TIMEOUT, conn) => match r {
                     Ok(Ok(())) => {}
@@ -126,6 +111,36 @@ pub async fn serve(
             drop(permit);
         });
     }
+}
+
+/// Serves the one request of a connection on `io` (a TCP stream, or a test's in-memory pipe)
+/// and returns when hyper is done with it; `on_request` runs when the request head has come
+/// in. The caller bounds the whole exchange in time ([`CONNECTION_TIMEOUT`]).
+pub async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    handle: &Handle,
+    metrics: &Metrics,
+    on_request: impl Fn(),
+) -> Result<(), hyper::Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let service = hyper::service::service_fn(|req| {
+        on_request();
+        async move {
+            let (method, path) = (req.method().clone(), req.uri().path().to_string());
+            let reply = route(req, handle, metrics).await;
+            info!(%peer, %method, %path, status = reply.status().as_u16(), "http request");
+            Ok::<_, std::convert::Infallible>(reply)
+        }
+    });
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .keep_alive(false)
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service)
+        .await
 }
 
 type Reply = hyper::Response<Full<Bytes>>;

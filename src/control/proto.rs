@@ -94,6 +94,16 @@ impl Request {
     }
 }
 
+/// Parses one request line (without its newline); the error is the `BadRequest` message.
+/// Never panics, whatever the bytes.
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "request is not UTF-8".to_string())?;
+    if text.trim().is_empty() {
+        return Err("empty request".into());
+    }
+    serde_json::from_str(text).map_err(|e| format!("invalid request: {e}"))
+}
+
 /// What the daemon answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -445,6 +455,22 @@ mod tests {
             let v: serde_json::Value = serde_json::to_value(&r).unwrap();
             assert_eq!(v["cmd"], r.name());
         }
+    }
+
+    #[test]
+    fn bad_lines_are_explained() {
+        assert_eq!(parse_request(b"  ").unwrap_err(), "empty request");
+        assert_eq!(
+            parse_request(&[0xff, 0xfe]).unwrap_err(),
+            "request is not UTF-8"
+        );
+        assert!(parse_request(b"{\"cmd\":\"nuke\"}")
+            .unwrap_err()
+            .starts_with("invalid request: unknown variant `nuke`"));
+        assert_eq!(
+            parse_request(b"{\"cmd\":\"status\"}").unwrap(),
+            Request::Status
+        );
     }
 
     #[test]

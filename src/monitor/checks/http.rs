@@ -203,7 +203,7 @@ impl PreparedHttp {
             IpAddr::V4(a) => format!("{a}:{port}"),
         });
         match &self.tls {
-            None => Ok((None, self.request(TokioIo::new(tcp), &host, url).await?)),
+            None => Ok((None, self.exchange_url(tcp, &host, url).await?)),
             Some(config) => {
                 let name = match (&self.spec.sni, &self.spec.host) {
                     (Some(sni), _) => sni.clone(),
@@ -229,15 +229,37 @@ impl PreparedHttp {
                     });
                 Ok((
                     warning,
-                    self.request(TokioIo::new(stream), &host, url).await?,
+                    self.exchange_url(stream, &host, url).await?,
                 ))
             }
         }
     }
 
-    async fn request<IO>(
+    /// The first URL's request and answer on a connected stream (TCP, TLS, or a test's
+    /// in-memory pipe): the body of an answer whose status the check accepts, else why not.
+    pub async fn exchange<IO>(&self, io: IO, host: &str) -> Result<Vec<u8>, CheckError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        match self.urls.first() {
+            Some(url) => self.exchange_url(io, host, url).await,
+            None => Err(CheckError::Spec("no url".into())),
+        }
+    }
+
+    /// Whether the body of the first URL's accepted answer passes its body checks.
+    pub fn judge_body(&self, body: &[u8]) -> Result<(), CheckError> {
+        match self.urls.first() {
+            Some(url) => url.verify(body),
+            None => Ok(()),
+        }
+    }
+
+    /// One URL's request and answer on a connected stream. This is where the node's bytes
+    /// are parsed (by hyper, the body limited to 1 MiB); never panics.
+    async fn exchange_url<IO>(
         &self,
-        io: TokioIo<IO>,
+        io: IO,
         host: &str,
         url: &PreparedUrl,
     ) -> Result<Vec<u8>, CheckError>
@@ -245,7 +267,7 @@ impl PreparedHttp {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let http_err = |e: hyper::Error| CheckError::Http(e.to_string());
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
             .map_err(http_err)?;
         let request = hyper::Request::builder()
@@ -298,7 +320,71 @@ fn strip_port(host: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{md5_hex, strip_port};
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // Answers as `tests/monitor_netns.rs`'s server and common servers give them; `fuzz/run`
+    // seeds the `http_check_reply` target with them.
+    const HTTP_OK: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nrs1\n";
+    const HTTP_NOT_FOUND: &[u8] =
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 13\r\nConnection: close\r\n\r\nno such page\n";
+    const HTTP_CHUNKED: &[u8] =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nrs\r\n2\r\n1\n\r\n0\r\n\r\n";
+    const HTTP_10_UNTIL_CLOSE: &[u8] = b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nrs1\n";
+
+    /// The check's exchange against a node that reads the request, then answers `reply` and
+    /// hangs up.
+    async fn exchange(spec: &HttpCheck, reply: &'static [u8]) -> Result<Vec<u8>, CheckError> {
+        let prepared = PreparedHttp::new(spec, false).unwrap();
+        let (client, mut node) = tokio::io::duplex(64 * 1024);
+        let answer = async move {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match node.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            assert!(request.starts_with(b"GET / HTTP/1.1\r\n"), "{request:?}");
+            node.write_all(reply).await.unwrap();
+            node.shutdown().await.unwrap();
+        };
+        let (outcome, ()) = tokio::join!(prepared.exchange(client, "192.0.2.1:80"), answer);
+        outcome
+    }
+
+    #[tokio::test]
+    async fn answers_parse_into_a_body_or_an_error() {
+        let spec = HttpCheck::default();
+        for reply in [HTTP_OK, HTTP_CHUNKED, HTTP_10_UNTIL_CLOSE] {
+            assert_eq!(exchange(&spec, reply).await, Ok(b"rs1\n".to_vec()));
+        }
+        assert_eq!(
+            exchange(&spec, HTTP_NOT_FOUND).await,
+            Err(CheckError::Status {
+                got: 404,
+                want: "200-399".into()
+            })
+        );
+        let accepts_404 = HttpCheck {
+            status: crate::monitor::status::StatusRanges(vec![(404, 404)]),
+            body: Some("^rs1".into()),
+            ..HttpCheck::default()
+        };
+        let prepared = PreparedHttp::new(&accepts_404, false).unwrap();
+        let body = exchange(&accepts_404, HTTP_NOT_FOUND).await.unwrap();
+        assert_eq!(
+            prepared.judge_body(&body),
+            Err(CheckError::Body("^rs1".into()))
+        );
+        assert_eq!(prepared.judge_body(b"rs1\n"), Ok(()));
+        for broken in [&b"HTTP/1.1 2OO OK\r\n\r\n"[..], b"SSH-2.0-OpenSSH\r\n", b""] {
+            let outcome = exchange(&spec, broken).await;
+            assert!(matches!(outcome, Err(CheckError::Http(_))), "{outcome:?}");
+        }
+    }
 
     #[test]
     fn digests_are_genhash_hex() {

@@ -11,6 +11,8 @@ mod tls;
 mod udp;
 
 pub use agent::parse_load;
+pub use dns::PreparedDns;
+pub use http::PreparedHttp;
 pub use ping::Pingers;
 pub use smtp::reply as smtp_reply;
 
