@@ -69,9 +69,10 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
     // The summary: files read (includes followed), what went where, what did not.
     assert!(stdout.contains("read 4 files:"), "{stdout}");
     assert!(stdout.contains("two-node/conf.d/20-app.conf:2:1: virtual_server 192.0.2.10 5000 → services/tcp-192.0.2.10-5000.yaml"), "{stdout}");
+    // rs .23 has a MISC_CHECK, the others a TCP_CHECK: one watch per service.
     assert!(
         stdout.contains(
-            "two-node/conf.d/20-app.conf:31:9: not translated: lbd runs no script per real server"
+            "two-node/conf.d/20-app.conf:31:9: approximated: lbd checks every real server of a service the same way"
         ),
         "{stdout}"
     );
@@ -238,7 +239,7 @@ fn lossy_keywords_stop_the_import_unless_allow_partial() {
     assert!(!err.contains("(inhibit_on_failure)"), "{err}");
     assert!(!err.contains("(sorry_server)"), "{err}");
     assert!(
-        err.contains("20-app.conf:31:9: not translated: lbd runs no script per real server"),
+        err.contains("20-app.conf:31:9: approximated: lbd checks every real server of a service the same way"),
         "{err}"
     );
     assert!(err.ends_with("keywords cannot be carried over faithfully; nothing written (--allow-partial writes the rest)\n"), "{err}");

@@ -13,7 +13,7 @@ use lbd::monitor::checks::Pingers;
 use lbd::monitor::external;
 use lbd::monitor::spec::*;
 use lbd::monitor::status::StatusRanges;
-use lbd::monitor::{CheckError, Outcome, Prepared};
+use lbd::monitor::{CheckError, Outcome, Pass, Prepared};
 use lbd::node::{AlertKind, NodeState};
 use std::future::Future;
 use std::net::IpAddr;
@@ -1202,5 +1202,104 @@ fn a_host_unreachable_error_is_not_an_echo_reply() {
             Err(CheckError::Unreachable(_)) | Err(CheckError::NoEchoReply)
         ),
         "an absent host must not pass a ping: {outcome:?}"
+    );
+}
+
+#[test]
+fn misc_checks_run_per_real_server_and_a_dynamic_exit_sets_the_weight() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("check");
+    let log = dir.path().join("log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$* $LBD_NODE_ADDRESS $LBD_PORT\" >> {}\nexit $(cat {}/code)\n",
+            log.display(),
+            dir.path().display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let hang = dir.path().join("hang");
+    std::fs::write(&hang, "#!/bin/sh\nsleep 31.7\n").expect("hang");
+    std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let misc = |path: &Path, dynamic: bool| {
+        CheckSpec::Misc(MiscCheck {
+            path: path.to_path_buf(),
+            args: vec![
+                "-H".into(),
+                "{address}".into(),
+                "-p".into(),
+                "{port}".into(),
+            ],
+            port: 8080,
+            dynamic,
+            user: None,
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pingers = Pingers::default();
+    let run = |spec: &CheckSpec, code: &str| {
+        std::fs::write(dir.path().join("code"), code).expect("code");
+        let prepared = Prepared::new(spec).expect("valid");
+        runtime.block_on(prepared.run(
+            &pingers,
+            "198.51.100.11".parse().unwrap(),
+            Duration::from_millis(1500),
+        ))
+    };
+    assert_eq!(run(&misc(&script, false), "0"), Ok(Pass::default()));
+    assert_eq!(
+        run(&misc(&script, false), "12"),
+        Err(CheckError::Monitor("exit 12".into()))
+    );
+    assert_eq!(
+        run(&misc(&script, true), "12")
+            .expect("dynamic pass")
+            .weight,
+        Some(10)
+    );
+    assert_eq!(
+        run(&misc(&script, true), "1"),
+        Err(CheckError::Monitor("exit 1".into()))
+    );
+    let lines = std::fs::read_to_string(&log).expect("ran");
+    assert_eq!(lines.lines().count(), 4);
+    assert!(
+        lines
+            .lines()
+            .all(|l| l == "-H 198.51.100.11 -p 8080 198.51.100.11 8080"),
+        "{lines}"
+    );
+    // A hung one times out and its process group goes with it.
+    let t0 = Instant::now();
+    assert_eq!(
+        run(&misc(&hang, false), "0"),
+        Err(CheckError::Timeout(1500))
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let sleeper_left = || {
+        std::fs::read_dir("/proc")
+            .expect("proc")
+            .flatten()
+            .any(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x0031.7\x00")
+            })
+    };
+    let t1 = Instant::now();
+    while sleeper_left() && t1.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !sleeper_left(),
+        "the hung check's sleep survived its timeout"
+    );
+    assert!(
+        matches!(run(&misc(Path::new("/nonexistent/lbd-misc"), false), "0"), Err(CheckError::Monitor(m)) if m.starts_with("cannot run")),
     );
 }

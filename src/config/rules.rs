@@ -227,6 +227,9 @@ fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
         if let Monitor::External(ext) = &svc.watch.monitor {
             scripts.push(("monitor", director.monitor_dir.join(&ext.script)));
         }
+        if let Monitor::Misc(m) = &svc.watch.monitor {
+            scripts.push(("misc", m.path.clone()));
+        }
         if let Monitor::Http(h) = &svc.watch.monitor {
             if let Some(t) = &h.tls {
                 for f in [&t.ca_file, &t.client_cert, &t.client_key]

@@ -6,7 +6,9 @@ use super::alert::decode_alert;
 pub use super::alert::{Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::Sink;
 use super::fields::Fields;
-use super::scalars::{duration, int_in, list, nonempty, port, script_name, string, user, word};
+use super::scalars::{
+    abs_path, boolean, duration, int_in, list, nonempty, port, script_name, string, user, word,
+};
 use super::watch_http::decode_http;
 pub use super::watch_http::{HttpCheck, StatusRange, TlsCheck};
 use super::yaml::{Item, Value};
@@ -66,6 +68,8 @@ pub enum Monitor {
     Udp(UdpCheck),
     /// A feedback agent reporting load/weight (HAProxy agent-check style).
     Agent(AgentCheck),
+    /// keepalived's MISC_CHECK: a program run per real server.
+    Misc(MiscMonitor),
     /// A Mon-style script from the monitor directory, called with the node addresses.
     External(ExternalMonitor),
 }
@@ -82,6 +86,7 @@ impl Monitor {
             Monitor::Dns(_) => "dns",
             Monitor::Udp(_) => "udp",
             Monitor::Agent(_) => "agent",
+            Monitor::Misc(_) => "misc",
             Monitor::External(_) => "external",
         }
     }
@@ -166,6 +171,20 @@ pub enum AgentVia {
     Http,
 }
 
+/// `{type: misc, path, args, port, dynamic, user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MiscMonitor {
+    /// The program, an absolute path.
+    pub path: std::path::PathBuf,
+    /// Its arguments; `{address}` and `{port}` become the real server's.
+    pub args: Vec<String>,
+    /// What `{port}` is. Default the real server's port.
+    pub port: Option<u16>,
+    /// keepalived's `misc_dynamic`: exit 2-255 passes with the weight exit − 2.
+    pub dynamic: bool,
+    pub user: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ExternalMonitor {
     pub script: String,
@@ -184,6 +203,7 @@ const TYPES: &[(&str, &str)] = &[
     ("dns", "dns"),
     ("udp", "udp"),
     ("agent", "agent"),
+    ("misc", "misc"),
 ];
 
 /// Which parameters belong to which monitor type, for hints on misplaced keys.
@@ -227,6 +247,7 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("dns", &["port", "name", "qtype", "expect", "rcode"]),
     ("udp", &["port", "send", "expect"]),
     ("agent", &["port", "protocol", "path"]),
+    ("misc", &["path", "args", "port", "dynamic", "user"]),
     ("external", &["args", "user"]),
 ];
 
@@ -467,6 +488,20 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
                 port: port?,
                 send: send?,
                 expect: expect?,
+            }))
+        }
+        "misc" => {
+            let path = f.req("path", sink, abs_path);
+            let args = f.or("args", sink, Vec::new(), list(string));
+            let port = f.opt("port", sink, port);
+            let dynamic = f.or("dynamic", sink, false, boolean);
+            let user = f.opt("user", sink, user);
+            Some(Monitor::Misc(MiscMonitor {
+                path: path?,
+                args: args?,
+                port: port?,
+                dynamic: dynamic?,
+                user: user?,
             }))
         }
         "agent" => {

@@ -71,13 +71,19 @@ impl Director {
         let WatchId::Service(service) = &r.watch else {
             return false;
         };
-        let (pass, load, summary) = match &r.outcome {
-            Ok(p) => (true, p.load, p.warning.clone().unwrap_or_default()),
-            Err(e) => (false, None, e.to_string()),
+        let (pass, feedback, summary) = match &r.outcome {
+            Ok(p) => (
+                true,
+                (p.load, p.weight),
+                p.warning.clone().unwrap_or_default(),
+            ),
+            Err(e) => (false, (None, None), e.to_string()),
         };
         let last = self.last_check(&r, summary.clone());
         let pair: Pair = (service.clone(), r.node.clone());
-        let rep = self.health.check(self.now.mono, &pair, pass, load, last);
+        let rep = self
+            .health
+            .check(self.now.mono, &pair, pass, feedback, last);
         if let Some((old, new)) = rep.node {
             let reason = if pass {
                 format!("{service} check passes on {}", r.node)

@@ -1021,3 +1021,56 @@ fn monitors_and_alerts_with_user_run_as_that_user() {
     assert!(users[0].0.ends_with("mail.alert") && users[0].1 == Some("nobody"));
     assert!(users[1].0.ends_with("page.alert") && users[1].1.is_none());
 }
+
+#[test]
+fn a_dynamic_misc_check_sets_the_weight_and_a_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 2, "", "");
+    std::fs::write(
+        dir.path().join("services/web.yaml"),
+        "virtual: {address: 192.0.2.10, port: 80}\nhostgroup: web_nodes\nwatch:\n  \
+         monitor: {type: misc, path: /usr/local/bin/check-web, args: ['{address}'], dynamic: true}\n",
+    )
+    .unwrap();
+    let mut s = sim(dir.path(), kernel_of(dir.path()));
+    let report = |node: &str, weight| crate::monitor::CheckReport {
+        watch: crate::monitor::WatchId::Service("web".into()),
+        node: node.into(),
+        outcome: Ok(crate::monitor::Pass {
+            weight,
+            ..Default::default()
+        }),
+        started: 0,
+        duration_ms: 1,
+    };
+    s.feed(Input::Checks {
+        reports: vec![report("n1", Some(10)), report("n2", None)],
+    });
+    let ops = s.ops();
+    assert!(
+        matches!(ops.as_slice(), [Op::EditDest { dest, .. }] if dest.weight == 10 && dest.addr.to_string() == "198.51.100.11"),
+        "{ops:?}"
+    );
+    // Exit 2: weight 0, still in the table (quiesced).
+    s.feed(Input::Checks {
+        reports: vec![report("n1", Some(0))],
+    });
+    let ops = s.ops();
+    assert!(
+        matches!(ops.as_slice(), [Op::EditDest { dest, .. }] if dest.weight == 0),
+        "{ops:?}"
+    );
+    s.feed(Input::Checks {
+        reports: vec![report("n1", Some(7))],
+    });
+    s.ops();
+    s.stop();
+    // The state file keeps the reported weight: a restart sends nothing.
+    let mut s = s.restart();
+    assert_eq!(s.batches, 0);
+    assert!(s.ops().is_empty());
+    assert_eq!(
+        s.d.plan().members[&("web".to_string(), "n1".to_string())].weight,
+        Some(7)
+    );
+}

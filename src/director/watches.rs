@@ -93,6 +93,13 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
             },
             path: a.path.clone(),
         }),
+        Monitor::Misc(x) => CheckSpec::Misc(m::MiscCheck {
+            path: x.path.clone(),
+            args: x.args.clone(),
+            port: check_port(svc, x.port),
+            dynamic: x.dynamic,
+            user: x.user.clone(),
+        }),
         Monitor::External(e) => CheckSpec::External(m::ExternalCheck {
             monitor: e.script.clone(),
             args: e.args.clone(),

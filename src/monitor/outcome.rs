@@ -10,6 +10,9 @@ pub struct Pass {
     pub load: Option<u8>,
     /// Something to look at although the check passed (certificate expiry).
     pub warning: Option<String>,
+    /// The weight a `misc` check with `dynamic` reported (keepalived's exit code − 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// Why a check failed.

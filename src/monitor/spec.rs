@@ -109,7 +109,24 @@ pub enum CheckSpec {
     Dns(DnsCheck),
     Udp(UdpCheck),
     Agent(AgentCheck),
+    Misc(MiscCheck),
     External(ExternalCheck),
+}
+
+/// keepalived's MISC_CHECK: `path args...` run per real server (`{address}`, `{port}` in the
+/// arguments replaced); exit 0 passes; with `dynamic`, 2-255 pass with the weight exit − 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiscCheck {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub port: u16,
+    #[serde(default)]
+    pub dynamic: bool,
+    /// Run as this user (and its primary group) instead of root.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// ICMP echo (v4 or v6 by the node's address).

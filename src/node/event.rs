@@ -20,6 +20,9 @@ pub enum Input {
         /// The load 0-100 an agent check reported (turns into the weight).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         load: Option<u8>,
+        /// The weight a `misc` check with `dynamic` reported (replaces the node's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weight: Option<u32>,
         /// Mon's summary line for a failure.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         summary: String,

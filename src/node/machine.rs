@@ -88,6 +88,8 @@ struct ServiceSlot {
     cfg: ServiceConfig,
     debounce: Debounce,
     load: Option<u8>,
+    /// The weight the last passing check reported (a dynamic `misc` check).
+    dynamic: Option<u32>,
     /// The summary of the last failed check (for the alert sent after the verification ping).
     summary: String,
     /// A failure is being confirmed at the watch's `retry_interval` (`cfg.retry`).
@@ -140,6 +142,7 @@ impl NodeMachine {
                     cfg: s.clone(),
                     debounce: Debounce::new(s.rise, s.fall),
                     load: None,
+                    dynamic: None,
                     retrying: false,
                     summary: String::new(),
                 })
@@ -187,11 +190,19 @@ impl NodeMachine {
         self.slot(service).and_then(|i| self.services[i].load)
     }
 
-    /// The weight `service`'s real server should have when it is in the table: the configured
-    /// weight scaled by the agent's load.
+    /// The weight the last passing check of `service` reported (a dynamic `misc` check).
+    pub fn dynamic_weight(&self, service: &str) -> Option<u32> {
+        self.slot(service).and_then(|i| self.services[i].dynamic)
+    }
+
+    /// The weight `service`'s real server should have when it is in the table: the weight a
+    /// dynamic check reported, else the configured weight scaled by the agent's load.
     pub fn weight(&self, service: &str) -> Option<u32> {
-        self.slot(service)
-            .map(|i| weight_from_load(self.services[i].cfg.weight, self.services[i].load))
+        self.slot(service).map(|i| {
+            let s = &self.services[i];
+            s.dynamic
+                .unwrap_or_else(|| weight_from_load(s.cfg.weight, s.load))
+        })
     }
 
     /// Feeds one event; returns what to do.
@@ -203,10 +214,11 @@ impl NodeMachine {
                 service,
                 pass,
                 load,
+                weight,
                 summary,
             } => {
                 if let Some(i) = self.slot(service) {
-                    self.on_check(now, i, *pass, *load, summary, &mut out);
+                    self.on_check(now, i, *pass, (*load, *weight), summary, &mut out);
                 } else {
                     tracing::debug!(node = %self.name, service, "check result for a service the node does not serve");
                 }
@@ -336,6 +348,7 @@ impl NodeMachine {
             let s = &mut self.services[i];
             s.debounce.reset();
             s.load = None;
+            s.dynamic = None;
             if std::mem::take(&mut s.retrying) {
                 let watch = s.cfg.name.clone();
                 out.push(self.schedule(CheckTarget::Service(watch), Cadence::Normal));
@@ -348,7 +361,7 @@ impl NodeMachine {
         now: Millis,
         i: usize,
         pass: bool,
-        load: Option<u8>,
+        (load, weight): (Option<u8>, Option<u32>),
         summary: &str,
         out: &mut Vec<Action>,
     ) {
@@ -358,6 +371,7 @@ impl NodeMachine {
         }
         if pass {
             self.services[i].load = load;
+            self.services[i].dynamic = weight;
         } else {
             self.services[i].summary = summary.to_string();
         }

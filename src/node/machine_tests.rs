@@ -18,6 +18,7 @@ fn check(service: &str, pass: bool) -> Input {
         service: service.into(),
         pass,
         load: None,
+        weight: None,
         summary: if pass {
             String::new()
         } else {
@@ -553,6 +554,7 @@ fn agent_load_sets_the_weight() {
         service: "http".into(),
         pass: true,
         load: Some(l),
+        weight: None,
         summary: String::new(),
     };
     assert_eq!(m.handle(2, &load(50)), vec![]);

@@ -124,6 +124,64 @@ impl Check {
     }
 }
 
+/// A misc_path command line split into words (keepalived splits on blanks, with double
+/// quotes grouping), the real server's address and port written `{address}` and `{port}` so
+/// that one command serves every real server of the service.
+fn misc_words(line: &str, addr: std::net::IpAddr, port: Option<u16>) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for ch in line.chars() {
+        match ch {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    let (addr, port) = (addr.to_string(), port.map(|p| p.to_string()));
+    words
+        .into_iter()
+        .map(|w| {
+            let w = replace_bounded(&w, &addr, "{address}");
+            match &port {
+                Some(p) if w == *p => "{port}".to_string(),
+                _ => w,
+            }
+        })
+        .collect()
+}
+
+/// `text` with every `needle` not inside a longer address or number replaced (198.51.100.1
+/// in `198.51.100.11` stays).
+fn replace_bounded(text: &str, needle: &str, with: &str) -> String {
+    let part = |c: char| c.is_ascii_alphanumeric() || c == '.';
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(needle) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + needle.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(part) || after.is_some_and(part) {
+            out.push_str(needle);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One `url` block: path, status codes (keepalived's default 200-299; any status with only a
 /// digest), `regex` (with `regex_no_match`: the body must not match), `digest`.
 fn url(u: &Node, host: &mut Option<String>, report: &mut Report) -> Y {
@@ -195,6 +253,7 @@ fn url(u: &Node, host: &mut Option<String>, report: &mut Report) -> Y {
 pub fn checker(
     n: &Node,
     inherited: &Defaults,
+    rs_addr: std::net::IpAddr,
     rs_port: Option<u16>,
     report: &mut Report,
 ) -> Option<Check> {
@@ -206,8 +265,9 @@ pub fn checker(
     let mut dns_name = ".".to_string();
     let mut sni = false;
     let mut helo = None;
+    let mut misc: Option<(Vec<String>, bool, Option<String>)> = None;
+    let mut misc_timeout: Option<Duration> = None;
     let unsupported = match kind {
-        "MISC_CHECK" => Some("lbd runs no script per real server: its external monitors follow Mon's convention (one run for all nodes of a service)"),
         "UDP_CHECK" => Some("lbd's udp monitor sends text, not keepalived's hex payload"),
         "FILE_CHECK" => Some("lbd does not check files"),
         "BFD_CHECK" => Some("lbd has no BFD"),
@@ -237,6 +297,24 @@ pub fn checker(
             "fast_recovery" => report.ignored(&c.at, k, "lbd asks for every URL at each check"),
             "enable_sni" if kind == "SSL_GET" => sni = true,
             "helo_name" if kind == "SMTP_CHECK" => helo = c.arg(0).map(str::to_string),
+            "misc_path" if kind == "MISC_CHECK" => {
+                let words = c.arg(0).map(|p| misc_words(p, rs_addr, rs_port));
+                let m = misc.get_or_insert((Vec::new(), false, None));
+                m.0 = words.unwrap_or_default();
+            }
+            "misc_timeout" if kind == "MISC_CHECK" => match c.arg(0).and_then(timer) {
+                Some(t) => misc_timeout = Some(t),
+                None => report.dropped(&c.at, k, "not a time in seconds"),
+            },
+            "misc_dynamic" if kind == "MISC_CHECK" => {
+                misc.get_or_insert((Vec::new(), false, None)).1 = true
+            }
+            "user" if kind == "MISC_CHECK" => {
+                if c.args.len() > 1 {
+                    report.approximated(&c.at, k, "lbd runs it with the user's primary group");
+                }
+                misc.get_or_insert((Vec::new(), false, None)).2 = c.arg(0).map(str::to_string);
+            }
             "host" if kind == "SMTP_CHECK" => report.dropped(
                 &c.at,
                 k,
@@ -267,6 +345,29 @@ pub fn checker(
             None => Y::str("tcp"),
         },
         "PING_CHECK" => Y::str("ping"),
+        "MISC_CHECK" => {
+            let (words, dynamic, user) = misc.unwrap_or_default();
+            let Some((path, args)) = words.split_first() else {
+                report.dropped(&n.at, kind, "no misc_path");
+                return None;
+            };
+            if !path.starts_with('/') {
+                report.dropped(&n.at, "misc_path", "lbd needs the program's absolute path");
+                return None;
+            }
+            let mut m = Y::map();
+            m.set("type", Y::str("misc")).set("path", Y::str(path));
+            if !args.is_empty() {
+                m.set("args", Y::Seq(args.iter().map(Y::str).collect()));
+            }
+            if dynamic {
+                m.set("dynamic", Y::Bool(true));
+            }
+            if let Some(u) = user {
+                m.set("user", Y::str(u));
+            }
+            m
+        }
         "SMTP_CHECK" => {
             let mut m = Y::map();
             m.set("type", Y::str("smtp"));
@@ -301,10 +402,19 @@ pub fn checker(
         }
         _ => http(n, kind == "SSL_GET", &urls, &d, port, sni, report),
     };
+    let interval = d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
+    let timeout = match (kind, misc_timeout) {
+        ("MISC_CHECK", Some(t)) => t,
+        ("MISC_CHECK", None) => {
+            report.note(format!("{}: keepalived lets a MISC_CHECK run for the whole delay_loop (no misc_timeout); lbd's timeout is 90 % of it", n.at));
+            interval * 9 / 10
+        }
+        _ => d.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+    };
     Some(Check {
         monitor,
-        interval: d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
-        timeout: d.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        interval,
+        timeout,
         fall: d.retry.unwrap_or(default_retry) + 1,
         retry_interval: Some(d.delay_before_retry.unwrap_or(default_delay)),
         at: n.at.clone(),

@@ -286,19 +286,56 @@ fn quorum_by_weight_with_hysteresis_is_translated() {
 }
 
 #[test]
-fn misc_check_is_reported_and_inhibit_imported() {
-    let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  real_server 198.51.100.11 80 {\n    inhibit_on_failure\n    MISC_CHECK {\n      misc_path \"/bin/check 1\"\n      misc_dynamic\n    }\n  }\n}\n";
-    let i = run(text);
-    assert_eq!(finding(&i, "MISC_CHECK").at.line, 5);
-    assert!(i
-        .report
-        .findings
-        .iter()
-        .all(|f| f.keyword != "inhibit_on_failure"));
-    assert!(finding(&i, "real_server").reason.contains("lbd pings them"));
+fn misc_checks_become_one_misc_monitor_naming_each_real_server() {
+    let rs = |addr: &str| {
+        format!("  real_server {addr} 80 {{\n    inhibit_on_failure\n    MISC_CHECK {{\n      misc_path \"/usr/local/bin/check -H {addr} -p 80 --url http://{addr}:80/ 198.51.100.111\"\n      misc_timeout 3\n      misc_dynamic\n      user nobody\n    }}\n  }}\n")
+    };
+    let text = format!(
+        "virtual_server 192.0.2.10 80 {{\n  protocol TCP\n  delay_loop 10\n{}{}}}\n",
+        rs("198.51.100.11"),
+        rs("198.51.100.12")
+    );
+    let i = run(&text);
+    assert!(i.report.lossy().next().is_none(), "{:?}", i.report.findings);
     let c = load(&i);
+    let w = &c.services[0].watch;
+    let crate::config::Monitor::Misc(m) = &w.monitor else {
+        panic!("misc: {:?}", w.monitor)
+    };
+    assert_eq!(m.path, std::path::Path::new("/usr/local/bin/check"));
+    assert_eq!(
+        m.args,
+        [
+            "-H",
+            "{address}",
+            "-p",
+            "{port}",
+            "--url",
+            "http://{address}:80/",
+            "198.51.100.111"
+        ]
+    );
+    assert!(m.dynamic);
+    assert_eq!(m.user.as_deref(), Some("nobody"));
+    assert_eq!(w.timeout, std::time::Duration::from_secs(3));
     let node = &c.hostgroup_of(&c.services[0]).unwrap().nodes[0];
     assert_eq!(node.on_failure, Some(crate::config::OnFailure::Inhibit));
+    // Without misc_timeout keepalived allows the whole delay_loop: 90 % of it, noted.
+    let i = run(&text.replace("      misc_timeout 3\n", ""));
+    assert_eq!(
+        load(&i).services[0].watch.timeout,
+        std::time::Duration::from_secs(9)
+    );
+    assert!(i.report.notes.iter().any(|n| n.contains("90 %")));
+    // A command that differs beyond the address: checked like the first, reported.
+    let other = text.replacen("-p 80 --url", "-p 81 --url", 1);
+    assert_eq!(
+        finding(&run(&other), "real_server").kind,
+        Kind::Approximated
+    );
+    // A relative program is refused.
+    let i = run(&text.replace("/usr/local/bin/check", "check"));
+    assert_eq!(finding(&i, "misc_path").kind, Kind::Dropped);
 }
 
 #[test]

@@ -174,6 +174,7 @@ impl PreparedHttp {
         Ok(Pass {
             load: None,
             warning,
+            weight: None,
         })
     }
 
@@ -227,10 +228,7 @@ impl PreparedHttp {
                             .unwrap_or(0);
                         tls::expiry_warning(na, now, self.spec.cert_expiry_warn_days)
                     });
-                Ok((
-                    warning,
-                    self.exchange_url(stream, &host, url).await?,
-                ))
+                Ok((warning, self.exchange_url(stream, &host, url).await?))
             }
         }
     }

@@ -4,6 +4,7 @@
 mod agent;
 mod dns;
 mod http;
+mod misc;
 mod ping;
 mod smtp;
 mod tcp;
@@ -17,7 +18,7 @@ pub use ping::Pingers;
 pub use smtp::reply as smtp_reply;
 
 use super::outcome::{CheckError, Outcome};
-use super::spec::{AgentCheck, CheckSpec, ExternalCheck, SmtpCheck, TcpCheck, UdpCheck};
+use super::spec::{AgentCheck, CheckSpec, ExternalCheck, MiscCheck, SmtpCheck, TcpCheck, UdpCheck};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub enum Prepared {
     Dns(Arc<dns::PreparedDns>),
     Udp(UdpCheck),
     Agent(AgentCheck),
+    Misc(MiscCheck),
     /// Run by [`crate::monitor::external`], once for all nodes of the watch.
     External(ExternalCheck),
 }
@@ -51,6 +53,7 @@ impl Prepared {
             CheckSpec::Dns(d) => Prepared::Dns(Arc::new(dns::PreparedDns::new(d)?)),
             CheckSpec::Udp(u) => Prepared::Udp(u.clone()),
             CheckSpec::Agent(a) => Prepared::Agent(a.clone()),
+            CheckSpec::Misc(m) => Prepared::Misc(m.clone()),
             CheckSpec::External(e) => Prepared::External(e.clone()),
         })
     }
@@ -69,6 +72,7 @@ impl Prepared {
                 Prepared::Dns(d) => Box::pin(d.check(addr)).await,
                 Prepared::Udp(u) => udp::check(u, addr).await,
                 Prepared::Agent(a) => Box::pin(agent::check(a, addr)).await,
+                Prepared::Misc(m) => Box::pin(misc::check(m, addr, timeout)).await,
                 Prepared::External(_) => Err(CheckError::Spec(
                     "external monitors run per watch, not per node".into(),
                 )),
