@@ -23,6 +23,7 @@ mod ipvs_traffic;
 mod ipvsadm;
 mod lab;
 mod lateness;
+mod misc;
 #[allow(dead_code)]
 mod netns;
 mod on_failure;
@@ -47,6 +48,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(director::tests());
     trials.extend(on_failure::tests());
     trials.extend(import::tests());
+    trials.extend(misc::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());
