@@ -117,10 +117,38 @@ pub fn import(path: &Path, text: &str, name: &str) -> Result<Import, Error> {
         body: director,
     }];
     let mut names = std::collections::HashSet::new();
+    // A set of real servers that several services share is one hostgroup.
+    let mut groups: Vec<OutFile> = Vec::new();
+    let mut service_files = Vec::new();
     for s in &services {
-        let (svc, group) = translate(s, &mut names, &mut report);
-        files.extend([group, svc]);
+        let (mut svc, group) = translate(s, &mut names, &mut report);
+        let same = groups
+            .iter_mut()
+            .find(|g| g.body.render() == group.body.render());
+        let group_file = match same {
+            Some(g) => {
+                g.origin.extend(group.origin);
+                let name = hostgroup_name(&g.path);
+                svc.body.set_existing("hostgroup", Y::str(&name));
+                name
+            }
+            None => {
+                let name = hostgroup_name(&group.path);
+                groups.push(group);
+                name
+            }
+        };
+        report.translated(
+            &s.at,
+            format!(
+                "{} → {}, hostgroups/{group_file}.yaml",
+                svc.origin[0].2, svc.path
+            ),
+        );
+        service_files.push(svc);
     }
+    files.extend(groups);
+    files.extend(service_files);
     if !services.is_empty() {
         report.note("ipvsadm-save prints no connection thresholds: if `ipvsadm -Ln --thresholds` shows any, set upper_threshold / lower_threshold in the service");
     }
@@ -133,6 +161,13 @@ pub fn import(path: &Path, text: &str, name: &str) -> Result<Import, Error> {
         report,
         sources: vec![path.to_path_buf()],
     })
+}
+
+/// `hostgroups/NAME.yaml` → NAME.
+fn hostgroup_name(path: &str) -> String {
+    path.trim_start_matches("hostgroups/")
+        .trim_end_matches(".yaml")
+        .to_string()
 }
 
 /// The value after an option.
@@ -468,10 +503,6 @@ fn translate(
     };
     let last = s.reals.last().map_or(s.at.line, |r| r.at.line);
     let origin = vec![(s.at.clone(), last, label.clone())];
-    report.translated(
-        &s.at,
-        format!("{label} → services/{name}.yaml, hostgroups/{group}.yaml"),
-    );
     (
         OutFile {
             tool: "ipvsadm",

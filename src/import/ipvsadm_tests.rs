@@ -164,3 +164,38 @@ fn lines_that_are_not_ipvsadm_save_rules_are_refused_with_their_line() {
     assert_eq!(i.files.len(), 1);
     load(&i);
 }
+
+#[test]
+fn services_with_the_same_real_servers_share_one_hostgroup() {
+    let i = run("-A -t 192.0.2.10:80 -s rr\n\
+                 -a -t 192.0.2.10:80 -r 198.51.100.11:80 -g -w 1\n\
+                 -a -t 192.0.2.10:80 -r 198.51.100.12:80 -g -w 2\n\
+                 -A -t 192.0.2.10:443 -s rr\n\
+                 -a -t 192.0.2.10:443 -r 198.51.100.11:443 -g -w 1\n\
+                 -a -t 192.0.2.10:443 -r 198.51.100.12:443 -g -w 2\n\
+                 -A -t 192.0.2.10:8080 -s rr\n\
+                 -a -t 192.0.2.10:8080 -r 198.51.100.11:8080 -g -w 5\n");
+    let groups: Vec<&str> = i
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("hostgroups/"))
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "hostgroups/tcp-192.0.2.10-80_nodes.yaml",
+            "hostgroups/tcp-192.0.2.10-8080_nodes.yaml"
+        ]
+    );
+    let c = load(&i);
+    assert_eq!(
+        c.service("tcp-192.0.2.10-443").unwrap().hostgroup,
+        "tcp-192.0.2.10-80_nodes"
+    );
+    let shared = i.files.iter().find(|f| f.path == groups[0]).unwrap().text();
+    assert!(shared.contains("(-A tcp 192.0.2.10:443)"), "{shared}");
+    assert!(i.report.translated.iter().any(
+        |t| t.contains("services/tcp-192.0.2.10-443.yaml, hostgroups/tcp-192.0.2.10-80_nodes.yaml")
+    ));
+}

@@ -50,6 +50,15 @@ impl Y {
     }
 
     /// The value under `key` of a mapping.
+    /// Replaces the value of `key` (which must be there; nothing happens otherwise).
+    pub fn set_existing(&mut self, key: &str, value: Y) {
+        if let Y::Map(entries) = self {
+            if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
+                e.value = value;
+            }
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Y> {
         match self {
             Y::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.value),
