@@ -10,8 +10,8 @@
 
 use super::Exit;
 use crate::config;
-use crate::import::ipvsadm;
 use crate::import::keepalived::{self, source::FileSystem, Import, Kind, Options};
+use crate::import::{ipvsadm, ldirectord};
 use clap::Subcommand;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,12 +34,16 @@ pub enum From {
     /// servers) into director.yaml, hostgroups/ and services/, with a TCP (or ping) check per
     /// real server, as ipvsadm has none.
     Ipvsadm(IpvsadmArgs),
+    /// Translate an ldirectord.cf (global settings, `virtual=` blocks with their `real=`
+    /// servers, checktype/service/request/receive) into director.yaml, hostgroups/ and
+    /// services/.
+    Ldirectord(IpvsadmArgs),
 }
 
-/// Arguments of `lbctl import ipvsadm`.
+/// Arguments of `lbctl import ipvsadm` and `lbctl import ldirectord`.
 #[derive(Debug, clap::Args)]
 pub struct IpvsadmArgs {
-    /// A file holding `ipvsadm-save -n` output, or `-` for stdin.
+    /// The file (`ipvsadm-save -n` output; an ldirectord.cf), or `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Write the configuration directory here (created; it must not exist or be empty,
@@ -85,12 +89,17 @@ pub struct KeepalivedArgs {
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     match &args.from {
         From::Keepalived(a) => keepalived(a, out, err),
-        From::Ipvsadm(a) => ipvsadm_rules(a, out, err),
+        From::Ipvsadm(a) => one_file(a, ipvsadm::import, out, err),
+        From::Ldirectord(a) => one_file(a, ldirectord::import, out, err),
     }
 }
 
-fn ipvsadm_rules(
+/// An importer of one file: path, text, director name → the translation.
+type OneFile = fn(&Path, &str, &str) -> Result<Import, keepalived::Error>;
+
+fn one_file(
     a: &IpvsadmArgs,
+    import: OneFile,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
@@ -118,7 +127,7 @@ fn ipvsadm_rules(
         }
     };
     let name = a.name.clone().unwrap_or_else(host_name);
-    match ipvsadm::import(&path, &text, &name) {
+    match import(&path, &text, &name) {
         Ok(import) => finish(&import, a.out.as_deref(), a.allow_partial, out, err),
         Err(e) => {
             writeln!(err, "{e}")?;

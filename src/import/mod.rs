@@ -6,4 +6,7 @@ pub mod ipvsadm;
 #[cfg(test)]
 mod ipvsadm_tests;
 pub mod keepalived;
+pub mod ldirectord;
+#[cfg(test)]
+mod ldirectord_tests;
 pub mod yaml_out;
