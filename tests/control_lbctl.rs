@@ -551,7 +551,8 @@ fn mutations_show_in_status_and_say_what_they_did() {
     );
 
     // The event history records every change, in order: each operator action and the table
-    // operation it sent, then the reload.
+    // operation it sent (rs4 in maintenance empties myapp: its quorum is lost, then back),
+    // then the reload.
     let out = f.lbctl(&["events", "--since", &f.ready_seq.to_string()]);
     let kinds: Vec<String> = text(&out.stdout)
         .lines()
@@ -566,8 +567,8 @@ fn mutations_show_in_status_and_say_what_they_did() {
     assert_eq!(
         kinds,
         [
-            "admin", "table_op", "admin", "table_op", "admin", "table_op", "admin", "table_op",
-            "reload"
+            "admin", "table_op", "admin", "table_op", "admin", "alert", "table_op", "admin",
+            "alert", "table_op", "reload"
         ],
         "{}",
         text(&out.stdout)
@@ -588,8 +589,10 @@ fn mutations_show_in_status_and_say_what_they_did() {
             "operator: enable rs3",
             "-a -t 192.0.2.10:80 -r 198.51.100.13:80 -m -w 1 (http check passes on rs3; operator: enable rs3)",
             "operator: maintenance on rs4",
+            "myapp: quorum lost: 0 passing real server(s), quorum 1",
             "-d -t 192.0.2.10:5000 -r 198.51.100.14:5000 (node in maintenance; operator: maintenance on rs4)",
             "operator: maintenance off rs4",
+            "myapp: quorum back: 1 passing real server(s), quorum 1",
             "-a -t 192.0.2.10:5000 -r 198.51.100.14:5000 -m -w 1 (myapp check passes on rs4; operator: maintenance off rs4)",
             "reloaded: no service changed, 0 watch(es) restarted, 4 unchanged, 5 node(s) kept their state",
         ]

@@ -69,9 +69,10 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
     // The summary: files read (includes followed), what went where, what did not.
     assert!(stdout.contains("read 4 files:"), "{stdout}");
     assert!(stdout.contains("two-node/conf.d/20-app.conf:2:1: virtual_server 192.0.2.10 5000 → services/tcp-192.0.2.10-5000.yaml"), "{stdout}");
+    // rs .23 has a MISC_CHECK, the others a TCP_CHECK: one watch per service.
     assert!(
         stdout.contains(
-            "two-node/conf.d/20-app.conf:31:9: not translated: lbd runs no script per real server"
+            "two-node/conf.d/20-app.conf:31:9: approximated: lbd checks every real server of a service the same way"
         ),
         "{stdout}"
     );
@@ -102,6 +103,19 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
 
     let c = lbd::config::load(&out).expect("loads").config;
     assert_eq!(c.director.name, "dir1");
+    // retry 2 + delay_before_retry 1: three failures, each retry 1 s after the last; nothing
+    // approximated about it.
+    let app = c
+        .services
+        .iter()
+        .find(|s| s.name == "tcp-192.0.2.10-5000")
+        .expect("the app service");
+    assert_eq!(
+        (app.watch.fall, app.watch.retry_interval),
+        (3, Some(Duration::from_secs(1)))
+    );
+    assert!(!stdout.contains("(delay_before_retry)"), "{stdout}");
+    assert!(!stdout.contains("(retry)"), "{stdout}");
     let v = &c.director.vrrp[0];
     assert_eq!(
         (v.name.as_str(), v.interface.as_str(), v.vrid, v.priority),
@@ -225,7 +239,7 @@ fn lossy_keywords_stop_the_import_unless_allow_partial() {
     assert!(!err.contains("(inhibit_on_failure)"), "{err}");
     assert!(!err.contains("(sorry_server)"), "{err}");
     assert!(
-        err.contains("20-app.conf:31:9: not translated: lbd runs no script per real server"),
+        err.contains("20-app.conf:31:9: approximated: lbd checks every real server of a service the same way"),
         "{err}"
     );
     assert!(err.ends_with("keywords cannot be carried over faithfully; nothing written (--allow-partial writes the rest)\n"), "{err}");
@@ -454,4 +468,68 @@ fn keepalived_samples_import_or_are_refused_cleanly() {
         }
     }
     eprintln!("{imported} samples imported");
+}
+
+/// `lbctl import ipvsadm`: from a file and from stdin, into a directory that `lbctl check`
+/// accepts; a lossy rule stops it unless --allow-partial; a broken line writes nothing.
+#[test]
+fn ipvsadm_rules_import_from_a_file_or_stdin() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ipvsadm/rules.save");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lbd");
+    let o = lbctl(&[
+        "import",
+        "ipvsadm",
+        s(&rules),
+        "--name",
+        "dir1",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert_eq!(lbctl(&["check", "-c", s(&out)]).status.code(), Some(0));
+    assert!(out.join("services/fwmark-7.yaml").is_file());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["import", "ipvsadm", "-", "--name", "dir1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("lbctl");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"-A -t 192.0.2.10:80 -s rr --pe sip\n-a -t 192.0.2.10:80 -r 198.51.100.11:80 -g -w 1\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--pe is lossy: {}",
+        text(&o.stdout)
+    );
+
+    let bad = tmp.path().join("bad");
+    std::fs::write(
+        &bad,
+        "-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.11:80 -r 198.51.100.11:80\n",
+    )
+    .unwrap();
+    let out2 = tmp.path().join("lbd2");
+    let o = lbctl(&["import", "ipvsadm", s(&bad), "--out", s(&out2)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("bad:2: real server of a service not added before (-A)"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out2.exists());
 }

@@ -13,7 +13,7 @@ use lbd::monitor::checks::Pingers;
 use lbd::monitor::external;
 use lbd::monitor::spec::*;
 use lbd::monitor::status::StatusRanges;
-use lbd::monitor::{CheckError, Outcome, Prepared};
+use lbd::monitor::{CheckError, Outcome, Pass, Prepared};
 use lbd::node::{AlertKind, NodeState};
 use std::future::Future;
 use std::net::IpAddr;
@@ -144,6 +144,8 @@ struct Certs {
     /// Signed by `ca_pem`, for www.example.test and 192.0.2.2, expiring in 5 days.
     leaf: (Vec<u8>, Vec<u8>),
     ca_pem: String,
+    /// A client certificate signed by `ca_pem` (PEM certificate, PEM key).
+    client: (String, String),
 }
 
 fn make_certs() -> Certs {
@@ -159,10 +161,15 @@ fn make_certs() -> Certs {
     leaf_params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(5);
     let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
     let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("leaf");
+    let client_params = rcgen::CertificateParams::new(vec!["director.example.test".to_string()])
+        .expect("client params");
+    let client_key = rcgen::KeyPair::generate().expect("client key");
+    let client = client_params.signed_by(&client_key, &ca).expect("client");
     Certs {
         self_signed: (ss.cert.der().to_vec(), ss.signing_key.serialize_der()),
         leaf: (leaf.der().to_vec(), leaf_key.serialize_der()),
         ca_pem: ca.pem(),
+        client: (client.pem(), client_key.serialize_pem()),
     }
 }
 
@@ -185,6 +192,7 @@ where
     let (status, body) = match path.as_str() {
         "/" => ("200 OK", "rs1\n"),
         "/load" => ("200 OK", "40\n"),
+        "/maintenance" => ("200 OK", "maintenance: back soon\n"),
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
@@ -215,6 +223,33 @@ fn tls_acceptor(cert: &(Vec<u8>, Vec<u8>)) -> tokio_rustls::TlsAcceptor {
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.0.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.1.clone())),
+        )
+        .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// [`tls_acceptor`] for the leaf that asks for a client certificate signed by `ca_pem`.
+fn tls_acceptor_with_clients(cert: &(Vec<u8>, Vec<u8>), ca_pem: &str) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).expect("ca pem"))
+        .expect("ca root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("client verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
         .with_single_cert(
             vec![CertificateDer::from(cert.0.clone())],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.1.clone())),
@@ -277,6 +312,7 @@ async fn dns_server() {
 fn start_servers(lab: &Lab, certs: &Certs) {
     let ss = tls_acceptor(&certs.self_signed);
     let leaf = tls_acceptor(&certs.leaf);
+    let mutual = tls_acceptor_with_clients(&certs.leaf, &certs.ca_pem);
     let (tx, rx) = std::sync::mpsc::channel();
     in_netns(&lab.s, move || async move {
         tcp_server(80, |s| tokio::spawn(serve_http(s))).await;
@@ -287,6 +323,34 @@ fn start_servers(lab: &Lab, certs: &Certs) {
             })
         })
         .await;
+        // SMTP: a multi-line greeting and HELO answer (2525), a HELO refused (2526).
+        for (port, answer) in [(2525u16, true), (2526, false)] {
+            let l = TcpListener::bind(("::", port)).await.expect("bind smtp");
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = l.accept().await {
+                    tokio::spawn(async move {
+                        let _ = s.write_all(b"220-rs1 ESMTP\r\n220 ready\r\n").await;
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 256];
+                        while !buf.ends_with(b"\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let reply: &[u8] = if !buf.starts_with(b"HELO director.example.test") {
+                            b"500 what\r\n"
+                        } else if answer {
+                            b"250-rs1 hello\r\n250 OK\r\n"
+                        } else {
+                            b"554 go away\r\n"
+                        };
+                        let _ = s.write_all(reply).await;
+                        let _ = s.read(&mut chunk).await;
+                    });
+                }
+            });
+        }
         tcp_server(3333, |mut s| {
             tokio::spawn(async move {
                 let _ = s.write_all(b"25\n").await;
@@ -295,6 +359,7 @@ fn start_servers(lab: &Lab, certs: &Certs) {
         .await;
         tls_server(443, ss).await;
         tls_server(8443, leaf).await;
+        tls_server(9443, mutual).await;
         dns_server().await;
         let echo = UdpSocket::bind(("::", 7)).await.expect("udp 7");
         tokio::spawn(async move {
@@ -353,6 +418,9 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &certs.ca_pem).expect("ca file");
+    let (client_cert, client_key) = (dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&client_cert, &certs.client.0).expect("client cert");
+    std::fs::write(&client_key, &certs.client.1).expect("client key");
 
     let server: IpAddr = SERVER.parse().expect("ip");
     let server6: IpAddr = SERVER6.parse().expect("ip");
@@ -363,6 +431,12 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
             port,
             send: send.map(str::to_string),
             expect: expect.map(str::to_string),
+        })
+    };
+    let smtp = |port| {
+        CheckSpec::Smtp(SmtpCheck {
+            port,
+            helo: "director.example.test".into(),
         })
     };
     let dns = |name: &str, expect: &[&str], rcode: &str| {
@@ -416,6 +490,11 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
             tcp(25, Some("EHLO x\r\n"), Some("IMAP")),
             server,
         ),
+        ("smtp ok", smtp(2525), server),
+        ("smtp ok v6", smtp(2525), server6),
+        ("smtp helo refused", smtp(2526), server),
+        ("smtp no helo answer", smtp(25), server),
+        ("smtp not smtp", smtp(3333), server),
         (
             "http ok",
             CheckSpec::Http(http(|h| h.body = Some("^rs1".into()))),
@@ -478,6 +557,73 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
                 h.port = Some(8443);
                 h.sni = Some("other.example.test".into());
                 h.ca_file = Some(ca_file.clone());
+            })),
+            server,
+        ),
+        (
+            "https client cert",
+            CheckSpec::Https(http(|h| {
+                h.port = Some(9443);
+                h.ca_file = Some(ca_file.clone());
+                h.client_cert = Some(client_cert.clone());
+                h.client_key = Some(client_key.clone());
+            })),
+            server,
+        ),
+        (
+            "https no client cert",
+            CheckSpec::Https(http(|h| {
+                h.port = Some(9443);
+                h.ca_file = Some(ca_file.clone());
+            })),
+            server,
+        ),
+        (
+            "http digest",
+            CheckSpec::Http(http(|h| {
+                h.digest = Some("7a6c0d2ef5a9e6e1776090916c66ba3a".into())
+            })),
+            server,
+        ),
+        (
+            "http wrong digest",
+            CheckSpec::Http(http(|h| {
+                h.digest = Some("00000000000000000000000000000000".into())
+            })),
+            server,
+        ),
+        (
+            "http body_not",
+            CheckSpec::Http(http(|h| {
+                h.path = "/maintenance".into();
+                h.body_not = Some("^maintenance".into());
+            })),
+            server,
+        ),
+        (
+            "http urls",
+            CheckSpec::Http(http(|h| {
+                h.body = Some("^rs1".into());
+                h.more_urls = vec![HttpUrl {
+                    path: "/load".into(),
+                    status: StatusRanges::parse("200").expect("status"),
+                    body: Some("^40".into()),
+                    body_not: Some("maintenance".into()),
+                    digest: None,
+                }];
+            })),
+            server,
+        ),
+        (
+            "http second url fails",
+            CheckSpec::Http(http(|h| {
+                h.more_urls = vec![HttpUrl {
+                    path: "/missing".into(),
+                    status: StatusRanges::default(),
+                    body: None,
+                    body_not: None,
+                    digest: None,
+                }];
             })),
             server,
         ),
@@ -572,6 +718,21 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
     );
     pass("tcp banner");
     assert_eq!(fail("tcp wrong banner"), CheckError::Expect("IMAP".into()));
+    pass("smtp ok");
+    pass("smtp ok v6");
+    assert_eq!(
+        fail("smtp helo refused"),
+        CheckError::Smtp("HELO answered 554 (want 250)".into())
+    );
+    // The server hangs up (a reset) a second after its greeting.
+    match fail("smtp no helo answer") {
+        CheckError::Smtp(m) => assert!(m.ends_with("before the HELO answer"), "{m}"),
+        e => panic!("no HELO answer: {e:?}"),
+    }
+    assert_eq!(
+        fail("smtp not smtp"),
+        CheckError::Smtp("connection closed before the greeting".into())
+    );
     pass("http ok");
     assert_eq!(
         fail("http wrong status"),
@@ -606,6 +767,36 @@ fn built_in_checks_pass_and_fail_for_the_right_reasons() {
         CheckError::Tls(m) => assert!(m.contains("NotValidForName") || m.contains("name"), "{m}"),
         e => panic!("wrong name: {e:?}"),
     }
+    pass("https client cert");
+    match fail("https no client cert") {
+        CheckError::Tls(m) | CheckError::Http(m) | CheckError::Io(m) => {
+            assert!(!m.is_empty())
+        }
+        e => panic!("no client certificate: {e:?}"),
+    }
+    pass("http digest");
+    assert_eq!(
+        fail("http wrong digest"),
+        CheckError::Digest {
+            got: "7a6c0d2ef5a9e6e1776090916c66ba3a".into(),
+            want: "00000000000000000000000000000000".into()
+        }
+    );
+    assert_eq!(
+        fail("http body_not"),
+        CheckError::BodyRefused("^maintenance".into())
+    );
+    pass("http urls");
+    assert_eq!(
+        fail("http second url fails"),
+        CheckError::Url {
+            path: "/missing".into(),
+            error: Box::new(CheckError::Status {
+                got: 404,
+                want: "200-399".into()
+            })
+        }
+    );
     pass("dns answer");
     assert_eq!(
         fail("dns wrong answer"),
@@ -888,6 +1079,94 @@ fn alert_scripts_get_the_transition_in_their_environment() {
 }
 
 #[test]
+fn quorum_scripts_get_the_passing_servers_and_the_quorum_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let script = dir.path().join("quorum.alert");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nread summary\necho \"$*|$LBD_ALERT|$LBD_QUORUM|$LBD_NODE|$LBD_NODE_ADDRESS|$MON_ALERTTYPE|${{LBD_OLD_STATE-unset}}|$summary\" >> {}\n",
+            out.display()
+        ),
+    )
+    .expect("write script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let alerts = vec![AlertSpec::Script {
+        path: script.clone(),
+        args: vec![],
+        user: None,
+    }];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (kind, nodes, summary) in [
+        (
+            AlertKind::QuorumDown,
+            "rs3",
+            "quorum lost: 1 passing real server(s), quorum 2",
+        ),
+        (
+            AlertKind::QuorumUp,
+            "rs2 rs3",
+            "quorum back: 2 passing real server(s), quorum 2",
+        ),
+    ] {
+        let call = AlertCall {
+            node: nodes.into(),
+            address: nodes.replace("rs", "198.51.100.1"),
+            group: "http_nodes".into(),
+            watch: "http".into(),
+            kind,
+            old: NodeState::Online,
+            new: NodeState::Online,
+            summary: summary.into(),
+        };
+        let records = runtime.block_on(run_alerts(&alerts, &call, Duration::from_secs(5)));
+        assert_eq!(records[0].exit_code, Some(0), "{records:?}");
+    }
+    let text = std::fs::read_to_string(&out).expect("quorum scripts ran");
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0][0].starts_with("-s http -g http_nodes -h rs3 -t "),
+        "{text}"
+    );
+    assert!(!lines[0][0].ends_with("-u"), "{text}");
+    assert!(
+        lines[1][0].starts_with("-s http -g http_nodes -h rs2 rs3 -t "),
+        "{text}"
+    );
+    assert!(lines[1][0].ends_with(" -u"), "{text}");
+    assert_eq!(
+        &lines[0][1..],
+        &[
+            "quorum_down",
+            "lost",
+            "rs3",
+            "198.51.100.13",
+            "failure",
+            "unset",
+            "quorum lost: 1 passing real server(s), quorum 2"
+        ]
+    );
+    assert_eq!(
+        &lines[1][1..],
+        &[
+            "quorum_up",
+            "met",
+            "rs2 rs3",
+            "198.51.100.12 198.51.100.13",
+            "up",
+            "unset",
+            "quorum back: 2 passing real server(s), quorum 2"
+        ]
+    );
+}
+
+#[test]
 fn a_host_unreachable_error_is_not_an_echo_reply() {
     let lab = Lab::new();
     // Nobody has 192.0.2.77 on the checker's link: ARP gives up fast here and the kernel
@@ -923,5 +1202,104 @@ fn a_host_unreachable_error_is_not_an_echo_reply() {
             Err(CheckError::Unreachable(_)) | Err(CheckError::NoEchoReply)
         ),
         "an absent host must not pass a ping: {outcome:?}"
+    );
+}
+
+#[test]
+fn misc_checks_run_per_real_server_and_a_dynamic_exit_sets_the_weight() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("check");
+    let log = dir.path().join("log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$* $LBD_NODE_ADDRESS $LBD_PORT\" >> {}\nexit $(cat {}/code)\n",
+            log.display(),
+            dir.path().display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let hang = dir.path().join("hang");
+    std::fs::write(&hang, "#!/bin/sh\nsleep 31.7\n").expect("hang");
+    std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let misc = |path: &Path, dynamic: bool| {
+        CheckSpec::Misc(MiscCheck {
+            path: path.to_path_buf(),
+            args: vec![
+                "-H".into(),
+                "{address}".into(),
+                "-p".into(),
+                "{port}".into(),
+            ],
+            port: 8080,
+            dynamic,
+            user: None,
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pingers = Pingers::default();
+    let run = |spec: &CheckSpec, code: &str| {
+        std::fs::write(dir.path().join("code"), code).expect("code");
+        let prepared = Prepared::new(spec).expect("valid");
+        runtime.block_on(prepared.run(
+            &pingers,
+            "198.51.100.11".parse().unwrap(),
+            Duration::from_millis(1500),
+        ))
+    };
+    assert_eq!(run(&misc(&script, false), "0"), Ok(Pass::default()));
+    assert_eq!(
+        run(&misc(&script, false), "12"),
+        Err(CheckError::Monitor("exit 12".into()))
+    );
+    assert_eq!(
+        run(&misc(&script, true), "12")
+            .expect("dynamic pass")
+            .weight,
+        Some(10)
+    );
+    assert_eq!(
+        run(&misc(&script, true), "1"),
+        Err(CheckError::Monitor("exit 1".into()))
+    );
+    let lines = std::fs::read_to_string(&log).expect("ran");
+    assert_eq!(lines.lines().count(), 4);
+    assert!(
+        lines
+            .lines()
+            .all(|l| l == "-H 198.51.100.11 -p 8080 198.51.100.11 8080"),
+        "{lines}"
+    );
+    // A hung one times out and its process group goes with it.
+    let t0 = Instant::now();
+    assert_eq!(
+        run(&misc(&hang, false), "0"),
+        Err(CheckError::Timeout(1500))
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let sleeper_left = || {
+        std::fs::read_dir("/proc")
+            .expect("proc")
+            .flatten()
+            .any(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x0031.7\x00")
+            })
+    };
+    let t1 = Instant::now();
+    while sleeper_left() && t1.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !sleeper_left(),
+        "the hung check's sleep survived its timeout"
+    );
+    assert!(
+        matches!(run(&misc(Path::new("/nonexistent/lbd-misc"), false), "0"), Err(CheckError::Monitor(m)) if m.starts_with("cannot run")),
     );
 }

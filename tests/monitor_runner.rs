@@ -118,3 +118,73 @@ async fn a_hung_check_does_not_delay_the_others() {
     // The metric counted them as they happened.
     assert_eq!(missed.get(), stats.missed);
 }
+
+#[tokio::test]
+async fn the_retry_cadence_rechecks_soon_after_each_run_and_normal_ends_it() {
+    // A port nobody listens on: every check is refused at once.
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let mut tcp = WatchSpec::new(
+        "tcp",
+        "g",
+        CheckSpec::Tcp(TcpCheck {
+            port,
+            send: None,
+            expect: None,
+        }),
+    );
+    // One run at the interval in this test's time; the retries come every 100 ms.
+    tcp.interval = Duration::from_secs(60);
+    tcp.timeout = Duration::from_secs(1);
+    tcp.retry_interval = Some(Duration::from_millis(100));
+    let mut runner = Runner::new(4, 5);
+    let node = Target {
+        node: "n0".into(),
+        addr: "127.0.0.1".parse().expect("ip"),
+    };
+    let id = WatchId::Service("tcp".into());
+    runner
+        .add_watch(&id, &tcp, std::slice::from_ref(&node))
+        .expect("tcp watch");
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(4);
+    let (rep_tx, mut rep_rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = tokio::spawn(runner.run(cmd_rx, rep_tx));
+    let cadence = |cadence| Command::Cadence {
+        watch: id.clone(),
+        node: "n0".into(),
+        cadence,
+    };
+    let mut runs = 0;
+    // The first run (within the first-run window), refused.
+    let first = tokio::time::timeout(Duration::from_secs(10), rep_rx.recv())
+        .await
+        .expect("a first check")
+        .expect("reports");
+    runs += first.len();
+    assert!(
+        matches!(first[0].outcome, Err(CheckError::Refused)),
+        "{first:?}"
+    );
+    cmd_tx.send(cadence(Cadence::Retry)).await.expect("retry");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    while let Ok(batch) = rep_rx.try_recv() {
+        runs += batch.len();
+    }
+    // 1.5 s at 100 ms after each refused run: about 14; a loaded machine makes fewer.
+    assert!(runs >= 4, "only {runs} runs with retries every 100 ms");
+    assert!(
+        runs <= 17,
+        "{runs} runs: retries faster than 100 ms after each run"
+    );
+    cmd_tx.send(cadence(Cadence::Normal)).await.expect("normal");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while rep_rx.try_recv().is_ok() {}
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(
+        rep_rx.try_recv().is_err(),
+        "a check ran after the normal 60 s cadence came back"
+    );
+    cmd_tx.send(Command::Stop).await.expect("stop");
+    handle.await.expect("runner");
+}

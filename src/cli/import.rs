@@ -1,5 +1,6 @@
 //! `lbctl import keepalived FILE [--out DIR] [--router-id ID] [--allow-partial] [--force]`:
-//! translate a keepalived.conf into an lbd configuration directory.
+//! translate a keepalived.conf into an lbd configuration directory; `lbctl import ipvsadm
+//! FILE` the same for the rules `ipvsadm-save -n` prints (`-` reads them from stdin).
 //!
 //! The files are written into a temporary directory next to DIR, loaded back with lbd's own
 //! loader (what `lbctl check` runs), and only then renamed into place; on any error nothing
@@ -9,6 +10,7 @@
 
 use super::Exit;
 use crate::config;
+use crate::import::ipvsadm;
 use crate::import::keepalived::{self, source::FileSystem, Import, Kind, Options};
 use clap::Subcommand;
 use std::io::Write;
@@ -28,6 +30,32 @@ pub enum From {
     /// into director.yaml, hostgroups/ and services/; every keyword that cannot be carried
     /// over faithfully is listed as FILE:LINE:COLUMN with the reason.
     Keepalived(KeepalivedArgs),
+    /// Translate the rules `ipvsadm-save -n` prints (`-A` services and their `-a` real
+    /// servers) into director.yaml, hostgroups/ and services/, with a TCP (or ping) check per
+    /// real server, as ipvsadm has none.
+    Ipvsadm(IpvsadmArgs),
+}
+
+/// Arguments of `lbctl import ipvsadm`.
+#[derive(Debug, clap::Args)]
+pub struct IpvsadmArgs {
+    /// A file holding `ipvsadm-save -n` output, or `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Write the configuration directory here (created; it must not exist or be empty,
+    /// unless --force). Without it nothing is written and the files are printed.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The director's name (default: the host name's first label).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Write the configuration even though some rules could not be carried over faithfully
+    /// (they are listed).
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Replace a non-empty --out directory whole.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `lbctl import keepalived`.
@@ -57,6 +85,50 @@ pub struct KeepalivedArgs {
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     match &args.from {
         From::Keepalived(a) => keepalived(a, out, err),
+        From::Ipvsadm(a) => ipvsadm_rules(a, out, err),
+    }
+}
+
+fn ipvsadm_rules(
+    a: &IpvsadmArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    if let Some(dir) = &a.out {
+        if !a.force && !is_empty_or_absent(dir)? {
+            writeln!(
+                err,
+                "lbctl: {} exists and is not empty (--force replaces it)",
+                dir.display()
+            )?;
+            return Ok(Exit::Config);
+        }
+    }
+    let (path, text) = if a.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        (PathBuf::from("<stdin>"), text)
+    } else {
+        match std::fs::read_to_string(&a.file) {
+            Ok(t) => (a.file.clone(), t),
+            Err(e) => {
+                writeln!(err, "lbctl: cannot read {}: {e}", a.file.display())?;
+                return Ok(Exit::Config);
+            }
+        }
+    };
+    let name = a.name.clone().unwrap_or_else(host_name);
+    match ipvsadm::import(&path, &text, &name) {
+        Ok(import) => finish(&import, a.out.as_deref(), a.allow_partial, out, err),
+        Err(e) => {
+            writeln!(err, "{e}")?;
+            writeln!(
+                err,
+                "lbctl: {}: not imported, nothing written",
+                path.display()
+            )?;
+            Ok(Exit::Config)
+        }
     }
 }
 
@@ -92,9 +164,21 @@ fn keepalived(
             return Ok(Exit::Config);
         }
     };
+    finish(&import, a.out.as_deref(), a.allow_partial, out, err)
+}
+
+/// Reports, then writes the files into a temporary directory, loads them as `lbctl check`
+/// would, and renames it to `out_dir` (or prints the files without one).
+fn finish(
+    import: &Import,
+    out_dir: Option<&Path>,
+    allow_partial: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let lossy = import.report.lossy().count();
-    let refused = lossy > 0 && !a.allow_partial;
-    summary(&import, !refused, out)?;
+    let refused = lossy > 0 && !allow_partial;
+    summary(import, !refused, out)?;
     if refused {
         for f in import.report.lossy() {
             writeln!(err, "{f}")?;
@@ -106,7 +190,7 @@ fn keepalived(
         )?;
         return Ok(Exit::Config);
     }
-    let parent = match &a.out {
+    let parent = match out_dir {
         Some(dir) => dir
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -114,14 +198,12 @@ fn keepalived(
             .to_path_buf(),
         None => std::env::temp_dir(),
     };
-    let stem = a
-        .out
-        .as_ref()
+    let stem = out_dir
         .and_then(|d| d.file_name())
         .map_or("lbd".into(), |n| n.to_string_lossy().into_owned());
     let tmp = parent.join(format!(".{stem}.import-{}", std::process::id()));
-    let written = write_and_check(&import, &tmp, out, err);
-    let result = match (&written, &a.out) {
+    let written = write_and_check(import, &tmp, out, err);
+    let result = match (&written, out_dir) {
         (Err(_), _) | (Ok(false), _) => Ok(()),
         (Ok(true), None) => {
             writeln!(out, "nothing written (no --out); the files would be:")?;

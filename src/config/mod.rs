@@ -40,9 +40,9 @@ pub use service::{
 };
 pub use summary::Summary;
 pub use watch::{
-    AgentCheck, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck, Monitor,
-    StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch, DEFAULT_ALERT_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_TIMEOUT_MAX,
+    AgentCheck, AgentVia, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck,
+    MiscMonitor, Monitor, SmtpCheck, StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch,
+    DEFAULT_ALERT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_TIMEOUT_MAX,
 };
 
 use serde::Serialize;

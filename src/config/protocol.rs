@@ -1,4 +1,4 @@
-//! The transport protocol of a virtual service (or an agent check): tcp, udp or sctp.
+//! The transport protocol of a virtual service: tcp, udp or sctp.
 
 use serde::Serialize;
 

@@ -217,7 +217,8 @@ fn check_vips(inputs: &Inputs, spots: &DirectorSpots, report: &mut Report) {
     }
 }
 
-/// Warns about monitor and alert scripts missing from their directories.
+/// Warns about monitor and alert scripts missing from their directories, and https checks'
+/// certificate and key files missing.
 fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
     let mut seen = HashSet::new();
     for (svc, spots, file) in inputs.services {
@@ -226,7 +227,22 @@ fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
         if let Monitor::External(ext) = &svc.watch.monitor {
             scripts.push(("monitor", director.monitor_dir.join(&ext.script)));
         }
-        for alert in svc.watch.alert.iter().chain(&svc.watch.upalert) {
+        if let Monitor::Misc(m) = &svc.watch.monitor {
+            scripts.push(("misc", m.path.clone()));
+        }
+        if let Monitor::Http(h) = &svc.watch.monitor {
+            if let Some(t) = &h.tls {
+                for f in [&t.ca_file, &t.client_cert, &t.client_key]
+                    .into_iter()
+                    .flatten()
+                {
+                    scripts.push(("tls", f.clone()));
+                }
+            }
+        }
+        let alerts = (svc.watch.alert.iter().chain(&svc.watch.upalert))
+            .chain(svc.quorum_up.iter().chain(&svc.quorum_down));
+        for alert in alerts.filter(|a| a.script != "log") {
             scripts.push(("alert", director.alert_dir.join(&alert.script)));
         }
         for (what, path) in scripts {
@@ -235,7 +251,11 @@ fn check_scripts(inputs: &Inputs, director: &Director, report: &mut Report) {
                     Severity::Warning,
                     file,
                     spots.watch,
-                    format!("{what} script {} not found", path.display()),
+                    if what == "tls" {
+                        format!("tls file {} not found", path.display())
+                    } else {
+                        format!("{what} script {} not found", path.display())
+                    },
                     None,
                 );
             }

@@ -43,6 +43,21 @@ pub(crate) fn nonempty(item: &Item, sink: &mut Sink) -> Option<String> {
     Some(s)
 }
 
+/// A user a script runs as (`user:`): it must exist on this machine, as the daemon looks it
+/// up when it starts the script.
+pub(crate) fn user(item: &Item, sink: &mut Sink) -> Option<String> {
+    let s = nonempty(item, sink)?;
+    if crate::monitor::process::lookup_user(&s).is_err() {
+        sink.error_hint(
+            item.pos,
+            format!("unknown user `{s}`"),
+            "the user must exist on the director, as `getent passwd` lists",
+        );
+        return None;
+    }
+    Some(s)
+}
+
 /// Whether `s` is a valid name for a service, hostgroup, node or VRRP instance.
 pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty()

@@ -5,6 +5,7 @@
 //! real server's port means nothing; the domain model always uses the virtual port for them
 //! ([`Service::real_port`]), the way ipvsadm does, so that apply and diff agree.
 
+use super::alert::{decode_alert, Alert};
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::hostgroup::Node;
@@ -48,6 +49,10 @@ pub struct Service {
     /// keepalived's `hysteresis`: once met, quorum is lost only below `quorum - hysteresis`;
     /// once lost, it is back only at `quorum + hysteresis`. Default 0.
     pub hysteresis: u32,
+    /// keepalived's `quorum_up` / `quorum_down`: alert scripts (the watch's alert syntax and
+    /// time limit) run when the quorum comes back / is lost, never at start.
+    pub quorum_up: Vec<Alert>,
+    pub quorum_down: Vec<Alert>,
     pub sorry_server: Option<SorryServer>,
     /// What a failing real server becomes (a node's own `on_failure` wins); default remove.
     pub on_failure: OnFailure,
@@ -221,6 +226,8 @@ pub(crate) fn decode(
         int_in(0, i128::from(u32::MAX), "lower_threshold"),
     );
     let quorum = f.or("quorum", sink, Quorum::default(), decode_quorum);
+    let quorum_up = f.or("quorum_up", sink, Vec::new(), list(decode_alert));
+    let quorum_down = f.or("quorum_down", sink, Vec::new(), list(decode_alert));
     let sorry_item = f.get("sorry_server");
     let on_failure = f.or(
         "on_failure",
@@ -346,7 +353,7 @@ pub(crate) fn decode(
     if !ok {
         return None;
     }
-    let quorum = quorum?;
+    let (quorum, quorum_up, quorum_down) = (quorum?, quorum_up?, quorum_down?);
     Some(Service {
         name: svc_name?,
         virtual_service: virt,
@@ -362,6 +369,8 @@ pub(crate) fn decode(
         quorum: quorum.value,
         quorum_by: quorum.by,
         hysteresis: quorum.hysteresis,
+        quorum_up,
+        quorum_down,
         sorry_server,
         on_failure: on_failure?,
         watch: watch?,

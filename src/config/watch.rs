@@ -6,8 +6,9 @@ use super::alert::decode_alert;
 pub use super::alert::{Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::Sink;
 use super::fields::Fields;
-use super::protocol::Protocol;
-use super::scalars::{duration, int_in, list, nonempty, port, script_name, string, word};
+use super::scalars::{
+    abs_path, boolean, duration, int_in, list, nonempty, port, script_name, string, user, word,
+};
 use super::watch_http::decode_http;
 pub use super::watch_http::{HttpCheck, StatusRange, TlsCheck};
 use super::yaml::{Item, Value};
@@ -36,6 +37,11 @@ pub struct Watch {
     pub fall: u32,
     /// Interval while a node is failed (faster re-check). Default `interval`.
     pub failed_interval: Duration,
+    /// keepalived's `delay_before_retry`: after a failed check of a passing node, each check
+    /// that confirms it (up to `fall`) starts this long after the previous one ended. `None`:
+    /// at `interval`. Needs `fall` > 1.
+    #[serde(default)]
+    pub retry_interval: Option<Duration>,
     /// Run when a node fails this service.
     pub alert: Vec<Alert>,
     /// Run when a node passes again.
@@ -54,12 +60,16 @@ pub enum Monitor {
     Ping,
     /// TCP connect, optionally send a string and expect a reply containing another.
     Tcp(TcpCheck),
+    /// keepalived's SMTP_CHECK: greeting 220, HELO answered 250.
+    Smtp(SmtpCheck),
     /// HTTP or, with `tls`, HTTPS.
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     Dns(DnsCheck),
     Udp(UdpCheck),
     /// A feedback agent reporting load/weight (HAProxy agent-check style).
     Agent(AgentCheck),
+    /// keepalived's MISC_CHECK: a program run per real server.
+    Misc(MiscMonitor),
     /// A Mon-style script from the monitor directory, called with the node addresses.
     External(ExternalMonitor),
 }
@@ -70,11 +80,13 @@ impl Monitor {
         match self {
             Monitor::Ping => "ping",
             Monitor::Tcp(_) => "tcp",
+            Monitor::Smtp(_) => "smtp",
             Monitor::Http(h) if h.tls.is_some() => "https",
             Monitor::Http(_) => "http",
             Monitor::Dns(_) => "dns",
             Monitor::Udp(_) => "udp",
             Monitor::Agent(_) => "agent",
+            Monitor::Misc(_) => "misc",
             Monitor::External(_) => "external",
         }
     }
@@ -85,6 +97,14 @@ pub struct TcpCheck {
     pub port: Option<u16>,
     pub send: Option<String>,
     pub expect: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SmtpCheck {
+    /// Default the real server's port.
+    pub port: Option<u16>,
+    /// The name sent with HELO. Default `localhost`.
+    pub helo: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -136,32 +156,73 @@ pub struct UdpCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AgentCheck {
     pub port: u16,
-    /// tcp or udp. Default tcp.
-    pub protocol: Protocol,
+    /// How the agent reports. Default tcp.
+    pub protocol: AgentVia,
+    /// The path GET asks for with `protocol: http`. Default `/`.
+    pub path: String,
+}
+
+/// How an agent reports its load: it writes the number on a TCP connection and closes, or an
+/// HTTP GET returns it as the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentVia {
+    Tcp,
+    Http,
+}
+
+/// `{type: misc, path, args, port, dynamic, user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MiscMonitor {
+    /// The program, an absolute path.
+    pub path: std::path::PathBuf,
+    /// Its arguments; `{address}` and `{port}` become the real server's.
+    pub args: Vec<String>,
+    /// What `{port}` is. Default the real server's port.
+    pub port: Option<u16>,
+    /// keepalived's `misc_dynamic`: exit 2-255 passes with the weight exit − 2.
+    pub dynamic: bool,
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ExternalMonitor {
     pub script: String,
     pub args: Vec<String>,
+    /// Run as this user (and its primary group) instead of root.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 const TYPES: &[(&str, &str)] = &[
     ("ping", "ping"),
     ("tcp", "tcp"),
+    ("smtp", "smtp"),
     ("http", "http"),
     ("https", "https"),
     ("dns", "dns"),
     ("udp", "udp"),
     ("agent", "agent"),
+    ("misc", "misc"),
 ];
 
 /// Which parameters belong to which monitor type, for hints on misplaced keys.
 const PARAMS: &[(&str, &[&str])] = &[
     ("tcp", &["port", "send", "expect"]),
+    ("smtp", &["port", "helo"]),
     (
         "http",
-        &["port", "method", "path", "host", "expect_status", "body"],
+        &[
+            "port",
+            "method",
+            "path",
+            "host",
+            "expect_status",
+            "body",
+            "body_not",
+            "digest",
+            "urls",
+        ],
     ),
     (
         "https",
@@ -172,15 +233,22 @@ const PARAMS: &[(&str, &[&str])] = &[
             "host",
             "expect_status",
             "body",
+            "body_not",
+            "digest",
+            "urls",
             "verify_tls",
             "sni",
             "cert_expiry_warn",
+            "ca_file",
+            "client_cert",
+            "client_key",
         ],
     ),
     ("dns", &["port", "name", "qtype", "expect", "rcode"]),
     ("udp", &["port", "send", "expect"]),
-    ("agent", &["port", "protocol"]),
-    ("external", &["args"]),
+    ("agent", &["port", "protocol", "path"]),
+    ("misc", &["path", "args", "port", "dynamic", "user"]),
+    ("external", &["args", "user"]),
 ];
 
 /// Decodes a service's `watch`; `None` if anything in it is wrong (all of it reported).
@@ -193,18 +261,29 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
     let rise = f.or("rise", sink, 1, int_in(1, 100, "rise"));
     let fall = f.or("fall", sink, 1, int_in(1, 100, "fall"));
     let failed_interval = f.opt("failed_interval", sink, positive);
+    let retry_interval = f.opt("retry_interval", sink, positive);
     let alert = f.or("alert", sink, Vec::new(), list(decode_alert));
     let upalert = f.or("upalert", sink, Vec::new(), list(decode_alert));
     let numalerts = f.opt("numalerts", sink, int_in(1, 1_000_000, "numalerts"));
     let alert_timeout = f.or("alert_timeout", sink, DEFAULT_ALERT_TIMEOUT, positive);
     let (timeout_pos, randskew_pos) = (f.pos_of("timeout"), f.pos_of("randskew"));
+    let retry_pos = f.pos_of("retry_interval");
     f.finish(sink);
     let interval = interval?;
     let randskew = randskew?;
     let failed_interval = failed_interval?.unwrap_or(interval);
+    let (retry_interval, fall) = (retry_interval?, fall?);
     let timeout =
         timeout?.unwrap_or_else(|| (interval.min(failed_interval) / 2).min(DEFAULT_TIMEOUT_MAX));
     let mut ok = true;
+    if retry_interval.is_some() && fall < 2 {
+        sink.error_hint(
+            retry_pos,
+            "retry_interval needs fall above 1",
+            "with fall 1 the first failed check takes the node down: nothing is retried",
+        );
+        ok = false;
+    }
     if timeout >= interval {
         sink.error_hint(
             timeout_pos,
@@ -248,8 +327,9 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
         randskew,
         timeout,
         rise: rise?,
-        fall: fall?,
+        fall,
         failed_interval,
+        retry_interval,
         alert: alert?,
         upalert: upalert?,
         numalerts: numalerts?,
@@ -283,6 +363,7 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
             if f.has("external") {
                 let script = f.req("external", sink, script_name);
                 let args = f.or("args", sink, Vec::new(), list(string));
+                let user = f.opt("user", sink, user);
                 let kind_pos = f.key_pos("type");
                 let has_type = f.has("type");
                 f.known("type");
@@ -298,6 +379,7 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
                 return Some(Monitor::External(ExternalMonitor {
                     script: script?,
                     args: args?,
+                    user: user?,
                 }));
             }
             let Some(kind) = f.req("type", sink, word("monitor type", TYPES)) else {
@@ -315,6 +397,20 @@ fn decode_monitor(item: &Item, sink: &mut Sink) -> Option<Monitor> {
             None
         }
     }
+}
+
+/// A HELO name: one word of printable ASCII (it goes on the wire as `HELO name`).
+fn helo_name(item: &Item, sink: &mut Sink) -> Option<String> {
+    let s = nonempty(item, sink)?;
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        sink.error_hint(
+            item.pos,
+            format!("invalid HELO name `{s}`"),
+            "one word: the director's host name, e.g. lb1.example.com",
+        );
+        return None;
+    }
+    Some(s)
 }
 
 /// Explains a key that is a parameter of another monitor type than `kind`.
@@ -354,7 +450,17 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
                 expect: expect?,
             }))
         }
-        "http" | "https" => decode_http(kind == "https", f, sink).map(Monitor::Http),
+        "smtp" => {
+            let port = f.opt("port", sink, port);
+            let helo = f.or("helo", sink, "localhost".to_string(), helo_name);
+            Some(Monitor::Smtp(SmtpCheck {
+                port: port?,
+                helo: helo?,
+            }))
+        }
+        "http" | "https" => {
+            decode_http(kind == "https", f, sink).map(|h| Monitor::Http(Box::new(h)))
+        }
         "dns" => {
             let port = f.opt("port", sink, port);
             let name = f.req("name", sink, nonempty);
@@ -384,17 +490,38 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
                 expect: expect?,
             }))
         }
+        "misc" => {
+            let path = f.req("path", sink, abs_path);
+            let args = f.or("args", sink, Vec::new(), list(string));
+            let port = f.opt("port", sink, port);
+            let dynamic = f.or("dynamic", sink, false, boolean);
+            let user = f.opt("user", sink, user);
+            Some(Monitor::Misc(MiscMonitor {
+                path: path?,
+                args: args?,
+                port: port?,
+                dynamic: dynamic?,
+                user: user?,
+            }))
+        }
         "agent" => {
             let port = f.req("port", sink, port);
-            let protocol = f.or(
-                "protocol",
-                sink,
-                Protocol::Tcp,
-                word("agent protocol", AGENT_PROTOCOLS),
-            );
+            let protocol = f.or("protocol", sink, AgentVia::Tcp, agent_via);
+            let (path_pos, has_path) = (f.pos_of("path"), f.has("path"));
+            let path = f.or("path", sink, "/".to_string(), nonempty);
+            let (port, protocol, path) = (port?, protocol?, path?);
+            if protocol == AgentVia::Tcp && has_path {
+                sink.error_hint(
+                    path_pos,
+                    "`path` needs `protocol: http`",
+                    "a tcp agent writes its load and closes; nothing asks for a path",
+                );
+                return None;
+            }
             Some(Monitor::Agent(AgentCheck {
-                port: port?,
-                protocol: protocol?,
+                port,
+                protocol,
+                path,
             }))
         }
         _ => {
@@ -404,7 +531,20 @@ fn params(kind: &str, f: &mut Fields, item: &Item, sink: &mut Sink) -> Option<Mo
     }
 }
 
-const AGENT_PROTOCOLS: &[(&str, Protocol)] = &[("tcp", Protocol::Tcp), ("udp", Protocol::Udp)];
+const AGENT_PROTOCOLS: &[(&str, AgentVia)] = &[("tcp", AgentVia::Tcp), ("http", AgentVia::Http)];
+
+/// An agent's `protocol`; `udp` is refused by name (no agent protocol runs over it).
+fn agent_via(item: &Item, sink: &mut Sink) -> Option<AgentVia> {
+    if matches!(&item.value, Value::Str(s) if s == "udp") {
+        sink.error_hint(
+            item.pos,
+            "an agent does not report over udp",
+            "use `protocol: tcp`, where the agent writes its load and closes, or `protocol: http` with `path`",
+        );
+        return None;
+    }
+    word("agent protocol", AGENT_PROTOCOLS)(item, sink)
+}
 
 const DNS_TYPES: &[(&str, DnsType)] = &[
     ("A", DnsType::A),

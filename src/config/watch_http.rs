@@ -1,11 +1,13 @@
 //! The `http` and `https` monitors: their parameters (method, path, host, the status ranges
-//! that pass, the body regex, the TLS settings) and how each is checked as it is read.
+//! that pass, the body regexes and digest, several `urls`, the TLS settings) and how each is
+//! checked as it is read.
 
 use super::diagnostic::Sink;
 use super::fields::Fields;
-use super::scalars::{boolean, duration, list, nonempty, port, string};
+use super::scalars::{abs_path, boolean, duration, list, nonempty, port, string};
 use super::yaml::{Item, Value};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -21,8 +23,27 @@ pub struct HttpCheck {
     pub expect_status: Vec<StatusRange>,
     /// A regular expression the body must match.
     pub body: Option<String>,
+    /// A regular expression the body must not match (keepalived's `regex_no_match`).
+    #[serde(default)]
+    pub body_not: Option<String>,
+    /// The body's MD5 in hex (keepalived's `digest`, as `genhash` prints it).
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// More URLs after the first (`urls:` gives them all); every one must pass.
+    #[serde(default)]
+    pub more_urls: Vec<HttpUrl>,
     /// Present for https.
     pub tls: Option<TlsCheck>,
+}
+
+/// One URL of `urls:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HttpUrl {
+    pub path: String,
+    pub expect_status: Vec<StatusRange>,
+    pub body: Option<String>,
+    pub body_not: Option<String>,
+    pub digest: Option<String>,
 }
 
 /// An inclusive range of HTTP status codes.
@@ -46,13 +67,113 @@ pub struct TlsCheck {
     pub sni: Option<String>,
     /// Warn (alert, node stays up) when the certificate expires within this.
     pub cert_expiry_warn: Option<Duration>,
+    /// PEM CA certificates to verify against instead of the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A PEM client certificate (chain) and its key, sent when the server asks.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 pub(super) fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<HttpCheck> {
     let port = f.opt("port", sink, port);
     let method = f.or("method", sink, "GET".to_string(), method);
-    let path = f.or("path", sink, "/".to_string(), http_path);
     let host = f.opt("host", sink, nonempty);
+    let urls_pos = f.key_pos("urls");
+    let single = ["path", "expect_status", "body", "body_not", "digest"]
+        .into_iter()
+        .find(|k| f.has(k));
+    let urls = if f.has("urls") {
+        if let Some(k) = single {
+            for k in [
+                "urls",
+                "path",
+                "expect_status",
+                "body",
+                "body_not",
+                "digest",
+            ] {
+                f.known(k);
+            }
+            sink.error_hint(
+                urls_pos,
+                format!("`urls` given with `{k}`"),
+                "put path, expect_status, body, body_not and digest in each url",
+            );
+            return None;
+        }
+        let urls = f.req("urls", sink, list(decode_url));
+        match urls {
+            Some(u) if u.is_empty() => {
+                sink.error(urls_pos, "`urls` is empty");
+                return None;
+            }
+            u => u,
+        }
+    } else {
+        Some(vec![url_fields(f, sink)?])
+    };
+    let tls_check = if tls {
+        let verify = f.or("verify_tls", sink, true, boolean);
+        let sni = f.opt("sni", sink, nonempty);
+        let warn = f.opt("cert_expiry_warn", sink, duration);
+        let ca_file = f.opt("ca_file", sink, abs_path);
+        let cert_pos = f.key_pos("client_cert");
+        let client_cert = f.opt("client_cert", sink, abs_path);
+        let client_key = f.opt("client_key", sink, abs_path);
+        let (client_cert, client_key) = (client_cert?, client_key?);
+        if client_cert.is_some() != client_key.is_some() {
+            sink.error_hint(
+                if client_cert.is_some() {
+                    cert_pos
+                } else {
+                    f.key_pos("client_key")
+                },
+                "client_cert and client_key go together",
+                "give the PEM certificate and its private key",
+            );
+            return None;
+        }
+        Some(TlsCheck {
+            verify: verify?,
+            sni: sni?,
+            cert_expiry_warn: warn?,
+            ca_file: ca_file?,
+            client_cert,
+            client_key,
+        })
+    } else {
+        None
+    };
+    let mut urls = urls?.into_iter();
+    let first = urls.next()?;
+    Some(HttpCheck {
+        port: port?,
+        method: method?,
+        path: first.path,
+        host: host?,
+        expect_status: first.expect_status,
+        body: first.body,
+        body_not: first.body_not,
+        digest: first.digest,
+        more_urls: urls.collect(),
+        tls: tls_check,
+    })
+}
+
+/// One entry of `urls:`: a mapping with the URL keys.
+fn decode_url(item: &Item, sink: &mut Sink) -> Option<HttpUrl> {
+    let mut f = Fields::of(item, "url", sink)?;
+    let url = url_fields(&mut f, sink);
+    f.finish(sink);
+    url
+}
+
+/// path, expect_status, body, body_not, digest (of the monitor itself or of one url).
+fn url_fields(f: &mut Fields, sink: &mut Sink) -> Option<HttpUrl> {
+    let path = f.or("path", sink, "/".to_string(), http_path);
     let expect_status = f.or(
         "expect_status",
         sink,
@@ -63,27 +184,29 @@ pub(super) fn decode_http(tls: bool, f: &mut Fields, sink: &mut Sink) -> Option<
         status_ranges,
     );
     let body = f.opt("body", sink, regex);
-    let tls_check = if tls {
-        let verify = f.or("verify_tls", sink, true, boolean);
-        let sni = f.opt("sni", sink, nonempty);
-        let warn = f.opt("cert_expiry_warn", sink, duration);
-        Some(TlsCheck {
-            verify: verify?,
-            sni: sni?,
-            cert_expiry_warn: warn?,
-        })
-    } else {
-        None
-    };
-    Some(HttpCheck {
-        port: port?,
-        method: method?,
+    let body_not = f.opt("body_not", sink, regex);
+    let digest = f.opt("digest", sink, md5_hex);
+    Some(HttpUrl {
         path: path?,
-        host: host?,
         expect_status: expect_status?,
         body: body?,
-        tls: tls_check,
+        body_not: body_not?,
+        digest: digest?,
     })
+}
+
+/// An MD5 digest: 32 hex digits, kept in lowercase.
+fn md5_hex(item: &Item, sink: &mut Sink) -> Option<String> {
+    let d = string(item, sink)?;
+    if d.len() != 32 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        sink.error_hint(
+            item.pos,
+            format!("invalid digest `{d}`"),
+            "32 hex digits: the MD5 of the body, as `genhash` or `md5sum` prints it",
+        );
+        return None;
+    }
+    Some(d.to_ascii_lowercase())
 }
 
 fn method(item: &Item, sink: &mut Sink) -> Option<String> {

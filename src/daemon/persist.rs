@@ -73,6 +73,7 @@ mod tests {
             Known {
                 up: true,
                 load: Some(20),
+                weight: None,
             },
         );
         doc.set_known(&known);

@@ -217,6 +217,7 @@ async fn a_stop_does_not_wait_for_a_long_start_up_batch() {
                 crate::director::Known {
                     up: true,
                     load: None,
+                    weight: None,
                 },
             )
         })

@@ -71,13 +71,19 @@ impl Director {
         let WatchId::Service(service) = &r.watch else {
             return false;
         };
-        let (pass, load, summary) = match &r.outcome {
-            Ok(p) => (true, p.load, p.warning.clone().unwrap_or_default()),
-            Err(e) => (false, None, e.to_string()),
+        let (pass, feedback, summary) = match &r.outcome {
+            Ok(p) => (
+                true,
+                (p.load, p.weight),
+                p.warning.clone().unwrap_or_default(),
+            ),
+            Err(e) => (false, (None, None), e.to_string()),
         };
         let last = self.last_check(&r, summary.clone());
         let pair: Pair = (service.clone(), r.node.clone());
-        let rep = self.health.check(self.now.mono, &pair, pass, load, last);
+        let rep = self
+            .health
+            .check(self.now.mono, &pair, pass, feedback, last);
         if let Some((old, new)) = rep.node {
             let reason = if pass {
                 format!("{service} check passes on {}", r.node)
@@ -168,10 +174,7 @@ impl Director {
         if self.admin.in_maintenance(&node) {
             return;
         }
-        let word = match kind {
-            AlertKind::Alert => "alert",
-            AlertKind::Upalert => "upalert",
-        };
+        let word = kind.key();
         self.record(
             EventKind::Alert,
             format!("{word} {watch} on {node}: {old} → {new} {summary}")
@@ -191,6 +194,7 @@ impl Director {
         let alerts = match kind {
             AlertKind::Alert => spec.alert.clone(),
             AlertKind::Upalert => spec.upalert.clone(),
+            AlertKind::QuorumDown | AlertKind::QuorumUp => return,
         };
         if alerts.is_empty() {
             return;

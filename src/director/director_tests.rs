@@ -953,3 +953,124 @@ fn a_pass_over_a_big_table() {
     s.stop();
     eprintln!("stop (the state document): {:?}", t0.elapsed());
 }
+
+#[test]
+fn an_http_agent_asks_its_path_and_a_tcp_agent_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 1, "", "");
+    for (monitor, want) in [
+        (
+            "{type: agent, port: 3333, protocol: http, path: /load}",
+            (crate::monitor::spec::AgentProtocol::Http, "/load"),
+        ),
+        (
+            "{type: agent, port: 3333}",
+            (crate::monitor::spec::AgentProtocol::Tcp, "/"),
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("services/web.yaml"),
+            format!(
+                "virtual: {{address: 192.0.2.10, port: 80}}\nhostgroup: web_nodes\n\
+                 watch: {{monitor: {monitor}}}\n"
+            ),
+        )
+        .unwrap();
+        let cfg = load(dir.path());
+        let (spec, _) = super::watches::watch_of(&cfg, &cfg.services[0]);
+        let crate::monitor::CheckSpec::Agent(a) = spec.monitor else {
+            panic!("an agent: {:?}", spec.monitor)
+        };
+        assert_eq!(
+            (a.port, a.protocol, a.path.as_str()),
+            (3333, want.0, want.1)
+        );
+    }
+}
+
+#[test]
+fn monitors_and_alerts_with_user_run_as_that_user() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 1, "", "");
+    std::fs::write(
+        dir.path().join("services/web.yaml"),
+        "virtual: {address: 192.0.2.10, port: 80}\nhostgroup: web_nodes\nwatch:\n  \
+         monitor: {external: http.monitor, args: [-p, '80'], user: nobody}\n  \
+         alert: [{script: mail.alert, args: [root], user: nobody}, page.alert ops]\n",
+    )
+    .unwrap();
+    let cfg = load(dir.path());
+    let (spec, _) = super::watches::watch_of(&cfg, &cfg.services[0]);
+    let crate::monitor::CheckSpec::External(e) = &spec.monitor else {
+        panic!("external: {:?}", spec.monitor)
+    };
+    assert_eq!(
+        (e.monitor.as_str(), e.user.as_deref()),
+        ("http.monitor", Some("nobody"))
+    );
+    let users: Vec<(String, Option<&str>)> = spec
+        .alert
+        .iter()
+        .map(|a| match a {
+            crate::monitor::AlertSpec::Script { path, user, .. } => {
+                (path.display().to_string(), user.as_deref())
+            }
+            crate::monitor::AlertSpec::Log => ("log".into(), None),
+        })
+        .collect();
+    assert!(users[0].0.ends_with("mail.alert") && users[0].1 == Some("nobody"));
+    assert!(users[1].0.ends_with("page.alert") && users[1].1.is_none());
+}
+
+#[test]
+fn a_dynamic_misc_check_sets_the_weight_and_a_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), 2, "", "");
+    std::fs::write(
+        dir.path().join("services/web.yaml"),
+        "virtual: {address: 192.0.2.10, port: 80}\nhostgroup: web_nodes\nwatch:\n  \
+         monitor: {type: misc, path: /usr/local/bin/check-web, args: ['{address}'], dynamic: true}\n",
+    )
+    .unwrap();
+    let mut s = sim(dir.path(), kernel_of(dir.path()));
+    let report = |node: &str, weight| crate::monitor::CheckReport {
+        watch: crate::monitor::WatchId::Service("web".into()),
+        node: node.into(),
+        outcome: Ok(crate::monitor::Pass {
+            weight,
+            ..Default::default()
+        }),
+        started: 0,
+        duration_ms: 1,
+    };
+    s.feed(Input::Checks {
+        reports: vec![report("n1", Some(10)), report("n2", None)],
+    });
+    let ops = s.ops();
+    assert!(
+        matches!(ops.as_slice(), [Op::EditDest { dest, .. }] if dest.weight == 10 && dest.addr.to_string() == "198.51.100.11"),
+        "{ops:?}"
+    );
+    // Exit 2: weight 0, still in the table (quiesced).
+    s.feed(Input::Checks {
+        reports: vec![report("n1", Some(0))],
+    });
+    let ops = s.ops();
+    assert!(
+        matches!(ops.as_slice(), [Op::EditDest { dest, .. }] if dest.weight == 0),
+        "{ops:?}"
+    );
+    s.feed(Input::Checks {
+        reports: vec![report("n1", Some(7))],
+    });
+    s.ops();
+    s.stop();
+    // The state file keeps the reported weight: a restart sends nothing.
+    let mut s = s.restart();
+    assert_eq!(s.batches, 0);
+    assert!(s.ops().is_empty());
+    assert_eq!(
+        s.d.plan().members[&("web".to_string(), "n1".to_string())].weight,
+        Some(7)
+    );
+}

@@ -36,6 +36,9 @@ pub struct Known {
     pub up: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<u8>,
+    /// A dynamic `misc` check's weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// What one check result did (see [`Health::check`]).
@@ -223,6 +226,7 @@ impl Health {
                         service: pair.0.clone(),
                         pass: k.up,
                         load: k.load,
+                        weight: k.weight,
                         summary: "restored".into(),
                     },
                 );
@@ -270,7 +274,7 @@ impl Health {
         now: Millis,
         pair: &Pair,
         pass: bool,
-        load: Option<u8>,
+        (load, weight): (Option<u8>, Option<u32>),
         last: LastCheck,
     ) -> Reported {
         let Some(p) = self.pairs.get_mut(pair) else {
@@ -284,6 +288,7 @@ impl Health {
                 service: pair.0.clone(),
                 pass,
                 load,
+                weight,
                 summary: last.summary.clone(),
             },
         );
@@ -400,7 +405,8 @@ impl Health {
                     Check::Unknown => return None,
                 };
                 let load = p.machine.load(&pair.0);
-                Some((pair.clone(), Known { up, load }))
+                let weight = p.machine.dynamic_weight(&pair.0);
+                Some((pair.clone(), Known { up, load, weight }))
             })
             .collect()
     }

@@ -24,6 +24,7 @@ pub mod io;
 pub mod mapping;
 mod pass;
 pub mod plan;
+mod quorum;
 mod reload;
 pub mod replay;
 mod requests;
@@ -39,6 +40,8 @@ mod director_tests;
 mod on_failure_tests;
 #[cfg(test)]
 pub(crate) mod plan_tests;
+#[cfg(test)]
+mod quorum_tests;
 #[cfg(test)]
 pub(crate) mod sim;
 

@@ -61,17 +61,7 @@ impl Director {
         for o in changed {
             self.emit(Effect::Observe(o));
         }
-        for (name, sp) in &self.plan.services {
-            match old.services.get(name).map(|o| o.quorum_met) {
-                Some(true) if !sp.quorum_met => tracing::warn!(
-                    service = %name, measure = sp.quorum_measure, "quorum lost"
-                ),
-                Some(false) if sp.quorum_met => tracing::info!(
-                    service = %name, measure = sp.quorum_measure, "quorum back"
-                ),
-                _ => {}
-            }
-        }
+        self.quorum_changes(&old);
         self.check_guard(all);
         self.track_services();
     }

@@ -243,15 +243,15 @@ fn machines_turn_reports_into_health_with_agent_load() {
     let cfg = config(2, "", "  rise: 2\n");
     let mut nodes = Health::new(node_configs(&cfg), 0, 0);
     assert_eq!(check_of(&nodes, &pair(1)), Check::Unknown);
-    nodes.check(10, &pair(1), true, Some(25), last(true, ""));
+    nodes.check(10, &pair(1), true, (Some(25), None), last(true, ""));
     assert_eq!(check_of(&nodes, &pair(1)), Check::Unknown, "rise 2");
-    nodes.check(20, &pair(1), true, Some(25), last(true, ""));
+    nodes.check(20, &pair(1), true, (Some(25), None), last(true, ""));
     let h = nodes.pair("web", "n1").unwrap();
     assert_eq!(h.check, Check::Up);
     // Node weight 1 at load 25 rounds down to 0; the load is remembered for the state file.
     assert_eq!(h.weight, 0);
     assert_eq!(nodes.known()[&pair(1)].load, Some(25));
-    nodes.check(30, &pair(2), false, None, last(false, "refused"));
+    nodes.check(30, &pair(2), false, (None, None), last(false, "refused"));
     let h = nodes.pair("web", "n2").unwrap();
     assert_eq!((h.check, h.failure), (Check::Down, Some("refused")));
 }
@@ -261,25 +261,31 @@ fn a_report_says_what_it_changed() {
     let cfg = config(2, "", "");
     let mut nodes = Health::new(node_configs(&cfg), 0, 0);
     let before = nodes.state("n1");
-    let r = nodes.check(1, &pair(1), true, None, last(true, ""));
+    let r = nodes.check(1, &pair(1), true, (None, None), last(true, ""));
     assert!(r.changed, "unknown -> up");
-    let r = nodes.check(2, &pair(1), true, None, last(true, ""));
+    let r = nodes.check(2, &pair(1), true, (None, None), last(true, ""));
     assert!(
         !r.changed && r.node.is_none() && r.actions.is_empty(),
         "{r:?}"
     );
     assert_eq!(nodes.state("n1"), before);
-    let r = nodes.check(3, &pair(1), false, None, last(false, "refused"));
+    let r = nodes.check(3, &pair(1), false, (None, None), last(false, "refused"));
     assert!(r.changed);
     assert_eq!(r.node, Some((NodeState::Online, NodeState::Failed)));
     assert_eq!(nodes.state("n1"), Some(NodeState::Failed));
     assert!(!r.actions.is_empty());
     // Failing again changes nothing; the other node is untouched throughout.
-    let r = nodes.check(4, &pair(1), false, None, last(false, "refused"));
+    let r = nodes.check(4, &pair(1), false, (None, None), last(false, "refused"));
     assert!(r.node.is_none() && !r.changed, "{r:?}");
     assert_eq!(nodes.state("n2"), Some(NodeState::Online));
     // An unknown pair is not an error: nothing happens.
-    let r = nodes.check(5, &("web".into(), "n9".into()), true, None, last(true, ""));
+    let r = nodes.check(
+        5,
+        &("web".into(), "n9".into()),
+        true,
+        (None, None),
+        last(true, ""),
+    );
     assert!(r.node.is_none() && r.actions.is_empty() && !r.changed);
 }
 
@@ -287,8 +293,8 @@ fn a_report_says_what_it_changed() {
 fn reload_carries_health_over_for_unchanged_and_changed_nodes() {
     let cfg = config(3, "", "");
     let mut nodes = Health::new(node_configs(&cfg), 0, 0);
-    nodes.check(1, &pair(1), true, None, last(true, ""));
-    nodes.check(1, &pair(2), false, None, last(false, "refused"));
+    nodes.check(1, &pair(1), true, (None, None), last(true, ""));
+    nodes.check(1, &pair(2), false, (None, None), last(false, "refused"));
     // Same nodes, a different rise: every machine is rebuilt, the health replayed.
     let changed = config(4, "", "  rise: 3\n");
     let kept = nodes.reconfigure(node_configs(&changed), 5, 0);
@@ -328,7 +334,7 @@ fn turning_the_ping_watch_on_by_reload_keeps_known_health() {
     write_config(dir.path(), 2, "", "");
     let load = |d: &std::path::Path| crate::config::load(d).unwrap().config;
     let mut nodes = Health::new(node_configs(&load(dir.path())), 0, 0);
-    nodes.check(1, &pair(1), true, None, last(true, ""));
+    nodes.check(1, &pair(1), true, (None, None), last(true, ""));
     assert!(!nodes.is_pinged("n1"));
     write_ping_config(dir.path(), 2, "ping: {fall: 3}\n");
     let kept = nodes.reconfigure(node_configs(&load(dir.path())), 5, 0);

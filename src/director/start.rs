@@ -49,8 +49,17 @@ fn adopt(
                     && node.weight > 0
                     && svc.on_failure_of(node) == OnFailure::Inhibit;
                 if !inhibited {
-                    let load = known.get(&pair).and_then(|k| k.load);
-                    known.insert(pair, Known { up: true, load });
+                    let (load, weight) = known
+                        .get(&pair)
+                        .map_or((None, None), |k| (k.load, k.weight));
+                    known.insert(
+                        pair,
+                        Known {
+                            up: true,
+                            load,
+                            weight,
+                        },
+                    );
                 }
             }
         }

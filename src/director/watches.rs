@@ -32,17 +32,34 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
             send: t.send.clone(),
             expect: t.expect.clone(),
         }),
+        Monitor::Smtp(t) => CheckSpec::Smtp(m::SmtpCheck {
+            port: check_port(svc, t.port),
+            helo: t.helo.clone(),
+        }),
         Monitor::Http(h) => {
             let spec = m::HttpCheck {
                 port: Some(check_port(svc, h.port)),
                 method: h.method.clone(),
                 path: h.path.clone(),
                 host: h.host.clone(),
-                status: StatusRanges(h.expect_status.iter().map(|r| (r.low, r.high)).collect()),
+                status: statuses(&h.expect_status),
                 body: h.body.clone(),
+                body_not: h.body_not.clone(),
+                digest: h.digest.clone(),
+                more_urls: (h.more_urls.iter())
+                    .map(|u| m::HttpUrl {
+                        path: u.path.clone(),
+                        status: statuses(&u.expect_status),
+                        body: u.body.clone(),
+                        body_not: u.body_not.clone(),
+                        digest: u.digest.clone(),
+                    })
+                    .collect(),
                 verify: h.tls.as_ref().is_none_or(|t| t.verify),
                 sni: h.tls.as_ref().and_then(|t| t.sni.clone()),
-                ca_file: None,
+                ca_file: h.tls.as_ref().and_then(|t| t.ca_file.clone()),
+                client_cert: h.tls.as_ref().and_then(|t| t.client_cert.clone()),
+                client_key: h.tls.as_ref().and_then(|t| t.client_key.clone()),
                 cert_expiry_warn_days: h
                     .tls
                     .as_ref()
@@ -70,19 +87,29 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
         }),
         Monitor::Agent(a) => CheckSpec::Agent(m::AgentCheck {
             port: a.port,
-            protocol: m::AgentProtocol::Tcp,
-            path: "/".into(),
+            protocol: match a.protocol {
+                config::AgentVia::Tcp => m::AgentProtocol::Tcp,
+                config::AgentVia::Http => m::AgentProtocol::Http,
+            },
+            path: a.path.clone(),
+        }),
+        Monitor::Misc(x) => CheckSpec::Misc(m::MiscCheck {
+            path: x.path.clone(),
+            args: x.args.clone(),
+            port: check_port(svc, x.port),
+            dynamic: x.dynamic,
+            user: x.user.clone(),
         }),
         Monitor::External(e) => CheckSpec::External(m::ExternalCheck {
             monitor: e.script.clone(),
             args: e.args.clone(),
             dir: cfg.director.monitor_dir.clone(),
-            user: None,
+            user: e.user.clone(),
         }),
     }
 }
 
-fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
+pub(super) fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
     list.iter()
         .map(|a| {
             if a.script == "log" {
@@ -91,11 +118,15 @@ fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
                 AlertSpec::Script {
                     path: cfg.director.alert_dir.join(&a.script),
                     args: a.args.clone(),
-                    user: None,
+                    user: a.user.clone(),
                 }
             }
         })
         .collect()
+}
+
+fn statuses(ranges: &[config::StatusRange]) -> StatusRanges {
+    StatusRanges(ranges.iter().map(|r| (r.low, r.high)).collect())
 }
 
 /// The watch of one service and the nodes it checks.
@@ -109,6 +140,7 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
         randskew: w.randskew,
         timeout: w.timeout,
         failed_interval: Some(w.failed_interval),
+        retry_interval: w.retry_interval,
         rise: w.rise,
         fall: w.fall,
         alert: alerts(cfg, &w.alert),
@@ -247,6 +279,7 @@ pub fn node_configs(cfg: &Config) -> BTreeMap<String, NodeConfig> {
                 fall: svc.watch.fall,
                 weight: node.weight,
                 numalerts: svc.watch.numalerts.unwrap_or(0),
+                retry: svc.watch.retry_interval.is_some(),
             });
         }
     }

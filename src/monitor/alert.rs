@@ -1,12 +1,14 @@
-//! Alerts: a watch's `alert` (failure) and `upalert` (recovery) scripts in Mon's convention, plus
-//! the built-in log alert. They run in order, one node's alerts one after another (a per-node
-//! queue), each with a timeout; every run's exit status and duration goes into an
-//! [`AlertRecord`] for the event history.
+//! Alerts: a watch's `alert` (failure) and `upalert` (recovery) scripts in Mon's convention, a
+//! service's `quorum_down` / `quorum_up` scripts, plus the built-in log alert. They run in
+//! order, one node's alerts one after another (a per-node queue; a service's quorum scripts
+//! have one queue per service), each with a timeout; every run's exit status and duration goes
+//! into an [`AlertRecord`] for the event history.
 //!
 //! A script is called as `SCRIPT -s SERVICE -g GROUP -h NODE -t TIME [-u] ARGS...` with the
 //! summary on stdin and in the environment: `MON_ALERTTYPE` (`failure`/`up`), `MON_GROUP`,
-//! `MON_SERVICE`, `MON_LAST_SUMMARY`, `MON_OPSTATUS` (0 failed, 1 ok), and `LBD_NODE`,
-//! `LBD_NODE_ADDRESS`, `LBD_SERVICE`, `LBD_OLD_STATE`, `LBD_NEW_STATE`.
+//! `MON_SERVICE`, `MON_LAST_SUMMARY`, `MON_OPSTATUS` (0 failed, 1 ok), and `LBD_ALERT` (the
+//! key: `alert`, `upalert`, `quorum_down`, `quorum_up`), `LBD_NODE`, `LBD_NODE_ADDRESS`,
+//! `LBD_SERVICE`, `LBD_OLD_STATE`, `LBD_NEW_STATE` (quorum scripts: `LBD_QUORUM` instead).
 
 use super::process::{self, ProcessSpec};
 use super::spec::AlertSpec;
@@ -46,10 +48,11 @@ pub struct AlertRecord {
     pub error: Option<String>,
 }
 
-/// The environment an alert script gets.
+/// The environment an alert script gets. A quorum script gets `LBD_QUORUM` (`lost`/`met`)
+/// instead of the node states, and `LBD_NODE` lists the real servers still passing.
 pub fn environment(call: &AlertCall) -> Vec<(String, String)> {
-    let up = call.kind == AlertKind::Upalert;
-    [
+    let up = call.kind.is_up();
+    let mut env = vec![
         (
             "MON_ALERTTYPE",
             if up { "up" } else { "failure" }.to_string(),
@@ -58,15 +61,21 @@ pub fn environment(call: &AlertCall) -> Vec<(String, String)> {
         ("MON_SERVICE", call.watch.clone()),
         ("MON_LAST_SUMMARY", call.summary.clone()),
         ("MON_OPSTATUS", if up { "1" } else { "0" }.to_string()),
+        ("LBD_ALERT", call.kind.key().to_string()),
         ("LBD_NODE", call.node.clone()),
         ("LBD_NODE_ADDRESS", call.address.clone()),
         ("LBD_SERVICE", call.watch.clone()),
-        ("LBD_OLD_STATE", call.old.to_string()),
-        ("LBD_NEW_STATE", call.new.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    ];
+    match call.kind {
+        AlertKind::Alert | AlertKind::Upalert => {
+            env.push(("LBD_OLD_STATE", call.old.to_string()));
+            env.push(("LBD_NEW_STATE", call.new.to_string()));
+        }
+        AlertKind::QuorumDown | AlertKind::QuorumUp => {
+            env.push(("LBD_QUORUM", if up { "met" } else { "lost" }.to_string()));
+        }
+    }
+    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Runs the alerts in order and returns one record each.
@@ -112,7 +121,7 @@ pub async fn run_alerts(
                     "-t".into(),
                     now.to_string(),
                 ];
-                if call.kind == AlertKind::Upalert {
+                if call.kind.is_up() {
                     argv.push("-u".into());
                 }
                 argv.extend(args.iter().cloned());
@@ -173,7 +182,11 @@ impl AlertQueues {
     pub fn send(&mut self, alerts: Vec<AlertSpec>, call: AlertCall, timeout: Duration) {
         let records = self.records.clone();
         let tasks = &mut self.tasks;
-        let queue = self.queues.entry(call.node.clone()).or_insert_with(|| {
+        let key = match call.kind {
+            AlertKind::Alert | AlertKind::Upalert => call.node.clone(),
+            AlertKind::QuorumDown | AlertKind::QuorumUp => format!("quorum {}", call.watch),
+        };
+        let queue = self.queues.entry(key).or_insert_with(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<AlertSpec>, AlertCall, Duration)>();
             tasks.push(tokio::spawn(async move {
                 while let Some((alerts, call, timeout)) = rx.recv().await {

@@ -7,7 +7,7 @@ pub mod schedule;
 mod schedule_tests;
 
 pub use crate::node::Millis;
-pub use schedule::{CheckId, Dispatch, Scheduler, Stats, Timing};
+pub use schedule::{CheckId, Dispatch, Pace, Scheduler, Stats, Timing};
 pub mod checks;
 pub mod outcome;
 pub mod spec;

@@ -10,6 +10,9 @@ pub struct Pass {
     pub load: Option<u8>,
     /// Something to look at although the check passed (certificate expiry).
     pub warning: Option<String>,
+    /// The weight a `misc` check with `dynamic` reported (keepalived's exit code − 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// Why a check failed.
@@ -30,8 +33,20 @@ pub enum CheckError {
     Status { got: u16, want: String },
     #[error("body does not match {0:?}")]
     Body(String),
+    #[error("body matches {0:?}")]
+    BodyRefused(String),
+    #[error("body digest {got} (want {want})")]
+    Digest { got: String, want: String },
+    /// One URL of several failed.
+    #[error("{path}: {error}")]
+    Url {
+        path: String,
+        error: Box<CheckError>,
+    },
     #[error("reply does not contain {0:?}")]
     Expect(String),
+    #[error("smtp: {0}")]
+    Smtp(String),
     #[error("tls: {0}")]
     Tls(String),
     #[error("http: {0}")]

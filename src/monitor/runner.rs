@@ -8,7 +8,7 @@
 use super::checks::{Pingers, Prepared};
 use super::external;
 use super::outcome::{CheckError, Outcome};
-use super::schedule::{CheckId, Scheduler, Stats};
+use super::schedule::{CheckId, Pace, Scheduler, Stats};
 use super::spec::{WatchId, WatchSpec};
 use super::Millis;
 use crate::node::Cadence;
@@ -202,8 +202,9 @@ impl Runner {
                             let now = self.now();
                             match cadence {
                                 Cadence::Now => self.scheduler.check_now(id, now),
-                                Cadence::Failed => self.scheduler.set_failed(id, true, now),
-                                Cadence::Normal => self.scheduler.set_failed(id, false, now),
+                                Cadence::Failed => self.scheduler.set_pace(id, Pace::Failed, now),
+                                Cadence::Retry => self.scheduler.set_pace(id, Pace::Retry, now),
+                                Cadence::Normal => self.scheduler.set_pace(id, Pace::Normal, now),
                             }
                         }
                     }

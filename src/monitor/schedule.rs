@@ -1,7 +1,9 @@
 //! The check scheduler's timing core, pure: no clock, no sockets, the caller passes `now` (ms).
 //!
 //! Each check has an interval, Mon's `randskew` (every run lands at its nominal time ± a random
-//! skew), a timeout and a faster `failed_interval` used while it fails. Nominal times never drift:
+//! skew), a timeout, a faster `failed_interval` used while it fails and a `retry_interval` used
+//! while a failure of a passing node is being confirmed ([`Pace`]): each retry runs that long
+//! after the previous run ended, as keepalived's `delay_before_retry`. Nominal times never drift:
 //! the next one is the previous nominal time + interval, not `now` + interval. A global budget
 //! caps the checks in flight; a check still running (or still waiting for budget) when its next
 //! nominal time comes skips that interval, which is counted as missed, so a slow check never
@@ -21,9 +23,23 @@ pub struct Timing {
     pub interval: Millis,
     /// The interval while the check fails (Mon's classic scripts re-check failed nodes faster).
     pub failed_interval: Millis,
+    /// While a failure is being confirmed, the time from the end of one run to the start of
+    /// the next (keepalived's `delay_before_retry`).
+    pub retry_interval: Millis,
     /// Each run lands at its nominal time ± up to this much.
     pub randskew: Millis,
     pub timeout: Millis,
+}
+
+/// Which of its intervals a check runs at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pace {
+    #[default]
+    Normal,
+    /// A failure of a passing node is being confirmed: `retry_interval` after each run ends.
+    Retry,
+    /// The check fails: `failed_interval`.
+    Failed,
 }
 
 /// Handle of one scheduled check.
@@ -58,7 +74,7 @@ struct Entry {
     nominal: Millis,
     /// When the next run is due (nominal ± skew).
     due: Millis,
-    failed: bool,
+    pace: Pace,
     running: bool,
     removed: bool,
     /// The first run is due before `nominal` (see [`Scheduler::add_soon`]): running it does not
@@ -129,13 +145,14 @@ impl Scheduler {
         let timing = Timing {
             interval: timing.interval.max(1),
             failed_interval: timing.failed_interval.max(1),
+            retry_interval: timing.retry_interval.max(1),
             ..timing
         };
         self.entries.push(Entry {
             timing,
             nominal: first,
             due: first,
-            failed: false,
+            pace: Pace::Normal,
             running: false,
             removed: false,
             early: false,
@@ -218,31 +235,58 @@ impl Scheduler {
         }
     }
 
-    /// A dispatched check finished (passed, failed or timed out).
-    pub fn complete(&mut self, id: CheckId, _now: Millis) {
-        if let Some(e) = self.entries.get_mut(id.0 as usize) {
-            if e.running {
-                e.running = false;
-                self.stats.in_flight = self.stats.in_flight.saturating_sub(1);
-                self.stats.completed += 1;
-            }
-        }
-    }
-
-    /// Switches a check to its failed cadence (or back). Going failed pulls the next run in to
-    /// at most `failed_interval` after the last nominal time.
-    pub fn set_failed(&mut self, id: CheckId, failed: bool, now: Millis) {
+    /// A dispatched check finished (passed, failed or timed out). In the retry pace the next
+    /// run comes `retry_interval` from now.
+    pub fn complete(&mut self, id: CheckId, now: Millis) {
         let Some(e) = self.entries.get_mut(id.0 as usize) else {
             return;
         };
-        if e.failed == failed || e.removed {
+        if !e.running {
+            return;
+        }
+        e.running = false;
+        self.stats.in_flight = self.stats.in_flight.saturating_sub(1);
+        self.stats.completed += 1;
+        if e.pace == Pace::Retry && !e.removed {
+            self.retry_from(id.0, now);
+        }
+    }
+
+    /// The next run `retry_interval` after `now`.
+    fn retry_from(&mut self, idx: u32, now: Millis) {
+        let e = &mut self.entries[idx as usize];
+        e.nominal = now + e.timing.retry_interval;
+        e.generation += 1;
+        let nominal = e.nominal;
+        let due = self.skewed(idx, nominal, now);
+        self.entries[idx as usize].due = due;
+        self.push(idx, due);
+    }
+
+    /// Switches a check to another of its intervals. A shorter one pulls the next run in to
+    /// at most that interval after the last nominal time; a longer one puts it off; the retry
+    /// pace runs next `retry_interval` after the last run ended (now, or when the one running
+    /// completes).
+    pub fn set_pace(&mut self, id: CheckId, pace: Pace, now: Millis) {
+        let Some(e) = self.entries.get_mut(id.0 as usize) else {
+            return;
+        };
+        if e.pace == pace || e.removed {
             return;
         }
         // The interval in force so far gives the previous nominal time; the new one follows it.
-        let previous = e.nominal.saturating_sub(Self::interval(e));
-        e.failed = failed;
+        let before = Self::interval(e);
+        let previous = e.nominal.saturating_sub(before);
+        e.pace = pace;
+        if pace == Pace::Retry {
+            // Asked for when a failure was reported: the run that reported it has ended.
+            if !e.running {
+                self.retry_from(id.0, now);
+            }
+            return;
+        }
         let next = (previous + Self::interval(e)).max(now);
-        if failed && next >= e.nominal {
+        if Self::interval(e) <= before && next >= e.nominal {
             return;
         }
         e.nominal = next;
@@ -268,10 +312,10 @@ impl Scheduler {
     }
 
     fn interval(e: &Entry) -> Millis {
-        if e.failed {
-            e.timing.failed_interval
-        } else {
-            e.timing.interval
+        match e.pace {
+            Pace::Normal => e.timing.interval,
+            Pace::Retry => e.timing.retry_interval,
+            Pace::Failed => e.timing.failed_interval,
         }
     }
 

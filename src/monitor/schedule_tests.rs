@@ -11,6 +11,7 @@ fn timing(interval: u64, randskew: u64) -> Timing {
     Timing {
         interval,
         failed_interval: interval / 4,
+        retry_interval: interval / 10,
         randskew,
         timeout: interval / 2,
     }
@@ -165,6 +166,7 @@ fn a_check_slower_than_its_interval_skips_intervals_instead_of_piling_up() {
     let t = Timing {
         interval: 1_000,
         failed_interval: 1_000,
+        retry_interval: 1_000,
         randskew: 0,
         timeout: 10_000,
     };
@@ -214,7 +216,7 @@ fn failed_cadence_rechecks_faster_then_returns_to_normal() {
     assert!(s.poll_due(0).is_some());
     s.complete(id, 100);
     assert_eq!(s.next_due(id), Some(20_000));
-    s.set_failed(id, true, 100);
+    s.set_pace(id, Pace::Failed, 100);
     assert_eq!(s.next_due(id), Some(5_000));
     let mut t = 5_000;
     for _ in 0..5 {
@@ -223,8 +225,45 @@ fn failed_cadence_rechecks_faster_then_returns_to_normal() {
         t += 5_000;
         assert_eq!(s.next_due(id), Some(t));
     }
-    s.set_failed(id, false, t - 4_000);
+    s.set_pace(id, Pace::Normal, t - 4_000);
     assert_eq!(s.next_due(id), Some(t - 5_000 + 20_000));
+}
+
+#[test]
+fn a_retry_confirms_a_failure_at_its_own_interval_then_fails_or_returns() {
+    // interval 20 s, failed 5 s, retry 2 s after the end of each run.
+    let mut s = Scheduler::new(4, 11);
+    let id = s.add_at(timing(20_000, 0), 0);
+    assert!(s.poll_due(0).is_some());
+    s.complete(id, 100);
+    // A failure reported at 100: the confirming run comes 2 s later.
+    s.set_pace(id, Pace::Retry, 100);
+    assert_eq!(s.next_due(id), Some(2_100));
+    assert_eq!(s.poll_due(2_100).map(|d| d.id), Some(id));
+    // A slow run (a timeout): the next retry is 2 s after it ended, nothing missed.
+    s.complete(id, 9_100);
+    assert_eq!(s.next_due(id), Some(11_100));
+    assert_eq!(s.stats().missed, 0);
+    assert_eq!(s.poll_due(11_100).map(|d| d.id), Some(id));
+    s.complete(id, 11_150);
+    // Confirmed down: the failed interval from the last run.
+    s.set_pace(id, Pace::Failed, 11_150);
+    assert_eq!(s.next_due(id), Some(16_150));
+    // Passing again: back to 20 s.
+    assert_eq!(s.poll_due(16_150).map(|d| d.id), Some(id));
+    s.complete(id, 16_160);
+    s.set_pace(id, Pace::Normal, 16_160);
+    assert_eq!(s.next_due(id), Some(36_150));
+    // A retry asked while the run is still going starts 2 s after it ends.
+    assert_eq!(s.poll_due(36_150).map(|d| d.id), Some(id));
+    s.set_pace(id, Pace::Retry, 36_200);
+    s.complete(id, 36_300);
+    assert_eq!(s.next_due(id), Some(38_300));
+    // A retry that passes: back to normal from the retry's run.
+    assert_eq!(s.poll_due(38_300).map(|d| d.id), Some(id));
+    s.complete(id, 38_310);
+    s.set_pace(id, Pace::Normal, 38_310);
+    assert_eq!(s.next_due(id), Some(58_310));
 }
 
 #[test]

@@ -45,6 +45,10 @@ pub struct WatchSpec {
     /// The interval while the check fails; defaults to the interval.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub failed_interval: Option<Duration>,
+    /// The interval while a failure of a passing node is confirmed (up to `fall`); defaults
+    /// to the interval.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub retry_interval: Option<Duration>,
     #[serde(default = "one")]
     pub rise: u32,
     #[serde(default = "one")]
@@ -70,6 +74,7 @@ impl WatchSpec {
             randskew: Duration::ZERO,
             timeout: d_timeout(),
             failed_interval: None,
+            retry_interval: None,
             rise: 1,
             fall: 1,
             alert: Vec::new(),
@@ -85,6 +90,7 @@ impl WatchSpec {
         Timing {
             interval: ms(self.interval),
             failed_interval: ms(self.failed_interval.unwrap_or(self.interval)),
+            retry_interval: ms(self.retry_interval.unwrap_or(self.interval)),
             randskew: ms(self.randskew),
             timeout: ms(self.timeout),
         }
@@ -97,12 +103,30 @@ impl WatchSpec {
 pub enum CheckSpec {
     Ping(PingCheck),
     Tcp(TcpCheck),
+    Smtp(SmtpCheck),
     Http(HttpCheck),
     Https(HttpCheck),
     Dns(DnsCheck),
     Udp(UdpCheck),
     Agent(AgentCheck),
+    Misc(MiscCheck),
     External(ExternalCheck),
+}
+
+/// keepalived's MISC_CHECK: `path args...` run per real server (`{address}`, `{port}` in the
+/// arguments replaced); exit 0 passes; with `dynamic`, 2-255 pass with the weight exit − 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiscCheck {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub port: u16,
+    #[serde(default)]
+    pub dynamic: bool,
+    /// Run as this user (and its primary group) instead of root.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// ICMP echo (v4 or v6 by the node's address).
@@ -112,6 +136,14 @@ pub struct PingCheck {
     /// Echo requests sent; one answer is enough.
     #[serde(default = "one_u16")]
     pub count: u16,
+}
+
+/// keepalived's SMTP_CHECK: the greeting (220), `HELO helo` answered 250, `QUIT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpCheck {
+    pub port: u16,
+    pub helo: String,
 }
 
 /// TCP connect, optionally sending a string and expecting a substring in the reply.
@@ -157,6 +189,35 @@ pub struct HttpCheck {
     /// Warn when the certificate expires within this many days.
     #[serde(default = "d_expiry_days")]
     pub cert_expiry_warn_days: u32,
+    /// A regular expression the body must not match (keepalived's `regex_no_match`).
+    #[serde(default)]
+    pub body_not: Option<String>,
+    /// The body's MD5, lowercase hex, as keepalived's `genhash` prints it.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// More URLs asked for after the first one, the same way; every one must pass.
+    #[serde(default)]
+    pub more_urls: Vec<HttpUrl>,
+    /// A PEM client certificate (chain) and its key, for servers that ask for one (https).
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+}
+
+/// One more URL of an http(s) check: its path and what its answer must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpUrl {
+    pub path: String,
+    #[serde(default)]
+    pub status: StatusRanges,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub body_not: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 impl Default for HttpCheck {
@@ -172,6 +233,11 @@ impl Default for HttpCheck {
             sni: None,
             ca_file: None,
             cert_expiry_warn_days: d_expiry_days(),
+            body_not: None,
+            digest: None,
+            more_urls: Vec::new(),
+            client_cert: None,
+            client_key: None,
         }
     }
 }
@@ -352,6 +418,7 @@ mod tests {
             Timing {
                 interval: 5_000,
                 failed_interval: 1_000,
+                retry_interval: 5_000,
                 randskew: 2_000,
                 timeout: 5_000
             }

@@ -21,6 +21,9 @@ pub struct ServiceConfig {
     /// Alerts sent per failure period (Mon's `numalerts`); 0 means one per failed check.
     #[serde(default = "one")]
     pub numalerts: u32,
+    /// The watch confirms a failure at its `retry_interval` (the machine asks for it).
+    #[serde(default)]
+    pub retry: bool,
 }
 
 impl ServiceConfig {
@@ -32,6 +35,7 @@ impl ServiceConfig {
             fall: 1,
             weight: 1,
             numalerts: 1,
+            retry: false,
         }
     }
 }

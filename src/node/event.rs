@@ -20,6 +20,9 @@ pub enum Input {
         /// The load 0-100 an agent check reported (turns into the weight).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         load: Option<u8>,
+        /// The weight a `misc` check with `dynamic` reported (replaces the node's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weight: Option<u32>,
         /// Mon's summary line for a failure.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         summary: String,
@@ -52,16 +55,39 @@ pub enum Cadence {
     Now,
     /// Re-check at the watch's `failed_interval` (the service is down).
     Failed,
+    /// Re-check at the watch's `retry_interval` (a failure of a passing service is being
+    /// confirmed).
+    Retry,
     /// Back to the normal interval.
     Normal,
 }
 
-/// Failure alert or recovery alert (Mon's `alert` / `upalert`).
+/// Failure alert or recovery alert (Mon's `alert` / `upalert`), or a service's quorum
+/// scripts (keepalived's `quorum_down` / `quorum_up`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     Alert,
     Upalert,
+    QuorumDown,
+    QuorumUp,
+}
+
+impl AlertKind {
+    /// A recovery (`upalert`, `quorum_up`) rather than a failure.
+    pub fn is_up(self) -> bool {
+        matches!(self, AlertKind::Upalert | AlertKind::QuorumUp)
+    }
+
+    /// The configuration key that names the scripts.
+    pub fn key(self) -> &'static str {
+        match self {
+            AlertKind::Alert => "alert",
+            AlertKind::Upalert => "upalert",
+            AlertKind::QuorumDown => "quorum_down",
+            AlertKind::QuorumUp => "quorum_up",
+        }
+    }
 }
 
 /// What the state machine asks the director to do.

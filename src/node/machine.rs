@@ -88,8 +88,12 @@ struct ServiceSlot {
     cfg: ServiceConfig,
     debounce: Debounce,
     load: Option<u8>,
+    /// The weight the last passing check reported (a dynamic `misc` check).
+    dynamic: Option<u32>,
     /// The summary of the last failed check (for the alert sent after the verification ping).
     summary: String,
+    /// A failure is being confirmed at the watch's `retry_interval` (`cfg.retry`).
+    retrying: bool,
 }
 
 /// The state machine of one node and the services it serves.
@@ -138,6 +142,8 @@ impl NodeMachine {
                     cfg: s.clone(),
                     debounce: Debounce::new(s.rise, s.fall),
                     load: None,
+                    dynamic: None,
+                    retrying: false,
                     summary: String::new(),
                 })
                 .collect(),
@@ -184,11 +190,19 @@ impl NodeMachine {
         self.slot(service).and_then(|i| self.services[i].load)
     }
 
-    /// The weight `service`'s real server should have when it is in the table: the configured
-    /// weight scaled by the agent's load.
+    /// The weight the last passing check of `service` reported (a dynamic `misc` check).
+    pub fn dynamic_weight(&self, service: &str) -> Option<u32> {
+        self.slot(service).and_then(|i| self.services[i].dynamic)
+    }
+
+    /// The weight `service`'s real server should have when it is in the table: the weight a
+    /// dynamic check reported, else the configured weight scaled by the agent's load.
     pub fn weight(&self, service: &str) -> Option<u32> {
-        self.slot(service)
-            .map(|i| weight_from_load(self.services[i].cfg.weight, self.services[i].load))
+        self.slot(service).map(|i| {
+            let s = &self.services[i];
+            s.dynamic
+                .unwrap_or_else(|| weight_from_load(s.cfg.weight, s.load))
+        })
     }
 
     /// Feeds one event; returns what to do.
@@ -200,10 +214,11 @@ impl NodeMachine {
                 service,
                 pass,
                 load,
+                weight,
                 summary,
             } => {
                 if let Some(i) = self.slot(service) {
-                    self.on_check(now, i, *pass, *load, summary, &mut out);
+                    self.on_check(now, i, *pass, (*load, *weight), summary, &mut out);
                 } else {
                     tracing::debug!(node = %self.name, service, "check result for a service the node does not serve");
                 }
@@ -252,7 +267,7 @@ impl NodeMachine {
                     NodeState::Offline,
                     out,
                 );
-                self.reset_services();
+                self.reset_services(out);
             }
             for i in failed {
                 let watch = self.services[i].cfg.name.clone();
@@ -275,7 +290,7 @@ impl NodeMachine {
                 let old = self.state;
                 if old != NodeState::Offline {
                     self.change_state(now, "ping silent", NodeState::Offline, out);
-                    self.reset_services();
+                    self.reset_services(out);
                 }
                 self.ping_alert(old, out);
             }
@@ -318,18 +333,26 @@ impl NodeMachine {
                 });
             }
         }
-        self.reset_services();
+        self.reset_services(out);
         for i in 0..self.services.len() {
             let svc = self.services[i].cfg.name.clone();
             out.push(self.schedule(CheckTarget::Service(svc), Cadence::Now));
         }
     }
 
-    fn reset_services(&mut self) {
+    /// Forgets every service's results (the node went offline or came back); a retry in
+    /// progress goes back to the normal interval.
+    fn reset_services(&mut self, out: &mut Vec<Action>) {
         self.verify.clear();
-        for s in &mut self.services {
+        for i in 0..self.services.len() {
+            let s = &mut self.services[i];
             s.debounce.reset();
             s.load = None;
+            s.dynamic = None;
+            if std::mem::take(&mut s.retrying) {
+                let watch = s.cfg.name.clone();
+                out.push(self.schedule(CheckTarget::Service(watch), Cadence::Normal));
+            }
         }
     }
 
@@ -338,7 +361,7 @@ impl NodeMachine {
         now: Millis,
         i: usize,
         pass: bool,
-        load: Option<u8>,
+        (load, weight): (Option<u8>, Option<u32>),
         summary: &str,
         out: &mut Vec<Action>,
     ) {
@@ -348,6 +371,7 @@ impl NodeMachine {
         }
         if pass {
             self.services[i].load = load;
+            self.services[i].dynamic = weight;
         } else {
             self.services[i].summary = summary.to_string();
         }
@@ -355,7 +379,7 @@ impl NodeMachine {
         let watch = self.services[i].cfg.name.clone();
         match self.services[i].debounce.record(pass) {
             Some(Health::Up) => {
-                if before == Health::Down {
+                if std::mem::take(&mut self.services[i].retrying) || before == Health::Down {
                     out.push(self.schedule(CheckTarget::Service(watch.clone()), Cadence::Normal));
                 }
                 let old = self.state;
@@ -375,6 +399,7 @@ impl NodeMachine {
                 }
             }
             Some(Health::Down) => {
+                self.services[i].retrying = false;
                 out.push(self.schedule(CheckTarget::Service(watch.clone()), Cadence::Failed));
                 let old = self.state;
                 match self.state {
@@ -399,7 +424,20 @@ impl NodeMachine {
             }
             Some(Health::Unknown) => {}
             None => {
-                let down = self.services[i].debounce.health == Health::Down;
+                let slot = &mut self.services[i];
+                let down = slot.debounce.health == Health::Down;
+                let cadence = if !pass && !down && slot.cfg.retry && !slot.retrying {
+                    slot.retrying = true;
+                    Some(Cadence::Retry)
+                } else if pass && slot.retrying {
+                    slot.retrying = false;
+                    Some(Cadence::Normal)
+                } else {
+                    None
+                };
+                if let Some(c) = cadence {
+                    out.push(self.schedule(CheckTarget::Service(watch.clone()), c));
+                }
                 if !pass && down && !self.verify.contains(&i) {
                     let old = self.state;
                     self.alert(i, AlertKind::Alert, watch, old, summary.to_string(), out);

@@ -18,6 +18,7 @@ fn check(service: &str, pass: bool) -> Input {
         service: service.into(),
         pass,
         load: None,
+        weight: None,
         summary: if pass {
             String::new()
         } else {
@@ -429,6 +430,84 @@ fn rise_and_fall_debounce_services_and_ping() {
 }
 
 #[test]
+fn a_retry_confirms_a_failure_at_the_retry_interval_and_ends_with_either_result() {
+    // fall 3 with retry: the first failure of a passing service asks for the retry cadence,
+    // the third takes it down (failed cadence); a pass during the retry returns to normal.
+    let mut cfg = node(&["http"]);
+    cfg.services[0].fall = 3;
+    cfg.services[0].retry = true;
+    cfg.ping = false;
+    let mut m = NodeMachine::new(&cfg);
+    m.start(0);
+    let cadences = |actions: Vec<Action>| -> Vec<Cadence> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::ScheduleCheck {
+                    check: CheckTarget::Service(_),
+                    cadence,
+                    ..
+                } => Some(cadence),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(cadences(m.handle(1, &check("http", true))).is_empty());
+    assert_eq!(
+        cadences(m.handle(2, &check("http", false))),
+        vec![Cadence::Retry]
+    );
+    assert!(cadences(m.handle(3, &check("http", false))).is_empty());
+    assert_eq!(m.health("http"), Some(Health::Up));
+    assert_eq!(
+        cadences(m.handle(4, &check("http", false))),
+        vec![Cadence::Failed]
+    );
+    assert_eq!(m.health("http"), Some(Health::Down));
+    // Failing on: no retry while down.
+    assert!(cadences(m.handle(5, &check("http", false))).is_empty());
+    assert_eq!(
+        cadences(m.handle(6, &check("http", true))),
+        vec![Cadence::Normal]
+    );
+    // One failure, then a pass: the retry ends, the service never went down.
+    assert_eq!(
+        cadences(m.handle(7, &check("http", false))),
+        vec![Cadence::Retry]
+    );
+    assert_eq!(
+        cadences(m.handle(8, &check("http", true))),
+        vec![Cadence::Normal]
+    );
+    assert_eq!(m.health("http"), Some(Health::Up));
+    // Without retry, the failures wait for the normal interval.
+    cfg.services[0].retry = false;
+    let mut m = NodeMachine::new(&cfg);
+    m.start(0);
+    m.handle(1, &check("http", true));
+    assert!(cadences(m.handle(2, &check("http", false))).is_empty());
+}
+
+#[test]
+fn a_retry_in_progress_ends_when_the_node_goes_offline() {
+    let mut cfg = node(&["http"]);
+    cfg.services[0].fall = 2;
+    cfg.services[0].retry = true;
+    cfg.ping_fall = 1;
+    let mut m = NodeMachine::new(&cfg);
+    m.start(0);
+    m.handle(1, &ping(true));
+    m.handle(2, &check("http", true));
+    m.handle(3, &check("http", false));
+    let actions = m.handle(4, &ping(false));
+    assert_eq!(m.state(), Offline);
+    assert!(
+        actions.contains(&sched(svc("http"), Cadence::Normal)),
+        "{actions:?}"
+    );
+}
+
+#[test]
 fn numalerts_limits_repeated_alerts() {
     for (numalerts, expect) in [(1u32, 1usize), (3, 3), (0, 6)] {
         let mut cfg = node(&["http"]);
@@ -475,6 +554,7 @@ fn agent_load_sets_the_weight() {
         service: "http".into(),
         pass: true,
         load: Some(l),
+        weight: None,
         summary: String::new(),
     };
     assert_eq!(m.handle(2, &load(50)), vec![]);

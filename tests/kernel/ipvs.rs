@@ -28,12 +28,12 @@ type R = Result<(), Failed>;
 
 /// A network namespace with a dummy interface holding the real-server networks, deleted on
 /// drop.
-struct Netns {
+pub(crate) struct Netns {
     name: String,
 }
 
 impl Netns {
-    fn new(tag: &str) -> Result<Self, Failed> {
+    pub(crate) fn new(tag: &str) -> Result<Self, Failed> {
         let name = format!("lbd-ipvs-{tag}-{}", std::process::id());
         sh(&format!("ip netns add {name}"))?;
         let ns = Netns { name };
@@ -45,7 +45,7 @@ impl Netns {
     }
 
     /// Runs a shell command inside the namespace; its stdout.
-    fn exec(&self, cmd: &str) -> Result<String, Failed> {
+    pub(crate) fn exec(&self, cmd: &str) -> Result<String, Failed> {
         sh(&format!("ip netns exec {} sh -c '{}'", self.name, cmd))
     }
 

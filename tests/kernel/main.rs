@@ -17,11 +17,13 @@ mod echo;
 // The helper modules are a toolkit for every kernel test: not each helper has a user yet.
 #[allow(dead_code)]
 mod http;
+mod import;
 mod ipvs;
 mod ipvs_traffic;
 mod ipvsadm;
 mod lab;
 mod lateness;
+mod misc;
 #[allow(dead_code)]
 mod netns;
 mod on_failure;
@@ -45,6 +47,8 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(daemon::tests());
     trials.extend(director::tests());
     trials.extend(on_failure::tests());
+    trials.extend(import::tests());
+    trials.extend(misc::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());

@@ -1,7 +1,8 @@
 //! `on_failure: inhibit` and the sorry server's `mode: replace` against the real IPVS: a
 //! failing real server stays in the table with weight 0 and its established connection keeps
 //! flowing while new ones go elsewhere; below quorum the sorry server replaces the servers
-//! still passing; quorum back undoes it; a restart over inhibited servers sends nothing.
+//! still passing; quorum back undoes it, and the `quorum_down` / `quorum_up` scripts run once
+//! each; a restart over inhibited servers sends nothing and runs no quorum script.
 
 use super::daemon::{lab_config, mutating_ops, real_servers, tail, tempdir, wait_for, write, Lbd};
 use super::echo::{connect, echo, Echo};
@@ -52,8 +53,28 @@ fn want(pairs: &[(u8, i64)]) -> Vec<(String, i64)> {
     pairs.iter().map(|&(i, w)| (rs(i), w)).collect()
 }
 
-fn configure(config: &std::path::Path) -> Result<(), String> {
-    lab_config(config, "", "mass_removal_guard: 100%\n")?;
+/// The quorum scripts append `KIND NODES` to `out`.
+fn configure(config: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
+    let alert_dir = config.join("alert.d");
+    lab_config(
+        config,
+        "",
+        &format!(
+            "mass_removal_guard: 100%\nalert_dir: {}\n",
+            alert_dir.display()
+        ),
+    )?;
+    let script = alert_dir.join("quorum.alert");
+    write(
+        &script,
+        &format!(
+            "#!/bin/sh\necho \"$LBD_ALERT $LBD_QUORUM $LBD_NODE\" >> {}\n",
+            out.display()
+        ),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod {}: {e}", script.display()))?;
     write(
         &config.join("hostgroups/echo_nodes.yaml"),
         "ping: false\nnodes:\n  - {name: rs1, address: 198.51.100.11}\n  \
@@ -63,7 +84,7 @@ fn configure(config: &std::path::Path) -> Result<(), String> {
     write(
         &config.join("services/echo.yaml"),
         "virtual: {address: 192.0.2.10, port: 7000}\nscheduler: rr\nhostgroup: echo_nodes\n\
-         on_failure: inhibit\nquorum: 2\n\
+         on_failure: inhibit\nquorum: 2\nquorum_down: [quorum.alert]\nquorum_up: [quorum.alert]\n\
          sorry_server: {address: 198.51.100.14, port: 7000, mode: replace}\n\
          watch:\n  monitor: {type: tcp, port: 7001}\n  interval: 1s\n  timeout: 500ms\n  \
          rise: 1\n  fall: 1\n",
@@ -74,7 +95,9 @@ fn inhibit_and_replace() -> Result<(), String> {
     let _topology = Topology::up(Options::default())?;
     let tmp = tempdir()?;
     let config = tmp.path().join("config");
-    configure(&config)?;
+    let runs = tmp.path().join("quorum-runs");
+    configure(&config, &runs)?;
+    let quorum_runs = || std::fs::read_to_string(&runs).unwrap_or_default();
     let _echoes = (1..=4)
         .map(|i| Echo::start_on(&format!("rs{i}"), 7000))
         .collect::<Result<Vec<_>, _>>()?;
@@ -143,6 +166,11 @@ fn inhibit_and_replace() -> Result<(), String> {
         ));
     }
     echo(&mut held, "while the sorry server serves")?;
+    let y = (1..=3).find(|&i| i != x && i != z).unwrap();
+    let lost = format!("quorum_down lost rs{y}\n");
+    wait_for("quorum_down ran with the passing server", budget(), || {
+        Ok(quorum_runs() == lost)
+    })?;
 
     // rs{x}'s check passes again: quorum is back, the sorry server leaves.
     checked.insert(x, Echo::start_on(&format!("rs{x}"), 7001)?);
@@ -151,6 +179,9 @@ fn inhibit_and_replace() -> Result<(), String> {
         Ok(weights()? == want(&expect))
     })?;
     echo(&mut held, "after quorum returned")?;
+    let (a, b) = (x.min(y), x.max(y));
+    let back = format!("{lost}quorum_up met rs{a} rs{b}\n");
+    wait_for("quorum_up ran once", budget(), || Ok(quorum_runs() == back))?;
 
     // A restart over the table with rs{z} inhibited sends no operation.
     lbd.stop()?;
@@ -166,6 +197,9 @@ fn inhibit_and_replace() -> Result<(), String> {
         return Err(format!("after the restart: {:?}", table()?));
     }
     echo(&mut held, "after the restart")?;
+    if quorum_runs() != back {
+        return Err(format!("a quorum script ran at start: {:?}", quorum_runs()));
+    }
     lbd.stop()?;
     Ok(())
 }

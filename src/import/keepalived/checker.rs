@@ -1,7 +1,9 @@
 //! keepalived's health checkers → lbd's watch monitors: TCP_CHECK → `tcp`, HTTP_GET and
-//! SSL_GET → `http` / `https` (first url's path, status codes, regex, virtual host),
-//! DNS_CHECK → `dns`, PING_CHECK → `ping`; `delay_loop` → interval, `connect_timeout` →
-//! timeout, `retry` → fall. Settings on the virtual or real server are the defaults of their
+//! SSL_GET → `http` / `https` (each url's path, status codes, regex or regex_no_match, digest;
+//! the virtual host),
+//! DNS_CHECK → `dns`, PING_CHECK → `ping`, SMTP_CHECK → `smtp` (helo_name); `delay_loop` → interval, `connect_timeout` →
+//! timeout, `retry` → fall (retry + 1), `delay_before_retry` → retry_interval (keepalived's
+//! default 3 s for HTTP_GET/SSL_GET, 1 s for the others). Settings on the virtual or real server are the defaults of their
 //! checkers, as in keepalived. Checker options lbd lacks are reported.
 
 use super::findings::Report;
@@ -22,7 +24,10 @@ pub struct Defaults {
     pub delay_loop: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub retry: Option<u32>,
+    pub delay_before_retry: Option<Duration>,
     pub virtualhost: Option<String>,
+    /// The global `SSL` block's client certificate and key (for SSL_GET).
+    pub ssl_client: Option<(String, String)>,
 }
 
 impl Defaults {
@@ -36,14 +41,13 @@ impl Defaults {
                 None => report.dropped(&n.at, k, "not a time in seconds"),
             },
             "retry" | "nb_get_retry" => match n.arg(0).and_then(|v| int_in(v, 0, 99)) {
-                Some(0) => self.retry = Some(0),
-                Some(r) => {
-                    self.retry = Some(r as u32);
-                    report.approximated(&n.at, k, format!("lbd counts fall = {} failed checks at the normal interval; keepalived retries after delay_before_retry", r + 1));
-                }
+                Some(r) => self.retry = Some(r as u32),
                 None => report.dropped(&n.at, k, "expected a count"),
             },
-            "delay_before_retry" => report.approximated(&n.at, k, "lbd has no fast re-check before a server is declared down: failed checks are counted at the check interval"),
+            "delay_before_retry" => match n.arg(0).and_then(timer) {
+                Some(d) if !d.is_zero() => self.delay_before_retry = Some(d),
+                _ => report.dropped(&n.at, k, "not a time in seconds above 0"),
+            },
             "warmup" => report.ignored(&n.at, k, "lbd spreads the first checks over the first interval, like keepalived's default warmup"),
             "alpha" => report.ignored(&n.at, k, "lbd keeps a new real server out until its first check passes, as alpha does"),
             "virtualhost" => self.virtualhost = n.arg(0).map(str::to_string),
@@ -75,6 +79,8 @@ pub struct Check {
     pub interval: Duration,
     pub timeout: Duration,
     pub fall: u32,
+    /// The delay before each retry (with `fall` > 1).
+    pub retry_interval: Option<Duration>,
     pub at: Pos,
 }
 
@@ -102,15 +108,144 @@ impl Check {
         w.set("timeout", Y::str(format_duration(timeout)));
         if self.fall > 1 {
             w.set("fall", Y::Int(i64::from(self.fall)));
+            if let Some(r) = self.retry_interval {
+                let r = to_millis(r).max(Duration::from_millis(1));
+                w.set("retry_interval", Y::str(format_duration(r)));
+            }
         }
         w
     }
 
     /// The same check, timing aside from where it was written.
     pub fn same_as(&self, other: &Check) -> bool {
-        (&self.monitor, self.interval, self.timeout, self.fall)
-            == (&other.monitor, other.interval, other.timeout, other.fall)
+        (&self.monitor, self.interval, self.timeout)
+            == (&other.monitor, other.interval, other.timeout)
+            && (self.fall, self.retry_interval) == (other.fall, other.retry_interval)
     }
+}
+
+/// A misc_path command line split into words (keepalived splits on blanks, with double
+/// quotes grouping), the real server's address and port written `{address}` and `{port}` so
+/// that one command serves every real server of the service.
+fn misc_words(line: &str, addr: std::net::IpAddr, port: Option<u16>) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for ch in line.chars() {
+        match ch {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    let (addr, port) = (addr.to_string(), port.map(|p| p.to_string()));
+    words
+        .into_iter()
+        .map(|w| {
+            let w = replace_bounded(&w, &addr, "{address}");
+            match &port {
+                Some(p) if w == *p => "{port}".to_string(),
+                _ => w,
+            }
+        })
+        .collect()
+}
+
+/// `text` with every `needle` not inside a longer address or number replaced (198.51.100.1
+/// in `198.51.100.11` stays).
+fn replace_bounded(text: &str, needle: &str, with: &str) -> String {
+    let part = |c: char| c.is_ascii_alphanumeric() || c == '.';
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(needle) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + needle.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(part) || after.is_some_and(part) {
+            out.push_str(needle);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One `url` block: path, status codes (keepalived's default 200-299; any status with only a
+/// digest), `regex` (with `regex_no_match`: the body must not match), `digest`.
+fn url(u: &Node, host: &mut Option<String>, report: &mut Report) -> Y {
+    let mut path = "/".to_string();
+    let mut status = None;
+    let (mut regex, mut negate, mut digest) = (None, false, None);
+    for c in u.children() {
+        let k = c.keyword.as_str();
+        match k {
+            "path" => path = c.arg(0).unwrap_or("/").to_string(),
+            "status_code" => {
+                status = Some(
+                    c.args
+                        .iter()
+                        .map(|a| match a.text.parse::<i64>() {
+                            Ok(code) => Y::Int(code),
+                            Err(_) => Y::str(&a.text),
+                        })
+                        .collect(),
+                )
+            }
+            "virtualhost" => *host = c.arg(0).map(str::to_string),
+            "regex" => match c.arg(0) {
+                Some(r) if regex::Regex::new(r).is_ok() => regex = Some(r.to_string()),
+                _ => report.dropped(
+                    &c.at,
+                    k,
+                    "not a regular expression lbd's regex engine takes",
+                ),
+            },
+            "regex_no_match" => negate = true,
+            "digest" => match c.arg(0) {
+                Some(h) if h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    digest = Some(h.to_ascii_lowercase())
+                }
+                _ => report.dropped(&c.at, k, "not an MD5 digest (32 hex digits)"),
+            },
+            _ => report.dropped(&c.at, k, "lbd has no equivalent of this url option"),
+        }
+    }
+    let status = status.unwrap_or_else(|| {
+        vec![Y::str(if digest.is_some() {
+            "100-599"
+        } else {
+            "200-299"
+        })]
+    });
+    let mut m = Y::map();
+    m.set("path", Y::str(path))
+        .set("expect_status", Y::Seq(status));
+    match (regex, negate) {
+        (Some(r), false) => {
+            m.set("body", Y::str(r));
+        }
+        (Some(r), true) => {
+            m.set("body_not", Y::str(r));
+        }
+        (None, true) => report.ignored(&u.at, "regex_no_match", "no regex to negate"),
+        (None, false) => {}
+    }
+    if let Some(d) = digest {
+        m.set("digest", Y::str(d));
+    }
+    m
 }
 
 /// Translates one checker of a real server whose port is `rs_port`; `None` (reported) for a
@@ -118,6 +253,7 @@ impl Check {
 pub fn checker(
     n: &Node,
     inherited: &Defaults,
+    rs_addr: std::net::IpAddr,
     rs_port: Option<u16>,
     report: &mut Report,
 ) -> Option<Check> {
@@ -128,9 +264,10 @@ pub fn checker(
     let mut dns_type = "SOA".to_string();
     let mut dns_name = ".".to_string();
     let mut sni = false;
+    let mut helo = None;
+    let mut misc: Option<(Vec<String>, bool, Option<String>)> = None;
+    let mut misc_timeout: Option<Duration> = None;
     let unsupported = match kind {
-        "MISC_CHECK" => Some("lbd runs no script per real server: its external monitors follow Mon's convention (one run for all nodes of a service)"),
-        "SMTP_CHECK" => Some("lbd has no SMTP check"),
         "UDP_CHECK" => Some("lbd's udp monitor sends text, not keepalived's hex payload"),
         "FILE_CHECK" => Some("lbd does not check files"),
         "BFD_CHECK" => Some("lbd has no BFD"),
@@ -157,8 +294,32 @@ pub fn checker(
             ),
             "url" if matches!(kind, "HTTP_GET" | "SSL_GET") => urls.push(c),
             "http_protocol" => report.dropped(&c.at, k, "lbd's http monitor speaks HTTP/1.1"),
-            "fast_recovery" => report.ignored(&c.at, k, "lbd checks one URL"),
+            "fast_recovery" => report.ignored(&c.at, k, "lbd asks for every URL at each check"),
             "enable_sni" if kind == "SSL_GET" => sni = true,
+            "helo_name" if kind == "SMTP_CHECK" => helo = c.arg(0).map(str::to_string),
+            "misc_path" if kind == "MISC_CHECK" => {
+                let words = c.arg(0).map(|p| misc_words(p, rs_addr, rs_port));
+                let m = misc.get_or_insert((Vec::new(), false, None));
+                m.0 = words.unwrap_or_default();
+            }
+            "misc_timeout" if kind == "MISC_CHECK" => match c.arg(0).and_then(timer) {
+                Some(t) => misc_timeout = Some(t),
+                None => report.dropped(&c.at, k, "not a time in seconds"),
+            },
+            "misc_dynamic" if kind == "MISC_CHECK" => {
+                misc.get_or_insert((Vec::new(), false, None)).1 = true
+            }
+            "user" if kind == "MISC_CHECK" => {
+                if c.args.len() > 1 {
+                    report.approximated(&c.at, k, "lbd runs it with the user's primary group");
+                }
+                misc.get_or_insert((Vec::new(), false, None)).2 = c.arg(0).map(str::to_string);
+            }
+            "host" if kind == "SMTP_CHECK" => report.dropped(
+                &c.at,
+                k,
+                "lbd checks the real server's own address, once per check",
+            ),
             "type" if kind == "DNS_CHECK" => {
                 dns_type = c.arg(0).unwrap_or("SOA").to_ascii_uppercase()
             }
@@ -172,9 +333,7 @@ pub fn checker(
     }
     let port = port.filter(|p| Some(*p) != rs_port);
     let default_retry = if kind == "DNS_CHECK" { 3 } else { 1 };
-    if d.retry.is_none() {
-        report.note("keepalived retries a failed check (retry, default 1; 3 for DNS_CHECK) after delay_before_retry before it declares a server down; lbd counts those failures at the check interval (fall = retry + 1), so detection takes longer");
-    }
+    let default_delay = Duration::from_secs(if kind.ends_with("_GET") { 3 } else { 1 });
     let monitor = match kind {
         "TCP_CHECK" => match port {
             Some(p) => {
@@ -186,6 +345,42 @@ pub fn checker(
             None => Y::str("tcp"),
         },
         "PING_CHECK" => Y::str("ping"),
+        "MISC_CHECK" => {
+            let (words, dynamic, user) = misc.unwrap_or_default();
+            let Some((path, args)) = words.split_first() else {
+                report.dropped(&n.at, kind, "no misc_path");
+                return None;
+            };
+            if !path.starts_with('/') {
+                report.dropped(&n.at, "misc_path", "lbd needs the program's absolute path");
+                return None;
+            }
+            let mut m = Y::map();
+            m.set("type", Y::str("misc")).set("path", Y::str(path));
+            if !args.is_empty() {
+                m.set("args", Y::Seq(args.iter().map(Y::str).collect()));
+            }
+            if dynamic {
+                m.set("dynamic", Y::Bool(true));
+            }
+            if let Some(u) = user {
+                m.set("user", Y::str(u));
+            }
+            m
+        }
+        "SMTP_CHECK" => {
+            let mut m = Y::map();
+            m.set("type", Y::str("smtp"));
+            if let Some(p) = port {
+                m.set("port", Y::Int(i64::from(p)));
+            }
+            // keepalived's default HELO name.
+            m.set(
+                "helo",
+                Y::str(helo.unwrap_or_else(|| "smtpchecker.keepalived.org".into())),
+            );
+            m
+        }
         "DNS_CHECK" => {
             const TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
             if !TYPES.contains(&dns_type.as_str()) {
@@ -207,11 +402,21 @@ pub fn checker(
         }
         _ => http(n, kind == "SSL_GET", &urls, &d, port, sni, report),
     };
+    let interval = d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
+    let timeout = match (kind, misc_timeout) {
+        ("MISC_CHECK", Some(t)) => t,
+        ("MISC_CHECK", None) => {
+            report.note(format!("{}: keepalived lets a MISC_CHECK run for the whole delay_loop (no misc_timeout); lbd's timeout is 90 % of it", n.at));
+            interval * 9 / 10
+        }
+        _ => d.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+    };
     Some(Check {
         monitor,
-        interval: d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
-        timeout: d.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        interval,
+        timeout,
         fall: d.retry.unwrap_or(default_retry) + 1,
+        retry_interval: Some(d.delay_before_retry.unwrap_or(default_delay)),
         at: n.at.clone(),
     })
 }
@@ -230,64 +435,36 @@ fn http(
     if let Some(p) = port {
         m.set("port", Y::Int(i64::from(p)));
     }
-    let mut path = "/".to_string();
-    let mut status = vec![Y::str("200-299")];
     let mut host = d.virtualhost.clone();
-    let mut body = None;
-    match urls.first() {
-        None => report.approximated(&n.at, &n.keyword, "no url: lbd checks GET /"),
-        Some(u) => {
-            for c in u.children() {
-                let k = c.keyword.as_str();
-                match k {
-                    "path" => path = c.arg(0).unwrap_or("/").to_string(),
-                    "status_code" => {
-                        status = c
-                            .args
-                            .iter()
-                            .map(|a| match a.text.parse::<i64>() {
-                                Ok(code) => Y::Int(code),
-                                Err(_) => Y::str(&a.text),
-                            })
-                            .collect()
-                    }
-                    "virtualhost" => host = c.arg(0).map(str::to_string),
-                    "regex" => match c.arg(0) {
-                        Some(r) if regex::Regex::new(r).is_ok() => body = Some(r.to_string()),
-                        _ => report.dropped(
-                            &c.at,
-                            k,
-                            "not a regular expression lbd's regex engine takes",
-                        ),
-                    },
-                    "digest" => {
-                        report.dropped(&c.at, k, "lbd's http monitor checks no body digest")
-                    }
-                    "regex_no_match" => {
-                        report.dropped(&c.at, k, "lbd's body regex must match; it has no negation")
-                    }
-                    _ => report.dropped(&c.at, k, "lbd has no equivalent of this url option"),
+    if urls.is_empty() {
+        report.approximated(&n.at, &n.keyword, "no url: lbd checks GET /");
+    }
+    let mut entries: Vec<Y> = urls.iter().map(|u| url(u, &mut host, report)).collect();
+    match entries.len() {
+        0 => {
+            m.set("path", Y::str("/"))
+                .set("expect_status", Y::Seq(vec![Y::str("200-299")]));
+        }
+        1 => {
+            if let Some(Y::Map(fields)) = entries.pop() {
+                for e in fields {
+                    m.set(&e.key, e.value);
                 }
             }
         }
+        _ => {
+            m.set("urls", Y::Seq(entries));
+        }
     }
-    for extra in urls.iter().skip(1) {
-        report.dropped(
-            &extra.at,
-            "url",
-            "lbd's http monitor checks one URL: the first is used",
-        );
-    }
-    m.set("path", Y::str(path))
-        .set("expect_status", Y::Seq(status));
     if let Some(h) = host {
         m.set("host", Y::str(&h));
         if tls && sni {
             m.set("sni", Y::str(h));
         }
     }
-    if let Some(b) = body {
-        m.set("body", Y::str(b));
+    if let (true, Some((cert, key))) = (tls, &d.ssl_client) {
+        m.set("client_cert", Y::str(cert))
+            .set("client_key", Y::str(key));
     }
     if tls {
         m.set_commented(

@@ -23,12 +23,13 @@ struct Group {
 
 /// Translates every virtual_server: the hostgroup files, then the service files.
 pub fn translate(statements: &[Node], report: &mut Report) -> Vec<OutFile> {
+    let ssl = ssl_client(statements, report);
     let mut groups: Vec<Group> = Vec::new();
     let mut services = Vec::new();
     let mut names = std::collections::HashSet::new();
     let mut virtuals = std::collections::HashSet::new();
     for n in statements.iter().filter(|n| n.keyword == "virtual_server") {
-        let Some((base, mut service, members)) = virtual_server(n, report) else {
+        let Some((base, mut service, members)) = virtual_server(n, &ssl, report) else {
             continue;
         };
         let key = service.get("virtual").map(|v| v.render());
@@ -88,6 +89,7 @@ pub fn translate(statements: &[Node], report: &mut Report) -> Vec<OutFile> {
             format!("{label} → services/{name}.yaml, hostgroups/{group}.yaml"),
         );
         services.push(OutFile {
+            tool: "keepalived",
             path: format!("services/{name}.yaml"),
             origin: vec![origin],
             body: service,
@@ -128,6 +130,7 @@ fn hostgroup(g: Group) -> OutFile {
     );
     body.set("nodes", Y::Seq(nodes));
     OutFile {
+        tool: "keepalived",
         path: format!("hostgroups/{}.yaml", g.name),
         origin: g.origin,
         body,
@@ -142,7 +145,47 @@ enum Head {
 
 /// The service (without `hostgroup`), its name and its real servers; `None` if lbd cannot
 /// hold it at all (reported).
-fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Member>)> {
+/// The global `SSL` block: the client certificate and key SSL_GET checkers send.
+fn ssl_client(statements: &[Node], report: &mut Report) -> Option<(String, String)> {
+    let block = statements.iter().find(|n| n.keyword == "SSL")?;
+    let (mut cert, mut key) = (None, None);
+    for c in block.children() {
+        let k = c.keyword.as_str();
+        let path = c.arg(0).filter(|p| p.starts_with('/')).map(str::to_string);
+        match k {
+            "certificate" | "key" if path.is_none() => {
+                report.dropped(&c.at, k, "lbd needs an absolute path")
+            }
+            "certificate" => cert = path,
+            "key" => key = path,
+            "ca" => report.ignored(
+                &c.at,
+                k,
+                "keepalived's SSL_GET does not verify the server; neither does the import",
+            ),
+            "password" => report.dropped(&c.at, k, "lbd reads unencrypted PEM keys only"),
+            _ => report.dropped(&c.at, k, "lbd has no equivalent of this SSL option"),
+        }
+    }
+    match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => {
+            report.dropped(
+                &block.at,
+                "SSL",
+                "a client certificate needs both certificate and key",
+            );
+            None
+        }
+    }
+}
+
+fn virtual_server(
+    n: &Node,
+    ssl: &Option<(String, String)>,
+    report: &mut Report,
+) -> Option<(String, Y, Vec<Member>)> {
     let head = match (n.arg(0), n.arg(1)) {
         (Some("group"), _) => {
             report.dropped(
@@ -185,7 +228,10 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
             return None;
         }
     };
-    let mut d = Defaults::default();
+    let mut d = Defaults {
+        ssl_client: ssl.clone(),
+        ..Defaults::default()
+    };
     let mut scheduler = None;
     let mut flags: Vec<(&str, &Pos)> = Vec::new();
     let mut method: Option<(&'static str, Option<Y>)> = None;
@@ -243,7 +289,7 @@ fn virtual_server(n: &Node, report: &mut Report) -> Option<(String, Y, Vec<Membe
             "quorum_up" | "quorum_down" => report.dropped(
                 &c.at,
                 k,
-                "lbd runs no script when the quorum changes (it logs and records an event)",
+                "lbd's quorum_up/quorum_down are alert scripts in alert_dir called with Mon's arguments, not a command line",
             ),
             "ha_suspend" => report.dropped(
                 &c.at,

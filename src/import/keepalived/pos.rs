@@ -69,6 +69,9 @@ pub enum ErrorKind {
     UnknownTopLevel(String),
     #[error("`{0}` needs {1}")]
     MissingArgument(String, &'static str),
+    /// A line another importer cannot read (`lbctl import ipvsadm`).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// An error with where it happened.

@@ -111,7 +111,7 @@ pub(super) fn real_servers(
         let rs_port = port.or(vport);
         let translated: Vec<(Check, &Node)> = checks
             .iter()
-            .filter_map(|c| checker::checker(c, &d, rs_port, report).map(|k| (k, *c)))
+            .filter_map(|c| checker::checker(c, &d, address, rs_port, report).map(|k| (k, *c)))
             .collect();
         let mut translated = translated.into_iter();
         match translated.next() {
@@ -194,6 +194,7 @@ pub(super) fn real_servers(
                     .connect_timeout
                     .unwrap_or(checker::DEFAULT_CONNECT_TIMEOUT),
                 fall: 1,
+                retry_interval: None,
                 at: real.first().map_or_else(
                     || Pos {
                         file: std::sync::Arc::from(std::path::Path::new("")),

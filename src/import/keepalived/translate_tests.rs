@@ -189,7 +189,7 @@ fn this_lbd_speaks_vrrpv2_and_the_loader_takes_what_the_import_writes() {
     );
 }
 
-const LVS: &str = "virtual_server 192.0.2.10 80 {\n  delay_loop 4\n  lb_algo sh\n  sh-port\n  mh-port\n  lb_kind NAT\n  protocol TCP\n  persistence_timeout\n  quorum 2\n  real_server 198.51.100.11 8080 {\n    weight 1\n    HTTP_GET {\n      url {\n        path /health\n        status_code 200-299 302\n        digest 9b3a0c85a887a256d6939da88aabd8cd\n      }\n      url {\n        path /other\n      }\n      connect_timeout 6\n    }\n  }\n  real_server 198.51.100.12 80 {\n    weight 1\n    TCP_CHECK {\n      connect_port 81\n    }\n  }\n}\nvirtual_server 192.0.2.10 53 {\n  lb_algo rr\n  real_server 198.51.100.13 53 {\n    weight 3\n  }\n}\nvirtual_server_group G {\n  192.0.2.20 80\n}\nvirtual_server group G {\n  lb_algo rr\n}\n";
+const LVS: &str = "virtual_server 192.0.2.10 80 {\n  delay_loop 4\n  lb_algo sh\n  sh-port\n  mh-port\n  lb_kind NAT\n  protocol TCP\n  persistence_timeout\n  quorum 2\n  real_server 198.51.100.11 8080 {\n    weight 1\n    HTTP_GET {\n      url {\n        path /health\n        status_code 200-299 302\n        digest 9B3A0C85A887A256D6939DA88AABD8CD\n      }\n      url {\n        path /other\n        regex \"^maintenance\"\n        regex_no_match\n      }\n      connect_timeout 6\n    }\n  }\n  real_server 198.51.100.12 80 {\n    weight 1\n    TCP_CHECK {\n      connect_port 81\n    }\n  }\n}\nvirtual_server 192.0.2.10 53 {\n  lb_algo rr\n  real_server 198.51.100.13 53 {\n    weight 3\n  }\n}\nvirtual_server_group G {\n  192.0.2.20 80\n}\nvirtual_server group G {\n  lb_algo rr\n}\n";
 
 #[test]
 fn virtual_servers_become_services_and_hostgroups() {
@@ -220,15 +220,30 @@ fn virtual_servers_become_services_and_hostgroups() {
             .collect::<Vec<_>>(),
         [(200, 299), (302, 302)]
     );
-    assert_eq!(finding(&i, "digest").kind, Kind::Dropped);
-    assert_eq!(finding(&i, "url").at.line, 18);
+    // Both urls, the digest in lowercase, regex_no_match as body_not.
+    assert_eq!(
+        h.digest.as_deref(),
+        Some("9b3a0c85a887a256d6939da88aabd8cd")
+    );
+    assert_eq!(h.more_urls.len(), 1);
+    let other = &h.more_urls[0];
+    assert_eq!(other.path, "/other");
+    assert_eq!(
+        (other.body.as_deref(), other.body_not.as_deref()),
+        (None, Some("^maintenance"))
+    );
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| !matches!(f.keyword.as_str(), "digest" | "url" | "regex_no_match")));
     // The second real server's TCP check differs: it is checked like the first.
     let differs = i
         .report
         .findings
         .iter()
         .find(|f| f.reason.contains("of a service the same way"));
-    assert_eq!(differs.map(|f| f.at.line), Some(26));
+    assert_eq!(differs.map(|f| f.at.line), Some(28));
     let g = c.hostgroup_of(web).unwrap();
     let ports: Vec<_> = g
         .nodes
@@ -245,7 +260,7 @@ fn virtual_servers_become_services_and_hostgroups() {
     assert_eq!(c.hostgroup_of(dns).unwrap().nodes[0].weight, 3);
 
     assert_eq!(finding(&i, "virtual_server_group").kind, Kind::Dropped);
-    assert_eq!(finding(&i, "virtual_server group").at.line, 40);
+    assert_eq!(finding(&i, "virtual_server group").at.line, 42);
 }
 
 #[test]
@@ -271,19 +286,56 @@ fn quorum_by_weight_with_hysteresis_is_translated() {
 }
 
 #[test]
-fn misc_check_is_reported_and_inhibit_imported() {
-    let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  real_server 198.51.100.11 80 {\n    inhibit_on_failure\n    MISC_CHECK {\n      misc_path \"/bin/check 1\"\n      misc_dynamic\n    }\n  }\n}\n";
-    let i = run(text);
-    assert_eq!(finding(&i, "MISC_CHECK").at.line, 5);
-    assert!(i
-        .report
-        .findings
-        .iter()
-        .all(|f| f.keyword != "inhibit_on_failure"));
-    assert!(finding(&i, "real_server").reason.contains("lbd pings them"));
+fn misc_checks_become_one_misc_monitor_naming_each_real_server() {
+    let rs = |addr: &str| {
+        format!("  real_server {addr} 80 {{\n    inhibit_on_failure\n    MISC_CHECK {{\n      misc_path \"/usr/local/bin/check -H {addr} -p 80 --url http://{addr}:80/ 198.51.100.111\"\n      misc_timeout 3\n      misc_dynamic\n      user nobody\n    }}\n  }}\n")
+    };
+    let text = format!(
+        "virtual_server 192.0.2.10 80 {{\n  protocol TCP\n  delay_loop 10\n{}{}}}\n",
+        rs("198.51.100.11"),
+        rs("198.51.100.12")
+    );
+    let i = run(&text);
+    assert!(i.report.lossy().next().is_none(), "{:?}", i.report.findings);
     let c = load(&i);
+    let w = &c.services[0].watch;
+    let crate::config::Monitor::Misc(m) = &w.monitor else {
+        panic!("misc: {:?}", w.monitor)
+    };
+    assert_eq!(m.path, std::path::Path::new("/usr/local/bin/check"));
+    assert_eq!(
+        m.args,
+        [
+            "-H",
+            "{address}",
+            "-p",
+            "{port}",
+            "--url",
+            "http://{address}:80/",
+            "198.51.100.111"
+        ]
+    );
+    assert!(m.dynamic);
+    assert_eq!(m.user.as_deref(), Some("nobody"));
+    assert_eq!(w.timeout, std::time::Duration::from_secs(3));
     let node = &c.hostgroup_of(&c.services[0]).unwrap().nodes[0];
     assert_eq!(node.on_failure, Some(crate::config::OnFailure::Inhibit));
+    // Without misc_timeout keepalived allows the whole delay_loop: 90 % of it, noted.
+    let i = run(&text.replace("      misc_timeout 3\n", ""));
+    assert_eq!(
+        load(&i).services[0].watch.timeout,
+        std::time::Duration::from_secs(9)
+    );
+    assert!(i.report.notes.iter().any(|n| n.contains("90 %")));
+    // A command that differs beyond the address: checked like the first, reported.
+    let other = text.replacen("-p 80 --url", "-p 81 --url", 1);
+    assert_eq!(
+        finding(&run(&other), "real_server").kind,
+        Kind::Approximated
+    );
+    // A relative program is refused.
+    let i = run(&text.replace("/usr/local/bin/check", "check"));
+    assert_eq!(finding(&i, "misc_path").kind, Kind::Dropped);
 }
 
 #[test]
@@ -460,4 +512,58 @@ fn unweighted_track_interfaces_are_a_fault_in_both() {
     let t = c.director.vrrp[0].track.as_ref().unwrap();
     assert_eq!(t.interfaces, ["eth1", "eth2"]);
     assert_eq!(t.priority_decrement, None);
+}
+
+#[test]
+fn smtp_check_becomes_an_smtp_monitor_with_its_helo_name() {
+    let text = "virtual_server 192.0.2.10 25 {\n  protocol TCP\n  real_server 198.51.100.11 25 {\n    SMTP_CHECK {\n      connect_timeout 3\n      connect_port 2525\n      helo_name lb1.example.com\n      retry 2\n      delay_before_retry 2\n    }\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let w = &c.services[0].watch;
+    assert_eq!(
+        w.monitor,
+        crate::config::Monitor::Smtp(crate::config::SmtpCheck {
+            port: Some(2525),
+            helo: "lb1.example.com".into()
+        })
+    );
+    assert_eq!(
+        (w.fall, w.retry_interval),
+        (3, Some(std::time::Duration::from_secs(2)))
+    );
+    assert!(i.report.findings.is_empty(), "{:?}", i.report.findings);
+    // keepalived's default HELO name.
+    let i = run(&text.replace("      helo_name lb1.example.com\n", ""));
+    let crate::config::Monitor::Smtp(m) = &load(&i).services[0].watch.monitor else {
+        panic!("smtp")
+    };
+    assert_eq!(m.helo, "smtpchecker.keepalived.org");
+}
+
+#[test]
+fn the_ssl_block_gives_ssl_get_its_client_certificate() {
+    let text = "SSL {\n  certificate /etc/keepalived/client.pem\n  key /etc/keepalived/client.key\n  ca /etc/keepalived/ca.pem\n}\nvirtual_server 192.0.2.10 443 {\n  protocol TCP\n  real_server 198.51.100.11 443 {\n    SSL_GET {\n      url {\n        path /\n      }\n    }\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let crate::config::Monitor::Http(h) = &c.services[0].watch.monitor else {
+        panic!("https")
+    };
+    let tls = h.tls.as_ref().expect("https");
+    assert_eq!(
+        (tls.client_cert.as_deref(), tls.client_key.as_deref()),
+        (
+            Some(std::path::Path::new("/etc/keepalived/client.pem")),
+            Some(std::path::Path::new("/etc/keepalived/client.key"))
+        )
+    );
+    assert_eq!(finding(&i, "ca").kind, Kind::Ignored);
+    assert!(i.report.lossy().next().is_none(), "{:?}", i.report.findings);
+    // A key without its certificate: reported, nothing written.
+    let i = run(&text.replace("  certificate /etc/keepalived/client.pem\n", ""));
+    assert_eq!(finding(&i, "SSL").kind, Kind::Dropped);
+    let c = load(&i);
+    let crate::config::Monitor::Http(h) = &c.services[0].watch.monitor else {
+        panic!("https")
+    };
+    assert!(h.tls.as_ref().is_some_and(|t| t.client_cert.is_none()));
 }

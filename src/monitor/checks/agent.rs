@@ -46,6 +46,7 @@ pub async fn check(spec: &AgentCheck, addr: IpAddr) -> Outcome {
         Some(load) => Ok(Pass {
             load: Some(load),
             warning: None,
+            weight: None,
         }),
         None => Err(CheckError::Agent(
             String::from_utf8_lossy(reply.get(..64.min(reply.len())).unwrap_or_default())

@@ -1,13 +1,18 @@
-//! `http` / `https`: one HTTP/1.1 request over hyper (method, path, Host header), the status
-//! checked against accepted ranges and the body against a regular expression; over rustls for
-//! https, with SNI, verification on or off and a warning when the certificate expires soon.
+//! `http` / `https`: an HTTP/1.1 request over hyper (method, path, Host header) per URL, one
+//! after another, every one of which must pass: the status checked against accepted ranges,
+//! the body against a regular expression it must match, one it must not match and its MD5
+//! (keepalived's `digest`, as `genhash` prints it); over rustls for https, with SNI,
+//! verification on or off, a client certificate, and a warning when the certificate expires
+//! soon.
 
 use super::tls;
 use crate::monitor::outcome::{io_error, CheckError, Outcome, Pass};
 use crate::monitor::spec::HttpCheck;
+use crate::monitor::status::StatusRanges;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use md5::{Digest, Md5};
 use regex::bytes::Regex;
 use rustls::ClientConfig;
 use std::net::{IpAddr, SocketAddr};
@@ -19,55 +24,175 @@ use tokio_rustls::TlsConnector;
 
 const MAX_BODY: usize = 1024 * 1024;
 
-/// An http(s) check with its regex compiled and its TLS configuration built.
+/// An http(s) check with its regexes compiled and its TLS configuration built.
 #[derive(Debug)]
 pub struct PreparedHttp {
     spec: HttpCheck,
     method: hyper::Method,
-    body: Option<Regex>,
+    urls: Vec<PreparedUrl>,
     tls: Option<Arc<ClientConfig>>,
+}
+
+/// One URL and what its answer must be.
+#[derive(Debug)]
+struct PreparedUrl {
+    path: String,
+    status: StatusRanges,
+    body: Option<Regex>,
+    body_not: Option<Regex>,
+    digest: Option<String>,
+}
+
+impl PreparedUrl {
+    fn new(
+        path: &str,
+        status: &StatusRanges,
+        body: Option<&str>,
+        body_not: Option<&str>,
+        digest: Option<&str>,
+    ) -> Result<Self, CheckError> {
+        let regex = |r: Option<&str>| {
+            r.map(Regex::new)
+                .transpose()
+                .map_err(|e| CheckError::Spec(format!("invalid body regex: {e}")))
+        };
+        let digest = digest.map(str::to_ascii_lowercase);
+        if let Some(d) = &digest {
+            if d.len() != 32 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(CheckError::Spec(format!("invalid md5 digest {d:?}")));
+            }
+        }
+        Ok(PreparedUrl {
+            path: path.to_string(),
+            status: status.clone(),
+            body: regex(body)?,
+            body_not: regex(body_not)?,
+            digest,
+        })
+    }
+
+    /// Whether the answer's body is needed at all.
+    fn reads_body(&self) -> bool {
+        self.body.is_some() || self.body_not.is_some() || self.digest.is_some()
+    }
+
+    /// The body checks, in order: the regex, the refused regex, the digest.
+    fn verify(&self, body: &[u8]) -> Result<(), CheckError> {
+        if let Some(re) = &self.body {
+            if !re.is_match(body) {
+                return Err(CheckError::Body(re.as_str().to_string()));
+            }
+        }
+        if let Some(re) = &self.body_not {
+            if re.is_match(body) {
+                return Err(CheckError::BodyRefused(re.as_str().to_string()));
+            }
+        }
+        if let Some(want) = &self.digest {
+            let got = md5_hex(body);
+            if &got != want {
+                return Err(CheckError::Digest {
+                    got,
+                    want: want.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The MD5 of `body` in lowercase hex (keepalived's `genhash` output).
+pub fn md5_hex(body: &[u8]) -> String {
+    Md5::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl PreparedHttp {
     pub fn new(spec: &HttpCheck, https: bool) -> Result<Self, CheckError> {
         let method = hyper::Method::from_bytes(spec.method.as_bytes())
             .map_err(|_| CheckError::Spec(format!("invalid http method {:?}", spec.method)))?;
-        let body = spec
-            .body
-            .as_deref()
-            .map(Regex::new)
-            .transpose()
-            .map_err(|e| CheckError::Spec(format!("invalid body regex: {e}")))?;
+        let mut urls = vec![PreparedUrl::new(
+            &spec.path,
+            &spec.status,
+            spec.body.as_deref(),
+            spec.body_not.as_deref(),
+            spec.digest.as_deref(),
+        )?];
+        for u in &spec.more_urls {
+            urls.push(PreparedUrl::new(
+                &u.path,
+                &u.status,
+                u.body.as_deref(),
+                u.body_not.as_deref(),
+                u.digest.as_deref(),
+            )?);
+        }
+        let client = match (&spec.client_cert, &spec.client_key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            (None, None) => None,
+            _ => {
+                return Err(CheckError::Spec(
+                    "client_cert and client_key go together".into(),
+                ))
+            }
+        };
         let tls = https
-            .then(|| tls::client_config(spec.verify, spec.ca_file.as_deref()))
+            .then(|| tls::client_config(spec.verify, spec.ca_file.as_deref(), client))
             .transpose()?;
         Ok(PreparedHttp {
             spec: spec.clone(),
             method,
-            body,
+            urls,
             tls,
         })
     }
 
+    /// Asks for every URL in order; the first that fails is the check's failure (named by its
+    /// path when there are several).
     pub async fn check(&self, addr: IpAddr) -> Outcome {
-        let (warning, body) = self.fetch(addr).await?;
-        self.judge_body(&body)?;
+        let mut warning = None;
+        for url in &self.urls {
+            let result = async {
+                let (w, body) = self.fetch_url(addr, url).await?;
+                url.verify(&body)?;
+                Ok(w)
+            }
+            .await;
+            match result {
+                Ok(w) => warning = warning.or(w),
+                Err(error) if self.urls.len() > 1 => {
+                    return Err(CheckError::Url {
+                        path: url.path.clone(),
+                        error: Box::new(error),
+                    })
+                }
+                Err(error) => return Err(error),
+            }
+        }
         Ok(Pass {
             load: None,
             warning,
+            weight: None,
         })
     }
 
-    /// Whether the body of an accepted answer matches the check's `body` regex (if any).
-    pub fn judge_body(&self, body: &[u8]) -> Result<(), CheckError> {
-        match &self.body {
-            Some(re) if !re.is_match(body) => Err(CheckError::Body(re.as_str().to_string())),
-            _ => Ok(()),
+    /// The first URL's answer: the expiry warning (https) and the body of an accepted status.
+    pub async fn fetch(&self, addr: IpAddr) -> Result<(Option<String>, Vec<u8>), CheckError> {
+        match self.urls.first() {
+            Some(url) => self.fetch_url(addr, url).await,
+            None => Err(CheckError::Spec("no url".into())),
         }
     }
 
-    /// Runs the request; returns the expiry warning (https) and the body of an accepted status.
-    pub async fn fetch(&self, addr: IpAddr) -> Result<(Option<String>, Vec<u8>), CheckError> {
+    /// Runs one URL's request; returns the expiry warning (https) and the body of an accepted
+    /// status.
+    async fn fetch_url(
+        &self,
+        addr: IpAddr,
+        url: &PreparedUrl,
+    ) -> Result<(Option<String>, Vec<u8>), CheckError> {
         let https = self.tls.is_some();
         let port = self.spec.port.unwrap_or(if https { 443 } else { 80 });
         let tcp = TcpStream::connect(SocketAddr::new(addr, port))
@@ -79,7 +204,7 @@ impl PreparedHttp {
             IpAddr::V4(a) => format!("{a}:{port}"),
         });
         match &self.tls {
-            None => Ok((None, self.exchange(tcp, &host).await?)),
+            None => Ok((None, self.exchange_url(tcp, &host, url).await?)),
             Some(config) => {
                 let name = match (&self.spec.sni, &self.spec.host) {
                     (Some(sni), _) => sni.clone(),
@@ -103,15 +228,39 @@ impl PreparedHttp {
                             .unwrap_or(0);
                         tls::expiry_warning(na, now, self.spec.cert_expiry_warn_days)
                     });
-                Ok((warning, self.exchange(stream, &host).await?))
+                Ok((warning, self.exchange_url(stream, &host, url).await?))
             }
         }
     }
 
-    /// The request and its answer on a connected stream (TCP, TLS, or a test's in-memory
-    /// pipe): the body of an answer whose status the check accepts, else why not. This is where
-    /// the node's bytes are parsed (by hyper, the body limited to 1 MiB); never panics.
+    /// The first URL's request and answer on a connected stream (TCP, TLS, or a test's
+    /// in-memory pipe): the body of an answer whose status the check accepts, else why not.
     pub async fn exchange<IO>(&self, io: IO, host: &str) -> Result<Vec<u8>, CheckError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        match self.urls.first() {
+            Some(url) => self.exchange_url(io, host, url).await,
+            None => Err(CheckError::Spec("no url".into())),
+        }
+    }
+
+    /// Whether the body of the first URL's accepted answer passes its body checks.
+    pub fn judge_body(&self, body: &[u8]) -> Result<(), CheckError> {
+        match self.urls.first() {
+            Some(url) => url.verify(body),
+            None => Ok(()),
+        }
+    }
+
+    /// One URL's request and answer on a connected stream. This is where the node's bytes
+    /// are parsed (by hyper, the body limited to 1 MiB); never panics.
+    async fn exchange_url<IO>(
+        &self,
+        io: IO,
+        host: &str,
+        url: &PreparedUrl,
+    ) -> Result<Vec<u8>, CheckError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -121,7 +270,7 @@ impl PreparedHttp {
             .map_err(http_err)?;
         let request = hyper::Request::builder()
             .method(self.method.clone())
-            .uri(self.spec.path.as_str())
+            .uri(url.path.as_str())
             .header(hyper::header::HOST, host)
             .header(hyper::header::USER_AGENT, "lbd-check")
             .header(hyper::header::CONNECTION, "close")
@@ -130,13 +279,13 @@ impl PreparedHttp {
         let exchange = async {
             let response = sender.send_request(request).await.map_err(http_err)?;
             let status = response.status().as_u16();
-            if !self.spec.status.contains(status) {
+            if !url.status.contains(status) {
                 return Err(CheckError::Status {
                     got: status,
-                    want: self.spec.status.to_string(),
+                    want: url.status.to_string(),
                 });
             }
-            if self.body.is_none() && self.method != hyper::Method::GET {
+            if !url.reads_body() && self.method != hyper::Method::GET {
                 return Ok(Vec::new());
             }
             let body = Limited::new(response.into_body(), MAX_BODY)
@@ -242,6 +391,15 @@ mod tests {
             let outcome = exchange(&spec, broken).await;
             assert!(matches!(outcome, Err(CheckError::Http(_))), "{outcome:?}");
         }
+    }
+
+    #[test]
+    fn digests_are_genhash_hex() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            md5_hex(b"The quick brown fox jumps over the lazy dog"),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
     }
 
     #[test]

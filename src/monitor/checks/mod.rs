@@ -4,7 +4,9 @@
 mod agent;
 mod dns;
 mod http;
+mod misc;
 mod ping;
+mod smtp;
 mod tcp;
 mod tls;
 mod udp;
@@ -13,9 +15,10 @@ pub use agent::parse_load;
 pub use dns::PreparedDns;
 pub use http::PreparedHttp;
 pub use ping::Pingers;
+pub use smtp::reply as smtp_reply;
 
 use super::outcome::{CheckError, Outcome};
-use super::spec::{AgentCheck, CheckSpec, ExternalCheck, TcpCheck, UdpCheck};
+use super::spec::{AgentCheck, CheckSpec, ExternalCheck, MiscCheck, SmtpCheck, TcpCheck, UdpCheck};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,10 +30,12 @@ pub enum Prepared {
         count: u16,
     },
     Tcp(TcpCheck),
+    Smtp(SmtpCheck),
     Http(Arc<http::PreparedHttp>),
     Dns(Arc<dns::PreparedDns>),
     Udp(UdpCheck),
     Agent(AgentCheck),
+    Misc(MiscCheck),
     /// Run by [`crate::monitor::external`], once for all nodes of the watch.
     External(ExternalCheck),
 }
@@ -42,11 +47,13 @@ impl Prepared {
                 count: p.count.max(1),
             },
             CheckSpec::Tcp(t) => Prepared::Tcp(t.clone()),
+            CheckSpec::Smtp(m) => Prepared::Smtp(m.clone()),
             CheckSpec::Http(h) => Prepared::Http(Arc::new(http::PreparedHttp::new(h, false)?)),
             CheckSpec::Https(h) => Prepared::Http(Arc::new(http::PreparedHttp::new(h, true)?)),
             CheckSpec::Dns(d) => Prepared::Dns(Arc::new(dns::PreparedDns::new(d)?)),
             CheckSpec::Udp(u) => Prepared::Udp(u.clone()),
             CheckSpec::Agent(a) => Prepared::Agent(a.clone()),
+            CheckSpec::Misc(m) => Prepared::Misc(m.clone()),
             CheckSpec::External(e) => Prepared::External(e.clone()),
         })
     }
@@ -60,10 +67,12 @@ impl Prepared {
             match self {
                 Prepared::Ping { count } => ping::check(pingers, addr, *count, timeout).await,
                 Prepared::Tcp(t) => tcp::check(t, addr).await,
+                Prepared::Smtp(m) => Box::pin(smtp::check(m, addr)).await,
                 Prepared::Http(h) => Box::pin(h.check(addr)).await,
                 Prepared::Dns(d) => Box::pin(d.check(addr)).await,
                 Prepared::Udp(u) => udp::check(u, addr).await,
                 Prepared::Agent(a) => Box::pin(agent::check(a, addr)).await,
+                Prepared::Misc(m) => Box::pin(misc::check(m, addr, timeout)).await,
                 Prepared::External(_) => Err(CheckError::Spec(
                     "external monitors run per watch, not per node".into(),
                 )),

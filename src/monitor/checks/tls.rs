@@ -1,19 +1,22 @@
 //! TLS for `https` checks: rustls with the `ring` provider, verification against a CA file or
-//! the system's roots (or switched off), and the peer certificate's expiry.
+//! the system's roots (or switched off), a client certificate for servers that ask for one,
+//! and the peer certificate's expiry.
 
 use crate::monitor::outcome::CheckError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::path::Path;
 use std::sync::Arc;
 
-/// A client configuration: verify against `ca_file` (or the system's roots) or not at all.
+/// A client configuration: verify against `ca_file` (or the system's roots) or not at all;
+/// with `client` (certificate chain, key; PEM files) the certificate is sent when asked for.
 pub fn client_config(
     verify: bool,
     ca_file: Option<&Path>,
+    client: Option<(&Path, &Path)>,
 ) -> Result<Arc<ClientConfig>, CheckError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -41,15 +44,53 @@ pub fn client_config(
                 }
             }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        let builder = builder.with_root_certificates(roots);
+        match client {
+            Some((cert, key)) => {
+                let (chain, key) = client_identity(cert, key)?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| CheckError::Spec(format!("client certificate: {e}")))?
+            }
+            None => builder.with_no_client_auth(),
+        }
     } else {
-        builder
+        let builder = builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-            .with_no_client_auth()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)));
+        match client {
+            Some((cert, key)) => {
+                let (chain, key) = client_identity(cert, key)?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| CheckError::Spec(format!("client certificate: {e}")))?
+            }
+            None => builder.with_no_client_auth(),
+        }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Reads a PEM certificate chain and its private key.
+fn client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CheckError> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            CheckError::Spec(format!("cannot read client_cert {}: {e}", cert.display()))
+        })?;
+    if chain.is_empty() {
+        return Err(CheckError::Spec(format!(
+            "no certificate in client_cert {}",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| CheckError::Spec(format!("cannot read client_key {}: {e}", key.display())))?;
+    Ok((chain, key))
 }
 
 /// The server name to send (SNI) and verify: a DNS name or an IP address.
