@@ -330,6 +330,10 @@ mod tests {
     const HTTP_CHUNKED: &[u8] =
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nrs\r\n2\r\n1\n\r\n0\r\n\r\n";
     const HTTP_10_UNTIL_CLOSE: &[u8] = b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nrs1\n";
+    // An interim answer before the final one (found by the fuzzer: hyper skips it, as RFC 9110
+    // section 15.2 asks).
+    const HTTP_CONTINUE_THEN_OK: &[u8] =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrs1\n";
 
     /// The check's exchange against a node that reads the request, then answers `reply` and
     /// hangs up.
@@ -356,7 +360,12 @@ mod tests {
     #[tokio::test]
     async fn answers_parse_into_a_body_or_an_error() {
         let spec = HttpCheck::default();
-        for reply in [HTTP_OK, HTTP_CHUNKED, HTTP_10_UNTIL_CLOSE] {
+        for reply in [
+            HTTP_OK,
+            HTTP_CHUNKED,
+            HTTP_10_UNTIL_CLOSE,
+            HTTP_CONTINUE_THEN_OK,
+        ] {
             assert_eq!(exchange(&spec, reply).await, Ok(b"rs1\n".to_vec()));
         }
         assert_eq!(
