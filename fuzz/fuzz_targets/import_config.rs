@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
                 let _ = f.text();
             }
             for finding in &import.report.findings {
-                assert!(!finding.keyword.is_empty() || finding.at.line > 0, "{finding}");
+                assert!(
+                    !finding.keyword.is_empty() || finding.at.line > 0,
+                    "{finding}"
+                );
             }
         }
         Err(e) => {
