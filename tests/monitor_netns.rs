@@ -90,6 +90,8 @@ impl Lab {
             }
             ip(&["-n", ns, "link", "set", dev, "up"]);
         }
+        // A second checker address, for checks bound to a `source`.
+        ip(&["-n", &lab.c, "addr", "add", "192.0.2.4/24", "dev", &vc]);
         // Both families answer before any check runs (a check must not race the link's set-up).
         for target in ["192.0.2.2", "2001:db8::2"] {
             let ready = (0..30).any(|_| {
@@ -351,6 +353,17 @@ fn start_servers(lab: &Lab, certs: &Certs) {
                 }
             });
         }
+        // Writes the address the connection came from.
+        tcp_server(7070, |mut s| {
+            tokio::spawn(async move {
+                let peer = s
+                    .peer_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                let _ = s.write_all(format!("from {peer}\n").as_bytes()).await;
+            })
+        })
+        .await;
         tcp_server(3333, |mut s| {
             tokio::spawn(async move {
                 let _ = s.write_all(b"25\n").await;
@@ -1302,4 +1315,59 @@ fn misc_checks_run_per_real_server_and_a_dynamic_exit_sets_the_weight() {
     assert!(
         matches!(run(&misc(Path::new("/nonexistent/lbd-misc"), false), "0"), Err(CheckError::Monitor(m)) if m.starts_with("cannot run")),
     );
+}
+
+#[test]
+fn checks_bind_the_watch_source_address() {
+    let lab = Lab::new();
+    let certs = make_certs();
+    start_servers(&lab, &certs);
+    let server: IpAddr = SERVER.parse().expect("ip");
+    let server6: IpAddr = SERVER6.parse().expect("ip");
+    let from = |expect: &str| {
+        CheckSpec::Tcp(TcpCheck {
+            port: 7070,
+            send: None,
+            expect: Some(expect.into()),
+        })
+    };
+    let cases: Vec<(CheckSpec, IpAddr, Option<IpAddr>)> = vec![
+        (
+            from("192.0.2.4\n"),
+            server,
+            Some("192.0.2.4".parse().unwrap()),
+        ),
+        (from("192.0.2.4\n"), server, None),
+        (from("from"), server, Some("203.0.113.9".parse().unwrap())),
+        (from("from"), server6, Some("192.0.2.4".parse().unwrap())),
+    ];
+    let results = in_netns(&lab.c, move || async move {
+        let pingers = Pingers::default();
+        let mut out = Vec::new();
+        for (spec, addr, source) in cases {
+            let prepared = Prepared::new(&spec).expect("valid spec");
+            out.push(
+                prepared
+                    .run_from(&pingers, addr, source, Duration::from_millis(1500))
+                    .await,
+            );
+        }
+        out
+    })
+    .join()
+    .expect("checker thread");
+    assert_eq!(results[0], Ok(Pass::default()));
+    // Without a source the kernel picks the link's first address (the server sees
+    // ::ffff:192.0.2.1).
+    assert_eq!(results[1], Err(CheckError::Expect("192.0.2.4\n".into())));
+    match &results[2] {
+        Err(CheckError::Io(m)) => {
+            assert!(m.starts_with("cannot bind to source 203.0.113.9"), "{m}")
+        }
+        r => panic!("an address the checker does not have: {r:?}"),
+    }
+    match &results[3] {
+        Err(CheckError::Spec(m)) => assert!(m.contains("different families"), "{m}"),
+        r => panic!("a v4 source for a v6 node: {r:?}"),
+    }
 }

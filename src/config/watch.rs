@@ -42,6 +42,10 @@ pub struct Watch {
     /// at `interval`. Needs `fall` > 1.
     #[serde(default)]
     pub retry_interval: Option<Duration>,
+    /// The local address the checks' sockets bind (keepalived's `bindto`). Default: the
+    /// kernel's choice.
+    #[serde(default)]
+    pub source: Option<std::net::IpAddr>,
     /// Run when a node fails this service.
     pub alert: Vec<Alert>,
     /// Run when a node passes again.
@@ -262,6 +266,8 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
     let fall = f.or("fall", sink, 1, int_in(1, 100, "fall"));
     let failed_interval = f.opt("failed_interval", sink, positive);
     let retry_interval = f.opt("retry_interval", sink, positive);
+    let source_pos = f.pos_of("source");
+    let source = f.opt("source", sink, super::scalars::ip);
     let alert = f.or("alert", sink, Vec::new(), list(decode_alert));
     let upalert = f.or("upalert", sink, Vec::new(), list(decode_alert));
     let numalerts = f.opt("numalerts", sink, int_in(1, 1_000_000, "numalerts"));
@@ -276,6 +282,20 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
     let timeout =
         timeout?.unwrap_or_else(|| (interval.min(failed_interval) / 2).min(DEFAULT_TIMEOUT_MAX));
     let mut ok = true;
+    let (monitor, source) = (monitor?, source?);
+    if source.is_some()
+        && matches!(
+            monitor,
+            Monitor::Ping | Monitor::Misc(_) | Monitor::External(_)
+        )
+    {
+        sink.error_hint(
+            source_pos,
+            format!("`source` does not apply to {} monitors", monitor.kind()),
+            "a source address binds the sockets of tcp, smtp, http(s), dns, udp and agent checks",
+        );
+        ok = false;
+    }
     if retry_interval.is_some() && fall < 2 {
         sink.error_hint(
             retry_pos,
@@ -322,7 +342,8 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
         return None;
     }
     Some(Watch {
-        monitor: monitor?,
+        monitor,
+        source,
         interval,
         randskew,
         timeout,

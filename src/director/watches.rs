@@ -141,6 +141,7 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
         timeout: w.timeout,
         failed_interval: Some(w.failed_interval),
         retry_interval: w.retry_interval,
+        source: w.source,
         rise: w.rise,
         fall: w.fall,
         alert: alerts(cfg, &w.alert),

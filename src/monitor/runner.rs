@@ -61,6 +61,8 @@ struct Job {
     check: Prepared,
     targets: Vec<Target>,
     timeout: Duration,
+    /// The local address the check's sockets bind (the watch's `source`).
+    source: Option<IpAddr>,
 }
 
 /// The check runner.
@@ -131,6 +133,7 @@ impl Runner {
                 check: check.clone(),
                 targets: group,
                 timeout: watch.timeout,
+                source: watch.source,
             }));
         }
         Ok(())
@@ -244,7 +247,11 @@ async fn run_job(job: &Job, pingers: &Pingers, started: Millis) -> Vec<CheckRepo
         check => {
             let mut v = Vec::with_capacity(job.targets.len());
             for t in &job.targets {
-                v.push(check.run(pingers, t.addr, job.timeout).await);
+                v.push(
+                    check
+                        .run_from(pingers, t.addr, job.source, job.timeout)
+                        .await,
+                );
             }
             v
         }
@@ -283,6 +290,7 @@ mod tests {
             }),
             targets: vec![],
             timeout: Duration::from_secs(1),
+            source: None,
         };
         let pingers = Pingers::default();
         let future = run_job(&job, &pingers, 0);

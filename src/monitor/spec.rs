@@ -49,6 +49,9 @@ pub struct WatchSpec {
     /// to the interval.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub retry_interval: Option<Duration>,
+    /// The local address the checks' sockets bind (keepalived's `bindto`).
+    #[serde(default)]
+    pub source: Option<std::net::IpAddr>,
     #[serde(default = "one")]
     pub rise: u32,
     #[serde(default = "one")]
@@ -75,6 +78,7 @@ impl WatchSpec {
             timeout: d_timeout(),
             failed_interval: None,
             retry_interval: None,
+            source: None,
             rise: 1,
             fall: 1,
             alert: Vec::new(),

@@ -81,6 +81,8 @@ pub struct Check {
     pub fall: u32,
     /// The delay before each retry (with `fall` > 1).
     pub retry_interval: Option<Duration>,
+    /// keepalived's `bindto`: the checks' source address.
+    pub source: Option<std::net::IpAddr>,
     pub at: Pos,
 }
 
@@ -104,6 +106,9 @@ impl Check {
             );
             timeout = half;
         }
+        if let Some(s) = self.source {
+            w.set("source", Y::str(s.to_string()));
+        }
         w.set("interval", Y::str(format_duration(interval)));
         w.set("timeout", Y::str(format_duration(timeout)));
         if self.fall > 1 {
@@ -121,6 +126,7 @@ impl Check {
         (&self.monitor, self.interval, self.timeout)
             == (&other.monitor, other.interval, other.timeout)
             && (self.fall, self.retry_interval) == (other.fall, other.retry_interval)
+            && self.source == other.source
     }
 }
 
@@ -265,6 +271,7 @@ pub fn checker(
     let mut dns_name = ".".to_string();
     let mut sni = false;
     let mut helo = None;
+    let mut source = None;
     let mut misc: Option<(Vec<String>, bool, Option<String>)> = None;
     let mut misc_timeout: Option<Duration> = None;
     let unsupported = match kind {
@@ -287,7 +294,11 @@ pub fn checker(
                 Some(p) => port = Some(p as u16),
                 None => report.dropped(&c.at, k, "expected a port"),
             },
-            "connect_ip" | "bindto" | "bind_if" | "bind_port" | "fwmark" => report.dropped(
+            "bindto" => match c.arg(0).map(str::parse::<std::net::IpAddr>) {
+                Some(Ok(a)) => source = Some(a),
+                _ => report.dropped(&c.at, k, "not an IP address"),
+            },
+            "connect_ip" | "bind_if" | "bind_port" | "fwmark" => report.dropped(
                 &c.at,
                 k,
                 "lbd checks the real server's own address, from the director's default source",
@@ -402,6 +413,14 @@ pub fn checker(
         }
         _ => http(n, kind == "SSL_GET", &urls, &d, port, sni, report),
     };
+    if source.is_some() && matches!(kind, "PING_CHECK" | "MISC_CHECK") {
+        report.dropped(
+            &n.at,
+            "bindto",
+            "lbd's pings and programs bind no source address",
+        );
+        source = None;
+    }
     let interval = d.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
     let timeout = match (kind, misc_timeout) {
         ("MISC_CHECK", Some(t)) => t,
@@ -417,6 +436,7 @@ pub fn checker(
         timeout,
         fall: d.retry.unwrap_or(default_retry) + 1,
         retry_interval: Some(d.delay_before_retry.unwrap_or(default_delay)),
+        source,
         at: n.at.clone(),
     })
 }

@@ -195,6 +195,7 @@ pub(super) fn real_servers(
                     .unwrap_or(checker::DEFAULT_CONNECT_TIMEOUT),
                 fall: 1,
                 retry_interval: None,
+                source: None,
                 at: real.first().map_or_else(
                     || Pos {
                         file: std::sync::Arc::from(std::path::Path::new("")),

@@ -567,3 +567,16 @@ fn the_ssl_block_gives_ssl_get_its_client_certificate() {
     };
     assert!(h.tls.as_ref().is_some_and(|t| t.client_cert.is_none()));
 }
+
+#[test]
+fn bindto_becomes_the_watch_source() {
+    let text = "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  real_server 198.51.100.11 80 {\n    TCP_CHECK {\n      bindto 198.51.100.1\n    }\n  }\n}\n";
+    let i = run(text);
+    assert!(i.report.lossy().next().is_none(), "{:?}", i.report.findings);
+    assert_eq!(
+        load(&i).services[0].watch.source,
+        Some("198.51.100.1".parse().unwrap())
+    );
+    let i = run(&text.replace("TCP_CHECK", "PING_CHECK"));
+    assert_eq!(finding(&i, "bindto").kind, Kind::Dropped);
+}

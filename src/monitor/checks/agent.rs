@@ -6,7 +6,6 @@ use crate::monitor::outcome::{io_error, CheckError, Outcome, Pass};
 use crate::monitor::spec::{AgentCheck, AgentProtocol, HttpCheck};
 use std::net::{IpAddr, SocketAddr};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 /// Reads a load from an agent's reply: the first word, an integer 0-100, optionally with `%`
 /// (`"35"`, `"35%\n"`, `"load 35"` is not accepted). Never panics.
@@ -18,12 +17,10 @@ pub fn parse_load(reply: &[u8]) -> Option<u8> {
     (load <= 100).then_some(load)
 }
 
-pub async fn check(spec: &AgentCheck, addr: IpAddr) -> Outcome {
+pub async fn check(spec: &AgentCheck, addr: IpAddr, source: Option<IpAddr>) -> Outcome {
     let reply = match spec.protocol {
         AgentProtocol::Tcp => {
-            let mut s = TcpStream::connect(SocketAddr::new(addr, spec.port))
-                .await
-                .map_err(io_error)?;
+            let mut s = super::connect(SocketAddr::new(addr, spec.port), source).await?;
             let mut buf = Vec::new();
             (&mut s)
                 .take(512)
@@ -39,7 +36,7 @@ pub async fn check(spec: &AgentCheck, addr: IpAddr) -> Outcome {
                 ..HttpCheck::default()
             };
             let prepared = super::http::PreparedHttp::new(&http, false)?;
-            prepared.fetch(addr).await?.1
+            prepared.fetch(addr, source).await?.1
         }
     };
     match parse_load(&reply) {

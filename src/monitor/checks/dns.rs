@@ -5,7 +5,7 @@ use crate::monitor::outcome::{io_error, CheckError, Outcome, Pass};
 use crate::monitor::spec::DnsCheck;
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use tokio::net::UdpSocket;
 
@@ -62,6 +62,11 @@ impl PreparedDns {
     }
 
     pub async fn check(&self, addr: IpAddr) -> Outcome {
+        self.check_from(addr, None).await
+    }
+
+    /// [`PreparedDns::check`] from `source` when given.
+    pub async fn check_from(&self, addr: IpAddr, source: Option<IpAddr>) -> Outcome {
         let mut query = Message::query();
         query.metadata.recursion_desired = true;
         query.add_query(Query::query(self.name.clone(), self.qtype));
@@ -69,10 +74,7 @@ impl PreparedDns {
         let bytes = query
             .to_vec()
             .map_err(|e| CheckError::Dns(format!("cannot encode query: {e}")))?;
-        let local: IpAddr = match addr {
-            IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-            IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-        };
+        let local = super::udp_local(addr, source)?;
         let sock = UdpSocket::bind(SocketAddr::new(local, 0))
             .await
             .map_err(io_error)?;

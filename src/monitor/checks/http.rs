@@ -6,7 +6,7 @@
 //! soon.
 
 use super::tls;
-use crate::monitor::outcome::{io_error, CheckError, Outcome, Pass};
+use crate::monitor::outcome::{CheckError, Outcome, Pass};
 use crate::monitor::spec::HttpCheck;
 use crate::monitor::status::StatusRanges;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -19,7 +19,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 const MAX_BODY: usize = 1024 * 1024;
@@ -152,10 +151,15 @@ impl PreparedHttp {
     /// Asks for every URL in order; the first that fails is the check's failure (named by its
     /// path when there are several).
     pub async fn check(&self, addr: IpAddr) -> Outcome {
+        self.check_from(addr, None).await
+    }
+
+    /// [`PreparedHttp::check`] from `source` when given.
+    pub async fn check_from(&self, addr: IpAddr, source: Option<IpAddr>) -> Outcome {
         let mut warning = None;
         for url in &self.urls {
             let result = async {
-                let (w, body) = self.fetch_url(addr, url).await?;
+                let (w, body) = self.fetch_url(addr, source, url).await?;
                 url.verify(&body)?;
                 Ok(w)
             }
@@ -179,9 +183,13 @@ impl PreparedHttp {
     }
 
     /// The first URL's answer: the expiry warning (https) and the body of an accepted status.
-    pub async fn fetch(&self, addr: IpAddr) -> Result<(Option<String>, Vec<u8>), CheckError> {
+    pub async fn fetch(
+        &self,
+        addr: IpAddr,
+        source: Option<IpAddr>,
+    ) -> Result<(Option<String>, Vec<u8>), CheckError> {
         match self.urls.first() {
-            Some(url) => self.fetch_url(addr, url).await,
+            Some(url) => self.fetch_url(addr, source, url).await,
             None => Err(CheckError::Spec("no url".into())),
         }
     }
@@ -191,13 +199,12 @@ impl PreparedHttp {
     async fn fetch_url(
         &self,
         addr: IpAddr,
+        source: Option<IpAddr>,
         url: &PreparedUrl,
     ) -> Result<(Option<String>, Vec<u8>), CheckError> {
         let https = self.tls.is_some();
         let port = self.spec.port.unwrap_or(if https { 443 } else { 80 });
-        let tcp = TcpStream::connect(SocketAddr::new(addr, port))
-            .await
-            .map_err(io_error)?;
+        let tcp = super::connect(SocketAddr::new(addr, port), source).await?;
         let _ = tcp.set_zero_linger();
         let host = self.spec.host.clone().unwrap_or_else(|| match addr {
             IpAddr::V6(a) => format!("[{a}]:{port}"),

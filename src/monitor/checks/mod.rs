@@ -60,18 +60,30 @@ impl Prepared {
 
     /// Checks one node; gives up with [`CheckError::Timeout`] after `timeout`.
     pub async fn run(&self, pingers: &Pingers, addr: IpAddr, timeout: Duration) -> Outcome {
+        self.run_from(pingers, addr, None, timeout).await
+    }
+
+    /// [`Prepared::run`] with the check's sockets bound to `source` (the watch's `source`,
+    /// keepalived's `bindto`); pings and programs ignore it.
+    pub async fn run_from(
+        &self,
+        pingers: &Pingers,
+        addr: IpAddr,
+        source: Option<IpAddr>,
+        timeout: Duration,
+    ) -> Outcome {
         // A future is as large as its largest variant, and every check in flight holds one:
         // the large ones (HTTP/TLS, DNS, agent) are boxed, so that thousands of TCP checks in flight
         // do not each carry an HTTP client's state (8 KB, against a few hundred bytes).
         let work = async {
             match self {
                 Prepared::Ping { count } => ping::check(pingers, addr, *count, timeout).await,
-                Prepared::Tcp(t) => tcp::check(t, addr).await,
-                Prepared::Smtp(m) => Box::pin(smtp::check(m, addr)).await,
-                Prepared::Http(h) => Box::pin(h.check(addr)).await,
-                Prepared::Dns(d) => Box::pin(d.check(addr)).await,
-                Prepared::Udp(u) => udp::check(u, addr).await,
-                Prepared::Agent(a) => Box::pin(agent::check(a, addr)).await,
+                Prepared::Tcp(t) => tcp::check(t, addr, source).await,
+                Prepared::Smtp(m) => Box::pin(smtp::check(m, addr, source)).await,
+                Prepared::Http(h) => Box::pin(h.check_from(addr, source)).await,
+                Prepared::Dns(d) => Box::pin(d.check_from(addr, source)).await,
+                Prepared::Udp(u) => udp::check(u, addr, source).await,
+                Prepared::Agent(a) => Box::pin(agent::check(a, addr, source)).await,
                 Prepared::Misc(m) => Box::pin(misc::check(m, addr, timeout)).await,
                 Prepared::External(_) => Err(CheckError::Spec(
                     "external monitors run per watch, not per node".into(),
@@ -85,6 +97,49 @@ impl Prepared {
             )),
         }
     }
+}
+
+/// A TCP connection to `addr`, from `source` when given.
+async fn connect(
+    addr: std::net::SocketAddr,
+    source: Option<IpAddr>,
+) -> Result<tokio::net::TcpStream, CheckError> {
+    let Some(src) = source else {
+        return tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(super::outcome::io_error);
+    };
+    same_family(src, addr.ip())?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(super::outcome::io_error)?;
+    socket
+        .bind(std::net::SocketAddr::new(src, 0))
+        .map_err(|e| CheckError::Io(format!("cannot bind to source {src}: {e}")))?;
+    socket.connect(addr).await.map_err(super::outcome::io_error)
+}
+
+/// The local address a UDP check binds: `source`, or any of the node's family.
+fn udp_local(addr: IpAddr, source: Option<IpAddr>) -> Result<IpAddr, CheckError> {
+    match source {
+        Some(src) => same_family(src, addr).map(|()| src),
+        None => Ok(match addr {
+            IpAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        }),
+    }
+}
+
+fn same_family(src: IpAddr, addr: IpAddr) -> Result<(), CheckError> {
+    if src.is_ipv4() == addr.is_ipv4() {
+        return Ok(());
+    }
+    Err(CheckError::Spec(format!(
+        "source {src} and the node's address {addr} are of different families"
+    )))
 }
 
 /// `true` when `haystack` contains `needle` (bytes).

@@ -73,10 +73,8 @@ async fn read_reply(
     }
 }
 
-pub async fn check(spec: &SmtpCheck, addr: IpAddr) -> Outcome {
-    let mut stream = TcpStream::connect(SocketAddr::new(addr, spec.port))
-        .await
-        .map_err(io_error)?;
+pub async fn check(spec: &SmtpCheck, addr: IpAddr, source: Option<IpAddr>) -> Outcome {
+    let mut stream = super::connect(SocketAddr::new(addr, spec.port), source).await?;
     let _ = stream.set_zero_linger();
     let mut buf = Vec::new();
     let greeting = read_reply(&mut stream, &mut buf, "greeting").await?;

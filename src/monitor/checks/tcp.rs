@@ -6,14 +6,11 @@ use crate::monitor::outcome::{io_error, CheckError, Outcome, Pass};
 use crate::monitor::spec::TcpCheck;
 use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const MAX_REPLY: usize = 64 * 1024;
 
-pub async fn check(spec: &TcpCheck, addr: IpAddr) -> Outcome {
-    let mut stream = TcpStream::connect(SocketAddr::new(addr, spec.port))
-        .await
-        .map_err(io_error)?;
+pub async fn check(spec: &TcpCheck, addr: IpAddr, source: Option<IpAddr>) -> Outcome {
+    let mut stream = super::connect(SocketAddr::new(addr, spec.port), source).await?;
     let _ = stream.set_zero_linger();
     if let Some(send) = &spec.send {
         stream.write_all(send.as_bytes()).await.map_err(io_error)?;

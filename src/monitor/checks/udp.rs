@@ -4,14 +4,11 @@
 use super::contains;
 use crate::monitor::outcome::{io_error, CheckError, Outcome, Pass};
 use crate::monitor::spec::UdpCheck;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use tokio::net::UdpSocket;
 
-pub async fn check(spec: &UdpCheck, addr: IpAddr) -> Outcome {
-    let local: IpAddr = match addr {
-        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
+pub async fn check(spec: &UdpCheck, addr: IpAddr, source: Option<IpAddr>) -> Outcome {
+    let local = super::udp_local(addr, source)?;
     let sock = UdpSocket::bind(SocketAddr::new(local, 0))
         .await
         .map_err(io_error)?;
