@@ -352,7 +352,7 @@ impl Instance {
         // track_interface without a weight).
         let mut main_up = self.electable(&edge);
         if let Some(t) = self.tracker.fault() {
-            tracing::warn!(instance = %name, tracked = ?t, "tracked target down: fault");
+            tracing::warn!(instance = %name, tracked = ?t, "{}", fault_words(t));
         } else if let Some(t) = self.tracker.pending() {
             tracing::info!(instance = %name, tracked = ?t,
                 "waiting for the first result of a track script without weight");
@@ -485,7 +485,7 @@ impl Instance {
         }
         *main_up = ok;
         if let Some(t) = self.tracker.fault() {
-            tracing::warn!(instance = %self.cfg.name, tracked = ?t, "tracked target down: fault");
+            tracing::warn!(instance = %self.cfg.name, tracked = ?t, "{}", fault_words(t));
         }
         let ev = if ok {
             Event::Startup
@@ -675,6 +675,16 @@ impl Instance {
                 tracing::warn!(instance = %self.cfg.name, vip = %v.address, "announce failed: {e}");
             }
         }
+    }
+}
+
+/// The log line of a tracked target that faults the instance.
+fn fault_words(t: &TrackTarget) -> &'static str {
+    match t {
+        TrackTarget::Interface(_) => "tracked interface down: fault",
+        TrackTarget::Service(_) => "tracked service down: fault",
+        TrackTarget::Script(_) => "tracked script down: fault",
+        TrackTarget::File(_) => "tracked file value is a fault",
     }
 }
 
