@@ -1403,6 +1403,10 @@ fn a_failing_track_script_fails_over_and_its_recovery_preempts_back() {
     );
     assert!(m.log().contains("track script down"), "{}", m.log());
     assert!(m.log().contains("old=150 new=90"), "{}", m.log());
+    assert_eq!(
+        status(&lab, "d1")["tracked"],
+        serde_json::json!([{"target": "script chk_ok", "weight": -60, "state": "down"}])
+    );
     wait_for("d1 to report backup", Duration::from_secs(2), || {
         status(&lab, "d1")["role"] == "backup"
     });

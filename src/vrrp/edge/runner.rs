@@ -59,6 +59,41 @@ pub struct Status {
     pub adverts_accepted: u64,
     pub drops: DropCounters,
     pub hooks: Vec<HookRun>,
+    /// Every tracked target: what it is, its weight and its state.
+    pub tracked: Vec<TrackedStatus>,
+}
+
+/// One tracked target as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackedStatus {
+    /// `interface eth1`, `service http`, `script chk_proxy`, `file maint`.
+    pub target: String,
+    /// The summed weight (0: FAULT while down).
+    pub weight: i32,
+    /// `up`, `down`, `init` (a script before its first result) or a file's number.
+    pub state: String,
+}
+
+impl TrackedStatus {
+    fn of(target: &TrackTarget, weight: i32, level: Level) -> TrackedStatus {
+        let target = match target {
+            TrackTarget::Interface(n) => format!("interface {n}"),
+            TrackTarget::Service(n) => format!("service {n}"),
+            TrackTarget::Script(n) => format!("script {n}"),
+            TrackTarget::File(n) => format!("file {n}"),
+        };
+        let state = match level {
+            Level::Pending => "init".to_string(),
+            Level::Up => "up".to_string(),
+            Level::Down => "down".to_string(),
+            Level::Value(v) => v.to_string(),
+        };
+        TrackedStatus {
+            target,
+            weight,
+            state,
+        }
+    }
 }
 
 impl Status {
@@ -75,6 +110,7 @@ impl Status {
             adverts_accepted: 0,
             drops: DropCounters::default(),
             hooks: Vec::new(),
+            tracked: Vec::new(),
         }
     }
 
@@ -600,6 +636,11 @@ impl Instance {
             s.adverts_accepted = accepted;
             s.drops = drops.clone();
             s.hooks = edge.hooks.records();
+            s.tracked = self
+                .tracker
+                .items()
+                .map(|(t, w, l)| TrackedStatus::of(t, w, l))
+                .collect();
         }
     }
 
