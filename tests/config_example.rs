@@ -390,3 +390,60 @@ fn minimal_configuration_takes_the_defaults() {
         (None, Duration::from_secs(30))
     );
 }
+
+/// `director.yaml` with its commented `track` keys, `track_scripts` and `track_files`
+/// uncommented, as an operator would.
+fn uncomment_tracking(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_defs = false;
+    for line in text.lines() {
+        if line.starts_with("# track_scripts:") || line.starts_with("# track_files:") {
+            in_defs = true;
+        } else if !line.starts_with("#   ") && !line.starts_with("    ") {
+            in_defs = false;
+        }
+        let instance_track = [
+            "    # track:",
+            "    #   interfaces",
+            "    #   priority",
+            "    #   scripts",
+            "    #   files",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p));
+        if instance_track {
+            out.push_str(&line.replacen("# ", "", 1));
+        } else if in_defs && line.starts_with('#') {
+            out.push_str(&line[2..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_documented_track_scripts_and_files_load_as_documented() {
+    let dir = edited(&[]);
+    let file = dir.path().join("director.yaml");
+    let text = uncomment_tracking(&fs::read_to_string(&file).expect("read"));
+    fs::write(&file, &text).expect("write");
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("rejected:\n{e}\n{text}"));
+    let d = &loaded.config.director;
+    let s = &d.track_scripts[0];
+    assert_eq!(s.name, "chk_proxy");
+    assert_eq!(s.command, ["/usr/local/bin/chk-proxy", "--quiet"]);
+    assert_eq!(s.interval, Duration::from_secs(2));
+    assert_eq!(s.timeout, Some(Duration::from_secs(1)));
+    assert_eq!((s.weight, s.rise, s.fall), (-20, 1, 1));
+    assert_eq!(s.user.as_deref(), Some("nobody"));
+    let f = &d.track_files[0];
+    assert_eq!((f.name.as_str(), f.weight), ("maint", 1));
+    assert_eq!(f.path, Path::new("/run/lbd/maint"));
+    let t = d.vrrp[0].track.as_ref().expect("track");
+    assert_eq!(t.interfaces, ["eth1"]);
+    assert_eq!(t.scripts[0].name, "chk_proxy");
+    assert_eq!(t.scripts[0].weight, None, "the script's own weight");
+    assert_eq!(t.files[0].name, "maint");
+}

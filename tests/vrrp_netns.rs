@@ -1357,6 +1357,246 @@ fn unweighted_tracked_interface_down_is_a_fault() {
     });
 }
 
+/// How long a backup at `advert` takes to notice a master gone quiet or lower and take over
+/// (Master_Down_Interval: three adverts and the skew, under one more advert), with headroom
+/// for a noisy 2-core machine.
+fn takeover_limit(advert: Duration) -> Duration {
+    advert * 4 * 3 + Duration::from_secs(2)
+}
+
+#[test]
+fn a_failing_track_script_fails_over_and_its_recovery_preempts_back() {
+    // keepalived's vrrp_script with a negative weight: `fall` failures in a row lower d1
+    // (150 - 60 = 90) below d2 (100), which takes over; `rise` successes bring d1 back up and
+    // it preempts.
+    let _g = serial();
+    let lab = Lab::new("ts");
+    let ok = lab.dir.path().join("ok");
+    std::fs::write(&ok, "").expect("ok file");
+    let (interval, timeout, rise, fall) =
+        (Duration::from_millis(200), Duration::from_secs(1), 2, 2);
+    let advert = Duration::from_millis(100);
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        &format!(
+            "advert_interval: 100ms\n\
+             track_scripts: [{{name: chk_ok, command: [/bin/sh, -c, 'test -e {}'], \
+             interval: 200ms, timeout: 1s, weight: -60, rise: {rise}, fall: {fall}}}]\n\
+             track: [{{script: chk_ok}}]\n",
+            ok.display()
+        ),
+    );
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+    // The script notices within `fall` runs (each at most `timeout`), then d2 takes over.
+    let notice = (interval + timeout) * fall * 3;
+    std::fs::remove_file(&ok).expect("remove ok");
+    wait_for(
+        "d2 to preempt d1 lowered by its failing script",
+        notice + takeover_limit(advert),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    assert!(m.log().contains("track script down"), "{}", m.log());
+    assert!(m.log().contains("old=150 new=90"), "{}", m.log());
+    assert_eq!(
+        status(&lab, "d1")["tracked"],
+        serde_json::json!([{"target": "script chk_ok", "weight": -60, "state": "down"}])
+    );
+    wait_for("d1 to report backup", Duration::from_secs(2), || {
+        status(&lab, "d1")["role"] == "backup"
+    });
+    // Recovery: `rise` successes, then d1 (150 again) preempts.
+    let notice = (interval + timeout) * rise * 3;
+    std::fs::write(&ok, "").expect("ok file");
+    wait_for(
+        "d1 to preempt back once its script succeeds",
+        notice + takeover_limit(advert),
+        || lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4),
+    );
+    assert!(m.log().contains("track script up"), "{}", m.log());
+    wait_for("d1 to report priority 150", Duration::from_secs(2), || {
+        status(&lab, "d1")["priority"] == 150
+    });
+}
+
+#[test]
+fn an_unweighted_track_script_holds_the_instance_until_its_first_result_then_faults() {
+    // keepalived: an unweighted script in its init state keeps the instance out of the
+    // election (initialize, not fault); its first success lets it in, a failure is FAULT.
+    let _g = serial();
+    let lab = Lab::new("tu");
+    let ok = lab.dir.path().join("ok");
+    std::fs::write(&ok, "").expect("ok file");
+    let advert = Duration::from_millis(100);
+    let (first_run, interval) = (Duration::from_secs(2), Duration::from_millis(300));
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        &format!(
+            "advert_interval: 100ms\n\
+             track_scripts: [{{name: chk, command: [/bin/sh, -c, \
+             'test -e {0}.ran || {{ touch {0}.ran; sleep 2; }}; test -e {0}'], \
+             interval: 300ms, timeout: 3s}}]\n\
+             track: [{{script: chk}}]\n",
+            ok.display()
+        ),
+    );
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    // d2 becomes master while d1's first run (2s) is still going.
+    wait_for("d2 to be master", takeover_limit(advert), || {
+        status(&lab, "d2")["role"] == "master"
+    });
+    assert_eq!(status(&lab, "d1")["role"], "initialize", "{}", m.log());
+    assert!(!lab.has_vip(&lab.d1, VIP4));
+    assert!(
+        m.log().contains("waiting for the first result"),
+        "{}",
+        m.log()
+    );
+    // The first success: d1 joins and preempts.
+    wait_for(
+        "d1 to preempt after its script's first success",
+        first_run * 2 + takeover_limit(advert),
+        || status(&lab, "d1")["role"] == "master" && !lab.has_vip(&lab.d2, VIP4),
+    );
+    // A failure (fall 1): FAULT, the VIP released.
+    std::fs::remove_file(&ok).expect("remove ok");
+    wait_for("d1 to fault", interval * 6 + takeover_limit(advert), || {
+        status(&lab, "d1")["role"] == "fault" && lab.has_vip(&lab.d2, VIP4)
+    });
+    assert!(
+        m.log().contains("tracked script down: fault"),
+        "{}",
+        m.log()
+    );
+    assert!(!lab.has_vip(&lab.d1, VIP4));
+}
+
+#[test]
+fn a_hung_track_script_is_killed_at_its_timeout_and_adverts_go_on() {
+    // A script that never ends: each run is killed (its whole process group) at the timeout
+    // and counts as a failure, which lowers d1 to 90 and lets d2 take over. The runs go on
+    // beside the instance: while one hangs, d1 still reads every advert of d2.
+    let _g = serial();
+    let lab = Lab::new("th");
+    let pids = lab.dir.path().join("pids");
+    let advert = Duration::from_millis(100);
+    let timeout = Duration::from_millis(500);
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        &format!(
+            "advert_interval: 100ms\n\
+             track_scripts: [{{name: hang, command: [/bin/sh, -c, 'sleep 300 & echo $! >> {}; wait'], \
+             interval: 1s, timeout: 500ms, weight: -60}}]\n\
+             track: [{{script: hang}}]\n",
+            pids.display()
+        ),
+    );
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    // The first run ends at its timeout: a failure, d1 is at 90 and d2 is master.
+    wait_for(
+        "d2 to be master over d1 at 90",
+        (timeout + Duration::from_secs(1)) * 3 + takeover_limit(advert) + Duration::from_secs(3),
+        || status(&lab, "d2")["role"] == "master" && status(&lab, "d1")["priority"] == 90,
+    );
+    assert!(m.log().contains("timed out after 500ms"), "{}", m.log());
+    wait_for("d1 to report backup", takeover_limit(advert), || {
+        status(&lab, "d1")["role"] == "backup"
+    });
+    // Over a second (half of it with a run hanging) d1 keeps accepting d2's 100ms adverts.
+    let accepted = || status(&lab, "d1")["adverts_accepted"].as_u64().unwrap_or(0);
+    let before = accepted();
+    thread::sleep(Duration::from_secs(1));
+    let read = accepted() - before;
+    assert!(
+        read >= 5,
+        "d1 read only {read} adverts in 1s beside a hung script"
+    );
+    // Each killed run left nothing running.
+    let text = std::fs::read_to_string(&pids).expect("the script wrote its child's pid");
+    let first: i32 = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("pid");
+    // Gone, or a zombie waiting for whoever adopted it: not running.
+    let state = std::fs::read_to_string(format!("/proc/{first}/stat")).unwrap_or_default();
+    let running = state
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| !rest.starts_with('Z'));
+    assert!(
+        !running,
+        "the first run's sleep {first} outlived its timeout: {state}"
+    );
+}
+
+#[test]
+fn a_track_file_moves_the_priority_by_value_times_weight_and_faults_below_minus_253() {
+    let _g = serial();
+    let lab = Lab::new("tk");
+    let file = lab.dir.path().join("maint");
+    let advert = Duration::from_millis(100);
+    // Files are read every 500ms.
+    let poll = Duration::from_millis(500) * 3;
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        &format!(
+            "advert_interval: 100ms\n\
+             track_files: [{{name: maint, path: {}}}]\n\
+             track: [{{file: maint, weight: 10}}]\n",
+            file.display()
+        ),
+    );
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for(
+        "d1 (missing file: 0) to own the VIP",
+        Duration::from_secs(5),
+        || lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4),
+    );
+    // -6 x 10: 150 - 60 = 90 < 100.
+    std::fs::write(&file, "-6\n").expect("write");
+    wait_for(
+        "d2 to preempt d1 at 90",
+        poll + takeover_limit(advert),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    wait_for("d1 to report priority 90", Duration::from_secs(2), || {
+        status(&lab, "d1")["priority"] == 90
+    });
+    // 0 again: d1 preempts back.
+    std::fs::write(&file, "0").expect("write");
+    wait_for("d1 to preempt back", poll + takeover_limit(advert), || {
+        lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4)
+    });
+    // -30 x 10 is below -253: FAULT, the VIP released.
+    std::fs::write(&file, "-30").expect("write");
+    wait_for("d1 to fault", poll + takeover_limit(advert), || {
+        status(&lab, "d1")["role"] == "fault" && lab.has_vip(&lab.d2, VIP4)
+    });
+    assert!(!lab.has_vip(&lab.d1, VIP4));
+    // The file removed reads as 0: d1 leaves FAULT and preempts.
+    std::fs::remove_file(&file).expect("remove");
+    wait_for(
+        "d1 to leave fault and preempt",
+        poll + takeover_limit(advert) * 2,
+        || status(&lab, "d1")["role"] == "master" && !lab.has_vip(&lab.d2, VIP4),
+    );
+    assert!(m.log().contains("track file value"), "{}", m.log());
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]

@@ -161,6 +161,8 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
         vips: args.vip,
         unicast_peers: args.unicast_peer,
         track: args.track_interface,
+        track_scripts: Vec::new(),
+        track_files: Vec::new(),
         notify: args
             .notify
             .into_iter()

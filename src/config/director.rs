@@ -1,5 +1,6 @@
 //! `director.yaml`: this director's identity, files, control socket, status listener,
-//! reconcile pace, VRRP instances and the IPVS connection-sync daemon.
+//! reconcile pace, VRRP instances (with the track scripts and files they may name,
+//! `vrrp_track.rs`) and the IPVS connection-sync daemon.
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
@@ -7,9 +8,11 @@ use super::scalars::{
     abs_path, boolean, cidr, duration, family_word, int_in, interface, ip, list, name, nonempty,
     percent, socket_addr, word,
 };
+use super::vrrp_track;
+pub use super::vrrp_track::TrackRef;
 use super::yaml::{Item, Value};
 use crate::secret::Secret;
-pub use crate::vrrp::config::{AuthKind, Authentication};
+pub use crate::vrrp::config::{AuthKind, Authentication, TrackFile, TrackScript};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -48,6 +51,10 @@ pub struct Director {
     /// Alert scripts (`alert:` / `upalert:`) live here.
     pub alert_dir: PathBuf,
     pub vrrp: Vec<VrrpInstance>,
+    /// keepalived's `vrrp_script`s, which instances name in `track.scripts`. Default none.
+    pub track_scripts: Vec<TrackScript>,
+    /// keepalived's `track_file`s, which instances name in `track.files`. Default none.
+    pub track_files: Vec<TrackFile>,
     /// Run the VRRP thread in SCHED_RR at this priority (1-99), as keepalived's
     /// `vrrp_rt_priority`. Needs CAP_SYS_NICE; refused, lbd logs it and runs at the normal
     /// priority. Default none.
@@ -120,11 +127,16 @@ pub struct Vip {
     pub interface: Option<String>,
 }
 
-/// Interfaces whose loss lowers the priority (or, without a decrement, faults the instance).
+/// Interfaces whose loss lowers the priority (or, without a decrement, faults the instance),
+/// and the track scripts and files whose state moves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Track {
     pub interfaces: Vec<String>,
     pub priority_decrement: Option<u8>,
+    /// Track scripts (`track_scripts` names), each with its weight or the script's.
+    pub scripts: Vec<TrackRef>,
+    /// Track files (`track_files` names), each with its weight or the file's.
+    pub files: Vec<TrackRef>,
 }
 
 /// Scripts run on state changes.
@@ -194,8 +206,22 @@ pub(crate) fn decode(
     let monitor_dir = f.or("monitor_dir", sink, DEFAULT_MONITOR_DIR.into(), rel);
     let alert_dir = f.or("alert_dir", sink, DEFAULT_ALERT_DIR.into(), rel);
     let mut spots = DirectorSpots::default();
+    let scripts = f.or(
+        "track_scripts",
+        sink,
+        Vec::new(),
+        vrrp_track::decode_scripts,
+    );
+    let files = f.or("track_files", sink, Vec::new(), vrrp_track::decode_files);
+    let script_names: Option<Vec<String>> = scripts
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.name.clone()).collect());
+    let file_names: Option<Vec<String>> = files
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.name.clone()).collect());
+    let known = (script_names.as_deref(), file_names.as_deref());
     let vrrp = f.or("vrrp", sink, Vec::new(), |item, sink| {
-        decode_instances(item, &mut spots, sink)
+        decode_instances(item, known, &mut spots, sink)
     });
     let vrrp_rt_priority = f.opt("vrrp_rt_priority", sink, int_in(1, 99, "vrrp_rt_priority"));
     let sync_daemon = f.opt("sync_daemon", sink, decode_sync);
@@ -241,6 +267,8 @@ pub(crate) fn decode(
             monitor_dir: monitor_dir?,
             alert_dir: alert_dir?,
             vrrp: vrrp?,
+            track_scripts: scripts?,
+            track_files: files?,
             vrrp_rt_priority: vrrp_rt_priority?,
             sync_daemon: sync_daemon?,
         },
@@ -278,8 +306,12 @@ fn decode_control(item: &Item, sink: &mut Sink) -> Option<Control> {
     })
 }
 
+/// The track script and file names instances may reference.
+type KnownTrack<'a> = (vrrp_track::Known<'a>, vrrp_track::Known<'a>);
+
 fn decode_instances(
     item: &Item,
+    known: KnownTrack,
     spots: &mut DirectorSpots,
     sink: &mut Sink,
 ) -> Option<Vec<VrrpInstance>> {
@@ -296,7 +328,7 @@ fn decode_instances(
     let mut vrids: HashMap<(String, u8), (String, Pos)> = HashMap::new();
     let mut vips: HashMap<IpAddr, String> = HashMap::new();
     for it in items {
-        let Some((inst, name_pos, vrid_pos, vip_pos)) = decode_instance(it, sink) else {
+        let Some((inst, name_pos, vrid_pos, vip_pos)) = decode_instance(it, known, sink) else {
             ok = false;
             continue;
         };
@@ -340,7 +372,7 @@ fn decode_instances(
 
 type InstanceAndSpots = (VrrpInstance, Pos, Pos, Vec<Pos>);
 
-fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
+fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<InstanceAndSpots> {
     let mut f = Fields::of(item, "VRRP instance", sink)?;
     let inst_name = f.req("name", sink, name);
     let iface = f.req("interface", sink, interface);
@@ -356,7 +388,7 @@ fn decode_instance(item: &Item, sink: &mut Sink) -> Option<InstanceAndSpots> {
         decode_vips(item, &mut vip_pos, sink)
     });
     let peers = f.or("unicast_peers", sink, Vec::new(), list(ip));
-    let track = f.opt("track", sink, decode_track);
+    let track = f.opt("track", sink, |item, sink| decode_track(item, known, sink));
     let notify = f.opt("notify", sink, decode_notify);
     let (name_pos, vrid_pos, vips_pos) = (f.pos_of("name"), f.pos_of("vrid"), f.pos_of("vips"));
     let (advert_pos, version_pos) = (f.pos_of("advert_interval"), f.pos_of("version"));
@@ -542,18 +574,26 @@ fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option
     ok.then_some(out)
 }
 
-fn decode_track(item: &Item, sink: &mut Sink) -> Option<Track> {
+fn decode_track(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<Track> {
     let mut f = Fields::of(item, "track", sink)?;
-    let interfaces = f.req("interfaces", sink, list(interface));
+    let interfaces = f.or("interfaces", sink, Vec::new(), list(interface));
     let decrement = f.opt(
         "priority_decrement",
         sink,
         int_in(1, 253, "priority_decrement"),
     );
+    let scripts = f.or("scripts", sink, Vec::new(), |item, sink| {
+        vrrp_track::decode_refs(item, "track script", known.0, sink)
+    });
+    let files = f.or("files", sink, Vec::new(), |item, sink| {
+        vrrp_track::decode_refs(item, "track file", known.1, sink)
+    });
     f.finish(sink);
     Some(Track {
         interfaces: interfaces?,
         priority_decrement: decrement?,
+        scripts: scripts?,
+        files: files?,
     })
 }
 

@@ -18,6 +18,7 @@ mod scalars;
 mod service;
 mod service_parts;
 mod summary;
+mod vrrp_track;
 mod watch;
 mod watch_http;
 mod yaml;
@@ -25,9 +26,9 @@ mod yaml;
 pub use crate::duration::{format_duration, parse_duration, DurationError};
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use director::{
-    Control, ControlOthers, Director, Notify, SyncDaemon, SyncDestination, Track, Vip,
-    VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET, DEFAULT_LISTEN, DEFAULT_MONITOR_DIR,
-    DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
+    Control, ControlOthers, Director, Notify, SyncDaemon, SyncDestination, Track, TrackFile,
+    TrackRef, TrackScript, Vip, VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET,
+    DEFAULT_LISTEN, DEFAULT_MONITOR_DIR, DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
 };
 pub use hostgroup::{
     Hostgroup, Node, PingWatch, DEFAULT_PING_FALL, DEFAULT_PING_INTERVAL, DEFAULT_PING_RISE,

@@ -10,6 +10,10 @@
 //!   negative `track_interface` weight), or, without one, put the instance in FAULT while one
 //!   is down (keepalived's unweighted `track_interface`): it leaves the VIPs, any backup takes
 //!   over, and it rejoins the election when the interface is up again;
+//! - `track.scripts` and `track.files` name director-level `track_scripts` / `track_files`;
+//!   each reference becomes a tracked script or file with its own weight or the
+//!   definition's, and the instance carries the definitions it names (it runs the scripts
+//!   and polls the files itself);
 //! - a service is *carried* by an instance when its virtual address is one of the instance's
 //!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
 //!   [`DEFAULT_SERVICE_DECREMENT`] without one;
@@ -66,6 +70,30 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         target: TrackTarget::Service(s),
         weight: Some(-i16::from(decrement.unwrap_or(DEFAULT_SERVICE_DECREMENT))),
     }));
+    let scripts = inst.track.iter().flat_map(|t| t.scripts.iter());
+    let files = inst.track.iter().flat_map(|t| t.files.iter());
+    let track_scripts: Vec<_> = cfg
+        .director
+        .track_scripts
+        .iter()
+        .filter(|d| scripts.clone().any(|r| r.name == d.name))
+        .cloned()
+        .collect();
+    let track_files: Vec<_> = cfg
+        .director
+        .track_files
+        .iter()
+        .filter(|d| files.clone().any(|r| r.name == d.name))
+        .cloned()
+        .collect();
+    track.extend(scripts.map(|r| Track {
+        target: TrackTarget::Script(r.name.clone()),
+        weight: r.weight,
+    }));
+    track.extend(files.map(|r| Track {
+        target: TrackTarget::File(r.name.clone()),
+        weight: r.weight,
+    }));
     let hooks = [
         (NotifyState::Master, &inst.notify.master),
         (NotifyState::Backup, &inst.notify.backup),
@@ -104,6 +132,8 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
             .collect(),
         unicast_peers: inst.unicast_peers.clone(),
         track,
+        track_scripts,
+        track_files,
         notify,
         garp: GarpConfig::default(),
     }
@@ -240,6 +270,32 @@ mod tests {
     }
 
     #[test]
+    fn track_scripts_and_files_reach_the_instance_with_their_weights() {
+        let cfg = example_edited(|t| {
+            t.replace(
+                "\nvrrp:\n",
+                "\ntrack_scripts:\n  - {name: chk, script: /bin/true, weight: -30, fall: 2}\n  \
+                 - {name: unused, script: /bin/false}\n\
+                 track_files: [{name: maint, path: /run/maint, weight: 5}]\nvrrp:\n",
+            )
+            .replace(
+                "    preempt_delay: 0s",
+                "    track: {scripts: [chk], files: [{name: maint, weight: -2}]}\n    \
+                 preempt_delay: 0s",
+            )
+        });
+        let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+        assert!(c.to_fsm().is_ok());
+        let names: Vec<&str> = c.track_scripts.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["chk"], "only the scripts it names");
+        assert_eq!(c.track_files.len(), 1);
+        let t = c.effective_track();
+        let of = |target: TrackTarget| t.iter().find(|t| t.target == target).map(|t| t.weight);
+        assert_eq!(of(TrackTarget::Script("chk".into())), Some(Some(-30)));
+        assert_eq!(of(TrackTarget::File("maint".into())), Some(Some(-2)));
+    }
+
+    #[test]
     fn owner_and_stop_hook_with_timeout_from_director_yaml() {
         let cfg = example_edited(|t| {
             t.replace("priority: 150 ", "priority: 255 ").replace(
@@ -357,6 +413,8 @@ mod tests {
         inst.track = Some(config::Track {
             interfaces: vec!["eth1".into()],
             priority_decrement: Some(30),
+            scripts: vec![],
+            files: vec![],
         });
         inst.notify.master = Some("/usr/local/sbin/to-master".into());
         inst.notify.fault = Some("/usr/local/sbin/to-fault".into());

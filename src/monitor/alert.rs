@@ -129,6 +129,7 @@ pub async fn run_alerts(
                     program: path.clone(),
                     args: argv,
                     env: environment(call),
+                    clear_env: false,
                     stdin: format!("{}\n", call.summary).into_bytes(),
                     user: user.clone(),
                     timeout,

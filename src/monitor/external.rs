@@ -73,6 +73,7 @@ pub async fn check(
             ("LBD_GROUP".into(), group.into()),
             ("LBD_SERVICE".into(), service.into()),
         ],
+        clear_env: false,
         stdin: Vec::new(),
         user: spec.user.clone(),
         timeout,

@@ -18,6 +18,8 @@ pub struct ProcessSpec {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment (only `env`), not lbd's own.
+    pub clear_env: bool,
     pub stdin: Vec<u8>,
     /// Run as this user and its primary group.
     pub user: Option<String>,
@@ -101,6 +103,9 @@ impl Drop for GroupGuard {
 pub async fn run(spec: &ProcessSpec) -> Result<ProcessResult, ProcessError> {
     let started = Instant::now();
     let mut cmd = Command::new(&spec.program);
+    if spec.clear_env {
+        cmd.env_clear();
+    }
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())

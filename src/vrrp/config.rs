@@ -9,6 +9,10 @@
 //! only, `advert_interval` in whole seconds (1-255), optionally with keepalived's
 //! `authentication` (`{type: pass | ah, password: TEXT}`; the password is a [`Secret`], never
 //! shown, and only its first 8 bytes are used, as keepalived truncates `auth_pass`).
+//!
+//! `track` names interfaces, services, and track scripts and files defined in
+//! `track_scripts` / `track_files` (`track: [{script: chk, weight: -20}, {file: maint}]`);
+//! a reference without a weight takes its definition's.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -18,6 +22,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::fsm::{FsmConfig, NotifyState, Version};
 use super::packet::{Family, MAX_ADVER_INT_CS};
 use super::packet_v2::{Auth, Password, AUTH_DATA_LEN};
+pub use super::track_file::{TrackFile, MAX_FILE_WEIGHT};
+pub use super::track_script::TrackScript;
 use crate::secret::Secret;
 
 /// One VRRP instance (virtual router) as the operator writes it.
@@ -58,6 +64,12 @@ pub struct InstanceConfig {
     /// Things whose failure lowers the priority.
     #[serde(default)]
     pub track: Vec<Track>,
+    /// The track scripts `track` names (`{script: NAME}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_scripts: Vec<TrackScript>,
+    /// The track files `track` names (`{file: NAME}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackFile>,
     /// Hooks run in order on transitions.
     #[serde(default)]
     pub notify: Vec<NotifyHook>,
@@ -148,7 +160,8 @@ impl std::str::FromStr for Vip {
     }
 }
 
-/// A tracked object and what its state does to the instance (keepalived's `track_interface`).
+/// A tracked object and what its state does to the instance (keepalived's `track_interface`,
+/// `track_script`, `track_file`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Track {
@@ -156,7 +169,8 @@ pub struct Track {
     pub target: TrackTarget,
     /// -253..253. Positive: added to the priority while the target is up; negative:
     /// subtracted while it is down (the priority stays within 1-254). None or 0: the instance
-    /// is in FAULT while the target is down.
+    /// is in FAULT while the target is down. A script or file without one takes its
+    /// definition's weight; a file's (-254..254) multiplies its value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i16>,
 }
@@ -172,6 +186,10 @@ pub enum TrackTarget {
     Interface(String),
     /// A service: down when no real server of it is healthy (fed by the monitors).
     Service(String),
+    /// A track script (one of `track_scripts`): up or down by its exit status, rise and fall.
+    Script(String),
+    /// A track file (one of `track_files`): the number it holds.
+    File(String),
 }
 
 /// A notify hook: a command (argv) run on some transitions, with a time limit.
@@ -270,6 +288,14 @@ pub enum ConfigError {
     EmptyPassword,
     #[error("track weight {0} must be -253..253 (0 or none: FAULT while down)")]
     BadTrackWeight(i16),
+    #[error("track file weight {0} must be -254..254")]
+    BadFileWeight(i16),
+    #[error("track {0} `{1}` is not defined")]
+    UnknownTrack(&'static str, String),
+    #[error("track {0} `{1}` is defined twice")]
+    DuplicateTrack(&'static str, String),
+    #[error("track script `{0}`: {1}")]
+    BadScript(String, &'static str),
 }
 
 impl InstanceConfig {
@@ -321,6 +347,112 @@ impl InstanceConfig {
         out
     }
 
+    /// The tracked targets with every weight given: a script or file reference without one
+    /// takes its definition's. References to undefined names are left as they are
+    /// ([`InstanceConfig::to_fsm`] refuses them).
+    pub fn effective_track(&self) -> Vec<Track> {
+        self.track
+            .iter()
+            .map(|t| {
+                let default = match &t.target {
+                    TrackTarget::Script(n) => self.script(n).map(|s| s.weight),
+                    TrackTarget::File(n) => self.file(n).map(|f| f.weight),
+                    _ => None,
+                };
+                Track {
+                    target: t.target.clone(),
+                    weight: t.weight.or(default),
+                }
+            })
+            .collect()
+    }
+
+    /// The definition of track script `name`.
+    pub fn script(&self, name: &str) -> Option<&TrackScript> {
+        self.track_scripts.iter().find(|s| s.name == name)
+    }
+
+    /// The definition of track file `name`.
+    pub fn file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|f| f.name == name)
+    }
+
+    /// The scripts the instance tracks (each run for it).
+    pub fn tracked_scripts(&self) -> Vec<&TrackScript> {
+        let mut out: Vec<&TrackScript> = Vec::new();
+        for t in &self.track {
+            if let TrackTarget::Script(n) = &t.target {
+                if let Some(s) = self.script(n).filter(|s| !out.contains(s)) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// The files the instance tracks (polled for it).
+    pub fn tracked_files(&self) -> Vec<&TrackFile> {
+        let mut out: Vec<&TrackFile> = Vec::new();
+        for t in &self.track {
+            if let TrackTarget::File(n) = &t.target {
+                if let Some(f) = self.file(n).filter(|f| !out.contains(f)) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// Weights in range, references defined, definitions unique and sound.
+    fn check_track(&self) -> Result<(), ConfigError> {
+        for (i, s) in self.track_scripts.iter().enumerate() {
+            if self.track_scripts[..i].iter().any(|o| o.name == s.name) {
+                return Err(ConfigError::DuplicateTrack("script", s.name.clone()));
+            }
+            let bad = |why| Err(ConfigError::BadScript(s.name.clone(), why));
+            if s.command.first().is_none_or(|p| !p.starts_with('/')) {
+                return bad("the command must start with an absolute path");
+            }
+            if s.interval.is_zero() || s.timeout().is_zero() {
+                return bad("interval and timeout must be greater than zero");
+            }
+            if s.rise == 0 || s.fall == 0 {
+                return bad("rise and fall must be at least 1");
+            }
+            if s.weight.abs() > MAX_TRACK_WEIGHT {
+                return Err(ConfigError::BadTrackWeight(s.weight));
+            }
+        }
+        for (i, f) in self.track_files.iter().enumerate() {
+            if self.track_files[..i].iter().any(|o| o.name == f.name) {
+                return Err(ConfigError::DuplicateTrack("file", f.name.clone()));
+            }
+            if f.weight.abs() > MAX_FILE_WEIGHT {
+                return Err(ConfigError::BadFileWeight(f.weight));
+            }
+        }
+        for t in &self.track {
+            let max = match &t.target {
+                TrackTarget::Script(n) if self.script(n).is_none() => {
+                    return Err(ConfigError::UnknownTrack("script", n.clone()))
+                }
+                TrackTarget::File(n) if self.file(n).is_none() => {
+                    return Err(ConfigError::UnknownTrack("file", n.clone()))
+                }
+                TrackTarget::File(_) => MAX_FILE_WEIGHT,
+                _ => MAX_TRACK_WEIGHT,
+            };
+            match t.weight {
+                Some(w) if w.abs() > max && max == MAX_FILE_WEIGHT => {
+                    return Err(ConfigError::BadFileWeight(w))
+                }
+                Some(w) if w.abs() > max => return Err(ConfigError::BadTrackWeight(w)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the values and builds the state machine's parameters.
     pub fn to_fsm(&self) -> Result<FsmConfig, ConfigError> {
         if self.vrid == 0 {
@@ -370,14 +502,7 @@ impl InstanceConfig {
         if self.notify.iter().any(|h| h.command.is_empty()) {
             return Err(ConfigError::EmptyHook);
         }
-        if let Some(w) = self
-            .track
-            .iter()
-            .filter_map(|t| t.weight)
-            .find(|w| w.abs() > MAX_TRACK_WEIGHT)
-        {
-            return Err(ConfigError::BadTrackWeight(w));
-        }
+        self.check_track()?;
         Ok(FsmConfig {
             name: self.name.clone(),
             version,
@@ -461,6 +586,8 @@ mod tests {
             vips: vec!["192.0.2.10/24".parse().unwrap()],
             unicast_peers: vec![],
             track: vec![],
+            track_scripts: vec![],
+            track_files: vec![],
             notify: vec![],
             garp: GarpConfig::default(),
         };
@@ -568,5 +695,74 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn track_scripts_and_files_are_referenced_by_name_and_take_their_weight() {
+        let c: InstanceConfig = serde_saphyr::from_str(
+            "name: x\ninterface: eth0\nvrid: 1\nvips: ['192.0.2.10/24']\n\
+             track_scripts: [{name: chk, command: [/bin/true], interval: 2s, weight: -20, fall: 3}]\n\
+             track_files: [{name: maint, path: /run/maint}]\n\
+             track: [{script: chk}, {file: maint, weight: -10}, {script: chk, weight: 5}]\n",
+        )
+        .unwrap();
+        assert!(c.to_fsm().is_ok());
+        let t = c.effective_track();
+        assert_eq!(t[0].target, TrackTarget::Script("chk".into()));
+        assert_eq!(t[0].weight, Some(-20), "the definition's weight");
+        assert_eq!(t[1].weight, Some(-10), "the reference's own");
+        assert_eq!(t[2].weight, Some(5));
+        assert_eq!(c.tracked_scripts().len(), 1, "one run for two references");
+        assert_eq!(
+            c.tracked_files()[0].weight,
+            1,
+            "a file's default weight is 1"
+        );
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<InstanceConfig>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_track_scripts_and_files_are_named() {
+        let base = "name: x\ninterface: eth0\nvrid: 1\nvips: ['192.0.2.10/24']\n";
+        let refused = |extra: &str| {
+            serde_saphyr::from_str::<InstanceConfig>(&format!("{base}{extra}"))
+                .unwrap()
+                .to_fsm()
+                .unwrap_err()
+        };
+        let chk = "track_scripts: [{name: chk, command: [/bin/true]}]\n";
+        assert_eq!(
+            refused("track: [{script: nope}]\n"),
+            ConfigError::UnknownTrack("script", "nope".into())
+        );
+        assert_eq!(
+            refused("track: [{file: nope}]\n"),
+            ConfigError::UnknownTrack("file", "nope".into())
+        );
+        assert_eq!(
+            refused(&format!("{chk}track: [{{script: chk, weight: 254}}]\n")),
+            ConfigError::BadTrackWeight(254)
+        );
+        assert_eq!(
+            refused("track_files: [{name: f, path: /f}]\ntrack: [{file: f, weight: -255}]\n"),
+            ConfigError::BadFileWeight(-255)
+        );
+        assert_eq!(
+            refused("track_files: [{name: f, path: /f, weight: 300}]\n"),
+            ConfigError::BadFileWeight(300)
+        );
+        assert_eq!(
+            refused(
+                "track_scripts: [{name: c, command: [/bin/true]}, {name: c, command: [/bin/false]}]\n"
+            ),
+            ConfigError::DuplicateTrack("script", "c".into())
+        );
+        let e = refused("track_scripts: [{name: c, command: [true]}]\n").to_string();
+        assert!(e.contains("absolute path"), "{e}");
+        let e = refused("track_scripts: [{name: c, command: [/bin/true], rise: 0}]\n");
+        assert!(e.to_string().contains("at least 1"), "{e}");
+        let e = refused("track_scripts: [{name: c, command: [/bin/true], interval: 0s}]\n");
+        assert!(e.to_string().contains("greater than zero"), "{e}");
     }
 }

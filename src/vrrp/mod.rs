@@ -8,7 +8,9 @@
 //!   version; VRRPv2's identification and AH counters and anti-replay) (pure).
 //! - [`fsm`]: the Initialize/Backup/Master state machine (pure, caller-supplied clock), with
 //!   its timer table in [`timers`].
-//! - [`track`]: interfaces and services whose failure lowers the priority.
+//! - [`track`]: interfaces, services, scripts and files whose state moves the priority.
+//! - [`track_script`]: keepalived's `vrrp_script`: the definition and its rise/fall counting.
+//! - [`track_file`]: keepalived's `track_file`: the definition, the value read, its effect.
 //! - [`announce`]: gratuitous ARP / unsolicited NA messages.
 //! - [`config`]: [`InstanceConfig`], what the operator writes.
 //! - [`sync`]: [`SyncDaemonControl`], the IPVS sync-daemon switch VRRP calls.
@@ -24,6 +26,8 @@ pub mod packet_v2;
 pub mod sync;
 pub mod timers;
 pub mod track;
+pub mod track_file;
+pub mod track_script;
 pub mod wire;
 
 #[cfg(test)]

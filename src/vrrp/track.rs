@@ -1,34 +1,57 @@
-//! Tracking: interfaces and services whose state moves an instance's priority, or puts it in
-//! FAULT, as keepalived's `track_interface` does.
+//! Tracking: interfaces, services, track scripts and track files whose state moves an
+//! instance's priority, or puts it in FAULT, as keepalived's `track_interface`,
+//! `track_script` and `track_file` do.
 //!
-//! Pure: the edge reports "interface eth1 is down" or the daemon reports "no healthy real
-//! server for service http"; [`Tracker::set`] returns the new effective priority when it
-//! changes, which the caller feeds to the state machine as `Event::Priority`, and
-//! [`Tracker::fault`] says whether an unweighted target is down (the caller then treats the
-//! instance as if its own interface were down: FAULT).
+//! Pure: the edge reports "interface eth1 is down", "script chk_proxy is down" (after its
+//! rise/fall counting, `track_script.rs`) or "file maint holds 5", or the daemon reports "no
+//! healthy real server for service http"; [`Tracker::set`] and [`Tracker::set_level`] return
+//! the new effective priority when it changes, which the caller feeds to the state machine as
+//! `Event::Priority`, and [`Tracker::fault`] says whether something faults the instance (the
+//! caller then treats it as if its own interface were down: FAULT).
 //!
 //! keepalived's weights: a positive weight is added to the priority while the target is up, a
-//! negative one subtracted while it is down; no weight (or 0) means FAULT while it is down. The
-//! effective priority stays within 1-254. The address owner (priority 255) ignores weights.
+//! negative one subtracted while it is down; no weight (or 0) means FAULT while it is down. A
+//! script that has not run yet counts neither way, and unweighted it keeps the instance out of
+//! the election until its first result ([`Tracker::pending`]). A file adds value × weight
+//! (`track_file.rs`). The effective priority stays within 1-254. The address owner (priority
+//! 255) ignores weights.
 
 use std::collections::BTreeMap;
 
 use super::config::{Track, TrackTarget};
+use super::track_file::{self, Effect};
+
+/// What the edge last learned of a tracked target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// A track script that has not finished its first run (keepalived's init state): its
+    /// weight counts neither way; unweighted, it holds the instance out of the election.
+    Pending,
+    Up,
+    Down,
+    /// The number in a track file.
+    Value(i64),
+}
 
 /// The tracked objects of one instance and their state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracker {
     base: u8,
-    /// target → (summed weight, 0 = FAULT; up)
-    items: BTreeMap<TrackTarget, (i32, bool)>,
+    /// target → (summed weight, 0 = FAULT; state)
+    items: BTreeMap<TrackTarget, (i32, Level)>,
 }
 
 impl Tracker {
-    /// Everything starts up.
+    /// Interfaces and services start up, scripts pending, files at 0.
     pub fn new(base: u8, track: &[Track]) -> Tracker {
         let mut items = BTreeMap::new();
         for t in track {
-            let w = items.entry(t.target.clone()).or_insert((0i32, true));
+            let start = match t.target {
+                TrackTarget::Interface(_) | TrackTarget::Service(_) => Level::Up,
+                TrackTarget::Script(_) => Level::Pending,
+                TrackTarget::File(_) => Level::Value(0),
+            };
+            let w = items.entry(t.target.clone()).or_insert((0i32, start));
             w.0 += i32::from(t.weight.unwrap_or(0));
         }
         Tracker { base, items }
@@ -40,14 +63,20 @@ impl Tracker {
             .keys()
             .filter_map(|t| match t {
                 TrackTarget::Interface(i) => Some(i.clone()),
-                TrackTarget::Service(_) => None,
+                _ => None,
             })
             .collect()
     }
 
+    /// Every tracked target with its summed weight and state.
+    pub fn items(&self) -> impl Iterator<Item = (&TrackTarget, i32, Level)> {
+        self.items.iter().map(|(t, &(w, l))| (t, w, l))
+    }
+
     /// The effective priority: the configured one plus the positive weights of what is up,
-    /// less the negative weights of what is down, within 1-254. An address owner (255) is
-    /// never moved: it holds the addresses for real (keepalived does the same).
+    /// less the negative weights of what is down, plus each file's value × weight, within
+    /// 1-254. An address owner (255) is never moved: it holds the addresses for real
+    /// (keepalived does the same).
     pub fn priority(&self) -> u8 {
         if self.base == 255 {
             return 255;
@@ -55,29 +84,52 @@ impl Tracker {
         let delta: i32 = self
             .items
             .values()
-            .map(|&(w, up)| match (w > 0, up) {
-                (true, true) => w,
-                (false, false) => w,
+            .map(|&(w, level)| match level {
+                Level::Up if w > 0 => w,
+                Level::Down if w < 0 => w,
+                Level::Value(v) => match track_file::effect(v, w) {
+                    Effect::Priority(p) => p,
+                    Effect::Fault => 0,
+                },
                 _ => 0,
             })
             .sum();
         (i32::from(self.base) + delta).clamp(1, 254) as u8
     }
 
-    /// The first unweighted target that is down: the instance is in FAULT while there is one.
+    /// The first target that faults the instance: an unweighted one down, or a file whose
+    /// value is a fault. The instance is in FAULT while there is one.
     pub fn fault(&self) -> Option<&TrackTarget> {
         self.items
             .iter()
-            .find(|(_, &(w, up))| w == 0 && !up)
+            .find(|(_, &(w, level))| match level {
+                Level::Down => w == 0,
+                Level::Value(v) => track_file::effect(v, w) == Effect::Fault,
+                Level::Up | Level::Pending => false,
+            })
+            .map(|(t, _)| t)
+    }
+
+    /// The first unweighted script still waiting for its first result: the instance stays
+    /// out of the election (Initialize) until it has one, as keepalived's does.
+    pub fn pending(&self) -> Option<&TrackTarget> {
+        self.items
+            .iter()
+            .find(|(_, &(w, level))| w == 0 && level == Level::Pending)
             .map(|(t, _)| t)
     }
 
     /// Records a target's state; returns the new priority if it changed. Unknown targets are
     /// ignored (None).
     pub fn set(&mut self, target: &TrackTarget, up: bool) -> Option<u8> {
+        self.set_level(target, if up { Level::Up } else { Level::Down })
+    }
+
+    /// Records a target's state (or a file's value); returns the new priority if it changed.
+    pub fn set_level(&mut self, target: &TrackTarget, level: Level) -> Option<u8> {
         let before = self.priority();
         let item = self.items.get_mut(target)?;
-        item.1 = up;
+        item.1 = level;
         let after = self.priority();
         (after != before).then_some(after)
     }
@@ -148,5 +200,56 @@ mod tests {
         assert_eq!(t.priority(), 255);
         assert_eq!(t.set(&eth1, true), None);
         assert_eq!(t.priority(), 255);
+    }
+
+    #[test]
+    fn a_script_counts_neither_way_until_its_first_result() {
+        let up = TrackTarget::Script("chk_up".into());
+        let down = TrackTarget::Script("chk_down".into());
+        let mut t = Tracker::new(100, &[track(&up, Some(20)), track(&down, Some(-30))]);
+        assert_eq!(t.priority(), 100, "pending: no weight either way");
+        assert_eq!(t.pending(), None, "weighted scripts hold nothing");
+        assert_eq!(t.set(&up, true), Some(120));
+        assert_eq!(t.set(&down, false), Some(90));
+        assert_eq!(t.set(&down, true), Some(120));
+        assert_eq!(t.set(&up, false), Some(100));
+        assert_eq!(t.fault(), None);
+    }
+
+    #[test]
+    fn an_unweighted_script_holds_the_instance_until_it_runs_then_faults_while_down() {
+        let chk = TrackTarget::Script("chk".into());
+        let mut t = Tracker::new(100, &[track(&chk, None)]);
+        assert_eq!(t.pending(), Some(&chk));
+        assert_eq!(t.fault(), None);
+        t.set(&chk, false);
+        assert_eq!((t.pending(), t.fault()), (None, Some(&chk)));
+        t.set(&chk, true);
+        assert_eq!((t.pending(), t.fault()), (None, None));
+        assert_eq!(t.priority(), 100);
+    }
+
+    #[test]
+    fn a_file_adds_its_value_times_its_weight_and_faults_at_minus_254() {
+        let maint = TrackTarget::File("maint".into());
+        let flag = TrackTarget::File("flag".into());
+        let mut t = Tracker::new(100, &[track(&maint, Some(10)), track(&flag, Some(0))]);
+        assert_eq!(t.priority(), 100, "files start at 0");
+        assert_eq!(t.set_level(&maint, Level::Value(-3)), Some(70));
+        assert_eq!(t.set_level(&maint, Level::Value(2)), Some(120));
+        assert_eq!(t.set_level(&maint, Level::Value(100)), Some(254));
+        assert_eq!(t.fault(), None);
+        assert_eq!(t.set_level(&maint, Level::Value(-26)), Some(100));
+        assert_eq!(t.fault(), Some(&maint), "-260 is below -253: FAULT");
+        t.set_level(&maint, Level::Value(0));
+        assert_eq!(t.fault(), None);
+        assert_eq!(t.set_level(&flag, Level::Value(1)), None);
+        assert_eq!(
+            t.fault(),
+            Some(&flag),
+            "weight 0: any non-zero value is FAULT"
+        );
+        t.set_level(&flag, Level::Value(0));
+        assert_eq!(t.fault(), None);
     }
 }

@@ -1,5 +1,6 @@
-//! Runs one VRRP instance: feeds adverts, timers, tracking and shutdown into [`Vrrp`] and
-//! executes its actions (adverts, VIPs over rtnetlink, GARP/NA, sync daemon, notify hooks).
+//! Runs one VRRP instance: feeds adverts, timers, tracking (interfaces, services, track
+//! scripts and files) and shutdown into [`Vrrp`] and executes its actions (adverts, VIPs over
+//! rtnetlink, GARP/NA, sync daemon, notify hooks).
 //!
 //! The daemon spawns one [`run_instance`] per instance and keeps its [`Control`] to report
 //! tracked services and to stop it; `lbd vrrp` runs one as its own process.
@@ -18,14 +19,16 @@ use super::announce::{send_garp, send_na};
 use super::netlink::{self, LinkInfo, NetlinkError};
 use super::notify::{HookQueue, HookRun};
 use super::socket::{AdvertSocket, Received, SocketMode};
+use super::track::{read_file, spawn_script, ScriptRun};
 use crate::vrrp::config::{InstanceConfig, TrackTarget};
 use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
 use crate::vrrp::packet::{DropCounters, Family};
 use crate::vrrp::sync::SyncDaemonControl;
-use crate::vrrp::track::Tracker;
+use crate::vrrp::track::{Level, Tracker};
+use crate::vrrp::track_script::ScriptCounter;
 use crate::vrrp::wire::Codec;
 
-/// How often interface states (own and tracked) are polled.
+/// How often interface states (own and tracked) and track files are polled.
 const LINK_POLL: Duration = Duration::from_millis(500);
 
 /// At most this many queued packets are read before a late timer is handled.
@@ -45,7 +48,8 @@ enum ControlMsg {
 pub struct Status {
     pub name: String,
     pub state: State,
-    /// In Initialize because the instance's own interface is down (keepalived's FAULT).
+    /// In Initialize because the instance's own interface is down, or a tracked target
+    /// faults it (keepalived's FAULT).
     pub fault: bool,
     pub priority: u8,
     /// An operator failover holds this instance in backup (no preemption).
@@ -55,6 +59,41 @@ pub struct Status {
     pub adverts_accepted: u64,
     pub drops: DropCounters,
     pub hooks: Vec<HookRun>,
+    /// Every tracked target: what it is, its weight and its state.
+    pub tracked: Vec<TrackedStatus>,
+}
+
+/// One tracked target as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackedStatus {
+    /// `interface eth1`, `service http`, `script chk_proxy`, `file maint`.
+    pub target: String,
+    /// The summed weight (0: FAULT while down).
+    pub weight: i32,
+    /// `up`, `down`, `init` (a script before its first result) or a file's number.
+    pub state: String,
+}
+
+impl TrackedStatus {
+    fn of(target: &TrackTarget, weight: i32, level: Level) -> TrackedStatus {
+        let target = match target {
+            TrackTarget::Interface(n) => format!("interface {n}"),
+            TrackTarget::Service(n) => format!("service {n}"),
+            TrackTarget::Script(n) => format!("script {n}"),
+            TrackTarget::File(n) => format!("file {n}"),
+        };
+        let state = match level {
+            Level::Pending => "init".to_string(),
+            Level::Up => "up".to_string(),
+            Level::Down => "down".to_string(),
+            Level::Value(v) => v.to_string(),
+        };
+        TrackedStatus {
+            target,
+            weight,
+            state,
+        }
+    }
 }
 
 impl Status {
@@ -71,6 +110,7 @@ impl Status {
             adverts_accepted: 0,
             drops: DropCounters::default(),
             hooks: Vec::new(),
+            tracked: Vec::new(),
         }
     }
 
@@ -153,7 +193,7 @@ pub fn run_instance(
         tracing::warn!(instance = %cfg.name, "{w}");
     }
     let fsm = Vrrp::new(fsm_cfg);
-    let tracker = Tracker::new(cfg.priority, &cfg.track);
+    let tracker = Tracker::new(cfg.priority, &cfg.effective_track());
     let (tx, rx) = mpsc::unbounded_channel();
     let status = Arc::new(Mutex::new(Status::new(&cfg.name, cfg.priority)));
     let control = Control {
@@ -331,15 +371,27 @@ impl Instance {
                 self.execute(&mut edge, acts).await;
             }
         }
+        // Track files are read before the first election; scripts start now and count
+        // neither way until their first result.
+        self.read_files(&mut edge).await;
+        let (script_tx, mut script_rx) = mpsc::unbounded_channel::<ScriptRun>();
+        let mut counters: HashMap<String, ScriptCounter> = HashMap::new();
+        let mut script_tasks = Vec::new();
+        for sc in self.cfg.tracked_scripts() {
+            counters.insert(sc.name.clone(), ScriptCounter::new(sc.rise, sc.fall));
+            script_tasks.push(spawn_script(name.clone(), sc.clone(), script_tx.clone()));
+        }
         // A previous run that was killed may have left the VIPs behind: a backup must not
         // hold them.
         self.vips(&mut edge, false).await;
         // Our own interface down, or an unweighted tracked one: FAULT (keepalived's
         // track_interface without a weight).
-        let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
-        let mut main_up = own_up && self.tracker.fault().is_none();
+        let mut main_up = self.electable(&edge);
         if let Some(t) = self.tracker.fault() {
-            tracing::warn!(instance = %name, tracked = ?t, "tracked interface down: fault");
+            tracing::warn!(instance = %name, tracked = ?t, "{}", fault_words(t));
+        } else if let Some(t) = self.tracker.pending() {
+            tracing::info!(instance = %name, tracked = ?t,
+                "waiting for the first result of a track script without weight");
         }
         let first = if main_up {
             Event::Startup
@@ -379,12 +431,25 @@ impl Instance {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
+                Some(run) = script_rx.recv() => {
+                    let Some(counter) = counters.get_mut(&run.script) else { continue };
+                    if let Some(up) = counter.record(run.success) {
+                        if up {
+                            tracing::info!(instance = %name, script = %run.script,
+                                "track script up ({})", run.detail);
+                        } else {
+                            tracing::warn!(instance = %name, script = %run.script,
+                                "track script down ({})", run.detail);
+                        }
+                        let level = if up { Level::Up } else { Level::Down };
+                        let p = self.tracker.set_level(&TrackTarget::Script(run.script), level);
+                        self.retrack(&mut edge, p, &mut main_up).await;
+                    }
+                }
                 msg = self.rx.recv() => match msg {
                     Some(ControlMsg::Track(target, up)) => {
-                        if let Some(p) = self.tracker.set(&target, up) {
-                            let acts = self.fsm.handle(now(), Event::Priority(p));
-                            self.execute(&mut edge, acts).await;
-                        }
+                        let p = self.tracker.set(&target, up);
+                        self.retrack(&mut edge, p, &mut main_up).await;
                     }
                     Some(ControlMsg::StepDown(hold)) => {
                         let acts = self.fsm.handle(now(), Event::StepDown { hold });
@@ -407,21 +472,16 @@ impl Instance {
                             self.execute(&mut edge, acts).await;
                         }
                     }
-                    let own_up = edge.ifaces.get(&main).is_some_and(|f| f.info.up);
-                    let ok = own_up && self.tracker.fault().is_none();
-                    if ok != main_up {
-                        main_up = ok;
-                        if let Some(t) = self.tracker.fault() {
-                            tracing::warn!(instance = %name, tracked = ?t,
-                                "tracked interface down: fault");
-                        }
-                        let ev = if ok { Event::Startup } else { Event::InterfaceDown };
-                        let acts = self.fsm.handle(now(), ev);
-                        self.execute(&mut edge, acts).await;
-                    }
+                    self.read_files(&mut edge).await;
+                    self.retrack(&mut edge, None, &mut main_up).await;
                 }
             }
         }
+        // A script run in progress is killed with its process group.
+        for t in script_tasks {
+            t.abort();
+        }
+        drop(script_tx);
         let acts = self.fsm.handle(now(), Event::Shutdown);
         self.execute(&mut edge, acts).await;
         edge.hooks.finish(Duration::from_secs(10)).await;
@@ -436,6 +496,73 @@ impl Instance {
         }
         tracing::info!(instance = %name, "vrrp instance stopped");
         Ok(())
+    }
+
+    /// Whether the instance may take part in the election: its interface up, nothing tracked
+    /// faulting it and no unweighted script still waiting for its first result.
+    fn electable(&self, edge: &Edge) -> bool {
+        let own_up = edge
+            .ifaces
+            .get(&self.cfg.interface)
+            .is_some_and(|f| f.info.up);
+        own_up && self.tracker.fault().is_none() && self.tracker.pending().is_none()
+    }
+
+    /// After a tracked target changed: the new priority (if it moved) to the machine, then
+    /// FAULT entered or left when the instance's electability changed.
+    async fn retrack(&mut self, edge: &mut Edge, priority: Option<u8>, main_up: &mut bool) {
+        if let Some(p) = priority {
+            let acts = self.fsm.handle(now(), Event::Priority(p));
+            self.execute(edge, acts).await;
+        }
+        let ok = self.electable(edge);
+        if ok == *main_up {
+            return;
+        }
+        *main_up = ok;
+        if let Some(t) = self.tracker.fault() {
+            tracing::warn!(instance = %self.cfg.name, tracked = ?t, "{}", fault_words(t));
+        }
+        let ev = if ok {
+            Event::Startup
+        } else {
+            Event::InterfaceDown
+        };
+        let acts = self.fsm.handle(now(), ev);
+        self.execute(edge, acts).await;
+    }
+
+    /// Reads every tracked file and feeds the changed values to the tracker and the machine
+    /// (the FAULT check is the caller's, [`Instance::retrack`]).
+    async fn read_files(&mut self, edge: &mut Edge) {
+        let files: Vec<(String, std::path::PathBuf)> = self
+            .cfg
+            .tracked_files()
+            .into_iter()
+            .map(|f| (f.name.clone(), f.path.clone()))
+            .collect();
+        for (file, path) in files {
+            let target = TrackTarget::File(file.clone());
+            let Some(value) = read_file(&path).await else {
+                tracing::warn!(instance = %self.cfg.name, file = %path.display(),
+                    "track file holds a number out of range: ignored");
+                continue;
+            };
+            let before = self
+                .tracker
+                .items()
+                .find(|(t, _, _)| **t == target)
+                .map(|i| i.2);
+            if before == Some(Level::Value(value)) {
+                continue;
+            }
+            tracing::info!(instance = %self.cfg.name, track_file = %file, value,
+                "track file value");
+            if let Some(p) = self.tracker.set_level(&target, Level::Value(value)) {
+                let acts = self.fsm.handle(now(), Event::Priority(p));
+                self.execute(edge, acts).await;
+            }
+        }
     }
 
     /// Reads up to [`DRAIN_LATE`] packets already queued in the socket, without waiting;
@@ -494,7 +621,14 @@ impl Instance {
     fn publish(&self, edge: &Edge, accepted: u64, drops: &DropCounters) {
         if let Ok(mut s) = self.status.lock() {
             s.state = self.fsm.state();
-            s.fault = self.fsm.fault() && s.state == State::Initialize;
+            // Waiting for a script's first result is Initialize, not FAULT (keepalived's INIT).
+            let own_up = edge
+                .ifaces
+                .get(&self.cfg.interface)
+                .is_some_and(|f| f.info.up);
+            let waiting =
+                own_up && self.tracker.fault().is_none() && self.tracker.pending().is_some();
+            s.fault = self.fsm.fault() && s.state == State::Initialize && !waiting;
             s.priority = self.fsm.priority();
             s.held = self.fsm.held();
             s.master = self.fsm.master();
@@ -502,6 +636,11 @@ impl Instance {
             s.adverts_accepted = accepted;
             s.drops = drops.clone();
             s.hooks = edge.hooks.records();
+            s.tracked = self
+                .tracker
+                .items()
+                .map(|(t, w, l)| TrackedStatus::of(t, w, l))
+                .collect();
         }
     }
 
@@ -577,6 +716,16 @@ impl Instance {
                 tracing::warn!(instance = %self.cfg.name, vip = %v.address, "announce failed: {e}");
             }
         }
+    }
+}
+
+/// The log line of a tracked target that faults the instance.
+fn fault_words(t: &TrackTarget) -> &'static str {
+    match t {
+        TrackTarget::Interface(_) => "tracked interface down: fault",
+        TrackTarget::Service(_) => "tracked service down: fault",
+        TrackTarget::Script(_) => "tracked script down: fault",
+        TrackTarget::File(_) => "tracked file value is a fault",
     }
 }
 

@@ -1,0 +1,284 @@
+//! `director.yaml`'s track scripts and track files (keepalived's `vrrp_script` and
+//! `track_file`), defined once at director level, and an instance's references to them
+//! (`track: {scripts: [...], files: [...]}`). Every error points at its line: an unknown or
+//! repeated name, a weight out of range, an unknown `user`.
+
+use super::diagnostic::{Pos, Sink};
+use super::fields::{suggest, Fields};
+use super::scalars::{abs_path, duration, int_in, list, name, nonempty, string};
+use super::yaml::{Item, Value};
+use crate::vrrp::config::{TrackFile, TrackScript, MAX_FILE_WEIGHT, MAX_TRACK_WEIGHT};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// An instance's reference to a track script or file, with its own weight (else the
+/// definition's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrackRef {
+    pub name: String,
+    pub weight: Option<i16>,
+}
+
+/// The names defined, for the references to be checked against; `None` when the definitions
+/// did not decode (their errors are reported, references to them are not checked again).
+pub(crate) type Known<'a> = Option<&'a [String]>;
+
+/// `track_scripts: [{name, script, interval, timeout, weight, rise, fall, user}]`.
+pub(crate) fn decode_scripts(item: &Item, sink: &mut Sink) -> Option<Vec<TrackScript>> {
+    let items = seq(item, "track script", sink)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut names: HashMap<String, Pos> = HashMap::new();
+    for it in items {
+        match decode_script(it, sink) {
+            Some((s, pos)) => {
+                ok &= unique(&mut names, &s.name, pos, "track script", sink);
+                out.push(s);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn decode_script(item: &Item, sink: &mut Sink) -> Option<(TrackScript, Pos)> {
+    let mut f = Fields::of(item, "track script", sink)?;
+    let script_name = f.req("name", sink, name);
+    let command = f.req("script", sink, command);
+    let interval = f.or("interval", sink, Duration::from_secs(1), positive);
+    let timeout = f.opt("timeout", sink, positive);
+    let weight = f.or(
+        "weight",
+        sink,
+        0,
+        int_in(
+            -i128::from(MAX_TRACK_WEIGHT),
+            i128::from(MAX_TRACK_WEIGHT),
+            "track script weight",
+        ),
+    );
+    let rise = f.or("rise", sink, 1, int_in(1, 1000, "rise"));
+    let fall = f.or("fall", sink, 1, int_in(1, 1000, "fall"));
+    let user = f.opt("user", sink, user);
+    let name_pos = f.pos_of("name");
+    f.finish(sink);
+    Some((
+        TrackScript {
+            name: script_name?,
+            command: command?,
+            interval: interval?,
+            timeout: timeout?,
+            weight: weight?,
+            rise: rise?,
+            fall: fall?,
+            user: user?,
+        },
+        name_pos,
+    ))
+}
+
+/// `script: "/path arg ..."` (split at blanks) or `script: [/path, arg, ...]`; the program
+/// is an absolute path.
+fn command(item: &Item, sink: &mut Sink) -> Option<Vec<String>> {
+    let argv: Vec<String> = match &item.value {
+        Value::Seq(_) => list(nonempty)(item, sink)?,
+        _ => nonempty(item, sink)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    };
+    match argv.first() {
+        Some(p) if p.starts_with('/') => Some(argv),
+        Some(p) => {
+            sink.error_hint(
+                item.pos,
+                format!("track script program `{p}` is not an absolute path"),
+                "start it with /: the script runs with a minimal environment",
+            );
+            None
+        }
+        None => {
+            sink.error(item.pos, "track script has an empty command");
+            None
+        }
+    }
+}
+
+/// `user: NAME`, which must exist on this machine (keepalived refuses an unknown one too).
+fn user(item: &Item, sink: &mut Sink) -> Option<String> {
+    let u = nonempty(item, sink)?;
+    match crate::monitor::process::lookup_user(&u) {
+        Ok(_) => Some(u),
+        Err(_) => {
+            sink.error_hint(
+                item.pos,
+                format!("unknown user `{u}`"),
+                "the script runs as this user and its primary group: give a user of this machine",
+            );
+            None
+        }
+    }
+}
+
+fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    if d.is_zero() {
+        sink.error(item.pos, "duration must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+/// `track_files: [{name, path, weight}]`.
+pub(crate) fn decode_files(item: &Item, sink: &mut Sink) -> Option<Vec<TrackFile>> {
+    let items = seq(item, "track file", sink)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut names: HashMap<String, Pos> = HashMap::new();
+    for it in items {
+        let Some(mut f) = Fields::of(it, "track file", sink) else {
+            ok = false;
+            continue;
+        };
+        let file_name = f.req("name", sink, name);
+        let path = f.req("path", sink, abs_path);
+        let weight = f.or("weight", sink, 1, file_weight);
+        let name_pos = f.pos_of("name");
+        f.finish(sink);
+        match (file_name, path, weight) {
+            (Some(n), Some(path), Some(weight)) => {
+                ok &= unique(&mut names, &n, name_pos, "track file", sink);
+                out.push(TrackFile {
+                    name: n,
+                    path,
+                    weight,
+                });
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn file_weight(item: &Item, sink: &mut Sink) -> Option<i16> {
+    int_in(
+        -i128::from(MAX_FILE_WEIGHT),
+        i128::from(MAX_FILE_WEIGHT),
+        "track file weight",
+    )(item, sink)
+}
+
+/// An instance's `track.scripts` or `track.files`: `[NAME | {name: NAME, weight: W}]`, each
+/// defined in `known` and named once.
+pub(crate) fn decode_refs(
+    item: &Item,
+    what: &'static str,
+    known: Known,
+    sink: &mut Sink,
+) -> Option<Vec<TrackRef>> {
+    let items = seq(item, what, sink)?;
+    let file = what == "track file";
+    let mut out: Vec<TrackRef> = Vec::new();
+    let mut ok = true;
+    let mut seen: HashMap<String, Pos> = HashMap::new();
+    for it in items {
+        let (r, pos) = match &it.value {
+            Value::Map(_) => {
+                let Some(mut f) = Fields::of(it, what, sink) else {
+                    ok = false;
+                    continue;
+                };
+                let n = f.req("name", sink, string);
+                let weight = if file {
+                    f.opt("weight", sink, file_weight)
+                } else {
+                    f.opt(
+                        "weight",
+                        sink,
+                        int_in(
+                            -i128::from(MAX_TRACK_WEIGHT),
+                            i128::from(MAX_TRACK_WEIGHT),
+                            "track script weight",
+                        ),
+                    )
+                };
+                let pos = f.pos_of("name");
+                f.finish(sink);
+                match (n, weight) {
+                    (Some(name), Some(weight)) => (TrackRef { name, weight }, pos),
+                    _ => {
+                        ok = false;
+                        continue;
+                    }
+                }
+            }
+            _ => match string(it, sink) {
+                Some(name) => (TrackRef { name, weight: None }, it.pos),
+                None => {
+                    ok = false;
+                    continue;
+                }
+            },
+        };
+        if let Some(names) = known {
+            if !names.contains(&r.name) {
+                let list: Vec<&str> = names.iter().map(String::as_str).collect();
+                let key = if file { "track_files" } else { "track_scripts" };
+                sink.error_opt(
+                    pos,
+                    format!("unknown {what} `{}`", r.name),
+                    suggest(&r.name, &list)
+                        .or_else(|| Some(format!("define it in director.yaml's `{key}`"))),
+                );
+                ok = false;
+                continue;
+            }
+        }
+        if let Some(first) = seen.insert(r.name.clone(), pos) {
+            sink.error_hint(
+                pos,
+                format!("{what} `{}` is tracked twice by this instance", r.name),
+                format!("first at line {}", first.line),
+            );
+            ok = false;
+            continue;
+        }
+        out.push(r);
+    }
+    ok.then_some(out)
+}
+
+fn seq<'a>(item: &'a Item, what: &str, sink: &mut Sink) -> Option<&'a [Item]> {
+    match &item.value {
+        Value::Seq(items) => Some(items),
+        _ => {
+            sink.error(
+                item.pos,
+                format!("expected a list of {what}s, found {}", item.kind()),
+            );
+            None
+        }
+    }
+}
+
+/// Records `name`; `false` (reported) when it was already defined.
+fn unique(
+    names: &mut HashMap<String, Pos>,
+    n: &str,
+    pos: Pos,
+    what: &str,
+    sink: &mut Sink,
+) -> bool {
+    match names.insert(n.to_string(), pos) {
+        Some(first) => {
+            sink.error_hint(
+                pos,
+                format!("duplicate {what} name `{n}`"),
+                format!("first defined at line {}", first.line),
+            );
+            false
+        }
+        None => true,
+    }
+}
