@@ -40,6 +40,7 @@ pub async fn check(spec: &MiscCheck, addr: IpAddr, timeout: Duration) -> Outcome
         stdin: Vec::new(),
         user: spec.user.clone(),
         timeout,
+        clear_env: false,
     };
     match process::run(&run).await {
         Err(e) => Err(CheckError::Monitor(e.to_string())),
