@@ -17,6 +17,7 @@ pub mod pos;
 pub mod preprocess;
 pub mod real_server;
 pub mod source;
+pub mod track;
 pub mod tree;
 pub mod values;
 pub mod vrrp;
@@ -125,13 +126,7 @@ const UNTRANSLATED_TOP: &[(&str, &str)] = &[
         "vrrp_sync_group",
         "lbd has no sync groups: merge the instances into one (a VIP may name its own interface)",
     ),
-    (
-        "vrrp_script",
-        "lbd has no track scripts: VRRP follows interfaces and lbd's own services",
-    ),
     ("vrrp_track_process", "lbd does not track processes"),
-    ("vrrp_track_file", "lbd does not track files"),
-    ("track_file", "lbd does not track files"),
     ("bfd_instance", "lbd has no BFD"),
     (
         "virtual_server_group",
@@ -170,7 +165,13 @@ fn translate(
     for n in statements {
         let known = matches!(
             n.keyword.as_str(),
-            "global_defs" | "vrrp_instance" | "virtual_server" | "SSL"
+            "global_defs"
+                | "vrrp_instance"
+                | "virtual_server"
+                | "SSL"
+                | "vrrp_script"
+                | "track_file"
+                | "vrrp_track_file"
         ) || UNTRANSLATED_TOP.iter().any(|(k, _)| *k == n.keyword);
         if !known {
             return Err(Error::new(
@@ -185,11 +186,18 @@ fn translate(
     let mut instances = Vec::new();
     let mut vrids = Vec::new();
     let mut seen = vrrp::Seen::default();
+    let defined = track::definitions(statements, report);
+    if !defined.scripts.is_empty() {
+        director.set("track_scripts", Y::Seq(defined.scripts.clone()));
+    }
+    if !defined.files.is_empty() {
+        director.set("track_files", Y::Seq(defined.files.clone()));
+    }
     for n in statements {
         match n.keyword.as_str() {
             "vrrp_instance" => {
                 if let Some((inst, vrid)) =
-                    vrrp::instance(n, &globals, &options.lbd, &mut seen, report)
+                    vrrp::instance(n, &globals, &options.lbd, &defined, &mut seen, report)
                 {
                     origin.push((
                         n.at.clone(),
@@ -200,7 +208,8 @@ fn translate(
                     vrids.push((n.arg(0).unwrap_or("").to_string(), vrid));
                 }
             }
-            "global_defs" | "virtual_server" | "SSL" => {}
+            "global_defs" | "virtual_server" | "SSL" | "vrrp_script" | "track_file"
+            | "vrrp_track_file" => {}
             other => {
                 let reason = UNTRANSLATED_TOP
                     .iter()

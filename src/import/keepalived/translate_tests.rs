@@ -360,8 +360,8 @@ fn unknown_top_level_keywords_are_errors_and_known_ones_reported() {
         e.to_string(),
         "/etc/keepalived/keepalived.conf:4:1: unknown top-level keyword `virtual_servr`"
     );
-    let i = run("vrrp_script chk {\n  script /bin/true\n}\n");
-    assert_eq!(finding(&i, "vrrp_script").kind, Kind::Dropped);
+    let i = run("bfd_instance b {\n}\n");
+    assert_eq!(finding(&i, "bfd_instance").kind, Kind::Dropped);
     // No router_id: the default name.
     assert!(file(&i, "director.yaml").text().contains("name: host1"));
 }
@@ -579,4 +579,26 @@ fn bindto_becomes_the_watch_source() {
     );
     let i = run(&text.replace("TCP_CHECK", "PING_CHECK"));
     assert_eq!(finding(&i, "bindto").kind, Kind::Dropped);
+}
+
+#[test]
+fn vrrp_scripts_and_track_files_become_track_scripts_and_files() {
+    let text = "vrrp_script chk_proxy {\n  script \"/usr/local/bin/chk-proxy --quiet\"\n  interval 2\n  timeout 1\n  weight -20\n  rise 2\n  fall 3\n  user nobody\n}\nvrrp_script chk_pid {\n  script \"killall -0 haproxy\"\n}\ntrack_file maint {\n  file /run/lbd/maint\n  weight 5\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  version 3\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n  track_script {\n    chk_proxy\n    chk_pid weight 10\n    chk_missing\n  }\n  track_file {\n    maint\n  }\n}\n";
+    let i = run(text);
+    let lossy: Vec<_> = i.report.lossy().map(|f| f.keyword.clone()).collect();
+    assert_eq!(lossy, ["chk_missing"], "{:?}", i.report.findings);
+    let c = load(&i);
+    let s = &c.director.track_scripts;
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].name, "chk_proxy");
+    assert_eq!(
+        (s[0].weight, s[0].rise, s[0].fall, s[0].user.as_deref()),
+        (-20, 2, 3, Some("nobody"))
+    );
+    assert_eq!(s[0].interval, std::time::Duration::from_secs(2));
+    assert!(i.report.notes.iter().any(|n| n.contains("/bin/sh -c")));
+    assert_eq!(c.director.track_files.len(), 1);
+    let v = &c.director.vrrp[0];
+    let t = v.track.as_ref().expect("track");
+    assert_eq!((t.scripts.len(), t.files.len()), (2, 1));
 }

@@ -30,6 +30,7 @@ pub fn instance(
     n: &Node,
     g: &Globals,
     lbd: &Lbd,
+    defined: &super::track::Defined,
     seen: &mut Seen,
     report: &mut Report,
 ) -> Option<(Y, i64)> {
@@ -48,6 +49,7 @@ pub fn instance(
     let mut peers = Vec::new();
     let mut track: Vec<(String, Option<i64>, &Node)> = Vec::new();
     let mut track_node = None;
+    let (mut scripts, mut files) = (Vec::new(), Vec::new());
     let mut notify: [Option<String>; 4] = Default::default();
     let mut generic_notify = None;
     let mut version = g.vrrp_version.as_ref().map(|(v, at)| (*v, at.clone()));
@@ -117,7 +119,11 @@ pub fn instance(
             "debug" | "native_ipv6" | "kernel_rx_buf_size" | "linkbeat_use_polling" => {
                 report.ignored(&c.at, k, "no effect on what lbd does")
             }
-            "track_script" | "track_file" | "track_process" | "track_bfd" | "track_src_ip" => {
+            "track_script" => {
+                scripts.extend(super::track::references(c, &defined.script_names, report))
+            }
+            "track_file" => files.extend(super::track::references(c, &defined.file_names, report)),
+            "track_process" | "track_bfd" | "track_src_ip" => {
                 report.dropped(&c.at, k, "lbd's VRRP follows interfaces and lbd's own services only")
             }
             "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" => {
@@ -246,8 +252,18 @@ pub fn instance(
             Y::Seq(peers.iter().map(|p| Y::str(p.to_string())).collect()),
         );
     }
-    if let Some(t) = track_node.filter(|_| !track.is_empty()) {
-        y.set("track", track_yaml(t, &track, report));
+    let mut track_map = match track_node.filter(|_| !track.is_empty()) {
+        Some(t) => track_yaml(t, &track, report),
+        None => Y::map(),
+    };
+    if !scripts.is_empty() {
+        track_map.set("scripts", Y::Seq(scripts));
+    }
+    if !files.is_empty() {
+        track_map.set("files", Y::Seq(files));
+    }
+    if !matches!(&track_map, Y::Map(e) if e.is_empty()) {
+        y.set("track", track_map);
     }
     if let Some((h, c)) = generic_notify {
         let mut filled = Vec::new();
