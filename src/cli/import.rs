@@ -46,20 +46,11 @@ pub struct IpvsadmArgs {
     /// The file (`ipvsadm-save -n` output; an ldirectord.cf), or `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Write the configuration directory here (created; it must not exist or be empty,
-    /// unless --force). Without it nothing is written and the files are printed.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
     /// The director's name (default: the host name's first label).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Write the configuration even though some rules could not be carried over faithfully
-    /// (they are listed).
-    #[arg(long)]
-    pub allow_partial: bool,
-    /// Replace a non-empty --out directory whole.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// Arguments of `lbctl import keepalived`.
@@ -68,15 +59,39 @@ pub struct KeepalivedArgs {
     /// The keepalived configuration file (usually /etc/keepalived/keepalived.conf).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Write the configuration directory here (created; it must not exist or be empty,
-    /// unless --force). Without it nothing is written and the files are printed.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
     /// keepalived's config id (its -i option): picks the `@ID` / `@^ID` lines (needed when
     /// the file has any), and names the director when global_defs has no router_id (else the
     /// host name does).
     #[arg(long, value_name = "ID")]
     pub router_id: Option<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+impl WriteArgs {
+    /// False (said on `err`) when `--out` names a non-empty directory without `--force`.
+    fn may_write(&self, err: &mut dyn Write) -> anyhow::Result<bool> {
+        match &self.out {
+            Some(dir) if !self.force && !is_empty_or_absent(dir)? => {
+                writeln!(
+                    err,
+                    "lbctl: {} exists and is not empty (--force replaces it)",
+                    dir.display()
+                )?;
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
+    }
+}
+
+/// Where and how every importer writes.
+#[derive(Debug, clap::Args)]
+pub struct WriteArgs {
+    /// Write the configuration directory here (created; it must not exist or be empty,
+    /// unless --force). Without it nothing is written and the files are printed.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Write the configuration even though some keywords could not be carried over
     /// faithfully (they are listed).
     #[arg(long)]
@@ -103,15 +118,8 @@ fn one_file(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    if let Some(dir) = &a.out {
-        if !a.force && !is_empty_or_absent(dir)? {
-            writeln!(
-                err,
-                "lbctl: {} exists and is not empty (--force replaces it)",
-                dir.display()
-            )?;
-            return Ok(Exit::Config);
-        }
+    if !a.write.may_write(err)? {
+        return Ok(Exit::Config);
     }
     let (path, text) = if a.file.as_os_str() == "-" {
         let mut text = String::new();
@@ -128,7 +136,13 @@ fn one_file(
     };
     let name = a.name.clone().unwrap_or_else(host_name);
     match import(&path, &text, &name) {
-        Ok(import) => finish(&import, a.out.as_deref(), a.allow_partial, out, err),
+        Ok(import) => finish(
+            &import,
+            a.write.out.as_deref(),
+            a.write.allow_partial,
+            out,
+            err,
+        ),
         Err(e) => {
             writeln!(err, "{e}")?;
             writeln!(
@@ -146,15 +160,8 @@ fn keepalived(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    if let Some(dir) = &a.out {
-        if !a.force && !is_empty_or_absent(dir)? {
-            writeln!(
-                err,
-                "lbctl: {} exists and is not empty (--force replaces it)",
-                dir.display()
-            )?;
-            return Ok(Exit::Config);
-        }
+    if !a.write.may_write(err)? {
+        return Ok(Exit::Config);
     }
     let options = Options {
         config_id: a.router_id.clone(),
@@ -173,7 +180,13 @@ fn keepalived(
             return Ok(Exit::Config);
         }
     };
-    finish(&import, a.out.as_deref(), a.allow_partial, out, err)
+    finish(
+        &import,
+        a.write.out.as_deref(),
+        a.write.allow_partial,
+        out,
+        err,
+    )
 }
 
 /// Reports, then writes the files into a temporary directory, loads them as `lbctl check`

@@ -100,22 +100,13 @@ pub fn import(path: &Path, text: &str, name: &str) -> Result<Import, Error> {
     if services.is_empty() {
         report.note("no -A rule: only director.yaml is written");
     }
-    let mut director = Y::map();
-    director.set("name", Y::str(name));
-    let mut files = vec![OutFile {
-        tool: "ipvsadm",
-        path: "director.yaml".into(),
-        origin: vec![(
-            Pos {
-                file: file.clone(),
-                line: 1,
-                column: 0,
-            },
-            u32::try_from(text.lines().count()).unwrap_or(u32::MAX),
-            "ipvsadm's rules; the director is named by --name or the host name".into(),
-        )],
-        body: director,
-    }];
+    let mut files = vec![super::director_file(
+        "ipvsadm",
+        &file,
+        text,
+        name,
+        "ipvsadm's rules",
+    )];
     let mut names = std::collections::HashSet::new();
     // A set of real servers that several services share is one hostgroup.
     let mut groups: Vec<OutFile> = Vec::new();

@@ -4,6 +4,7 @@
 
 use super::ipvsadm::import;
 use super::keepalived::{Import, Kind};
+use super::test_load::load;
 use std::path::Path;
 
 fn run(text: &str) -> Import {
@@ -14,20 +15,6 @@ fn error(text: &str) -> String {
     import(Path::new("/tmp/rules"), text, "dir1")
         .expect_err("refused")
         .to_string()
-}
-
-/// Loads the files as `lbctl check` does.
-fn load(i: &Import) -> crate::config::Config {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["hostgroups", "services"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-    }
-    for f in &i.files {
-        std::fs::write(dir.path().join(&f.path), f.text()).unwrap();
-    }
-    crate::config::load(dir.path())
-        .unwrap_or_else(|e| panic!("lbd refuses the import: {e}"))
-        .config
 }
 
 #[test]

@@ -176,22 +176,13 @@ pub fn import(path: &Path, text: &str, name: &str) -> Result<Import, Error> {
             }
         }
     }
-    let mut director = Y::map();
-    director.set("name", Y::str(name));
-    let mut files = vec![OutFile {
-        tool: "ldirectord",
-        path: "director.yaml".into(),
-        origin: vec![(
-            Pos {
-                file: file.clone(),
-                line: 1,
-                column: 0,
-            },
-            u32::try_from(text.lines().count()).unwrap_or(u32::MAX),
-            "ldirectord.cf; the director is named by --name or the host name".into(),
-        )],
-        body: director,
-    }];
+    let mut files = vec![super::director_file(
+        "ldirectord",
+        &file,
+        text,
+        name,
+        "ldirectord.cf",
+    )];
     let mut names = std::collections::HashSet::new();
     for v in &virtuals {
         if let Some((svc, group)) = translate(v, &mut names, &mut report) {

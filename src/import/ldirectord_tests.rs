@@ -2,23 +2,11 @@
 
 use super::keepalived::{Import, Kind};
 use super::ldirectord::import;
+use super::test_load::load;
 use std::path::Path;
 
 fn run(text: &str) -> Import {
     import(Path::new("/etc/ha.d/ldirectord.cf"), text, "dir1").expect("imports")
-}
-
-fn load(i: &Import) -> crate::config::Config {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["hostgroups", "services"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-    }
-    for f in &i.files {
-        std::fs::write(dir.path().join(&f.path), f.text()).unwrap();
-    }
-    crate::config::load(dir.path())
-        .unwrap_or_else(|e| panic!("lbd refuses the import: {e}"))
-        .config
 }
 
 #[test]

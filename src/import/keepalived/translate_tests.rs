@@ -37,23 +37,7 @@ fn finding<'a>(i: &'a Import, keyword: &str) -> &'a Finding {
         .unwrap_or_else(|| panic!("no finding for {keyword}: {:#?}", i.report.findings))
 }
 
-/// Writes the files and loads them with lbd's loader.
-fn load(i: &Import) -> crate::config::Config {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["hostgroups", "services"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-    }
-    for f in &i.files {
-        std::fs::write(dir.path().join(&f.path), f.text()).unwrap();
-    }
-    match crate::config::load(dir.path()) {
-        Ok(l) => l.config,
-        Err(e) => panic!(
-            "{e}\n{}",
-            i.files.iter().map(OutFile::text).collect::<String>()
-        ),
-    }
-}
+use crate::import::test_load::load;
 
 const VRRP: &str = "global_defs {\n  router_id lb1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  advert_int 1.005\n  nopreempt\n  virtual_ipaddress {\n    192.0.2.10/24 dev eth0 label eth0:1\n    192.0.2.11\n  }\n  virtual_ipaddress_excluded {\n    198.51.100.1/24 dev eth1\n  }\n  track_interface {\n    eth1 weight -20\n    eth2 weight -40\n  }\n  authentication {\n    auth_type PASS\n    auth_pass secret123456\n  }\n  notify_master /usr/local/sbin/master\n  notify /usr/local/sbin/any\n  notify_backup \"/usr/local/sbin/backup arg\"\n}\n";
 
