@@ -1,5 +1,7 @@
 //! Prometheus metrics of the director (`GET /metrics`): one cloneable [`Metrics`] that owns the
-//! registry; the daemon calls its recording methods, the HTTP listener calls [`Metrics::encode`].
+//! registry; the daemon calls its recording methods, the HTTP listener calls
+//! [`Metrics::encode_as`] in the [`format::Format`] the scraper negotiated (OpenMetrics or the
+//! classic text 0.0.4).
 //!
 //! Names (all prefixed `lbd_`; counters get OpenMetrics' `_total` suffix when encoded):
 //!
@@ -15,14 +17,17 @@
 //! | `lbd_checks_total` | counter | `service`, `result` (`ok`, `fail`) |
 //! | `lbd_check_latency_seconds` | histogram | `service` |
 //! | `lbd_check_intervals_missed_total` | counter: a check's interval skipped (its previous run still going, or no budget) | `service` |
-//! | `lbd_vrrp_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `instance` |
-//! | `lbd_vrrp_transitions_total` | counter | `instance`, `from`, `to` |
-//! | `lbd_vrrp_adverts_dropped_total` | counter: received VRRP packets dropped | `instance`, `reason` |
+//! | `lbd_vrrp_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `vrrp_instance` |
+//! | `lbd_vrrp_transitions_total` | counter | `vrrp_instance`, `from`, `to` |
+//! | `lbd_vrrp_adverts_dropped_total` | counter: received VRRP packets dropped | `vrrp_instance`, `reason` |
 //! | `lbd_netlink_operations_total` | counter | `op` |
 //! | `lbd_netlink_errors_total` | counter | `op`, `error` |
 //! | `lbd_reconcile_duration_seconds` | histogram | |
 //! | `lbd_drift_repairs_total` | counter | `service` |
 //! | `lbd_alert_runs_total` | counter | `alert`, `exit` |
+//! | `lbd_mass_removal_guard_held` | gauge: failing real servers the guard keeps | `service` |
+//! | `lbd_service_quorum` | gauge: quorum met 1, lost 0 | `service` |
+//! | `lbd_service_sorry_server_active` | gauge: the sorry server in use 1, not 0 | `service` |
 
 use crate::node::NodeState;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -35,8 +40,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+pub mod format;
+
 /// The content type of [`Metrics::encode`]'s output.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const CONTENT_TYPE: &str = format::OPENMETRICS_CONTENT_TYPE;
 
 /// Check latency buckets, seconds: 1 ms to 10 s.
 const CHECK_BUCKETS: [f64; 12] = [
@@ -137,19 +144,19 @@ struct CheckLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InstanceLabels {
-    instance: String,
+    vrrp_instance: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VrrpTransitionLabels {
-    instance: String,
+    vrrp_instance: String,
     from: String,
     to: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VrrpDropLabels {
-    instance: String,
+    vrrp_instance: String,
     reason: String,
 }
 
@@ -203,6 +210,8 @@ struct Inner {
     drift_repairs: Family<ServiceLabels, Counter>,
     alert_runs: Family<AlertLabels, Counter>,
     guard_held: Family<ServiceLabels, Gauge>,
+    quorum_met: Family<ServiceLabels, Gauge>,
+    sorry_active: Family<ServiceLabels, Gauge>,
     /// Each service's check counters and histogram, looked up once: a check result is
     /// recorded thousands of times a second, and a family lookup builds its labels each time.
     check_handles: Mutex<HashMap<String, CheckHandles>>,
@@ -339,6 +348,18 @@ impl Metrics {
             "Failing real servers the mass-removal guard keeps in the table (0: the guard holds none)",
             guard_held.clone(),
         );
+        let quorum_met = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "service_quorum",
+            "Whether the service has its quorum (1) or lost it (0)",
+            quorum_met.clone(),
+        );
+        let sorry_active = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "service_sorry_server_active",
+            "Whether the service's sorry server is in use (1) or not (0)",
+            sorry_active.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -360,6 +381,8 @@ impl Metrics {
                 drift_repairs,
                 alert_runs,
                 guard_held,
+                quorum_met,
+                sorry_active,
                 check_handles: Mutex::new(HashMap::new()),
             }),
         }
@@ -458,7 +481,7 @@ impl Metrics {
         self.inner
             .vrrp_state
             .get_or_create(&InstanceLabels {
-                instance: instance.into(),
+                vrrp_instance: instance.into(),
             })
             .set(state.number());
     }
@@ -468,7 +491,7 @@ impl Metrics {
         self.inner
             .vrrp_transitions
             .get_or_create(&VrrpTransitionLabels {
-                instance: instance.into(),
+                vrrp_instance: instance.into(),
                 from: from.as_str().into(),
                 to: to.as_str().into(),
             })
@@ -481,7 +504,7 @@ impl Metrics {
         self.inner
             .vrrp_drops
             .get_or_create(&VrrpDropLabels {
-                instance: instance.into(),
+                vrrp_instance: instance.into(),
                 reason: reason.into(),
             })
             .inc_by(n);
@@ -543,6 +566,21 @@ impl Metrics {
             .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
+    /// A service's quorum (met or lost) and whether its sorry server is in use.
+    pub fn service_quorum(&self, service: &str, met: bool, sorry: bool) {
+        let labels = ServiceLabels {
+            service: service.into(),
+        };
+        self.inner
+            .quorum_met
+            .get_or_create(&labels)
+            .set(i64::from(met));
+        self.inner
+            .sorry_active
+            .get_or_create(&labels)
+            .set(i64::from(sorry));
+    }
+
     /// Drops the series of a node that left the configuration.
     pub fn forget_node(&self, node: &str) {
         self.inner
@@ -569,6 +607,8 @@ impl Metrics {
         inner.check_missed.remove(&labels);
         inner.drift_repairs.remove(&labels);
         inner.guard_held.remove(&labels);
+        inner.quorum_met.remove(&labels);
+        inner.sorry_active.remove(&labels);
         inner
             .check_handles
             .lock()
@@ -594,6 +634,14 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
         out
+    }
+
+    /// The registry in the given format (its content type: [`format::Format::content_type`]).
+    pub fn encode_as(&self, format: format::Format) -> String {
+        match format {
+            format::Format::OpenMetrics => self.encode(),
+            format::Format::Text004 => format::to_text_004(&self.encode()),
+        }
     }
 }
 

@@ -36,11 +36,11 @@ fn records_show_up_in_the_encoding() {
     );
     assert_eq!(
         line_with(&text, "lbd_vrrp_state{"),
-        vec![r#"lbd_vrrp_state{instance="vi_51"} 2"#]
+        vec![r#"lbd_vrrp_state{vrrp_instance="vi_51"} 2"#]
     );
     assert_eq!(
         line_with(&text, "lbd_vrrp_adverts_dropped_total{"),
-        vec![r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_ttl"} 3"#]
+        vec![r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="bad_ttl"} 3"#]
     );
     assert_eq!(
         line_with(&text, "lbd_netlink_errors_total{"),

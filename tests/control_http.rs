@@ -16,6 +16,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The `Accept` header of Prometheus 2.42 (Debian 12's) scrapes.
+const PROMETHEUS_ACCEPT: &str = "Accept: application/openmetrics-text;version=1.0.0,\
+    application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
 #[test]
 fn metrics_parse_strictly_with_the_daemons_values() {
     let f = Fixture::start();
@@ -47,11 +51,15 @@ fn metrics_parse_strictly_with_the_daemons_values() {
     // recorded straight into the daemon's registry: its escaping survives the round trip.
     f.metrics().node_state("we\"ird\\node", NodeState::Online);
 
-    let (code, head, body) = f.http("GET", "/metrics");
+    // Prometheus's own scrape header asks for OpenMetrics first.
+    let (code, head, body) = f.http_with("GET", "/metrics", &[PROMETHEUS_ACCEPT]);
     assert_eq!(code, 200);
-    assert!(head
-        .to_ascii_lowercase()
-        .contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{head}"
+    );
+    assert!(head.contains("vary: accept"), "{head}");
     let fams = openmetrics::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
 
     let info = family(&fams, "lbd_info");
@@ -238,6 +246,18 @@ fn metrics_parse_strictly_with_the_daemons_values() {
     let g = family(&fams, "lbd_mass_removal_guard_held");
     assert_eq!(
         g.value("lbd_mass_removal_guard_held", &[("service", "http")]),
+        Some(0.0)
+    );
+
+    // Quorum held (rs1 and rs3 pass), so no sorry server.
+    let q = family(&fams, "lbd_service_quorum");
+    assert_eq!(
+        q.value("lbd_service_quorum", &[("service", "http")]),
+        Some(1.0)
+    );
+    let sorry = family(&fams, "lbd_service_sorry_server_active");
+    assert_eq!(
+        sorry.value("lbd_service_sorry_server_active", &[("service", "http")]),
         Some(0.0)
     );
 
@@ -544,4 +564,65 @@ fn status_page_in_headless_chromium_shows_a_failed_node_as_failed() {
         std::fs::copy(&shot, keep).unwrap();
     }
     eprintln!("chromium: dump-dom {dump_time:?}, screenshot {shot_time:?}");
+}
+
+/// A client that does not ask for OpenMetrics (no `Accept`, curl's `*/*`, `text/plain`) gets
+/// the classic text format 0.0.4, which Debian's `promtool check metrics` lints clean, with
+/// the same series as the OpenMetrics answer.
+#[test]
+fn other_clients_get_the_classic_text_that_promtool_lints_clean() {
+    let f = Fixture::start();
+    let series = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.rsplit_once(' ').expect("a sample line").0.to_string())
+            .collect()
+    };
+    let (_, _, om) = f.http_with("GET", "/metrics", &[PROMETHEUS_ACCEPT]);
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    for headers in [
+        &[][..],
+        &["Accept: */*"],
+        &["Accept: text/plain;version=0.0.4"],
+    ] {
+        let (code, head, body) = f.http_with("GET", "/metrics", headers);
+        assert_eq!(code, 200, "{headers:?}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+            "{headers:?}: {head}"
+        );
+        assert!(
+            !body.contains("# EOF") && !body.contains("# UNIT"),
+            "{body}"
+        );
+        assert!(body.contains("# TYPE lbd_checks_total counter\n"), "{body}");
+        assert_eq!(series(&body), series(&om), "{headers:?}");
+
+        let mut promtool = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("promtool (Debian's prometheus package; vagrant/deps installs it)");
+        use std::io::Write;
+        promtool
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+        let out = promtool.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "promtool check metrics: {}: {said}\n{body}",
+            out.status
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP listener on `director.listen` (127.0.0.1:9180 by default): `GET /metrics`
-//! (Prometheus/OpenMetrics text), `GET /` (the read-only status page), `GET /status.json`.
+//! (OpenMetrics for a scraper that asks for it, the classic text format 0.0.4 otherwise:
+//! [`crate::metrics::format`]), `GET /` (the read-only status page), `GET /status.json`.
 //! Anything else is 404, any method but GET and HEAD is 405. The page and the JSON get their
 //! data by sending `Request::Status` through the daemon's handle, like `lbctl status`. Every
 //! request is logged at info (peer, method, path, status): a scrape every 15 s is one line.
@@ -14,10 +15,11 @@ use super::admission::Admission;
 use super::page;
 use super::proto::{Request, Response};
 use super::server::{ask, Handle};
-use crate::metrics::{self, Metrics};
+use crate::metrics::format::Format;
+use crate::metrics::Metrics;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, VARY};
 use hyper::{Method, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
@@ -166,6 +168,12 @@ const JSON: &str = "application/json";
 async fn route(req: hyper::Request<Incoming>, handle: &Handle, metrics: &Metrics) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // An Accept header that is not text negotiates as none.
+    let accept = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     // (hyper itself leaves the body out of HEAD answers.)
     if method != Method::GET && method != Method::HEAD {
         let mut r = reply(
@@ -178,7 +186,17 @@ async fn route(req: hyper::Request<Incoming>, handle: &Handle, metrics: &Metrics
         r
     } else {
         match path.as_str() {
-            "/metrics" => reply(StatusCode::OK, metrics::CONTENT_TYPE, metrics.encode()),
+            "/metrics" => {
+                let format = Format::negotiate(accept.as_deref());
+                let mut r = reply(
+                    StatusCode::OK,
+                    format.content_type(),
+                    metrics.encode_as(format),
+                );
+                r.headers_mut()
+                    .insert(VARY, HeaderValue::from_static("accept"));
+                r
+            }
             "/" => match ask(handle, Request::Status, STATUS_TIMEOUT).await {
                 Response::Status(s) => reply(StatusCode::OK, HTML, page::render(&s)),
                 other => reply(

@@ -41,6 +41,11 @@ pub fn observation(m: &Metrics, o: &Observation) {
             m.real_server(service, node, *health, *weight, *admin);
         }
         Observation::Guard { service, held } => m.guard_held(service, *held),
+        Observation::Quorum {
+            service,
+            met,
+            sorry,
+        } => m.service_quorum(service, *met, *sorry),
         Observation::Forget {
             pairs,
             nodes,

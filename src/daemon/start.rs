@@ -170,6 +170,7 @@ impl Daemon {
         }
         for (name, sp) in &d.plan().services {
             metrics.guard_held(name, sp.guard_held.len());
+            metrics.service_quorum(name, sp.quorum_met, sp.sorry_active);
         }
         self.metrics = Some(metrics);
         self.metrics_fill = Some(None);

@@ -406,12 +406,12 @@ mod tests {
         }
         let text = m.encode();
         for line in [
-            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_ttl"} 3"#,
-            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="other_vrid"} 1"#,
-            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="bad_checksum"} 1"#,
-            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="auth_mismatch"} 2"#,
-            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="ah_replay"} 1"#,
-            r#"lbd_vrrp_adverts_dropped_total{instance="vi_51",reason="interval_mismatch"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="bad_ttl"} 3"#,
+            r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="other_vrid"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="bad_checksum"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="auth_mismatch"} 2"#,
+            r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="ah_replay"} 1"#,
+            r#"lbd_vrrp_adverts_dropped_total{vrrp_instance="vi_51",reason="interval_mismatch"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }

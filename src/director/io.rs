@@ -170,6 +170,13 @@ pub enum Observation {
     },
     /// How many failing real servers the service's mass-removal guard holds.
     Guard { service: String, held: usize },
+    /// Whether the service has its quorum and whether its sorry server is in use (at start
+    /// for every service, then on each change).
+    Quorum {
+        service: String,
+        met: bool,
+        sorry: bool,
+    },
     /// A reload removed these from the configuration.
     Forget {
         pairs: Vec<(String, String)>,

@@ -62,6 +62,7 @@ impl Director {
             self.emit(Effect::Observe(o));
         }
         self.quorum_changes(&old);
+        self.observe_quorum(&old, all);
         self.check_guard(all);
         self.track_services();
     }

@@ -2,9 +2,10 @@
 //! service's `quorum_down` / `quorum_up` scripts queued (keepalived's notify_quorum_*). Only a
 //! change from a settled state counts: the previous plan had the service and a decided check
 //! for each of its real servers. So nothing runs at start (while the first checks come in, or
-//! when a reload adds the service): `lbctl status` shows the quorum then.
+//! when a reload adds the service): `lbctl status` shows the quorum then. Every change of a
+//! service's quorum or sorry server use is also observed, for the metrics.
 
-use super::io::{AlertRun, Effect};
+use super::io::{AlertRun, Effect, Observation};
 use super::plan::{Check, Plan};
 use super::Director;
 use crate::config::QuorumBy;
@@ -33,6 +34,25 @@ impl Director {
             .collect();
         for (service, met, measure) in changed {
             self.quorum_changed(&service, met, measure);
+        }
+    }
+
+    /// Observes each service whose quorum or sorry server use changed (every one with `all`).
+    pub(super) fn observe_quorum(&mut self, old: &Plan, all: bool) {
+        let changed: Vec<Observation> = (self.plan.services.iter())
+            .filter(|(name, sp)| {
+                all || old.services.get(*name).is_none_or(|o| {
+                    (o.quorum_met, o.sorry_active) != (sp.quorum_met, sp.sorry_active)
+                })
+            })
+            .map(|(name, sp)| Observation::Quorum {
+                service: name.clone(),
+                met: sp.quorum_met,
+                sorry: sp.sorry_active,
+            })
+            .collect();
+        for o in changed {
+            self.emit(Effect::Observe(o));
         }
     }
 

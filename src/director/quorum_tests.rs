@@ -96,3 +96,40 @@ fn quorum_scripts_take_the_alert_syntax_and_are_refused_with_their_line() {
         .to_string();
     assert!(err.contains("services/web.yaml:7"), "{err}");
 }
+
+/// Each change of a service's quorum or sorry server use is observed (for the
+/// `lbd_service_quorum` and `lbd_service_sorry_server_active` gauges), and only a change.
+#[test]
+fn quorum_and_sorry_server_use_are_observed_on_each_change() {
+    use super::io::{Effect, Observation};
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        3,
+        "",
+        "quorum: 2\nsorry_server: {address: 198.51.100.99}\n",
+    );
+    let mut s = Sim::start(load(dir.path()), StateDoc::default(), FakeKernel::default());
+    let quorum = |s: &Sim| -> Vec<(bool, bool)> {
+        (s.effects.iter())
+            .filter_map(|e| match e {
+                Effect::Observe(Observation::Quorum {
+                    service,
+                    met,
+                    sorry,
+                }) if service == "web" => Some((*met, *sorry)),
+                _ => None,
+            })
+            .collect()
+    };
+    s.checks("web", &[("n1", true), ("n2", true), ("n3", true)]);
+    let settled = quorum(&s);
+    assert_eq!(settled.last(), Some(&(true, false)), "{settled:?}");
+    s.check("web", "n1", false);
+    assert_eq!(quorum(&s).len(), settled.len(), "no change, no observation");
+    s.check("web", "n2", false);
+    assert_eq!(quorum(&s)[settled.len()..], [(false, true)]);
+    s.check("web", "n3", false);
+    s.checks("web", &[("n1", true), ("n2", true)]);
+    assert_eq!(quorum(&s)[settled.len()..], [(false, true), (true, false)]);
+}

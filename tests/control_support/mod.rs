@@ -581,6 +581,11 @@ impl Fixture {
         http_request(self.http, method, path)
     }
 
+    /// `method path` on the HTTP listener with extra header lines (`Name: value`).
+    pub fn http_with(&self, method: &str, path: &str, headers: &[&str]) -> (u16, String, String) {
+        http_request_with(self.http, method, path, headers)
+    }
+
     /// The socket file's path.
     pub fn socket(&self) -> &Path {
         &self.socket
@@ -646,11 +651,22 @@ async fn start_edge(
 }
 
 pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    http_request_with(addr, method, path, &[])
+}
+
+/// [`http_request`] with extra header lines (`Name: value`).
+pub fn http_request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> (u16, String, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect http");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();

@@ -93,22 +93,23 @@ fn row<'a>(text: &'a str, first: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("no {first} line in:\n{text}"))
 }
 
-/// Parses the whole of `/metrics` with Debian's python3-prometheus-client, with its classic
-/// text parser and its OpenMetrics parser (the format the daemon declares); each sample name's
-/// sum over its series, as (classic, openmetrics).
+/// Parses `/metrics` twice with Debian's python3-prometheus-client: the classic text (what a
+/// client that does not ask for OpenMetrics gets) with its classic parser, the OpenMetrics
+/// text (what Prometheus asks for) with its OpenMetrics parser, the two texts separated by a
+/// line `---`; each sample name's sum over its series, as (classic, openmetrics).
 const PARSE_METRICS: &str = r#"
 import sys
 from prometheus_client.parser import text_string_to_metric_families as classic
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
-text = sys.stdin.read()
+text_classic, text_openmetrics = sys.stdin.read().split("\n---\n")
 def sums(families):
     out = {}
     for f in families:
         for s in f.samples:
             out[s.name] = out.get(s.name, 0.0) + s.value
     return out
-c = sums(classic(text))
-o = sums(openmetrics(text))
+c = sums(classic(text_classic))
+o = sums(openmetrics(text_openmetrics))
 for name in sorted(set(c) | set(o)):
     print(name, c.get(name, -1), o.get(name, -1))
 "#;
@@ -550,10 +551,26 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
     let _ = follower.wait();
     followed?;
 
-    // /metrics of the running daemon (default listener 127.0.0.1:9180 in dir1).
-    let metrics = netns::run(
+    // /metrics of the running daemon (default listener 127.0.0.1:9180 in dir1), as curl gets
+    // it (the classic text) and as Prometheus asks for it (OpenMetrics).
+    let classic = netns::run(
         "dir1",
         &["curl", "-sS", "-m", "5", "http://127.0.0.1:9180/metrics"],
+    )?;
+    if classic.contains("# EOF") {
+        return Err(format!("curl got OpenMetrics without asking:\n{classic}"));
+    }
+    let metrics = netns::run(
+        "dir1",
+        &[
+            "curl",
+            "-sS",
+            "-m",
+            "5",
+            "-H",
+            "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            "http://127.0.0.1:9180/metrics",
+        ],
     )?;
     for want in [
         r#"lbd_node_state{node="rs1"} 1"#,
@@ -578,7 +595,7 @@ fn lbctl_against_the_daemon() -> Result<(), String> {
     py.stdin
         .take()
         .ok_or("python3: no stdin")?
-        .write_all(metrics.as_bytes())
+        .write_all(format!("{classic}\n---\n{metrics}").as_bytes())
         .map_err(|e| e.to_string())?;
     let parsed = py.wait_with_output().map_err(|e| e.to_string())?;
     let sums = String::from_utf8_lossy(&parsed.stdout).into_owned();
