@@ -34,8 +34,8 @@ fn systemd_analyze_verifies_the_unit() {
     }
     let dir = tempfile::tempdir().unwrap();
     let unit = UNIT
-        .replace("/usr/local/bin/lbctl", env!("CARGO_BIN_EXE_lbctl"))
-        .replace("/usr/local/bin/lbd", env!("CARGO_BIN_EXE_lbd"));
+        .replace("/usr/bin/lbctl", env!("CARGO_BIN_EXE_lbctl"))
+        .replace("/usr/sbin/lbd", env!("CARGO_BIN_EXE_lbd"));
     let path = dir.path().join("lbd.service");
     std::fs::write(&path, unit).unwrap();
     let out = Command::new("systemd-analyze")

@@ -51,6 +51,47 @@ enum Command {
     /// Run one VRRP instance in the foreground (for tests).
     #[command(hide = true)]
     Vrrp(VrrpArgs),
+    /// Print the manual page lbd(8) in roff (the Debian package ships it).
+    #[command(hide = true)]
+    Man,
+}
+
+/// lbd(8)'s sections beyond the options: signals, files, see also.
+const MAN_EXTRA: &str = r#".SH SIGNALS
+.TP
+\fBSIGHUP\fR
+Re-read the configuration (as \fBlbctl reload\fR); an invalid one is refused and the running one stays.
+.TP
+\fBSIGTERM\fR, \fBSIGINT\fR
+Stop: VRRP instances send their priority-0 advert and release their VIPs, the IPVS table is left as it is (never flushed), the state is saved.
+.SH FILES
+.TP
+\fI/etc/lbd/director.yaml\fR, \fI/etc/lbd/hostgroups/*.yaml\fR, \fI/etc/lbd/services/*.yaml\fR
+The configuration (lbd.yaml(5)).
+.TP
+\fI/var/lib/lbd/state.json\fR, \fI/var/lib/lbd/events.jsonl\fR
+Node health, operator overrides and the event history, kept across restarts.
+.TP
+\fI/run/lbd/control.sock\fR
+The control socket \fBlbctl\fR(1) talks to.
+.TP
+\fI/usr/lib/lbd/monitors\fR, \fI/usr/lib/lbd/alerts\fR
+External monitor and alert scripts (Mon's conventions).
+.SH "SEE ALSO"
+\fBlbctl\fR(1), \fBlbd.yaml\fR(5), \fBipvsadm\fR(8), \fBsystemd.service\fR(5)
+"#;
+
+/// Writes lbd(8): clap_mangen's sections from the command definition, then [`MAN_EXTRA`].
+fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let man = clap_mangen::Man::new(Cli::command()).section("8");
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_version_section(out)?;
+    out.write_all(MAN_EXTRA.as_bytes())
 }
 
 #[derive(Args)]
@@ -339,6 +380,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     match cli.command {
+        Some(Command::Man) => match man_page(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lbd man: {e}");
+                ExitCode::from(1)
+            }
+        },
         Some(Command::Vrrp(args)) => {
             let status_file = args.status_file.clone();
             let cfg = match load(args) {
@@ -388,8 +436,22 @@ mod tests {
         let cli = Cli::try_parse_from(base.iter().chain(args)).map_err(|e| e.to_string())?;
         match cli.command {
             Some(Command::Vrrp(a)) => Ok(a),
-            None => Err("no vrrp subcommand".into()),
+            _ => Err("no vrrp subcommand".into()),
         }
+    }
+
+    #[test]
+    fn the_manual_page_is_section_8_with_signals_and_files() {
+        let mut page = Vec::new();
+        man_page(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with(".ie"), "{page}");
+        assert!(page.contains(".TH lbd 8"), "{page}");
+        for want in [".SH SIGNALS", ".SH FILES", "\\fBSIGHUP\\fR", r"\-\-config"] {
+            assert!(page.contains(want), "{want}: {page}");
+        }
+        // The hidden subcommands stay out of the page.
+        assert!(!page.contains("vrrp") && !page.contains(" man"), "{page}");
     }
 
     #[test]
