@@ -27,6 +27,7 @@ mod misc;
 #[allow(dead_code)]
 mod netns;
 mod on_failure;
+mod package;
 mod reference;
 mod scenario;
 mod selftest;
@@ -49,6 +50,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(on_failure::tests());
     trials.extend(import::tests());
     trials.extend(misc::tests());
+    trials.extend(package::tests());
     trials.extend(vrrp::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());
