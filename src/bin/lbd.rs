@@ -50,7 +50,7 @@ struct Cli {
 enum Command {
     /// Run one VRRP instance in the foreground (for tests).
     #[command(hide = true)]
-    Vrrp(VrrpArgs),
+    Vrrp(Box<VrrpArgs>),
     /// Print the manual page lbd(8) in roff (the Debian package ships it).
     #[command(hide = true)]
     Man,
@@ -389,7 +389,7 @@ fn main() -> ExitCode {
         },
         Some(Command::Vrrp(args)) => {
             let status_file = args.status_file.clone();
-            let cfg = match load(args) {
+            let cfg = match load(*args) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("lbd vrrp: {e}");
@@ -435,7 +435,7 @@ mod tests {
         ];
         let cli = Cli::try_parse_from(base.iter().chain(args)).map_err(|e| e.to_string())?;
         match cli.command {
-            Some(Command::Vrrp(a)) => Ok(a),
+            Some(Command::Vrrp(a)) => Ok(*a),
             _ => Err("no vrrp subcommand".into()),
         }
     }
