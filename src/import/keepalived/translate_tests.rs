@@ -42,6 +42,35 @@ use crate::import::test_load::load;
 const VRRP: &str = "global_defs {\n  router_id lb1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  advert_int 1.005\n  nopreempt\n  virtual_ipaddress {\n    192.0.2.10/24 dev eth0 label eth0:1\n    192.0.2.11\n  }\n  virtual_ipaddress_excluded {\n    198.51.100.1/24 dev eth1\n  }\n  track_interface {\n    eth1 weight -20\n    eth2 weight -40\n  }\n  authentication {\n    auth_type PASS\n    auth_pass secret123456\n  }\n  notify_master /usr/local/sbin/master\n  notify /usr/local/sbin/any\n  notify_backup \"/usr/local/sbin/backup arg\"\n}\n";
 
 #[test]
+fn a_generic_notify_alone_maps_to_every_state_with_its_arguments() {
+    let text = VRRP
+        .replace("  notify_master /usr/local/sbin/master\n", "")
+        .replace("  notify_backup \"/usr/local/sbin/backup arg\"\n", "");
+    let i = run(&text);
+    let v = &load(&i).director.vrrp[0];
+    let any = Some(Path::new("/usr/local/sbin/any"));
+    let n = &v.notify;
+    assert_eq!(
+        [
+            n.master.as_deref(),
+            n.backup.as_deref(),
+            n.fault.as_deref(),
+            n.stop.as_deref()
+        ],
+        [any; 4]
+    );
+    assert!(i.report.findings.iter().all(|f| f.keyword != "notify"));
+    assert!(
+        i.report
+            .translated
+            .iter()
+            .any(|t| t.contains("notify /usr/local/sbin/any")),
+        "{:?}",
+        i.report.translated
+    );
+}
+
+#[test]
 fn a_vrrp_instance_becomes_a_director_yaml_instance() {
     let i = run(VRRP);
     let text = file(&i, "director.yaml").text();
