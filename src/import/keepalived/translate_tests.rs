@@ -615,3 +615,39 @@ fn vrrp_scripts_and_track_files_become_track_scripts_and_files() {
     let t = v.track.as_ref().expect("track");
     assert_eq!((t.scripts.len(), t.files.len()), (2, 1));
 }
+
+#[test]
+fn a_vrrp_sync_group_becomes_vrrp_sync_groups() {
+    let text = "vrrp_sync_group VG_1 {\n  group {\n    PUB\n    INSIDE\n  }\n  notify_master /usr/local/sbin/g-master\n  notify /usr/local/sbin/g-any\n  smtp_alert\n}\n\
+                vrrp_instance PUB {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n}\n\
+                vrrp_instance INSIDE {\n  interface eth1\n  virtual_router_id 52\n  virtual_ipaddress {\n    198.51.100.1/24\n  }\n}\n\
+                vrrp_sync_group VG_2 {\n  group {\n    PUB GONE\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let g = &c.director.vrrp_sync_groups;
+    assert_eq!(g.len(), 1, "{g:?}");
+    assert_eq!(g[0].name, "VG_1");
+    assert_eq!(g[0].instances, ["PUB", "INSIDE"]);
+    assert_eq!(
+        g[0].notify.master.as_deref(),
+        Some(Path::new("/usr/local/sbin/g-master"))
+    );
+    // The generic notify fills the other states; notify_master keeps master.
+    assert_eq!(
+        g[0].notify.fault.as_deref(),
+        Some(Path::new("/usr/local/sbin/g-any"))
+    );
+    assert_eq!(finding(&i, "notify").kind, Kind::Approximated);
+    assert_eq!(finding(&i, "smtp_alert").kind, Kind::Dropped);
+    // VG_2 names an instance that does not exist: one member left, not written.
+    assert_eq!(finding(&i, "GONE").kind, Kind::Dropped);
+    assert_eq!(finding(&i, "vrrp_sync_group").kind, Kind::Dropped);
+    assert!(
+        i.report
+            .translated
+            .iter()
+            .any(|t| t.contains("vrrp_sync_group VG_1")),
+        "{:?}",
+        i.report.translated
+    );
+}

@@ -13,7 +13,7 @@ use crate::import::yaml_out::Y;
 use std::net::IpAddr;
 use std::time::Duration;
 
-const NOTIFY_SLOTS: [&str; 4] = ["master", "backup", "fault", "stop"];
+pub(super) const NOTIFY_SLOTS: [&str; 4] = ["master", "backup", "fault", "stop"];
 
 /// What the instances translated so far hold: lbd refuses a VIP in two instances, a VRID
 /// twice on one interface and a name twice.
@@ -402,7 +402,7 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
 }
 
 /// A notify script: an absolute path without arguments or user, else reported.
-fn hook(c: &Node, report: &mut Report) -> Option<String> {
+pub(super) fn hook(c: &Node, report: &mut Report) -> Option<String> {
     let Some(cmd) = c.arg(0) else {
         report.dropped(&c.at, &c.keyword, "no script given");
         return None;
