@@ -165,6 +165,27 @@ impl Control {
     pub fn status(&self) -> Option<Status> {
         self.status.lock().ok().map(|s| s.clone())
     }
+
+    /// A handle on no instance, for tests of what is sent through it: the sync-group orders
+    /// received so far.
+    #[cfg(test)]
+    pub(crate) fn detached(name: &str) -> (Control, impl FnMut() -> Vec<Order>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let control = Control {
+            tx,
+            status: Arc::new(Mutex::new(Status::new(name, 100))),
+        };
+        let orders = move || {
+            let mut out = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                if let ControlMsg::Group(o) = m {
+                    out.push(o);
+                }
+            }
+            out
+        };
+        (control, orders)
+    }
 }
 
 /// Errors that stop an instance.

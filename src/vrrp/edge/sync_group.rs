@@ -102,3 +102,62 @@ pub fn channel() -> (
     };
     (tx, rx, handle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::fsm::NotifyState;
+    use crate::vrrp::sync_group::Order;
+
+    #[tokio::test]
+    async fn the_coordinator_orders_members_and_notifies_once_per_group_transition() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let hook = NotifyHook {
+            on: vec![NotifyState::Master, NotifyState::Backup, NotifyState::Fault],
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("echo \"$1 $2 $3 $4\" >> {}", out.display()),
+                "sh".into(),
+            ],
+            timeout: Duration::from_secs(5),
+        };
+        let (public, mut public_orders) = Control::detached("public");
+        let (inside, mut inside_orders) = Control::detached("inside");
+        let members: HashMap<String, Control> = [
+            ("public".to_string(), public),
+            ("inside".to_string(), inside),
+        ]
+        .into();
+        let (tx, rx, handle) = channel();
+        let task = tokio::spawn(run_group(
+            "g1".into(),
+            members,
+            rx,
+            vec![hook],
+            None,
+            handle.clone(),
+        ));
+        let say = |m: &str, s: MemberState| tx.send((m.to_string(), s)).unwrap();
+        say("public", MemberState::Backup);
+        say("inside", MemberState::Backup);
+        say("public", MemberState::Master);
+        say("inside", MemberState::Master);
+        say("inside", MemberState::Fault);
+        say("public", MemberState::Backup);
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("the coordinator ends when its members are gone")
+            .unwrap();
+        assert_eq!(inside_orders(), [Order::ToMaster]);
+        assert_eq!(public_orders(), [Order::HoldOut]);
+        assert_eq!(handle.state(), GroupState::Fault);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            text,
+            "GROUP g1 BACKUP 0\nGROUP g1 MASTER 0\nGROUP g1 FAULT 0\n"
+        );
+    }
+}
