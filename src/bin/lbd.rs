@@ -120,7 +120,8 @@ struct VrrpArgs {
     /// Send adverts to this peer instead of multicast, repeatable.
     #[arg(long)]
     unicast_peer: Vec<IpAddr>,
-    /// A program run (with LBD_VRRP_* in its environment) on every transition, repeatable.
+    /// A program run on every transition (with keepalived's INSTANCE NAME STATE PRIORITY
+    /// arguments and LBD_VRRP_* in its environment), repeatable.
     #[arg(long)]
     notify: Vec<String>,
     /// INTERFACE[:WEIGHT], keepalived's track_interface, repeatable: WEIGHT -253..253 is added

@@ -63,6 +63,9 @@ pub fn render(s: &StatusView, now_ms: u64) -> String {
             prio,
             v.vips.join(" ")
         ));
+        if let Some(g) = &v.sync_group {
+            o.push_str(&format!("; sync group {g}"));
+        }
         if !v.drops.is_empty() {
             let each: Vec<String> = v.drops.iter().map(|(r, n)| format!("{r} {n}")).collect();
             o.push_str(&format!("; adverts dropped: {}", each.join(", ")));
@@ -176,6 +179,7 @@ mod vrrp_line_tests {
             effective_priority: 150,
             vips: vec!["192.0.2.10/24".into()],
             drops: [("bad_ttl".to_string(), 2), ("other_vrid".to_string(), 1)].into(),
+            sync_group: None,
         };
         let mut s = StatusView {
             director: "dir1".into(),
@@ -188,7 +192,10 @@ mod vrrp_line_tests {
              adverts dropped: bad_ttl 2, other_vrid 1\n"
         ));
         v.drops.clear();
-        s.vrrp = vec![v];
+        s.vrrp = vec![v.clone()];
         assert!(render(&s, 0).contains("VIPs 192.0.2.10/24\n"));
+        v.sync_group = Some("g1 (fault)".into());
+        s.vrrp = vec![v];
+        assert!(render(&s, 0).contains("VIPs 192.0.2.10/24; sync group g1 (fault)\n"));
     }
 }

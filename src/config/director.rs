@@ -60,6 +60,8 @@ pub struct Director {
     /// priority. Default none.
     pub vrrp_rt_priority: Option<u8>,
     pub sync_daemon: Option<SyncDaemon>,
+    /// keepalived's `vrrp_sync_group`s: instances that fail over together. Default none.
+    pub vrrp_sync_groups: Vec<super::vrrp_sync_group::SyncGroup>,
 }
 
 /// The control socket `lbctl` talks to.
@@ -225,6 +227,12 @@ pub(crate) fn decode(
     });
     let vrrp_rt_priority = f.opt("vrrp_rt_priority", sink, int_in(1, 99, "vrrp_rt_priority"));
     let sync_daemon = f.opt("sync_daemon", sink, decode_sync);
+    let instance_names: Option<Vec<String>> = vrrp
+        .as_ref()
+        .map(|v| v.iter().map(|i| i.name.clone()).collect());
+    let vrrp_sync_groups = f.or("vrrp_sync_groups", sink, Vec::new(), |item, sink| {
+        super::vrrp_sync_group::decode_groups(item, instance_names.as_deref(), sink)
+    });
     f.finish(sink);
     // The sync daemon follows one instance: the named one, which must exist, or the first.
     let sync_daemon = match (sync_daemon, &vrrp) {
@@ -271,6 +279,7 @@ pub(crate) fn decode(
             track_files: files?,
             vrrp_rt_priority: vrrp_rt_priority?,
             sync_daemon: sync_daemon?,
+            vrrp_sync_groups: vrrp_sync_groups?,
         },
         spots,
     ))
@@ -597,7 +606,7 @@ fn decode_track(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<Track
     })
 }
 
-fn decode_notify(item: &Item, sink: &mut Sink) -> Option<Notify> {
+pub(crate) fn decode_notify(item: &Item, sink: &mut Sink) -> Option<Notify> {
     let mut f = Fields::of(item, "notify", sink)?;
     let master = f.opt("master", sink, abs_path);
     let backup = f.opt("backup", sink, abs_path);

@@ -18,6 +18,7 @@ mod scalars;
 mod service;
 mod service_parts;
 mod summary;
+mod vrrp_sync_group;
 mod vrrp_track;
 mod watch;
 mod watch_http;
@@ -40,6 +41,7 @@ pub use service::{
     Service, SorryMode, SorryServer, Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,
 };
 pub use summary::Summary;
+pub use vrrp_sync_group::SyncGroup;
 pub use watch::{
     AgentCheck, AgentVia, Alert, DnsCheck, DnsRcode, DnsType, ExternalMonitor, HttpCheck,
     MiscMonitor, Monitor, SmtpCheck, StatusRange, TcpCheck, TlsCheck, UdpCheck, Watch,

@@ -213,6 +213,9 @@ pub struct VrrpView {
     /// `count_mismatch`, ...): only reasons seen.
     #[serde(default)]
     pub drops: std::collections::BTreeMap<String, u64>,
+    /// The instance's sync group and the group's state: `g1 (master)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_group: Option<String>,
 }
 
 /// One virtual service.

@@ -4,7 +4,9 @@
 //! restarts the changed ones on reload, carries out operator failovers and stops them on
 //! shutdown. Nothing the event loop does (a dump of 50,000 real servers, a reconcile pass, a
 //! state-file write, a slow control client) delays an advert or a timer. What to run comes
-//! from the director (`director/vrrp.rs`, [`VrrpSetup`]).
+//! from the director (`director/vrrp.rs`, [`VrrpSetup`]). A sync group runs as one more task
+//! on that thread, its coordinator ([`crate::vrrp::edge::sync_group`]); a reload that touches
+//! a group or one of its members restarts the group with all its members.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,10 +15,12 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::control::proto::{ErrorCode, Response, VrrpView};
+use crate::director::io::GroupSetup;
 use crate::director::VrrpSetup;
 use crate::ipvs;
 use crate::metrics::{Metrics, VrrpState};
 use crate::runtime_thread::RuntimeThread;
+use crate::vrrp::edge::sync_group::{self as group_edge, GroupHandle, Report};
 use crate::vrrp::ipvs_sync::IpvsSyncDaemon;
 use crate::vrrp::packet::DropCounters;
 use crate::vrrp::{
@@ -60,6 +64,17 @@ fn metric_state(s: &Status) -> VrrpState {
         State::Initialize => VrrpState::Initialize,
         State::Backup => VrrpState::Backup,
         State::Master => VrrpState::Master,
+    }
+}
+
+/// A sync group's state as `lbctl status` shows it.
+fn group_word(s: crate::vrrp::sync_group::GroupState) -> &'static str {
+    use crate::vrrp::sync_group::GroupState;
+    match s {
+        GroupState::Init => "initialize",
+        GroupState::Backup => "backup",
+        GroupState::Master => "master",
+        GroupState::Fault => "fault",
     }
 }
 
@@ -110,6 +125,34 @@ impl Running {
     }
 }
 
+/// One running sync group.
+struct RunningGroup {
+    setup: GroupSetup,
+    handle: GroupHandle,
+}
+
+/// The sync groups a reload must (re)start: new and changed ones, and those with a member
+/// that stops or starts; the names of the running groups to stop (removed, changed or
+/// restarted).
+fn group_restarts(
+    running: &BTreeMap<String, GroupSetup>,
+    wanted: &[GroupSetup],
+    touched: &[String],
+) -> (Vec<String>, Vec<GroupSetup>) {
+    let hit = |g: &GroupSetup| g.instances.iter().any(|m| touched.contains(m));
+    let stop: Vec<String> = running
+        .iter()
+        .filter(|(_, g)| hit(g) || !wanted.contains(g))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let start = wanted
+        .iter()
+        .filter(|w| hit(w) || running.get(&w.name) != Some(w))
+        .cloned()
+        .collect();
+    (stop, start)
+}
+
 /// The daemon's running VRRP instances.
 #[derive(Default)]
 pub struct VrrpSet {
@@ -120,6 +163,8 @@ pub struct VrrpSet {
     /// The instance that drives the sync daemon, and its settings.
     sync: Option<(String, ipvs::SyncDaemon)>,
     running: BTreeMap<String, Running>,
+    /// The running sync groups.
+    groups: BTreeMap<String, RunningGroup>,
     /// Instances replaced by a reload, still finishing their stop.
     stopping: Vec<JoinHandle<()>>,
     /// Whether each tracked service has a healthy real server, as the director said last
@@ -164,7 +209,46 @@ impl VrrpSet {
             .iter()
             .map(|(n, r)| (n.clone(), r.cfg.clone()))
             .collect();
-        let (stop, start) = restarts(&running, setup.instances, sync_changed);
+        let wanted: BTreeMap<String, InstanceConfig> = setup
+            .instances
+            .iter()
+            .map(|c| (c.name.clone(), c.clone()))
+            .collect();
+        let (mut stop, mut start) = restarts(&running, setup.instances, sync_changed);
+        // A group restarts with all its members (their senders lead to its coordinator).
+        let touched: Vec<String> = stop
+            .iter()
+            .cloned()
+            .chain(start.iter().map(|c| c.name.clone()))
+            .collect();
+        let running_groups: BTreeMap<String, GroupSetup> = self
+            .groups
+            .iter()
+            .map(|(n, g)| (n.clone(), g.setup.clone()))
+            .collect();
+        let (stop_groups, start_groups) = group_restarts(&running_groups, &setup.groups, &touched);
+        let mut members: Vec<String> = stop_groups
+            .iter()
+            .filter_map(|n| running_groups.get(n))
+            .chain(start_groups.iter())
+            .flat_map(|g| g.instances.iter().cloned())
+            .collect();
+        members.sort();
+        members.dedup();
+        for m in members {
+            if self.running.contains_key(&m) && !stop.contains(&m) {
+                stop.push(m.clone());
+            }
+            if let Some(c) = wanted.get(&m) {
+                if !start.iter().any(|s| s.name == m) {
+                    start.push(c.clone());
+                }
+            }
+        }
+        for name in &stop_groups {
+            // Its coordinator ends when the members it hears from have stopped.
+            self.groups.remove(name);
+        }
         for name in stop {
             if let Some(r) = self.running.remove(&name) {
                 tracing::info!(instance = %name, "vrrp instance stopping (configuration changed)");
@@ -172,14 +256,75 @@ impl VrrpSet {
                 self.stopping.push(r.task);
             }
         }
+        let mut channels: BTreeMap<String, _> = BTreeMap::new();
+        for g in &start_groups {
+            channels.insert(g.name.clone(), group_edge::channel());
+        }
         for c in start {
-            self.spawn(c);
+            let tx = start_groups
+                .iter()
+                .find(|g| g.instances.contains(&c.name))
+                .and_then(|g| channels.get(&g.name))
+                .map(|(tx, _, _)| tx.clone());
+            let in_group = setup.groups.iter().any(|g| g.instances.contains(&c.name));
+            self.spawn(c, tx, in_group);
+        }
+        for g in start_groups {
+            let Some((tx, rx, handle)) = channels.remove(&g.name) else {
+                continue;
+            };
+            // Only the members hold senders now: the coordinator ends when they stop.
+            drop(tx);
+            self.spawn_group(g, rx, handle);
         }
     }
 
-    fn spawn(&mut self, cfg: InstanceConfig) {
+    /// Starts the coordinator of group `g` over its running members.
+    fn spawn_group(
+        &mut self,
+        g: GroupSetup,
+        rx: tokio::sync::mpsc::UnboundedReceiver<Report>,
+        handle: GroupHandle,
+    ) {
+        let members = g
+            .instances
+            .iter()
+            .filter_map(|m| self.running.get(m).map(|r| (m.clone(), r.control.clone())))
+            .collect();
+        // The group drives the sync daemon when the instance named for it is a member.
+        let sync: Option<Arc<dyn SyncDaemonControl>> = match &self.sync {
+            Some((owner, t)) if g.instances.contains(owner) => {
+                Some(Arc::new(IpvsSyncDaemon::new(t.clone())))
+            }
+            _ => None,
+        };
+        let Some(thread) = self.thread() else {
+            return;
+        };
+        tracing::info!(group = %g.name, members = ?g.instances, "vrrp sync group starting");
+        let task = thread.spawn(group_edge::run_group(
+            g.name.clone(),
+            members,
+            rx,
+            g.notify.clone(),
+            sync,
+            handle.clone(),
+        ));
+        self.stopping.push(task);
+        self.groups
+            .insert(g.name.clone(), RunningGroup { setup: g, handle });
+    }
+
+    /// `sync_group`: the channel to the instance's group coordinator; `in_group`: a group
+    /// (not the instance) switches the sync daemon.
+    fn spawn(
+        &mut self,
+        cfg: InstanceConfig,
+        sync_group: Option<tokio::sync::mpsc::UnboundedSender<Report>>,
+        in_group: bool,
+    ) {
         let sync: Arc<dyn SyncDaemonControl> = match &self.sync {
-            Some((_, t)) if drives_sync(&self.sync, &cfg.name) => {
+            Some((_, t)) if drives_sync(&self.sync, &cfg.name) && !in_group => {
                 Arc::new(IpvsSyncDaemon::new(t.clone()))
             }
             _ => Arc::new(NoSyncDaemon),
@@ -189,7 +334,10 @@ impl VrrpSet {
             return;
         };
         match vrrp::run_instance(cfg.clone(), sync) {
-            Ok((instance, control)) => {
+            Ok((mut instance, control)) => {
+                if let Some(tx) = sync_group {
+                    instance.join_group(tx);
+                }
                 let task = thread.spawn(async move {
                     if let Err(e) = instance.run().await {
                         tracing::error!("vrrp instance stopped: {e}");
@@ -272,6 +420,11 @@ impl VrrpSet {
                         .as_ref()
                         .map(|s| s.drops.iter().map(|(k, n)| (k.to_string(), n)).collect())
                         .unwrap_or_default(),
+                    sync_group: self
+                        .groups
+                        .values()
+                        .find(|g| g.setup.instances.contains(&r.cfg.name))
+                        .map(|g| format!("{} ({})", g.setup.name, group_word(g.handle.state()))),
                 }
             })
             .collect()
@@ -419,6 +572,16 @@ mod tests {
 
     /// The example with a second instance (VRID 52, its own VIP) and `sync_daemon` lines.
     fn two_instances(sync_lines: &str) -> Result<Config, Vec<String>> {
+        with_groups(sync_lines, "")
+    }
+
+    /// [`two_instances`] with `groups` (YAML) appended to director.yaml; errors as
+    /// `LINE: message`.
+    fn with_groups_at(groups: &str) -> Result<Config, Vec<String>> {
+        with_groups("", groups)
+    }
+
+    fn with_groups(sync_lines: &str, groups: &str) -> Result<Config, Vec<String>> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
         let text = std::fs::read_to_string(dir.join("director.yaml")).unwrap();
         let text = text
@@ -427,7 +590,10 @@ mod tests {
                 "  - {name: vi_52, interface: eth0, vrid: 52, priority: 100, \
                  vips: [192.0.2.20/24]}\n\n# The IPVS connection-sync daemon",
             )
-            .replace("sync_daemon:\n", &format!("sync_daemon:\n{sync_lines}"));
+            .replace("sync_daemon:\n", &format!("sync_daemon:\n{sync_lines}"))
+            + groups;
+        let first_group_line = text.len() - groups.len();
+        let base_line = text[..first_group_line].lines().count();
         let tmp = tempfile::tempdir().unwrap();
         for sub in ["hostgroups", "services"] {
             std::fs::create_dir_all(tmp.path().join(sub)).unwrap();
@@ -439,7 +605,103 @@ mod tests {
         std::fs::write(tmp.path().join("director.yaml"), text).unwrap();
         crate::config::load(tmp.path())
             .map(|l| l.config)
-            .map_err(|e| e.errors.iter().map(|d| d.message.clone()).collect())
+            .map_err(|e| {
+                e.errors
+                    .iter()
+                    .map(|d| {
+                        if groups.is_empty() {
+                            d.message.clone()
+                        } else {
+                            // Lines counted from the first appended line (1).
+                            let line = d.line as usize;
+                            format!("{}: {}", line.saturating_sub(base_line), d.message)
+                        }
+                    })
+                    .collect()
+            })
+    }
+
+    const GROUP: &str = "vrrp_sync_groups:\n  - name: g1\n    instances: [vi_51, vi_52]\n    \
+                         notify: {master: /usr/local/sbin/g-master}\n";
+
+    #[test]
+    fn a_sync_group_loads_with_its_notify_hooks() {
+        let cfg = with_groups_at(GROUP).expect("loads");
+        let s = setup(&cfg);
+        assert_eq!(s.groups.len(), 1);
+        assert_eq!(s.groups[0].instances, ["vi_51", "vi_52"]);
+        assert_eq!(
+            s.groups[0].notify[0].command,
+            ["/usr/local/sbin/g-master".to_string()]
+        );
+        assert_eq!(s.groups[0].notify[0].on, [crate::vrrp::NotifyState::Master]);
+    }
+
+    #[test]
+    fn sync_group_mistakes_name_their_line() {
+        let err = |g: &str| with_groups_at(g).unwrap_err();
+        assert_eq!(
+            err("vrrp_sync_groups:\n  - name: g1\n    instances: [vi_51, vi_5]\n"),
+            ["3: sync group `g1`: `vi_5` is not a VRRP instance"]
+        );
+        assert_eq!(
+            err("vrrp_sync_groups:\n  - name: g1\n    instances: [vi_51]\n"),
+            ["3: sync group `g1` has 1 instance(s), it needs at least 2"]
+        );
+        assert_eq!(
+            err("vrrp_sync_groups:\n  - name: g1\n    instances: [vi_51, vi_51]\n"),
+            ["3: instance `vi_51` is listed twice"]
+        );
+        assert_eq!(
+            err(
+                "vrrp_sync_groups:\n  - {name: g1, instances: [vi_51, vi_52]}\n  \
+                 - {name: g1, instances: [vi_52, vi_51]}\n"
+            ),
+            [
+                "3: duplicate sync group name `g1`",
+                "3: instance `vi_52` is in two sync groups (`g1` and `g1`)",
+                "3: instance `vi_51` is in two sync groups (`g1` and `g1`)"
+            ]
+        );
+        assert_eq!(
+            err(
+                "vrrp_sync_groups:\n  - {name: g1, instances: [vi_51, vi_52]}\n  \
+                 - {name: g2, instances: [vi_52, vi_51]}\n"
+            ),
+            [
+                "3: instance `vi_52` is in two sync groups (`g1` and `g2`)",
+                "3: instance `vi_51` is in two sync groups (`g1` and `g2`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reload_restarts_a_group_with_its_members() {
+        let g = |name: &str, members: &[&str]| GroupSetup {
+            name: name.into(),
+            instances: members.iter().map(|m| m.to_string()).collect(),
+            notify: vec![],
+        };
+        let running: BTreeMap<String, GroupSetup> = [("g1".to_string(), g("g1", &["a", "b"]))]
+            .into_iter()
+            .collect();
+        // Nothing changed.
+        let (stop, start) = group_restarts(&running, &[g("g1", &["a", "b"])], &[]);
+        assert!(stop.is_empty() && start.is_empty());
+        // A member restarts: so does the group.
+        let (stop, start) = group_restarts(&running, &[g("g1", &["a", "b"])], &["b".into()]);
+        assert_eq!(
+            (stop, start),
+            (vec!["g1".to_string()], vec![g("g1", &["a", "b"])])
+        );
+        // A changed group restarts; a removed one stops; a new one starts.
+        let (stop, start) = group_restarts(&running, &[g("g1", &["a", "c"])], &[]);
+        assert_eq!((stop, start.len()), (vec!["g1".to_string()], 1));
+        let (stop, start) = group_restarts(&running, &[g("g2", &["c", "d"])], &[]);
+        assert_eq!(
+            (stop, start),
+            (vec!["g1".to_string()], vec![g("g2", &["c", "d"])])
+        );
     }
 
     #[test]

@@ -750,6 +750,7 @@ fn vrrp_role_changes_are_history_and_a_carried_service_without_servers_is_tracke
         effective_priority: 90,
         vips: vec!["192.0.2.10/24".into()],
         drops: Default::default(),
+        sync_group: None,
     };
     s.feed(Input::Vrrp {
         views: vec![view("master")],

@@ -143,6 +143,17 @@ pub struct VrrpSetup {
     /// The instance that drives the sync daemon, with the daemon's settings.
     pub sync: Option<(String, SyncDaemon)>,
     pub rt_priority: Option<u8>,
+    /// The sync groups (instances that fail over together).
+    #[serde(default)]
+    pub groups: Vec<GroupSetup>,
+}
+
+/// One sync group to run: its members and its notify hooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSetup {
+    pub name: String,
+    pub instances: Vec<String>,
+    pub notify: Vec<crate::vrrp::config::NotifyHook>,
 }
 
 /// A fact the metrics (and anyone else watching) follow; the core says what changed, the

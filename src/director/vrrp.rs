@@ -26,7 +26,7 @@
 
 use std::time::Duration;
 
-use super::io::VrrpSetup;
+use super::io::{GroupSetup, VrrpSetup};
 use crate::config::{self, Config, SyncDestination, Virtual, VrrpInstance};
 use crate::control::proto::VrrpView;
 use crate::ipvs::{self, DaemonState};
@@ -94,23 +94,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         target: TrackTarget::File(r.name.clone()),
         weight: r.weight,
     }));
-    let hooks = [
-        (NotifyState::Master, &inst.notify.master),
-        (NotifyState::Backup, &inst.notify.backup),
-        (NotifyState::Fault, &inst.notify.fault),
-        (NotifyState::Stop, &inst.notify.stop),
-    ];
-    let timeout = inst.notify.timeout.unwrap_or(HOOK_TIMEOUT);
-    let notify = hooks
-        .into_iter()
-        .filter_map(|(on, path)| {
-            path.as_ref().map(|p| NotifyHook {
-                on: vec![on],
-                command: vec![p.display().to_string()],
-                timeout,
-            })
-        })
-        .collect();
+    let notify = notify_hooks(&inst.notify);
     InstanceConfig {
         name: inst.name.clone(),
         interface: inst.interface.clone(),
@@ -137,6 +121,40 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         notify,
         garp: GarpConfig::default(),
     }
+}
+
+/// The hooks of a `notify:` block, one per state with a script.
+fn notify_hooks(n: &config::Notify) -> Vec<NotifyHook> {
+    let hooks = [
+        (NotifyState::Master, &n.master),
+        (NotifyState::Backup, &n.backup),
+        (NotifyState::Fault, &n.fault),
+        (NotifyState::Stop, &n.stop),
+    ];
+    let timeout = n.timeout.unwrap_or(HOOK_TIMEOUT);
+    hooks
+        .into_iter()
+        .filter_map(|(on, path)| {
+            path.as_ref().map(|p| NotifyHook {
+                on: vec![on],
+                command: vec![p.display().to_string()],
+                timeout,
+            })
+        })
+        .collect()
+}
+
+/// The configured sync groups.
+pub fn group_setups(cfg: &Config) -> Vec<GroupSetup> {
+    cfg.director
+        .vrrp_sync_groups
+        .iter()
+        .map(|g| GroupSetup {
+            name: g.name.clone(),
+            instances: g.instances.clone(),
+            notify: notify_hooks(&g.notify),
+        })
+        .collect()
 }
 
 /// Every configured instance, in configuration order.
@@ -172,6 +190,7 @@ pub fn setup(cfg: &Config) -> VrrpSetup {
         instances: instance_configs(cfg),
         sync: sync_for(cfg),
         rt_priority: cfg.director.vrrp_rt_priority,
+        groups: group_setups(cfg),
     }
 }
 
@@ -475,6 +494,7 @@ mod tests {
             effective_priority: prio,
             vips: vec![],
             drops: Default::default(),
+            sync_group: None,
         }
     }
 

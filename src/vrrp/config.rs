@@ -199,7 +199,8 @@ pub struct NotifyHook {
     /// The transitions that run it (default: all).
     #[serde(default = "all_states")]
     pub on: Vec<NotifyState>,
-    /// Program and arguments; the environment carries LBD_VRRP_INSTANCE, LBD_VRRP_STATE,
+    /// Program and arguments, to which keepalived's four are appended (`INSTANCE NAME STATE
+    /// PRIORITY`); the environment carries LBD_VRRP_INSTANCE, LBD_VRRP_STATE,
     /// LBD_VRRP_FROM, LBD_VRRP_PRIORITY, LBD_VRRP_REASON.
     pub command: Vec<String>,
     /// Killed after this long. Default 5 s.

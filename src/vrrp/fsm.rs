@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::packet::{Advert, DropReason, Family};
+use super::sync_group::Order;
 use super::timers::{TimerKind, Timers};
 
 /// RFC 5798 6.4: the three states of a virtual router.
@@ -46,6 +47,8 @@ pub enum Event {
     StepDown { hold: bool },
     /// Ends a failover hold: preemption as configured again.
     Resume,
+    /// A sync group's order ([`super::sync_group`]): follow the other members.
+    Group(Order),
     /// A timer expired.
     Timer(TimerKind),
 }
@@ -60,6 +63,10 @@ impl Event {
             Event::Priority(_) => "priority",
             Event::StepDown { .. } => "step-down",
             Event::Resume => "resume",
+            Event::Group(Order::ToBackup) => "sync-group-backup",
+            Event::Group(Order::ToMaster) => "sync-group-master",
+            Event::Group(Order::HoldOut) => "sync-group-hold",
+            Event::Group(Order::Release) => "sync-group-release",
             Event::Timer(TimerKind::MasterDown) => "master-down-timer",
             Event::Timer(TimerKind::Adver) => "adver-timer",
             Event::Timer(TimerKind::GarpRepeat) => "garp-timer",
@@ -179,6 +186,8 @@ pub struct Vrrp {
     fault: bool,
     /// An operator failover holds us in backup (preemption off) until resumed.
     hold: bool,
+    /// Our sync group holds us out of master (another member is in FAULT).
+    group_hold: bool,
 }
 
 /// centiseconds → Duration.
@@ -201,7 +210,13 @@ impl Vrrp {
             preempt_deadline: None,
             fault: false,
             hold: false,
+            group_hold: false,
         }
+    }
+
+    /// Whether a sync group holds this router out of master.
+    pub fn group_held(&self) -> bool {
+        self.group_hold
     }
 
     /// Whether an operator failover holds this router in backup.
@@ -350,6 +365,26 @@ impl Vrrp {
             // Adver_Timer to Advertisement_Interval; Transition to the {Master} state; else: Set
             // Master_Adver_Interval to Advertisement_Interval; Set the Master_Down_Timer to
             // Master_Down_Interval; Transition to the {Backup} state".
+            // keepalived's vrrp_sync_backup / vrrp_sync_fault: a master leaves at once, with
+            // a priority-0 advert so the peer's member takes over within Skew_Time.
+            (_, Event::Group(order @ (Order::ToBackup | Order::HoldOut))) => {
+                if *order == Order::HoldOut {
+                    self.group_hold = true;
+                }
+                if self.state == State::Master {
+                    out.push(Action::SendAdvert { priority: 0 });
+                    self.change_state(now, State::Backup, &event, "sync group", &mut out);
+                }
+            }
+            (_, Event::Group(Order::Release)) => self.group_hold = false,
+            // keepalived's vrrp_sync_master: a backup follows the member that became master
+            // (an operator hold or a group hold keeps it backup).
+            (State::Backup, Event::Group(Order::ToMaster)) => {
+                if !self.hold && !self.group_hold {
+                    self.change_state(now, State::Master, &event, "sync group", &mut out);
+                }
+            }
+            (_, Event::Group(Order::ToMaster)) => {}
             (State::Initialize, Event::Startup) => {
                 self.fault = false;
                 if self.priority == 255 {
@@ -375,6 +410,11 @@ impl Vrrp {
             // 6.4.2: "If the Master_Down_Timer fires, then: Send an ADVERTISEMENT; Broadcast a
             // gratuitous ARP request ... Set the Adver_Timer to Advertisement_Interval;
             // Transition to the {Master} state".
+            // Held by the sync group: no master while another member is in FAULT.
+            (State::Backup, Event::Timer(TimerKind::MasterDown)) if self.group_hold => {
+                self.timers
+                    .set(TimerKind::MasterDown, now + self.master_down_interval());
+            }
             (State::Backup, Event::Timer(TimerKind::MasterDown)) => {
                 let reason = match self.master {
                     Some(m) => format!("no advert from master {m}"),

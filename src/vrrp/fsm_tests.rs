@@ -26,6 +26,8 @@ enum In {
     /// Operator failover, with or without the hold.
     StepDown(bool),
     Resume,
+    /// A sync group's order.
+    Group(super::sync_group::Order),
 }
 
 /// One row: at `ms`, feed `input`; expect `state` and exactly these actions.
@@ -71,6 +73,7 @@ fn run(mut fsm: Vrrp, rows: &[Row]) -> Vrrp {
             In::Prio(p) => fsm.handle(now, Event::Priority(*p)),
             In::StepDown(hold) => fsm.handle(now, Event::StepDown { hold: *hold }),
             In::Resume => fsm.handle(now, Event::Resume),
+            In::Group(o) => fsm.handle(now, Event::Group(*o)),
             In::Tick => fsm.handle_timeout(now),
             In::Adv(src, priority, int) => {
                 let advert = Advert {
@@ -788,4 +791,43 @@ fn v2_advert_with_another_interval_is_dropped_never_followed() {
     v3.handle(t0, Event::Startup);
     assert!(v3.receive(t0, src, advert(100)).is_ok());
     assert_eq!(v3.master(), Some(src));
+}
+
+#[test]
+fn sync_group_orders_move_a_member_and_a_hold_keeps_it_out_of_master() {
+    use super::sync_group::Order;
+    let fsm = run(
+        Vrrp::new(cfg(100)),
+        &[
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"],
+            ),
+            // Another member became master: follow at once.
+            Row(500, In::Group(Order::ToMaster), State::Master, TO_MASTER),
+            // Another member went back to backup: leave with priority 0.
+            Row(800, In::Group(Order::ToBackup), State::Backup, STEPPED_DOWN),
+            // A member faults: held out of master; the Master_Down_Timer (3.61 s) comes and
+            // goes, and a ToMaster order is ignored.
+            Row(900, In::Group(Order::HoldOut), State::Backup, &[]),
+            Row(4500, In::Tick, State::Backup, &[]),
+            Row(4600, In::Group(Order::ToMaster), State::Backup, &[]),
+            Row(8200, In::Tick, State::Backup, &[]),
+            // Released: the next Master_Down_Timer makes us master.
+            Row(8300, In::Group(Order::Release), State::Backup, &[]),
+            Row(11_700, In::Tick, State::Backup, &[]),
+            Row(11_810, In::Tick, State::Master, TO_MASTER),
+            // A hold on a master: it leaves as for ToBackup.
+            Row(
+                12_000,
+                In::Group(Order::HoldOut),
+                State::Backup,
+                STEPPED_DOWN,
+            ),
+        ],
+    );
+    assert!(fsm.group_held());
+    assert!(!fsm.held());
 }

@@ -14,6 +14,8 @@
 //! - [`announce`]: gratuitous ARP / unsolicited NA messages.
 //! - [`config`]: [`InstanceConfig`], what the operator writes.
 //! - [`sync`]: [`SyncDaemonControl`], the IPVS sync-daemon switch VRRP calls.
+//! - [`sync_group`]: keepalived's `vrrp_sync_group`: which members follow, the group's state
+//!   (pure).
 //! - [`edge`]: the tokio shell: raw sockets, rtnetlink VIPs, GARP, notify hooks, the runner.
 
 pub mod announce;
@@ -24,6 +26,7 @@ pub mod ipvs_sync;
 pub mod packet;
 pub mod packet_v2;
 pub mod sync;
+pub mod sync_group;
 pub mod timers;
 pub mod track;
 pub mod track_file;

@@ -152,6 +152,7 @@ pub fn vi_51(state: &str) -> VrrpView {
             "198.51.100.1/24".into(),
         ],
         drops: Default::default(),
+        sync_group: None,
     }
 }
 

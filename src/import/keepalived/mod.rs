@@ -17,6 +17,7 @@ pub mod pos;
 pub mod preprocess;
 pub mod real_server;
 pub mod source;
+pub mod sync_group;
 pub mod track;
 pub mod tree;
 pub mod values;
@@ -122,10 +123,6 @@ pub fn import(
 
 /// Top-level keywords keepalived knows that lbd has nothing for, with the reason.
 const UNTRANSLATED_TOP: &[(&str, &str)] = &[
-    (
-        "vrrp_sync_group",
-        "lbd has no sync groups: merge the instances into one (a VIP may name its own interface)",
-    ),
     ("vrrp_track_process", "lbd does not track processes"),
     ("bfd_instance", "lbd has no BFD"),
     (
@@ -172,6 +169,7 @@ fn translate(
                 | "vrrp_script"
                 | "track_file"
                 | "vrrp_track_file"
+                | "vrrp_sync_group"
         ) || UNTRANSLATED_TOP.iter().any(|(k, _)| *k == n.keyword);
         if !known {
             return Err(Error::new(
@@ -209,7 +207,7 @@ fn translate(
                 }
             }
             "global_defs" | "virtual_server" | "SSL" | "vrrp_script" | "track_file"
-            | "vrrp_track_file" => {}
+            | "vrrp_track_file" | "vrrp_sync_group" => {}
             other => {
                 let reason = UNTRANSLATED_TOP
                     .iter()
@@ -221,6 +219,23 @@ fn translate(
     }
     if !instances.is_empty() {
         director.set("vrrp", Y::Seq(instances));
+    }
+    let written: Vec<String> = vids_names(&vrids);
+    let groups: Vec<Y> = statements
+        .iter()
+        .filter(|n| n.keyword == "vrrp_sync_group")
+        .filter_map(|n| {
+            let g = sync_group::group(n, &written, report)?;
+            origin.push((
+                n.at.clone(),
+                n.last_line(),
+                format!("vrrp_sync_group {}", n.arg(0).unwrap_or("")),
+            ));
+            Some(g)
+        })
+        .collect();
+    if !groups.is_empty() {
+        director.set("vrrp_sync_groups", Y::Seq(groups));
     }
     if let Some(sync) = global::sync_daemon(&globals, &vrids, report) {
         director.set("sync_daemon", sync);
@@ -243,6 +258,11 @@ fn translate(
         }
     }
     Ok(files)
+}
+
+/// The keepalived names of the instances written.
+fn vids_names(vrids: &[(String, i64)]) -> Vec<String> {
+    vrids.iter().map(|(n, _)| n.clone()).collect()
 }
 
 /// What this lbd's configuration decoder takes: an instance with `version: 2`, and one with

@@ -42,6 +42,35 @@ use crate::import::test_load::load;
 const VRRP: &str = "global_defs {\n  router_id lb1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  advert_int 1.005\n  nopreempt\n  virtual_ipaddress {\n    192.0.2.10/24 dev eth0 label eth0:1\n    192.0.2.11\n  }\n  virtual_ipaddress_excluded {\n    198.51.100.1/24 dev eth1\n  }\n  track_interface {\n    eth1 weight -20\n    eth2 weight -40\n  }\n  authentication {\n    auth_type PASS\n    auth_pass secret123456\n  }\n  notify_master /usr/local/sbin/master\n  notify /usr/local/sbin/any\n  notify_backup \"/usr/local/sbin/backup arg\"\n}\n";
 
 #[test]
+fn a_generic_notify_alone_maps_to_every_state_with_its_arguments() {
+    let text = VRRP
+        .replace("  notify_master /usr/local/sbin/master\n", "")
+        .replace("  notify_backup \"/usr/local/sbin/backup arg\"\n", "");
+    let i = run(&text);
+    let v = &load(&i).director.vrrp[0];
+    let any = Some(Path::new("/usr/local/sbin/any"));
+    let n = &v.notify;
+    assert_eq!(
+        [
+            n.master.as_deref(),
+            n.backup.as_deref(),
+            n.fault.as_deref(),
+            n.stop.as_deref()
+        ],
+        [any; 4]
+    );
+    assert!(i.report.findings.iter().all(|f| f.keyword != "notify"));
+    assert!(
+        i.report
+            .translated
+            .iter()
+            .any(|t| t.contains("notify /usr/local/sbin/any")),
+        "{:?}",
+        i.report.translated
+    );
+}
+
+#[test]
 fn a_vrrp_instance_becomes_a_director_yaml_instance() {
     let i = run(VRRP);
     let text = file(&i, "director.yaml").text();
@@ -585,4 +614,40 @@ fn vrrp_scripts_and_track_files_become_track_scripts_and_files() {
     let v = &c.director.vrrp[0];
     let t = v.track.as_ref().expect("track");
     assert_eq!((t.scripts.len(), t.files.len()), (2, 1));
+}
+
+#[test]
+fn a_vrrp_sync_group_becomes_vrrp_sync_groups() {
+    let text = "vrrp_sync_group VG_1 {\n  group {\n    PUB\n    INSIDE\n  }\n  notify_master /usr/local/sbin/g-master\n  notify /usr/local/sbin/g-any\n  smtp_alert\n}\n\
+                vrrp_instance PUB {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n}\n\
+                vrrp_instance INSIDE {\n  interface eth1\n  virtual_router_id 52\n  virtual_ipaddress {\n    198.51.100.1/24\n  }\n}\n\
+                vrrp_sync_group VG_2 {\n  group {\n    PUB GONE\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let g = &c.director.vrrp_sync_groups;
+    assert_eq!(g.len(), 1, "{g:?}");
+    assert_eq!(g[0].name, "VG_1");
+    assert_eq!(g[0].instances, ["PUB", "INSIDE"]);
+    assert_eq!(
+        g[0].notify.master.as_deref(),
+        Some(Path::new("/usr/local/sbin/g-master"))
+    );
+    // The generic notify fills the other states; notify_master keeps master.
+    assert_eq!(
+        g[0].notify.fault.as_deref(),
+        Some(Path::new("/usr/local/sbin/g-any"))
+    );
+    assert_eq!(finding(&i, "notify").kind, Kind::Approximated);
+    assert_eq!(finding(&i, "smtp_alert").kind, Kind::Dropped);
+    // VG_2 names an instance that does not exist: one member left, not written.
+    assert_eq!(finding(&i, "GONE").kind, Kind::Dropped);
+    assert_eq!(finding(&i, "vrrp_sync_group").kind, Kind::Dropped);
+    assert!(
+        i.report
+            .translated
+            .iter()
+            .any(|t| t.contains("vrrp_sync_group VG_1")),
+        "{:?}",
+        i.report.translated
+    );
 }

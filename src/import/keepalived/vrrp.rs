@@ -13,7 +13,7 @@ use crate::import::yaml_out::Y;
 use std::net::IpAddr;
 use std::time::Duration;
 
-const NOTIFY_SLOTS: [&str; 4] = ["master", "backup", "fault", "stop"];
+pub(super) const NOTIFY_SLOTS: [&str; 4] = ["master", "backup", "fault", "stop"];
 
 /// What the instances translated so far hold: lbd refuses a VIP in two instances, a VRID
 /// twice on one interface and a name twice.
@@ -266,14 +266,21 @@ pub fn instance(
         y.set("track", track_map);
     }
     if let Some((h, c)) = generic_notify {
-        let mut filled = Vec::new();
+        // lbd calls every notify script with keepalived's four arguments (INSTANCE NAME
+        // STATE PRIORITY): the generic script maps to each state lbd has a slot free for.
+        let mut taken = Vec::new();
         for (slot, word) in notify.iter_mut().zip(NOTIFY_SLOTS) {
             if slot.is_none() {
                 *slot = Some(h.clone());
-                filled.push(word);
+            } else {
+                taken.push(word);
             }
         }
-        report.approximated(&c.at, "notify", format!("run for {} without keepalived's four arguments (type, name, state, priority): lbd passes LBD_VRRP_INSTANCE, LBD_VRRP_STATE and LBD_VRRP_PRIORITY in the environment", filled.join("/")));
+        if taken.is_empty() {
+            report.translated(&c.at, format!("notify {h} → notify master/backup/fault/stop (called with INSTANCE NAME STATE PRIORITY)"));
+        } else {
+            report.approximated(&c.at, "notify", format!("not run on {}: lbd runs one script per state and notify_{} takes it (keepalived runs both)", taken.join("/"), taken.join("/notify_")));
+        }
     }
     if notify.iter().any(Option::is_some) {
         let mut m = Y::map();
@@ -395,7 +402,7 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
 }
 
 /// A notify script: an absolute path without arguments or user, else reported.
-fn hook(c: &Node, report: &mut Report) -> Option<String> {
+pub(super) fn hook(c: &Node, report: &mut Report) -> Option<String> {
     let Some(cmd) = c.arg(0) else {
         report.dropped(&c.at, &c.keyword, "no script given");
         return None;
@@ -403,7 +410,7 @@ fn hook(c: &Node, report: &mut Report) -> Option<String> {
     let mut parts = cmd.split_whitespace();
     let path = parts.next().unwrap_or("");
     if parts.next().is_some() {
-        report.dropped(&c.at, &c.keyword, "lbd runs notify scripts without arguments (it passes LBD_VRRP_* in the environment): write a wrapper script");
+        report.dropped(&c.at, &c.keyword, "lbd takes a notify script without arguments of its own (it appends keepalived's four and passes LBD_VRRP_* in the environment): write a wrapper script");
         return None;
     }
     if !path.starts_with('/') {

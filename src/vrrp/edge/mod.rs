@@ -1,9 +1,11 @@
 //! The tokio edge of VRRP: sockets, rtnetlink, announcements, notify hooks, track scripts and
-//! files, and the runner that feeds the pure state machine and executes its actions.
+//! files, the runner that feeds the pure state machine and executes its actions, and the
+//! sync groups' coordinators.
 
 pub mod announce;
 pub mod netlink;
 pub mod notify;
 pub mod runner;
 pub mod socket;
+pub mod sync_group;
 pub mod track;

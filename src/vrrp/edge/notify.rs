@@ -3,6 +3,10 @@
 //! group, killed whole after its timeout (the monitors' [`process::run`]); every run is
 //! recorded and logged, with what it printed on stdout. A hook that leaves a background
 //! process holding its stdout counts as running until that ends (or the timeout).
+//!
+//! Like keepalived's `notify` scripts, every command is called with four arguments after its
+//! own: `INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY` ([`keepalived_args`]; a group's
+//! priority is 0, as keepalived passes it), besides lbd's `LBD_VRRP_*` environment.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +39,41 @@ pub struct HookRun {
     pub elapsed: Duration,
 }
 
+/// Whose transition a hook reports: keepalived's first notify argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Subject {
+    /// A VRRP instance (`INSTANCE`).
+    Instance,
+    /// A sync group (`GROUP`).
+    Group,
+}
+
+/// keepalived's four notify arguments, appended to a hook's own: `INSTANCE` or `GROUP`, the
+/// name, the state as keepalived spells it and the priority (a group's is always 0).
+pub fn keepalived_args(
+    subject: Subject,
+    name: &str,
+    notify: NotifyState,
+    priority: u8,
+) -> [String; 4] {
+    let (kind, priority) = match subject {
+        Subject::Instance => ("INSTANCE", priority),
+        Subject::Group => ("GROUP", 0),
+    };
+    let state = match notify {
+        NotifyState::Master => "MASTER",
+        NotifyState::Backup => "BACKUP",
+        NotifyState::Fault => "FAULT",
+        NotifyState::Stop => "STOP",
+    };
+    [
+        kind.to_string(),
+        name.to_string(),
+        state.to_string(),
+        priority.to_string(),
+    ]
+}
+
 /// The queue feeding the hook worker.
 pub struct HookQueue {
     tx: Option<mpsc::UnboundedSender<Transition>>,
@@ -45,6 +84,11 @@ pub struct HookQueue {
 impl HookQueue {
     /// Starts the worker for instance `name`.
     pub fn start(name: &str, hooks: Vec<NotifyHook>) -> HookQueue {
+        HookQueue::start_for(Subject::Instance, name, hooks)
+    }
+
+    /// Starts the worker for instance or sync group `name`.
+    pub fn start_for(subject: Subject, name: &str, hooks: Vec<NotifyHook>) -> HookQueue {
         let (tx, mut rx) = mpsc::unbounded_channel::<Transition>();
         let records = Arc::new(Mutex::new(Vec::new()));
         let rec = records.clone();
@@ -52,8 +96,8 @@ impl HookQueue {
         let worker = tokio::spawn(async move {
             while let Some(t) = rx.recv().await {
                 for hook in hooks.iter().filter(|h| h.on.contains(&t.notify)) {
-                    let run = run_hook(&name, hook, &t).await;
-                    tracing::info!(instance = %name, notify = ?run.notify,
+                    let run = run_hook(subject, &name, hook, &t).await;
+                    tracing::info!(subject = ?subject, name = %name, notify = ?run.notify,
                         command = ?run.command, outcome = ?run.outcome,
                         elapsed_ms = run.elapsed.as_millis() as u64, "notify hook ran");
                     if let Ok(mut r) = rec.lock() {
@@ -93,7 +137,7 @@ impl HookQueue {
     }
 }
 
-async fn run_hook(name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
+async fn run_hook(subject: Subject, name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
     let start = Instant::now();
     let notify = t.notify;
     let state = serde_json::to_value(notify)
@@ -108,8 +152,12 @@ async fn run_hook(name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
             elapsed: start.elapsed(),
         };
     };
+    let who = match subject {
+        Subject::Instance => "LBD_VRRP_INSTANCE",
+        Subject::Group => "LBD_VRRP_GROUP",
+    };
     let env = [
-        ("LBD_VRRP_INSTANCE", name.to_string()),
+        (who, name.to_string()),
         ("LBD_VRRP_STATE", state),
         ("LBD_VRRP_FROM", format!("{:?}", t.from).to_lowercase()),
         ("LBD_VRRP_PRIORITY", t.priority.to_string()),
@@ -119,7 +167,11 @@ async fn run_hook(name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
     // run is given up (the worker aborted at stop).
     let spec = ProcessSpec {
         program: prog.into(),
-        args: args.to_vec(),
+        args: args
+            .iter()
+            .cloned()
+            .chain(keepalived_args(subject, name, notify, t.priority))
+            .collect(),
         env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         timeout: hook.timeout,
         ..ProcessSpec::default()
@@ -131,7 +183,7 @@ async fn run_hook(name: &str, hook: &NotifyHook, t: &Transition) -> HookRun {
             let out = out.trim();
             if !out.is_empty() {
                 let short: String = out.chars().take(500).collect();
-                tracing::info!(instance = %name, command = ?hook.command, "notify hook said: {short}");
+                tracing::info!(name = %name, command = ?hook.command, "notify hook said: {short}");
             }
             if r.timed_out {
                 HookOutcome::TimedOut
@@ -210,6 +262,64 @@ mod tests {
             ]
         );
         assert!(runs[0].elapsed < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn keepalived_arguments_name_the_subject_state_and_priority() {
+        assert_eq!(
+            keepalived_args(Subject::Instance, "vi_51", NotifyState::Master, 150),
+            ["INSTANCE", "vi_51", "MASTER", "150"]
+        );
+        assert_eq!(
+            keepalived_args(Subject::Instance, "vi_51", NotifyState::Stop, 0),
+            ["INSTANCE", "vi_51", "STOP", "0"]
+        );
+        assert_eq!(
+            keepalived_args(Subject::Instance, "vi_52", NotifyState::Fault, 100)[2],
+            "FAULT"
+        );
+        // A group's priority is always 0, as keepalived passes it.
+        assert_eq!(
+            keepalived_args(Subject::Group, "g1", NotifyState::Backup, 150),
+            ["GROUP", "g1", "BACKUP", "0"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_script_gets_its_own_arguments_then_keepalived_s_four() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let script = dir.path().join("notify.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$# $1 $2 $3 $4 $5 $LBD_VRRP_GROUP\" >> {}\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let hook = |extra: &[&str]| NotifyHook {
+            on: vec![NotifyState::Master, NotifyState::Backup],
+            command: std::iter::once(script.display().to_string())
+                .chain(extra.iter().map(|s| s.to_string()))
+                .collect(),
+            timeout: Duration::from_secs(5),
+        };
+        let mut q = HookQueue::start("vi_51", vec![hook(&[]), hook(&["own"])]);
+        q.push(transition(NotifyState::Master));
+        q.finish(Duration::from_secs(10)).await;
+        let mut g = HookQueue::start_for(Subject::Group, "g1", vec![hook(&[])]);
+        g.push(transition(NotifyState::Backup));
+        g.finish(Duration::from_secs(10)).await;
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            text,
+            "4 INSTANCE vi_51 MASTER 100  \n\
+             5 own INSTANCE vi_51 MASTER 100 \n\
+             4 GROUP g1 BACKUP 0  g1\n"
+        );
     }
 
     /// Whether process `pid` still exists (zombies included).

@@ -24,6 +24,7 @@ use crate::vrrp::config::{InstanceConfig, TrackTarget};
 use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
 use crate::vrrp::packet::{DropCounters, Family};
 use crate::vrrp::sync::SyncDaemonControl;
+use crate::vrrp::sync_group::{MemberState, Order};
 use crate::vrrp::track::{Level, Tracker};
 use crate::vrrp::track_script::ScriptCounter;
 use crate::vrrp::wire::Codec;
@@ -40,6 +41,7 @@ enum ControlMsg {
     Track(TrackTarget, bool),
     StepDown(bool),
     Resume,
+    Group(Order),
     Shutdown,
 }
 
@@ -149,6 +151,11 @@ impl Control {
         let _ = self.tx.send(ControlMsg::Resume);
     }
 
+    /// A sync group's order: follow the other members.
+    pub fn group(&self, order: Order) {
+        let _ = self.tx.send(ControlMsg::Group(order));
+    }
+
     /// Asks for a clean stop: a priority-0 advert, VIPs removed, `stop` hooks run.
     pub fn shutdown(&self) {
         let _ = self.tx.send(ControlMsg::Shutdown);
@@ -157,6 +164,27 @@ impl Control {
     /// The latest status.
     pub fn status(&self) -> Option<Status> {
         self.status.lock().ok().map(|s| s.clone())
+    }
+
+    /// A handle on no instance, for tests of what is sent through it: the sync-group orders
+    /// received so far.
+    #[cfg(test)]
+    pub(crate) fn detached(name: &str) -> (Control, impl FnMut() -> Vec<Order>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let control = Control {
+            tx,
+            status: Arc::new(Mutex::new(Status::new(name, 100))),
+        };
+        let orders = move || {
+            let mut out = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                if let ControlMsg::Group(o) = m {
+                    out.push(o);
+                }
+            }
+            out
+        };
+        (control, orders)
     }
 }
 
@@ -179,6 +207,10 @@ pub struct Instance {
     sync: Arc<dyn SyncDaemonControl>,
     rx: mpsc::UnboundedReceiver<ControlMsg>,
     status: Arc<Mutex<Status>>,
+    /// The sync group's coordinator, told every state this instance enters.
+    group: Option<mpsc::UnboundedSender<(String, MemberState)>>,
+    /// The state last told to it.
+    told: Option<MemberState>,
 }
 
 /// Validates `cfg` and returns the instance and its control handle.
@@ -208,6 +240,8 @@ pub fn run_instance(
             sync,
             rx,
             status,
+            group: None,
+            told: None,
         },
         control,
     ))
@@ -234,7 +268,7 @@ struct Edge {
 }
 
 /// Applies sync-daemon roles in order on the blocking pool, skipping to the latest queued one.
-fn sync_worker(
+pub(crate) fn sync_worker(
     name: String,
     sync: Arc<dyn SyncDaemonControl>,
 ) -> (mpsc::UnboundedSender<SyncRole>, tokio::task::JoinHandle<()>) {
@@ -263,6 +297,29 @@ fn sync_worker(
 }
 
 impl Instance {
+    /// Makes this instance a member of a sync group: its states go to `coordinator`, which
+    /// answers through [`Control::group`].
+    pub fn join_group(&mut self, coordinator: mpsc::UnboundedSender<(String, MemberState)>) {
+        self.group = Some(coordinator);
+    }
+
+    /// Tells the sync group the state this instance is in, when it changed.
+    fn tell_group(&mut self) {
+        let Some(tx) = &self.group else {
+            return;
+        };
+        let now = match (self.fsm.state(), self.fsm.fault()) {
+            (State::Initialize, true) => MemberState::Fault,
+            (State::Initialize, false) => MemberState::Init,
+            (State::Backup, _) => MemberState::Backup,
+            (State::Master, _) => MemberState::Master,
+        };
+        if self.told != Some(now) {
+            self.told = Some(now);
+            let _ = tx.send((self.cfg.name.clone(), now));
+        }
+    }
+
     fn is_shutdown(&mut self) -> bool {
         matches!(self.rx.try_recv(), Ok(ControlMsg::Shutdown))
     }
@@ -405,6 +462,7 @@ impl Instance {
         let mut late_drained: Option<Instant> = None;
         loop {
             self.publish(&edge, accepted, &drops);
+            self.tell_group();
             let deadline = self
                 .fsm
                 .poll_timeout()
@@ -459,6 +517,10 @@ impl Instance {
                         let acts = self.fsm.handle(now(), Event::Resume);
                         self.execute(&mut edge, acts).await;
                     }
+                    Some(ControlMsg::Group(order)) => {
+                        let acts = self.fsm.handle(now(), Event::Group(order));
+                        self.execute(&mut edge, acts).await;
+                    }
                     Some(ControlMsg::Shutdown) | None => break,
                 },
                 _ = poll.tick() => {
@@ -484,6 +546,7 @@ impl Instance {
         drop(script_tx);
         let acts = self.fsm.handle(now(), Event::Shutdown);
         self.execute(&mut edge, acts).await;
+        self.tell_group();
         edge.hooks.finish(Duration::from_secs(10)).await;
         self.publish(&edge, accepted, &drops);
         // Closing the channel lets the worker apply the last role (backup) and end.
