@@ -36,6 +36,7 @@ mod sync;
 mod topology;
 mod traffic;
 mod vrrp;
+mod vrrp_group;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -52,6 +53,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(misc::tests());
     trials.extend(package::tests());
     trials.extend(vrrp::tests());
+    trials.extend(vrrp_group::tests());
     trials.extend(scenario::tests());
     trials.extend(reference::tests());
     trials.extend(lateness::tests());
