@@ -23,6 +23,7 @@
 //! | `lbd_reconcile_duration_seconds` | histogram | |
 //! | `lbd_drift_repairs_total` | counter | `service` |
 //! | `lbd_alert_runs_total` | counter | `alert`, `exit` |
+//! | `lbd_mails_total` | counter: mail alerts (director.yaml `mail:`), never retried | `result` (`sent`, `failed`, `timeout`) |
 
 use crate::node::NodeState;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -165,6 +166,11 @@ struct OpErrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     alert: String,
     exit: String,
@@ -202,6 +208,7 @@ struct Inner {
     reconcile_duration: Histogram,
     drift_repairs: Family<ServiceLabels, Counter>,
     alert_runs: Family<AlertLabels, Counter>,
+    mails: Family<MailLabels, Counter>,
     guard_held: Family<ServiceLabels, Gauge>,
     /// Each service's check counters and histogram, looked up once: a check result is
     /// recorded thousands of times a second, and a family lookup builds its labels each time.
@@ -333,6 +340,12 @@ impl Metrics {
             "Alert script runs by exit status",
             alert_runs.clone(),
         );
+        let mails = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "mails",
+            "Mail alerts by result: sent, failed (refused, connection or protocol error), timeout",
+            mails.clone(),
+        );
         let guard_held = Family::<ServiceLabels, Gauge>::default();
         registry.register(
             "mass_removal_guard_held",
@@ -359,6 +372,7 @@ impl Metrics {
                 reconcile_duration,
                 drift_repairs,
                 alert_runs,
+                mails,
                 guard_held,
                 check_handles: Mutex::new(HashMap::new()),
             }),
@@ -529,6 +543,16 @@ impl Metrics {
             .get_or_create(&AlertLabels {
                 alert: alert.into(),
                 exit: exit.label(),
+            })
+            .inc();
+    }
+
+    /// A mail alert was sent or failed (`sent`, `failed`, `timeout`).
+    pub fn mail(&self, result: &str) {
+        self.inner
+            .mails
+            .get_or_create(&MailLabels {
+                result: result.into(),
             })
             .inc();
     }

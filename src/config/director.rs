@@ -4,6 +4,7 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
+use super::mail::{self, Mail};
 use super::scalars::{
     abs_path, boolean, cidr, duration, family_word, int_in, interface, ip, list, name, nonempty,
     percent, socket_addr, word,
@@ -60,6 +61,9 @@ pub struct Director {
     /// priority. Default none.
     pub vrrp_rt_priority: Option<u8>,
     pub sync_daemon: Option<SyncDaemon>,
+    /// Mail alerts through an SMTP relay (keepalived's smtp_alert). Default none.
+    #[serde(default)]
+    pub mail: Option<Mail>,
 }
 
 /// The control socket `lbctl` talks to.
@@ -225,6 +229,7 @@ pub(crate) fn decode(
     });
     let vrrp_rt_priority = f.opt("vrrp_rt_priority", sink, int_in(1, 99, "vrrp_rt_priority"));
     let sync_daemon = f.opt("sync_daemon", sink, decode_sync);
+    let mail = f.opt("mail", sink, mail::decode);
     f.finish(sink);
     // The sync daemon follows one instance: the named one, which must exist, or the first.
     let sync_daemon = match (sync_daemon, &vrrp) {
@@ -271,6 +276,7 @@ pub(crate) fn decode(
             track_files: files?,
             vrrp_rt_priority: vrrp_rt_priority?,
             sync_daemon: sync_daemon?,
+            mail: mail?,
         },
         spots,
     ))

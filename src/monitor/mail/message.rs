@@ -67,10 +67,11 @@ pub fn body(call: &AlertCall) -> String {
 }
 
 /// The whole message (header fields, empty line, body), CRLF line ends, not yet dot-stuffed.
-pub fn message(spec: &MailSpec, call: &AlertCall, unix_secs: u64) -> String {
+/// `from` is the sender ([`MailSpec::from_and_helo`]).
+pub fn message(spec: &MailSpec, from: &str, call: &AlertCall, unix_secs: u64) -> String {
     let mut m = String::new();
     m.push_str(&format!("Date: {}\r\n", rfc5322_date(unix_secs)));
-    m.push_str(&format!("From: {}\r\n", spec.from));
+    m.push_str(&format!("From: {from}\r\n"));
     m.push_str(&format!("To: {}\r\n", spec.to.join(", ")));
     m.push_str(&format!("Subject: {}\r\n", one_line(&subject(spec, call))));
     m.push_str("MIME-Version: 1.0\r\n");

@@ -11,9 +11,9 @@ pub(super) fn spec() -> MailSpec {
     MailSpec {
         server: "127.0.0.1".into(),
         port: 25,
-        from: "lbd@lb1.example.com".into(),
+        from: Some("lbd@lb1.example.com".into()),
         to: vec!["ops@example.com".into(), "oncall@example.com".into()],
-        helo: "lb1.example.com".into(),
+        helo: Some("lb1.example.com".into()),
         connect_timeout: Duration::from_secs(30),
         timeout: Duration::from_secs(60),
         director: "lb1".into(),
@@ -87,7 +87,7 @@ fn the_body_says_what_happened_to_which_node() {
 
 #[test]
 fn the_message_has_the_rfc_5322_fields_and_crlf_lines() {
-    let m = message(&spec(), &down(), 1_796_312_749);
+    let m = message(&spec(), "lbd@lb1.example.com", &down(), 1_796_312_749);
     let (head, text) = m.split_once("\r\n\r\n").unwrap();
     let fields: Vec<&str> = head.split("\r\n").collect();
     assert_eq!(fields[0], "Date: Thu, 03 Dec 2026 15:45:49 +0000");
@@ -107,7 +107,7 @@ fn a_summary_with_line_ends_cannot_add_header_fields() {
     let mut call = down();
     call.kind = AlertKind::QuorumDown;
     call.watch = "http\r\nBcc: evil@example.com".into();
-    let m = message(&spec(), &call, 0);
+    let m = message(&spec(), "lbd@lb1.example.com", &call, 0);
     let head = m.split_once("\r\n\r\n").unwrap().0;
     assert!(!head.contains("\r\nBcc:"), "{head}");
 }
@@ -131,4 +131,24 @@ fn lines_starting_with_a_dot_are_doubled_and_the_payload_ends_with_a_dot_line() 
     // Bare line feeds become CRLF; no final line end gets one.
     assert_eq!(dot_stuffed("x\n.y"), "x\r\n..y\r\n.\r\n");
     assert_eq!(dot_stuffed(""), "\r\n.\r\n");
+}
+
+#[test]
+fn the_sender_and_helo_name_default_to_the_host_name() {
+    let s = MailSpec {
+        from: None,
+        helo: None,
+        ..spec()
+    };
+    assert_eq!(
+        s.from_and_helo("lb2"),
+        ("lbd@lb2".to_string(), "lb2".to_string())
+    );
+    assert_eq!(
+        spec().from_and_helo("lb2"),
+        (
+            "lbd@lb1.example.com".to_string(),
+            "lb1.example.com".to_string()
+        )
+    );
 }

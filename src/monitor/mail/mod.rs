@@ -28,10 +28,11 @@ pub struct MailSpec {
     /// The SMTP relay's host name or address, and port.
     pub server: String,
     pub port: u16,
-    pub from: String,
+    /// Default `lbd@` the host name.
+    pub from: Option<String>,
     pub to: Vec<String>,
-    /// Sent in HELO.
-    pub helo: String,
+    /// Sent in HELO; default the host name.
+    pub helo: Option<String>,
     /// Limit on establishing the TCP connection.
     #[serde(with = "crate::duration::serde")]
     pub connect_timeout: Duration,
@@ -43,4 +44,14 @@ pub struct MailSpec {
     /// The port of each node's real server, for the subject's `[ADDR]:PORT`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ports: BTreeMap<String, u16>,
+}
+
+impl MailSpec {
+    /// The sender and the HELO name, the host name (`host`) filling in what is not set.
+    pub fn from_and_helo(&self, host: &str) -> (String, String) {
+        (
+            self.from.clone().unwrap_or_else(|| format!("lbd@{host}")),
+            self.helo.clone().unwrap_or_else(|| host.to_string()),
+        )
+    }
 }

@@ -54,8 +54,9 @@ impl std::error::Error for MailError {}
 
 /// Mails `call` as `spec` says; `unix_secs` is the Date.
 pub async fn send(spec: &MailSpec, call: &AlertCall, unix_secs: u64) -> Result<(), MailError> {
-    let data = message::dot_stuffed(&message::message(spec, call, unix_secs));
-    let mut dialogue = Dialogue::new(&spec.helo, &spec.from, &spec.to, data);
+    let (from, helo) = spec.from_and_helo(&host_name());
+    let data = message::dot_stuffed(&message::message(spec, &from, call, unix_secs));
+    let mut dialogue = Dialogue::new(&helo, &from, &spec.to, data);
     let run = speak(spec, &mut dialogue);
     let result = match tokio::time::timeout(spec.timeout, run).await {
         Ok(r) => r,
@@ -66,6 +67,15 @@ pub async fn send(spec: &MailSpec, call: &AlertCall, unix_secs: u64) -> Result<(
         Err(_) if dialogue.delivered() => Ok(()),
         r => r,
     }
+}
+
+/// This machine's name (keepalived's default for the sender and HELO).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 async fn speak(spec: &MailSpec, dialogue: &mut Dialogue) -> Result<(), MailError> {
