@@ -165,26 +165,22 @@ fn host_port(item: &Item, sink: &mut Sink) -> Option<(String, u16)> {
     Some((host.to_string(), port))
 }
 
-/// A mail address `local@domain`: no spaces, angle brackets or line ends, which would break
+/// A mail address `local@domain` or a local mailbox: no spaces, angle brackets or line ends, which would break
 /// the SMTP commands or the header fields.
 fn address(item: &Item, sink: &mut Sink) -> Option<String> {
     let s = nonempty(item, sink)?;
-    let ok = match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !s
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
-        }
-        None => false,
-    };
+    // `local@domain`, or a bare local mailbox (`root`) the relay delivers itself.
+    let ok = s.matches('@').count() <= 1
+        && !s.starts_with('@')
+        && !s.ends_with('@')
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
     if !ok {
         sink.error_hint(
             item.pos,
             format!("invalid mail address `{s}`"),
-            "write a plain address, e.g. `ops@example.com`",
+            "write a plain address, e.g. `ops@example.com` (or a local mailbox, `root`)",
         );
         return None;
     }
