@@ -28,6 +28,7 @@
 //! | `lbd_mass_removal_guard_held` | gauge: failing real servers the guard keeps | `service` |
 //! | `lbd_service_quorum` | gauge: quorum met 1, lost 0 | `service` |
 //! | `lbd_service_sorry_server_active` | gauge: the sorry server in use 1, not 0 | `service` |
+//! | `lbd_mails_total` | counter: mail alerts (director.yaml `mail:`), never retried | `result` (`sent`, `failed`, `timeout`) |
 
 use crate::node::NodeState;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -172,6 +173,11 @@ struct OpErrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     alert: String,
     exit: String,
@@ -209,6 +215,7 @@ struct Inner {
     reconcile_duration: Histogram,
     drift_repairs: Family<ServiceLabels, Counter>,
     alert_runs: Family<AlertLabels, Counter>,
+    mails: Family<MailLabels, Counter>,
     guard_held: Family<ServiceLabels, Gauge>,
     quorum_met: Family<ServiceLabels, Gauge>,
     sorry_active: Family<ServiceLabels, Gauge>,
@@ -342,6 +349,12 @@ impl Metrics {
             "Alert script runs by exit status",
             alert_runs.clone(),
         );
+        let mails = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "mails",
+            "Mail alerts by result: sent, failed (refused, connection or protocol error), timeout",
+            mails.clone(),
+        );
         let guard_held = Family::<ServiceLabels, Gauge>::default();
         registry.register(
             "mass_removal_guard_held",
@@ -380,6 +393,7 @@ impl Metrics {
                 reconcile_duration,
                 drift_repairs,
                 alert_runs,
+                mails,
                 guard_held,
                 quorum_met,
                 sorry_active,
@@ -552,6 +566,16 @@ impl Metrics {
             .get_or_create(&AlertLabels {
                 alert: alert.into(),
                 exit: exit.label(),
+            })
+            .inc();
+    }
+
+    /// A mail alert was sent or failed (`sent`, `failed`, `timeout`).
+    pub fn mail(&self, result: &str) {
+        self.inner
+            .mails
+            .get_or_create(&MailLabels {
+                result: result.into(),
             })
             .inc();
     }

@@ -77,7 +77,7 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("two-node/keepalived.conf:5:5: not translated: lbd sends no mail itself"),
+        stdout.contains("two-node/keepalived.conf:5:5: notification_email → director.yaml mail.to"),
         "{stdout}"
     );
     assert!(
@@ -242,7 +242,7 @@ fn lossy_keywords_stop_the_import_unless_allow_partial() {
         err.contains("20-app.conf:31:9: approximated: lbd checks every real server of a service the same way"),
         "{err}"
     );
-    assert!(err.ends_with("keywords cannot be carried over faithfully; nothing written (--allow-partial writes the rest)\n"), "{err}");
+    assert!(err.ends_with("1 keyword cannot be carried over faithfully; nothing written (--allow-partial writes the rest)\n"), "{err}");
     assert!(!out.exists());
     assert_eq!(
         std::fs::read_dir(tmp.path()).unwrap().count(),

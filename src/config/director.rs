@@ -4,6 +4,7 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
+use super::mail::{self, Mail};
 use super::scalars::{
     abs_path, boolean, cidr, duration, family_word, int_in, interface, ip, list, name, nonempty,
     percent, socket_addr, word,
@@ -62,6 +63,9 @@ pub struct Director {
     pub sync_daemon: Option<SyncDaemon>,
     /// keepalived's `vrrp_sync_group`s: instances that fail over together. Default none.
     pub vrrp_sync_groups: Vec<super::vrrp_sync_group::SyncGroup>,
+    /// Mail alerts through an SMTP relay (keepalived's smtp_alert). Default none.
+    #[serde(default)]
+    pub mail: Option<Mail>,
 }
 
 /// The control socket `lbctl` talks to.
@@ -233,6 +237,7 @@ pub(crate) fn decode(
     let vrrp_sync_groups = f.or("vrrp_sync_groups", sink, Vec::new(), |item, sink| {
         super::vrrp_sync_group::decode_groups(item, instance_names.as_deref(), sink)
     });
+    let mail = f.opt("mail", sink, mail::decode);
     f.finish(sink);
     // The sync daemon follows one instance: the named one, which must exist, or the first.
     let sync_daemon = match (sync_daemon, &vrrp) {
@@ -280,6 +285,7 @@ pub(crate) fn decode(
             vrrp_rt_priority: vrrp_rt_priority?,
             sync_daemon: sync_daemon?,
             vrrp_sync_groups: vrrp_sync_groups?,
+            mail: mail?,
         },
         spots,
     ))

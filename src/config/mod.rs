@@ -12,6 +12,9 @@ mod director;
 mod fields;
 mod hostgroup;
 mod load;
+mod mail;
+#[cfg(test)]
+mod mail_tests;
 mod protocol;
 mod rules;
 mod scalars;
@@ -36,6 +39,7 @@ pub use hostgroup::{
     DEFAULT_PING_TIMEOUT,
 };
 pub use load::{decode_director, load, load_files};
+pub use mail::{Mail, MailOn, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAIL_TIMEOUT, DEFAULT_SMTP_PORT};
 pub use service::{
     Family, Forwarding, OnFailure, Persistence, Protocol, QuorumBy, Scheduler, SchedulerFlags,
     Service, SorryMode, SorryServer, Tunnel, TunnelKind, Virtual, DEFAULT_PERSISTENCE_TIMEOUT,

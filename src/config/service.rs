@@ -56,6 +56,10 @@ pub struct Service {
     pub sorry_server: Option<SorryServer>,
     /// What a failing real server becomes (a node's own `on_failure` wins); default remove.
     pub on_failure: OnFailure,
+    /// Mail this service's node and quorum alerts (true) or none of them (false), whatever
+    /// director.yaml's `mail.on` says; default: as `mail.on` says.
+    #[serde(default)]
+    pub smtp_alert: Option<bool>,
     pub watch: Watch,
 }
 
@@ -235,6 +239,7 @@ pub(crate) fn decode(
         OnFailure::Remove,
         word("on_failure", ON_FAILURE),
     );
+    let smtp_alert = f.opt("smtp_alert", sink, boolean);
     let watch = f.req("watch", sink, watch::decode);
     *spots = ServiceSpots {
         name_value: svc_name.clone(),
@@ -373,6 +378,7 @@ pub(crate) fn decode(
         quorum_down,
         sorry_server,
         on_failure: on_failure?,
+        smtp_alert: smtp_alert?,
         watch: watch?,
     })
 }

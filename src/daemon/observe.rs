@@ -80,8 +80,16 @@ pub fn checks(m: &Metrics, reports: &[CheckReport]) {
     }
 }
 
-/// An alert run.
+/// An alert run (a mail: `lbd_mails_total`).
 pub fn alert(m: &Metrics, r: &AlertRecord) {
+    if r.alert == "mail" {
+        m.mail(match (r.timed_out, &r.error) {
+            (true, _) => "timeout",
+            (_, Some(_)) => "failed",
+            _ => "sent",
+        });
+        return;
+    }
     let exit = match (r.exit_code, r.signal, r.timed_out, &r.error) {
         (_, _, _, Some(_)) => AlertExit::SpawnFailed,
         (_, _, true, _) => AlertExit::Timeout,

@@ -8,6 +8,7 @@ use super::io::{AlertRun, Effect, Observation};
 use super::Director;
 use crate::control::proto::EventKind;
 use crate::monitor::alert::{AlertCall, AlertRecord};
+use crate::monitor::AlertSpec;
 use crate::monitor::{CheckReport, WatchId};
 use crate::node::{Action, AlertKind, NodeState, PING_WATCH};
 
@@ -109,13 +110,25 @@ impl Director {
                     old,
                     new,
                     summary,
-                } => self.alert(node, watch, AlertKind::Alert, old, new, summary),
+                    repeat,
+                } => {
+                    let kind = AlertKind::Alert;
+                    self.alert(node, watch, kind, old, new, summary, repeat)
+                }
                 Action::RunUpalert {
                     node,
                     watch,
                     old,
                     new,
-                } => self.alert(node, watch, AlertKind::Upalert, old, new, String::new()),
+                } => self.alert(
+                    node,
+                    watch,
+                    AlertKind::Upalert,
+                    old,
+                    new,
+                    String::new(),
+                    false,
+                ),
                 Action::ScheduleCheck {
                     node,
                     check,
@@ -161,7 +174,9 @@ impl Director {
     }
 
     /// Records and queues the alert (or upalert) scripts of `watch` for `node`; a ping alert
-    /// runs the scripts of the ping watch that pings the node. Silent in maintenance.
+    /// runs the scripts of the ping watch that pings the node. Silent in maintenance. A
+    /// `repeat`ed alert (Mon's, while the check stays down) is not mailed.
+    #[allow(clippy::too_many_arguments)]
     fn alert(
         &mut self,
         node: String,
@@ -170,6 +185,7 @@ impl Director {
         old: NodeState,
         new: NodeState,
         summary: String,
+        repeat: bool,
     ) {
         if self.admin.in_maintenance(&node) {
             return;
@@ -191,11 +207,14 @@ impl Director {
         let Some((spec, targets)) = id.and_then(|id| self.watches.get(&id)) else {
             return;
         };
-        let alerts = match kind {
+        let mut alerts = match kind {
             AlertKind::Alert => spec.alert.clone(),
             AlertKind::Upalert => spec.upalert.clone(),
             AlertKind::QuorumDown | AlertKind::QuorumUp => return,
         };
+        if repeat {
+            alerts.retain(|a| !matches!(a, AlertSpec::Mail { .. }));
+        }
         if alerts.is_empty() {
             return;
         }
@@ -224,6 +243,8 @@ impl Director {
     /// An alert script ran: one history record with how it ended.
     pub(super) fn on_alert_done(&mut self, r: AlertRecord) {
         let status = match (r.exit_code, r.signal, r.timed_out, &r.error) {
+            (_, _, _, Some(e)) if r.alert == "mail" => format!("not sent: {e}"),
+            _ if r.alert == "mail" => "sent".to_string(),
             (_, _, _, Some(e)) => format!("could not run: {e}"),
             (_, _, true, _) => "timed out".to_string(),
             (Some(c), _, _, _) => format!("exit {c}"),

@@ -1017,6 +1017,7 @@ fn monitors_and_alerts_with_user_run_as_that_user() {
                 (path.display().to_string(), user.as_deref())
             }
             crate::monitor::AlertSpec::Log => ("log".into(), None),
+            crate::monitor::AlertSpec::Mail { .. } => ("mail".into(), None),
         })
         .collect();
     assert!(users[0].0.ends_with("mail.alert") && users[0].1 == Some("nobody"));

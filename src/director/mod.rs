@@ -37,6 +37,8 @@ pub mod watches;
 #[cfg(test)]
 mod director_tests;
 #[cfg(test)]
+mod mail_tests;
+#[cfg(test)]
 mod on_failure_tests;
 #[cfg(test)]
 pub(crate) mod plan_tests;

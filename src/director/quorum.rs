@@ -82,7 +82,11 @@ impl Director {
         } else {
             (AlertKind::QuorumDown, &svc.quorum_down)
         };
-        let alerts = super::watches::alerts(&self.cfg, scripts);
+        let mut alerts = super::watches::alerts(&self.cfg, scripts);
+        alerts.extend(super::watches::mail_alert(
+            &self.cfg,
+            super::watches::MailFor::Quorum(svc),
+        ));
         let (group, timeout) = self
             .watches
             .get(&WatchId::Service(service.to_string()))

@@ -2,7 +2,8 @@
 //! [`WatchId`]: one [`WatchSpec`] per service with its targets (the nodes of the service's
 //! hostgroup), one ping watch per hostgroup with a `ping:` block (each node pinged once, by the
 //! first such group that holds it); which of them a reload restarts; and one [`NodeConfig`]
-//! per node for its state machine.
+//! per node for its state machine. director.yaml's `mail:` adds the built-in mail alert to the
+//! watches (and quorum changes) it covers.
 
 use crate::config::{self, Config, Monitor, PingWatch, Service};
 use crate::monitor::spec::{self as m, AlertSpec, CheckSpec, WatchId, WatchSpec};
@@ -109,6 +110,63 @@ fn check_spec(cfg: &Config, svc: &Service) -> CheckSpec {
     }
 }
 
+/// What a mail alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MailFor<'a> {
+    /// The nodes of a service (or, without one, of a ping watch).
+    Nodes(Option<&'a Service>),
+    Quorum(&'a Service),
+}
+
+/// The mail alert director.yaml's `mail:` asks for, if it does: `mail.on` says which events,
+/// a service's own `smtp_alert` wins for its nodes and quorum.
+pub(super) fn mail_alert(cfg: &Config, about: MailFor) -> Option<AlertSpec> {
+    let mail = cfg.director.mail.as_ref()?;
+    let (wanted, svc) = match about {
+        MailFor::Nodes(svc) => (mail.on.node, svc),
+        MailFor::Quorum(svc) => (mail.on.quorum, Some(svc)),
+    };
+    if !svc.and_then(|s| s.smtp_alert).unwrap_or(wanted) {
+        return None;
+    }
+    let ports = match about {
+        MailFor::Nodes(Some(svc)) => cfg
+            .hostgroup_of(svc)
+            .map(|h| {
+                h.nodes
+                    .iter()
+                    .map(|n| (n.name.clone(), svc.real_port(n)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => BTreeMap::new(),
+    };
+    Some(AlertSpec::Mail {
+        mail: Box::new(crate::monitor::mail::MailSpec {
+            server: mail.smtp_server.clone(),
+            port: mail.port,
+            from: mail.from.clone(),
+            to: mail.to.clone(),
+            helo: mail.helo_name.clone(),
+            connect_timeout: mail.connect_timeout,
+            timeout: mail.timeout,
+            director: cfg.director.name.clone(),
+            ports,
+        }),
+    })
+}
+
+/// The alerts of a list, and the mail alert if `mail:` covers them.
+fn alerts_and_mail(
+    cfg: &Config,
+    list: &[config::Alert],
+    mail: &Option<AlertSpec>,
+) -> Vec<AlertSpec> {
+    let mut v = alerts(cfg, list);
+    v.extend(mail.iter().cloned());
+    v
+}
+
 pub(super) fn alerts(cfg: &Config, list: &[config::Alert]) -> Vec<AlertSpec> {
     list.iter()
         .map(|a| {
@@ -132,6 +190,7 @@ fn statuses(ranges: &[config::StatusRange]) -> StatusRanges {
 /// The watch of one service and the nodes it checks.
 pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
     let w = &svc.watch;
+    let mail = mail_alert(cfg, MailFor::Nodes(Some(svc)));
     let spec = WatchSpec {
         service: svc.name.clone(),
         group: svc.hostgroup.clone(),
@@ -144,8 +203,8 @@ pub fn watch_of(cfg: &Config, svc: &Service) -> (WatchSpec, Vec<Target>) {
         source: w.source,
         rise: w.rise,
         fall: w.fall,
-        alert: alerts(cfg, &w.alert),
-        upalert: alerts(cfg, &w.upalert),
+        alert: alerts_and_mail(cfg, &w.alert, &mail),
+        upalert: alerts_and_mail(cfg, &w.upalert, &mail),
         numalerts: w.numalerts.unwrap_or(0),
         alert_timeout: w.alert_timeout,
     };
@@ -190,8 +249,9 @@ pub fn ping_watches(cfg: &Config) -> BTreeMap<WatchId, (WatchSpec, Vec<Target>)>
             spec.failed_interval = Some(p.interval);
             // The node machine limits ping alerts (`ping_numalerts`); the watch runs each one.
             spec.numalerts = 0;
-            spec.alert = alerts(cfg, &p.alert);
-            spec.upalert = alerts(cfg, &p.upalert);
+            let mail = mail_alert(cfg, MailFor::Nodes(None));
+            spec.alert = alerts_and_mail(cfg, &p.alert, &mail);
+            spec.upalert = alerts_and_mail(cfg, &p.upalert, &mail);
             spec.alert_timeout = p.alert_timeout;
             (spec, Vec::new())
         });

@@ -1,6 +1,6 @@
 //! Alerts: a watch's `alert` (failure) and `upalert` (recovery) scripts in Mon's convention, a
 //! service's `quorum_down` / `quorum_up` scripts, plus the built-in log alert. They run in
-//! order, one node's alerts one after another (a per-node queue; a service's quorum scripts
+//! order (the built-in mail alert, `mail/`, among them), one node's alerts one after another (a per-node queue; a service's quorum scripts
 //! have one queue per service), each with a timeout; every run's exit status and duration goes
 //! into an [`AlertRecord`] for the event history.
 //!
@@ -38,7 +38,7 @@ pub struct AlertRecord {
     pub node: String,
     pub watch: String,
     pub kind: AlertKind,
-    /// The script's path, or `log` for the built-in alert.
+    /// The script's path, or `log` / `mail` for the built-in alerts.
     pub alert: String,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -104,6 +104,37 @@ pub async fn run_alerts(
                 records.push(AlertRecord {
                     exit_code: Some(0),
                     ..record("log".into())
+                });
+            }
+            AlertSpec::Mail { mail } => {
+                let started = std::time::Instant::now();
+                let unix = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let result = super::mail::send(mail, call, unix).await;
+                let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                records.push(match result {
+                    Ok(()) => {
+                        tracing::info!(node = %call.node, watch = %call.watch, kind = ?call.kind,
+                            server = %mail.server, "alert mailed");
+                        AlertRecord {
+                            exit_code: Some(0),
+                            duration_ms,
+                            ..record("mail".into())
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = %call.node, watch = %call.watch, kind = ?call.kind,
+                            server = %mail.server, port = mail.port, error = %e,
+                            "cannot mail the alert");
+                        AlertRecord {
+                            timed_out: e.is_timeout(),
+                            error: Some(e.to_string()),
+                            duration_ms,
+                            ..record("mail".into())
+                        }
+                    }
                 });
             }
             AlertSpec::Script { path, args, user } => {

@@ -18,6 +18,7 @@ pub use outcome::{CheckError, Outcome, Pass};
 pub use spec::{AlertSpec, CheckSpec, WatchId, WatchSpec};
 pub mod alert;
 pub mod external;
+pub mod mail;
 pub mod process;
 pub mod runner;
 pub mod thread;

@@ -313,7 +313,8 @@ pub struct ExternalCheck {
     pub user: Option<String>,
 }
 
-/// One alert: the built-in log alert, or a script in Mon's alert convention.
+/// One alert: the built-in log alert, the built-in mail alert, or a script in Mon's alert
+/// convention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum AlertSpec {
@@ -324,6 +325,8 @@ pub enum AlertSpec {
         args: Vec<String>,
         user: Option<String>,
     },
+    /// Mailed through an SMTP relay (director.yaml's `mail:`).
+    Mail { mail: Box<super::mail::MailSpec> },
 }
 
 impl<'de> Deserialize<'de> for AlertSpec {
@@ -338,10 +341,16 @@ impl<'de> Deserialize<'de> for AlertSpec {
             user: Option<String>,
         }
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Mail {
+            mail: Box<super::mail::MailSpec>,
+        }
+        #[derive(Deserialize)]
         #[serde(untagged)]
         enum Repr {
             Word(String),
             Full(Full),
+            Mail(Mail),
         }
         Ok(match Repr::deserialize(d)? {
             Repr::Word(w) if w == "log" => AlertSpec::Log,
@@ -355,6 +364,7 @@ impl<'de> Deserialize<'de> for AlertSpec {
                 args: f.args,
                 user: f.user,
             },
+            Repr::Mail(m) => AlertSpec::Mail { mail: m.mail },
         })
     }
 }

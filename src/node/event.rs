@@ -101,6 +101,10 @@ pub enum Action {
         old: NodeState,
         new: NodeState,
         summary: String,
+        /// Not the first alert since the check (or ping) went down: Mon's repeated alert
+        /// (`numalerts`), which the mail alert, like keepalived's, does not send.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        repeat: bool,
     },
     /// Run the watch's `upalert` scripts.
     RunUpalert {

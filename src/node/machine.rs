@@ -309,6 +309,7 @@ impl NodeMachine {
         }
         let limit = self.ping_numalerts;
         if limit == 0 || self.ping.alerts_sent < limit {
+            let repeat = self.ping.alerts_sent > 0;
             self.ping.alerts_sent = self.ping.alerts_sent.saturating_add(1);
             out.push(Action::RunAlert {
                 node: self.name.clone(),
@@ -316,6 +317,7 @@ impl NodeMachine {
                 old,
                 new: self.state,
                 summary: format!("{} does not answer ping", self.name),
+                repeat,
             });
         }
     }
@@ -462,6 +464,7 @@ impl NodeMachine {
         let limit = self.services[i].cfg.numalerts;
         let d = &mut self.services[i].debounce;
         if limit == 0 || d.alerts_sent < limit {
+            let repeat = d.alerts_sent > 0;
             d.alerts_sent = d.alerts_sent.saturating_add(1);
             out.push(Action::RunAlert {
                 node: self.name.clone(),
@@ -469,6 +472,7 @@ impl NodeMachine {
                 old,
                 new: self.state,
                 summary,
+                repeat,
             });
         }
     }

@@ -89,6 +89,7 @@ fn alert(watch: &str, old: NodeState, new: NodeState, summary: &str) -> Action {
         old,
         new,
         summary: summary.into(),
+        repeat: false,
     }
 }
 

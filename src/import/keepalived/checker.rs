@@ -28,6 +28,8 @@ pub struct Defaults {
     pub virtualhost: Option<String>,
     /// The global `SSL` block's client certificate and key (for SSL_GET).
     pub ssl_client: Option<(String, String)>,
+    /// Whether a real server mails by default (`None`: keepalived mails nothing).
+    pub mail: Option<bool>,
 }
 
 impl Defaults {

@@ -1,11 +1,13 @@
 //! `global_defs`: the router id becomes the director's name, `vrrp_version` the default
-//! VRRP version of the instances, `vrrp_rt_priority` and `lvs_sync_daemon` their lbd keys;
-//! mail, script users, GARP timing and the rest are reported.
+//! VRRP version of the instances, `vrrp_rt_priority` and `lvs_sync_daemon` their lbd keys,
+//! the mail settings (notification_email, notification_email_from, smtp_server,
+//! smtp_helo_name, smtp_connect_timeout, smtp_alert / smtp_alert_checker) the `mail:` block;
+//! script users, GARP timing and the rest are reported.
 
 use super::findings::Report;
 use super::pos::Pos;
 use super::tree::Node;
-use super::values::{int_in, lbd_name};
+use super::values::{boolean, int_in, lbd_name, timer};
 use crate::import::yaml_out::Y;
 use std::net::IpAddr;
 
@@ -20,10 +22,51 @@ pub struct Globals {
     pub sync_daemon: Option<Node>,
     /// The global_defs blocks (for the header of director.yaml).
     pub origin: Vec<(Pos, u32, String)>,
+    pub mail: MailGlobals,
 }
 
-const MAIL: &str =
-    "lbd sends no mail itself: give the service watches an alert script (Mon's mail.alert)";
+/// global_defs' mail settings.
+#[derive(Debug, Clone, Default)]
+pub struct MailGlobals {
+    pub to: Vec<String>,
+    pub from: Option<String>,
+    /// Host and port (keepalived: `smtp_server ADDR [PORT]`).
+    pub server: Option<(String, Option<u16>)>,
+    pub helo: Option<String>,
+    pub connect_timeout: Option<std::time::Duration>,
+    pub alert: Option<bool>,
+    pub alert_checker: Option<bool>,
+    pub alert_vrrp: Option<bool>,
+    /// Where the settings are (for the findings).
+    pub at: Option<Pos>,
+}
+
+impl MailGlobals {
+    /// keepalived mails only with a server and at least one recipient.
+    pub fn active(&self) -> bool {
+        self.server.is_some() && !self.to.is_empty()
+    }
+
+    /// What a real server mails unless it says otherwise (keepalived: yes, unless the global
+    /// smtp_alert_checker / smtp_alert say otherwise).
+    pub fn node_default(&self) -> bool {
+        self.alert_checker.or(self.alert).unwrap_or(true)
+    }
+
+    /// What a virtual server's quorum mails unless it says otherwise (keepalived: no, unless
+    /// the global smtp_alert_checker / smtp_alert say otherwise).
+    pub fn quorum_default(&self) -> bool {
+        self.alert_checker.or(self.alert).unwrap_or(false)
+    }
+
+    /// What a VRRP instance mails unless it says otherwise (keepalived: no, unless the global
+    /// smtp_alert_vrrp / smtp_alert say otherwise).
+    pub fn vrrp_default(&self) -> bool {
+        self.alert_vrrp.or(self.alert).unwrap_or(false)
+    }
+}
+
+const NO_VRRP_MAIL: &str = "lbd mails no VRRP transitions";
 const GARP: &str = "lbd's gratuitous ARP / NA timing is fixed: 5 messages 200 ms apart on becoming master, again every 60 s";
 const SCRIPTS: &str =
     "lbd runs hooks and monitors as its own user and checks no script permissions";
@@ -66,9 +109,9 @@ pub fn read(statements: &[Node], report: &mut Report) -> Globals {
                 | "smtp_connect_timeout"
                 | "smtp_alert"
                 | "smtp_alert_vrrp"
-                | "smtp_alert_checker"
-                | "no_email_faults"
-                | "email_faults" => report.dropped(&n.at, k, MAIL),
+                | "smtp_alert_checker" => read_mail(n, &mut g.mail, report),
+                "no_email_faults" => report.ignored(&n.at, k, NO_VRRP_MAIL),
+                "email_faults" => report.dropped(&n.at, k, NO_VRRP_MAIL),
                 "script_user" | "enable_script_security" => report.dropped(&n.at, k, SCRIPTS),
                 k if k.starts_with("vrrp_garp_")
                     || k.starts_with("vrrp_gna_")
@@ -103,6 +146,154 @@ pub fn read(statements: &[Node], report: &mut Report) -> Globals {
         }
     }
     g
+}
+
+/// One mail setting of global_defs.
+fn read_mail(n: &Node, m: &mut MailGlobals, report: &mut Report) {
+    let k = n.keyword.as_str();
+    m.at.get_or_insert_with(|| n.at.clone());
+    // A value mail headers and SMTP commands can carry: no spaces, brackets or line ends.
+    let plain = |a: &str| {
+        a.matches('@').count() <= 1
+            && !a.starts_with('@')
+            && !a.ends_with('@')
+            && !a
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+    };
+    match k {
+        "notification_email" => {
+            let mut addresses: Vec<(&str, &Pos)> = Vec::new();
+            for c in n.children() {
+                addresses.push((c.keyword.as_str(), &c.at));
+                addresses.extend((0..).map_while(|i| c.arg(i).map(|a| (a, &c.at))));
+            }
+            if addresses.is_empty() {
+                addresses = (0..).map_while(|i| n.arg(i).map(|a| (a, &n.at))).collect();
+            }
+            for (a, at) in addresses {
+                if plain(a) {
+                    m.to.push(a.to_string());
+                } else {
+                    report.dropped(at, k, format!("`{a}` is not a plain mail address"));
+                }
+            }
+            if !m.to.is_empty() {
+                report.translated(&n.at, "notification_email → director.yaml mail.to");
+            }
+        }
+        "notification_email_from" => match n.arg(0) {
+            Some(a) if plain(a) => {
+                m.from = Some(a.to_string());
+                report.translated(&n.at, "notification_email_from → director.yaml mail.from");
+            }
+            _ => report.dropped(&n.at, k, "not a plain mail address"),
+        },
+        "smtp_server" => {
+            let host = n.arg(0).filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
+            });
+            let port = match n.arg(1) {
+                None => Some(None),
+                Some(p) => int_in(p, 1, 65535).map(|p| Some(p as u16)),
+            };
+            match (host, port) {
+                (Some(h), Some(p)) => {
+                    m.server = Some((h.to_string(), p));
+                    report.translated(&n.at, "smtp_server → director.yaml mail.smtp_server");
+                }
+                _ => report.dropped(&n.at, k, "expected ADDRESS [PORT]"),
+            }
+        }
+        "smtp_helo_name" => match n.arg(0) {
+            Some(h) if !h.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                m.helo = Some(h.to_string());
+                report.translated(&n.at, "smtp_helo_name → director.yaml mail.helo_name");
+            }
+            _ => report.dropped(&n.at, k, "expected one name"),
+        },
+        "smtp_connect_timeout" => match n.arg(0).and_then(timer).filter(|d| !d.is_zero()) {
+            Some(d) => {
+                m.connect_timeout = Some(d);
+                report.translated(
+                    &n.at,
+                    "smtp_connect_timeout → director.yaml mail.connect_timeout",
+                );
+            }
+            None => report.dropped(&n.at, k, "expected a time in seconds above 0"),
+        },
+        "smtp_alert" | "smtp_alert_checker" | "smtp_alert_vrrp" => match boolean(n.arg(0)) {
+            Some(b) => {
+                match k {
+                    "smtp_alert" => m.alert = Some(b),
+                    "smtp_alert_checker" => m.alert_checker = Some(b),
+                    _ => m.alert_vrrp = Some(b),
+                }
+                if k == "smtp_alert_vrrp" {
+                    report.ignored(&n.at, k, "each vrrp_instance's mail is decided there");
+                } else {
+                    report.translated(&n.at, format!("{k} → director.yaml mail.on"));
+                }
+            }
+            None => report.dropped(&n.at, k, "expected yes or no"),
+        },
+        _ => {}
+    }
+}
+
+/// director.yaml's `mail:` block, when keepalived would mail (a server and a recipient; the
+/// settings of one without the other are reported, as keepalived ignores them).
+pub fn mail(g: &Globals, report: &mut Report) -> Option<Y> {
+    let m = &g.mail;
+    if !m.active() {
+        if let Some(at) = &m.at {
+            report.ignored(
+                at,
+                "smtp_server",
+                "keepalived mails nothing without both smtp_server and notification_email",
+            );
+        }
+        return None;
+    }
+    let (host, port) = m.server.as_ref()?;
+    let mut y = Y::map();
+    let server = match (port, host.contains(':')) {
+        (None, _) => host.clone(),
+        (Some(p), true) => format!("[{host}]:{p}"),
+        (Some(p), false) => format!("{host}:{p}"),
+    };
+    y.set("smtp_server", Y::str(server));
+    y.set(
+        "to",
+        Y::Seq(m.to.iter().map(|a| Y::str(a.clone())).collect()),
+    );
+    if let Some(f) = &m.from {
+        y.set("from", Y::str(f.clone()));
+    }
+    if let Some(h) = &m.helo {
+        y.set("helo_name", Y::str(h.clone()));
+    }
+    if let Some(d) = m.connect_timeout {
+        y.set(
+            "connect_timeout",
+            Y::str(crate::duration::format_duration(d)),
+        );
+        // lbd's whole-dialogue limit must be at least the connection's.
+        if d > crate::config::DEFAULT_MAIL_TIMEOUT {
+            y.set("timeout", Y::str(crate::duration::format_duration(d)));
+        }
+    }
+    let mut on = Vec::new();
+    if m.node_default() {
+        on.push(Y::str("node"));
+    }
+    if m.quorum_default() {
+        on.push(Y::str("quorum"));
+    }
+    y.set("on", Y::Seq(on));
+    Some(y)
 }
 
 /// The director.yaml mapping before the VRRP instances are added.

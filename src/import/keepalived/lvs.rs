@@ -22,14 +22,18 @@ struct Group {
 }
 
 /// Translates every virtual_server: the hostgroup files, then the service files.
-pub fn translate(statements: &[Node], report: &mut Report) -> Vec<OutFile> {
+pub fn translate(
+    statements: &[Node],
+    mail: &super::global::MailGlobals,
+    report: &mut Report,
+) -> Vec<OutFile> {
     let ssl = ssl_client(statements, report);
     let mut groups: Vec<Group> = Vec::new();
     let mut services = Vec::new();
     let mut names = std::collections::HashSet::new();
     let mut virtuals = std::collections::HashSet::new();
     for n in statements.iter().filter(|n| n.keyword == "virtual_server") {
-        let Some((base, mut service, members)) = virtual_server(n, &ssl, report) else {
+        let Some((base, mut service, members)) = virtual_server(n, &ssl, mail, report) else {
             continue;
         };
         let key = service.get("virtual").map(|v| v.render());
@@ -184,6 +188,7 @@ fn ssl_client(statements: &[Node], report: &mut Report) -> Option<(String, Strin
 fn virtual_server(
     n: &Node,
     ssl: &Option<(String, String)>,
+    mail: &super::global::MailGlobals,
     report: &mut Report,
 ) -> Option<(String, Y, Vec<Member>)> {
     let head = match (n.arg(0), n.arg(1)) {
@@ -230,8 +235,10 @@ fn virtual_server(
     };
     let mut d = Defaults {
         ssl_client: ssl.clone(),
+        mail: mail.active().then(|| mail.node_default()),
         ..Defaults::default()
     };
+    let mut smtp_alert: Option<&Node> = None;
     let mut scheduler = None;
     let mut flags: Vec<(&str, &Pos)> = Vec::new();
     let mut method: Option<(&'static str, Option<Y>)> = None;
@@ -301,7 +308,7 @@ fn virtual_server(
                 k,
                 "lbd runs no quorum or notify scripts when it stops",
             ),
-            "smtp_alert" => report.dropped(&c.at, k, "lbd sends no mail"),
+"smtp_alert" => smtp_alert = Some(c),
             "snmp_name" => report.ignored(&c.at, k, "lbd has no SNMP"),
             "ip_family" => inet6 = c.arg(0) == Some("inet6"),
             "inhibit_on_failure" => inhibit = on_failure(c, report),
@@ -412,6 +419,9 @@ fn virtual_server(
     if let Some(word) = inhibit.filter(|w| *w != "remove") {
         s.set("on_failure", Y::str(word));
     }
+    if let Some(c) = smtp_alert {
+        vs_smtp_alert(c, mail, &mut s, report);
+    }
     let members = real_servers(&real, &d, forwarding, vport, v6, &mut s, report);
     if members.is_empty() {
         report.dropped(
@@ -438,6 +448,35 @@ fn virtual_server(
         });
     }
     Some((lbd_name(&name, "service"), s, members))
+}
+
+/// A virtual_server's `smtp_alert` (its quorum's mail) → the service's `smtp_alert`, which
+/// lbd applies to the real servers' mail too: written where that agrees with what keepalived
+/// mails for them, reported otherwise.
+fn vs_smtp_alert(c: &Node, mail: &super::global::MailGlobals, s: &mut Y, report: &mut Report) {
+    let k = "smtp_alert";
+    let Some(want) = super::values::boolean(c.arg(0)) else {
+        report.dropped(&c.at, k, "expected yes or no");
+        return;
+    };
+    if !mail.active() {
+        report.ignored(
+            &c.at,
+            k,
+            "no smtp_server and notification_email: keepalived mails nothing",
+        );
+    } else if want == mail.quorum_default() {
+        report.ignored(&c.at, k, "the default of director.yaml's mail.on");
+    } else if want == mail.node_default() {
+        s.set(k, Y::Bool(want));
+        report.translated(&c.at, format!("smtp_alert → service smtp_alert: {want}"));
+    } else {
+        report.dropped(
+            &c.at,
+            k,
+            "lbd's service smtp_alert covers its real servers too, which keepalived mails otherwise",
+        );
+    }
 }
 
 fn netmask_ok(m: &str, v6: bool) -> bool {

@@ -180,6 +180,9 @@ fn translate(
     }
     let globals = global::read(statements, report);
     let mut director = global::director(&globals, &options.default_name);
+    if let Some(mail) = global::mail(&globals, report) {
+        director.set("mail", mail);
+    }
     let mut origin: Vec<(Pos, u32, String)> = globals.origin.clone();
     let mut instances = Vec::new();
     let mut vrids = Vec::new();
@@ -240,7 +243,7 @@ fn translate(
     if let Some(sync) = global::sync_daemon(&globals, &vrids, report) {
         director.set("sync_daemon", sync);
     }
-    let lvs = lvs::translate(statements, report);
+    let lvs = lvs::translate(statements, &globals.mail, report);
     let mut files = vec![OutFile {
         tool: "keepalived",
         path: "director.yaml".into(),

@@ -99,7 +99,21 @@ pub(super) fn real_servers(
                     k,
                     "lbd forwards all real servers of a service the same way",
                 ),
-                "smtp_alert" => report.dropped(&c.at, k, "lbd sends no mail"),
+                "smtp_alert" => match (vs.mail, super::values::boolean(c.arg(0))) {
+                    (None, _) => report.ignored(
+                        &c.at,
+                        k,
+                        "no smtp_server and notification_email: keepalived mails nothing",
+                    ),
+                    (Some(d), Some(b)) if b == d => {
+                        report.ignored(&c.at, k, "the default of director.yaml's mail.on")
+                    }
+                    _ => report.dropped(
+                        &c.at,
+                        k,
+                        "lbd mails every real server of a service or none (the service's smtp_alert)",
+                    ),
+                },
                 "snmp_name" => report.ignored(&c.at, k, "lbd has no SNMP"),
                 _ => report.dropped(
                     &c.at,

@@ -651,3 +651,27 @@ fn a_vrrp_sync_group_becomes_vrrp_sync_groups() {
         i.report.translated
     );
 }
+
+#[test]
+fn global_mail_settings_become_the_mail_block_and_a_virtual_servers_smtp_alert_the_services() {
+    let text = "global_defs {\n  notification_email {\n    ops@example.com\n    root\n  }\n  notification_email_from lvs@example.com\n  smtp_server 192.0.2.25 2525\n  smtp_helo_name lb1.example.com\n  smtp_connect_timeout 10\n}\nvirtual_server 192.0.2.10 80 {\n  protocol TCP\n  smtp_alert\n  real_server 198.51.100.11 80 {\n    smtp_alert yes\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let m = c.director.mail.as_ref().expect("a mail block");
+    assert_eq!((m.smtp_server.as_str(), m.port), ("192.0.2.25", 2525));
+    assert_eq!(m.to, ["ops@example.com", "root"]);
+    assert_eq!(m.from.as_deref(), Some("lvs@example.com"));
+    assert_eq!(m.helo_name.as_deref(), Some("lb1.example.com"));
+    assert_eq!(m.connect_timeout, std::time::Duration::from_secs(10));
+    assert_eq!((m.on.node, m.on.quorum), (true, false));
+    // The virtual server's quorum mail: the service's smtp_alert (its real servers mail anyway).
+    assert_eq!(c.services[0].smtp_alert, Some(true));
+    assert_eq!(i.report.lossy().count(), 0, "{:?}", i.report.findings);
+    // A VRRP instance's mail is not carried.
+    let vrrp = "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  smtp_alert\n  virtual_ipaddress {\n    192.0.2.10\n  }\n}\n";
+    let i = run(vrrp);
+    assert!(i.report.lossy().any(|f| f.keyword == "smtp_alert"));
+    // Without a server keepalived mails nothing: no block.
+    let i = run(&text.replace("  smtp_server 192.0.2.25 2525\n", ""));
+    assert!(load(&i).director.mail.is_none());
+}

@@ -54,6 +54,7 @@ pub fn instance(
     let mut generic_notify = None;
     let mut version = g.vrrp_version.as_ref().map(|(v, at)| (*v, at.clone()));
     let mut auth: Option<&Node> = None;
+    let mut smtp_alert = None;
     for c in n.children() {
         let k = c.keyword.as_str();
         match k {
@@ -132,11 +133,28 @@ pub fn instance(
             k if k.starts_with("garp_") || k.starts_with("lower_prio") || k == "higher_prio_send_advert" => {
                 report.dropped(&c.at, k, "lbd's gratuitous ARP / NA timing is fixed: 5 messages 200 ms apart on becoming master, again every 60 s")
             }
-            "smtp_alert" => report.dropped(&c.at, k, "lbd sends no mail"),
+            "smtp_alert" => smtp_alert = Some((super::values::boolean(c.arg(0)), &c.at)),
             "unicast_src_ip" | "mcast_src_ip" => report.dropped(&c.at, k, "lbd has no setting for the source address of its adverts"),
             "virtual_routes" | "virtual_rules" => report.dropped(&c.at, k, "lbd moves addresses only, no routes or rules"),
             _ => report.dropped(&c.at, k, "lbd has no equivalent of this instance setting"),
         }
+    }
+    if g.mail.active() {
+        let at = smtp_alert.map_or(&n.at, |(_, at)| at);
+        match smtp_alert.map_or(Some(g.mail.vrrp_default()), |(b, _)| b) {
+            Some(true) => report.dropped(at, "smtp_alert", "lbd mails no VRRP transitions"),
+            Some(false) if smtp_alert.is_some() => {
+                report.ignored(at, "smtp_alert", "lbd mails no VRRP transitions either")
+            }
+            Some(false) => {}
+            None => report.dropped(at, "smtp_alert", "expected yes or no"),
+        }
+    } else if let Some((_, at)) = smtp_alert {
+        report.ignored(
+            at,
+            "smtp_alert",
+            "no smtp_server and notification_email: keepalived mails nothing",
+        );
     }
     let (Some(interface), Some(vrid)) = (interface, vrid) else {
         report.dropped(&n.at, "vrrp_instance", format!("instance {kname} lacks an interface or a virtual_router_id, which lbd needs: not written"));
