@@ -29,12 +29,13 @@ impl Config {
             .services
             .iter()
             .map(|s| group_size(&s.hostgroup) as f64 / s.watch.interval.as_secs_f64())
-            .sum();
+            // Not `sum()`: an empty f64 sum is -0.0, which prints as "-0.0 checks/s".
+            .fold(0.0, |a, b| a + b);
         let pings_per_second = self
             .pinged_nodes()
             .values()
             .map(|(_, ping, _)| 1.0 / ping.interval.as_secs_f64())
-            .sum();
+            .fold(0.0, |a, b| a + b);
         Summary {
             director: self.director.name.clone(),
             vrrp_instances: self.director.vrrp.len(),
@@ -46,5 +47,19 @@ impl Config {
             checks_per_second,
             pings_per_second,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_director_with_nothing_to_check_has_zero_rates_not_minus_zero() {
+        let dir = std::path::Path::new("/etc/lbd");
+        let loaded = super::super::load_files(dir, [("director.yaml", "name: d\n")]).unwrap();
+        let s = loaded.config.summary();
+        assert_eq!(
+            format!("{:.1} {:.1}", s.checks_per_second, s.pings_per_second),
+            "0.0 0.0"
+        );
     }
 }
