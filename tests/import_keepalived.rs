@@ -128,7 +128,7 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
     assert_eq!(v.track.as_ref().unwrap().priority_decrement, Some(60));
     assert_eq!(
         v.notify.fault.as_deref(),
-        Some(Path::new("/usr/local/sbin/lvs-fault"))
+        Some(&["/usr/local/sbin/lvs-fault".to_string()][..])
     );
 
     assert_eq!(c.services.len(), 3);

@@ -6,8 +6,8 @@ use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
 use super::mail::{self, Mail};
 use super::scalars::{
-    abs_path, boolean, cidr, duration, family_word, int_in, interface, ip, list, name, nonempty,
-    percent, socket_addr, word,
+    abs_path, boolean, cidr, command, duration, family_word, int_in, interface, ip, list, name,
+    nonempty, percent, socket_addr, word,
 };
 use super::vrrp_track;
 pub use super::vrrp_track::TrackRef;
@@ -148,11 +148,12 @@ pub struct Track {
 /// Scripts run on state changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Notify {
-    pub master: Option<PathBuf>,
-    pub backup: Option<PathBuf>,
-    pub fault: Option<PathBuf>,
+    /// Each: an absolute program and its arguments, to which keepalived's four are appended.
+    pub master: Option<Vec<String>>,
+    pub backup: Option<Vec<String>>,
+    pub fault: Option<Vec<String>>,
     /// Run when the instance stops (lbd stopping, or the instance removed by a reload).
-    pub stop: Option<PathBuf>,
+    pub stop: Option<Vec<String>>,
     /// Each run's time limit (its process group is killed then), at most
     /// [`MAX_NOTIFY_TIMEOUT`]. Default 5s.
     pub timeout: Option<Duration>,
@@ -614,10 +615,10 @@ fn decode_track(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<Track
 
 pub(crate) fn decode_notify(item: &Item, sink: &mut Sink) -> Option<Notify> {
     let mut f = Fields::of(item, "notify", sink)?;
-    let master = f.opt("master", sink, abs_path);
-    let backup = f.opt("backup", sink, abs_path);
-    let fault = f.opt("fault", sink, abs_path);
-    let stop = f.opt("stop", sink, abs_path);
+    let master = f.opt("master", sink, command("notify"));
+    let backup = f.opt("backup", sink, command("notify"));
+    let fault = f.opt("fault", sink, command("notify"));
+    let stop = f.opt("stop", sink, command("notify"));
     let timeout = f.opt("timeout", sink, notify_timeout);
     f.finish(sink);
     Some(Notify {

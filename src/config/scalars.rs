@@ -292,6 +292,35 @@ pub(crate) fn abs_path(item: &Item, sink: &mut Sink) -> Option<PathBuf> {
     Some(PathBuf::from(s))
 }
 
+/// A program and its arguments: `"/path arg ..."` (split at blanks) or `[/path, arg, ...]`;
+/// the program is an absolute path (`what` names it in the error: "track script").
+pub(crate) fn command(what: &'static str) -> impl Fn(&Item, &mut Sink) -> Option<Vec<String>> {
+    move |item, sink| {
+        let argv: Vec<String> = match &item.value {
+            Value::Seq(_) => list(nonempty)(item, sink)?,
+            _ => nonempty(item, sink)?
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+        };
+        match argv.first() {
+            Some(p) if p.starts_with('/') => Some(argv),
+            Some(p) => {
+                sink.error_hint(
+                    item.pos,
+                    format!("{what} program `{p}` is not an absolute path"),
+                    "start it with /: the script runs with a minimal environment",
+                );
+                None
+            }
+            None => {
+                sink.error(item.pos, format!("{what} has an empty command"));
+                None
+            }
+        }
+    }
+}
+
 /// A network interface name (at most 15 bytes, no `/`, `:` or whitespace).
 pub(crate) fn interface(item: &Item, sink: &mut Sink) -> Option<String> {
     let s = nonempty(item, sink)?;

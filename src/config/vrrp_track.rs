@@ -5,7 +5,7 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::{suggest, Fields};
-use super::scalars::{abs_path, duration, int_in, list, name, nonempty, string};
+use super::scalars::{abs_path, command, duration, int_in, name, nonempty, string};
 use super::yaml::{Item, Value};
 use crate::vrrp::config::{TrackFile, TrackScript, MAX_FILE_WEIGHT, MAX_TRACK_WEIGHT};
 use serde::Serialize;
@@ -45,7 +45,7 @@ pub(crate) fn decode_scripts(item: &Item, sink: &mut Sink) -> Option<Vec<TrackSc
 fn decode_script(item: &Item, sink: &mut Sink) -> Option<(TrackScript, Pos)> {
     let mut f = Fields::of(item, "track script", sink)?;
     let script_name = f.req("name", sink, name);
-    let command = f.req("script", sink, command);
+    let command = f.req("script", sink, command("track script"));
     let interval = f.or("interval", sink, Duration::from_secs(1), positive);
     let timeout = f.opt("timeout", sink, positive);
     let weight = f.or(
@@ -76,33 +76,6 @@ fn decode_script(item: &Item, sink: &mut Sink) -> Option<(TrackScript, Pos)> {
         },
         name_pos,
     ))
-}
-
-/// `script: "/path arg ..."` (split at blanks) or `script: [/path, arg, ...]`; the program
-/// is an absolute path.
-fn command(item: &Item, sink: &mut Sink) -> Option<Vec<String>> {
-    let argv: Vec<String> = match &item.value {
-        Value::Seq(_) => list(nonempty)(item, sink)?,
-        _ => nonempty(item, sink)?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    };
-    match argv.first() {
-        Some(p) if p.starts_with('/') => Some(argv),
-        Some(p) => {
-            sink.error_hint(
-                item.pos,
-                format!("track script program `{p}` is not an absolute path"),
-                "start it with /: the script runs with a minimal environment",
-            );
-            None
-        }
-        None => {
-            sink.error(item.pos, "track script has an empty command");
-            None
-        }
-    }
 }
 
 /// `user: NAME`, which must exist on this machine (keepalived refuses an unknown one too).

@@ -135,9 +135,9 @@ fn notify_hooks(n: &config::Notify) -> Vec<NotifyHook> {
     hooks
         .into_iter()
         .filter_map(|(on, path)| {
-            path.as_ref().map(|p| NotifyHook {
+            path.as_ref().map(|argv| NotifyHook {
                 on: vec![on],
-                command: vec![p.display().to_string()],
+                command: argv.clone(),
                 timeout,
             })
         })
@@ -435,8 +435,8 @@ mod tests {
             scripts: vec![],
             files: vec![],
         });
-        inst.notify.master = Some("/usr/local/sbin/to-master".into());
-        inst.notify.fault = Some("/usr/local/sbin/to-fault".into());
+        inst.notify.master = Some(vec!["/usr/local/sbin/to-master".into()]);
+        inst.notify.fault = Some(vec!["/usr/local/sbin/to-fault".into(), "-q".into()]);
         inst.unicast_peers = vec!["192.0.2.3".parse().unwrap()];
         inst.preempt = false;
         inst.preempt_delay = Duration::from_secs(2);

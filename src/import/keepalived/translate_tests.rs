@@ -41,6 +41,11 @@ use crate::import::test_load::load;
 
 const VRRP: &str = "global_defs {\n  router_id lb1\n}\nvrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  advert_int 1.005\n  nopreempt\n  virtual_ipaddress {\n    192.0.2.10/24 dev eth0 label eth0:1\n    192.0.2.11\n  }\n  virtual_ipaddress_excluded {\n    198.51.100.1/24 dev eth1\n  }\n  track_interface {\n    eth1 weight -20\n    eth2 weight -40\n  }\n  authentication {\n    auth_type PASS\n    auth_pass secret123456\n  }\n  notify_master /usr/local/sbin/master\n  notify /usr/local/sbin/any\n  notify_backup \"/usr/local/sbin/backup arg\"\n}\n";
 
+/// A program and its arguments as the configuration holds them.
+fn argv(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
 #[test]
 fn a_generic_notify_alone_maps_to_every_state_with_its_arguments() {
     let text = VRRP
@@ -48,17 +53,11 @@ fn a_generic_notify_alone_maps_to_every_state_with_its_arguments() {
         .replace("  notify_backup \"/usr/local/sbin/backup arg\"\n", "");
     let i = run(&text);
     let v = &load(&i).director.vrrp[0];
-    let any = Some(Path::new("/usr/local/sbin/any"));
+    let any = Some(argv("/usr/local/sbin/any"));
     let n = &v.notify;
-    assert_eq!(
-        [
-            n.master.as_deref(),
-            n.backup.as_deref(),
-            n.fault.as_deref(),
-            n.stop.as_deref()
-        ],
-        [any; 4]
-    );
+    for slot in [&n.master, &n.backup, &n.fault, &n.stop] {
+        assert_eq!(slot, &any);
+    }
     assert!(i.report.findings.iter().all(|f| f.keyword != "notify"));
     assert!(
         i.report
@@ -100,20 +99,15 @@ fn a_vrrp_instance_becomes_a_director_yaml_instance() {
     let t = v.track.as_ref().unwrap();
     assert_eq!(t.interfaces, ["eth1", "eth2"]);
     assert_eq!(t.priority_decrement, Some(40));
-    assert_eq!(
-        v.notify.master.as_deref(),
-        Some(Path::new("/usr/local/sbin/master"))
-    );
-    // The generic notify fills the other slots; the one with an argument is dropped.
-    assert_eq!(
-        v.notify.backup.as_deref(),
-        Some(Path::new("/usr/local/sbin/any"))
-    );
-    assert_eq!(
-        v.notify.stop.as_deref(),
-        Some(Path::new("/usr/local/sbin/any"))
-    );
-    assert_eq!(finding(&i, "notify_backup").kind, Kind::Dropped);
+    assert_eq!(v.notify.master, Some(argv("/usr/local/sbin/master")));
+    // A script with arguments keeps them; the generic notify fills the other slots.
+    assert_eq!(v.notify.backup, Some(argv("/usr/local/sbin/backup arg")));
+    assert_eq!(v.notify.stop, Some(argv("/usr/local/sbin/any")));
+    assert!(i
+        .report
+        .findings
+        .iter()
+        .all(|f| f.keyword != "notify_backup"));
     assert_eq!(finding(&i, "notify").kind, Kind::Approximated);
     assert_eq!(finding(&i, "advert_int").kind, Kind::Approximated);
     assert_eq!(
@@ -628,15 +622,9 @@ fn a_vrrp_sync_group_becomes_vrrp_sync_groups() {
     assert_eq!(g.len(), 1, "{g:?}");
     assert_eq!(g[0].name, "VG_1");
     assert_eq!(g[0].instances, ["PUB", "INSIDE"]);
-    assert_eq!(
-        g[0].notify.master.as_deref(),
-        Some(Path::new("/usr/local/sbin/g-master"))
-    );
+    assert_eq!(g[0].notify.master, Some(argv("/usr/local/sbin/g-master")));
     // The generic notify fills the other states; notify_master keeps master.
-    assert_eq!(
-        g[0].notify.fault.as_deref(),
-        Some(Path::new("/usr/local/sbin/g-any"))
-    );
+    assert_eq!(g[0].notify.fault, Some(argv("/usr/local/sbin/g-any")));
     assert_eq!(finding(&i, "notify").kind, Kind::Approximated);
     assert_eq!(finding(&i, "smtp_alert").kind, Kind::Dropped);
     // VG_2 names an instance that does not exist: one member left, not written.

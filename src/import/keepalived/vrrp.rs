@@ -419,16 +419,20 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
     Some((a, p, dev, excluded, v.at.clone()))
 }
 
-/// A notify script: an absolute path without arguments or user, else reported.
+/// A notify script: an absolute program with its arguments (split at blanks, as lbd's
+/// `notify:` is; quotes inside it are reported), without a user, else reported.
 pub(super) fn hook(c: &Node, report: &mut Report) -> Option<String> {
     let Some(cmd) = c.arg(0) else {
         report.dropped(&c.at, &c.keyword, "no script given");
         return None;
     };
-    let mut parts = cmd.split_whitespace();
-    let path = parts.next().unwrap_or("");
-    if parts.next().is_some() {
-        report.dropped(&c.at, &c.keyword, "lbd takes a notify script without arguments of its own (it appends keepalived's four and passes LBD_VRRP_* in the environment): write a wrapper script");
+    let path = cmd.split_whitespace().next().unwrap_or("");
+    if cmd.contains(['"', '\'', '\\']) {
+        report.dropped(
+            &c.at,
+            &c.keyword,
+            "lbd splits a notify command at blanks and knows no quoting: write a wrapper script",
+        );
         return None;
     }
     if !path.starts_with('/') {
@@ -447,7 +451,7 @@ pub(super) fn hook(c: &Node, report: &mut Report) -> Option<String> {
         );
         return None;
     }
-    Some(path.to_string())
+    Some(cmd.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// track_interface → `track: {interfaces, priority_decrement}` (one decrement for all; none when
