@@ -7,7 +7,7 @@ use super::fields::Fields;
 use super::mail::{self, Mail};
 use super::scalars::{
     abs_path, boolean, cidr, command, duration, family_word, int_in, interface, ip, list, name,
-    nonempty, percent, socket_addr, word,
+    nonempty, percent, positive, socket_addr, word,
 };
 use super::vrrp_track;
 pub use super::vrrp_track::TrackRef;
@@ -206,7 +206,7 @@ pub(crate) fn decode(
         "reconcile_interval",
         sink,
         Duration::from_secs(10),
-        positive_duration,
+        positive,
     );
     let guard = f.or("mass_removal_guard", sink, 50, percent);
     let rel = |item: &Item, sink: &mut Sink| nonempty(item, sink).map(|s| config_dir.join(s));
@@ -290,15 +290,6 @@ pub(crate) fn decode(
         },
         spots,
     ))
-}
-
-fn positive_duration(item: &Item, sink: &mut Sink) -> Option<Duration> {
-    let d = duration(item, sink)?;
-    if d.is_zero() {
-        sink.error(item.pos, "duration must be greater than zero");
-        return None;
-    }
-    Some(d)
 }
 
 fn decode_control(item: &Item, sink: &mut Sink) -> Option<Control> {

@@ -6,7 +6,7 @@
 use super::alert::{decode_alert, Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::{Pos, Sink};
 use super::fields::Fields;
-use super::scalars::{boolean, duration, int_in, ip, list, name, port, weight, word};
+use super::scalars::{boolean, int_in, ip, list, name, port, positive, weight, word};
 use super::service_parts::{OnFailure, ON_FAILURE};
 use super::yaml::{Item, Value};
 use serde::Serialize;
@@ -272,13 +272,4 @@ fn decode_ping(item: &Item, sink: &mut Sink) -> Option<Option<PingWatch>> {
         numalerts,
         alert_timeout,
     }))
-}
-
-fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
-    let d = duration(item, sink)?;
-    if d.is_zero() {
-        sink.error(item.pos, "duration must be greater than zero");
-        return None;
-    }
-    Some(d)
 }

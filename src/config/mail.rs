@@ -6,7 +6,7 @@
 
 use super::diagnostic::Sink;
 use super::fields::Fields;
-use super::scalars::{duration, list, nonempty, word};
+use super::scalars::{list, nonempty, positive, word};
 use super::yaml::Item;
 use serde::Serialize;
 use std::time::Duration;
@@ -110,15 +110,6 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Mail> {
             quorum: on.contains(&Event::Quorum),
         },
     })
-}
-
-fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
-    let d = duration(item, sink)?;
-    if d.is_zero() {
-        sink.error(item.pos, "duration must be greater than zero");
-        return None;
-    }
-    Some(d)
 }
 
 /// `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address.

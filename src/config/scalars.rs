@@ -321,6 +321,16 @@ pub(crate) fn command(what: &'static str) -> impl Fn(&Item, &mut Sink) -> Option
     }
 }
 
+/// A duration greater than zero.
+pub(crate) fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
+    let d = duration(item, sink)?;
+    if d.is_zero() {
+        sink.error(item.pos, "duration must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
 /// A network interface name (at most 15 bytes, no `/`, `:` or whitespace).
 pub(crate) fn interface(item: &Item, sink: &mut Sink) -> Option<String> {
     let s = nonempty(item, sink)?;

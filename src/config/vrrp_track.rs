@@ -5,7 +5,7 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::{suggest, Fields};
-use super::scalars::{abs_path, command, duration, int_in, name, nonempty, string};
+use super::scalars::{abs_path, command, int_in, name, nonempty, positive, string};
 use super::yaml::{Item, Value};
 use crate::vrrp::config::{TrackFile, TrackScript, MAX_FILE_WEIGHT, MAX_TRACK_WEIGHT};
 use serde::Serialize;
@@ -92,15 +92,6 @@ fn user(item: &Item, sink: &mut Sink) -> Option<String> {
             None
         }
     }
-}
-
-fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
-    let d = duration(item, sink)?;
-    if d.is_zero() {
-        sink.error(item.pos, "duration must be greater than zero");
-        return None;
-    }
-    Some(d)
 }
 
 /// `track_files: [{name, path, weight}]`.

@@ -7,7 +7,8 @@ pub use super::alert::{Alert, DEFAULT_ALERT_TIMEOUT};
 use super::diagnostic::Sink;
 use super::fields::Fields;
 use super::scalars::{
-    abs_path, boolean, duration, int_in, list, nonempty, port, script_name, string, user, word,
+    abs_path, boolean, duration, int_in, list, nonempty, port, positive, script_name, string, user,
+    word,
 };
 use super::watch_http::decode_http;
 pub use super::watch_http::{HttpCheck, StatusRange, TlsCheck};
@@ -356,15 +357,6 @@ pub(crate) fn decode(item: &Item, sink: &mut Sink) -> Option<Watch> {
         numalerts: numalerts?,
         alert_timeout: alert_timeout?,
     })
-}
-
-fn positive(item: &Item, sink: &mut Sink) -> Option<Duration> {
-    let d = duration(item, sink)?;
-    if d.is_zero() {
-        sink.error(item.pos, "duration must be greater than zero");
-        return None;
-    }
-    Some(d)
 }
 
 /// `script arg arg` (Mon's words) or a list `[script, arg, arg]`.
