@@ -106,11 +106,24 @@ fn timeout_kills_the_guest_and_fails() {
     assert_nothing_left(tmp.path());
 }
 
-/// Starts `vagrant/lab run -- sleep 600` in its own process group (as a shell runs a job) and
-/// waits until its qemu is running.
+/// Starts `vagrant/lab run -- sleep 600` in its own process group (as a shell runs a job), with
+/// the signal dispositions a terminal's shell gives its jobs, and waits until its qemu is
+/// running. (The suite itself may run with SIGINT ignored, as `nohup cmd &` starts it: a shell
+/// that inherits an ignored signal cannot trap it, so the runner would never see the Ctrl-C.)
+/// Its own time limit ends a run that missed the signal within minutes, not at the suite's.
 fn start_sleeping_guest(tmp: &Path) -> Child {
-    let child = Command::new(project().join("vagrant/lab"))
-        .args(["run", "--", "sleep", "600"])
+    let mut cmd = Command::new(project().join("vagrant/lab"));
+    // SAFETY: signal(2) is async-signal-safe; between fork and exec only this child runs.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .args(["run", "--timeout", "120", "--", "sleep", "600"])
         .env("TMPDIR", tmp)
         .current_dir(project())
         .stdin(Stdio::null())
