@@ -6,7 +6,7 @@
 use super::findings::Report;
 use super::tree::Node;
 use super::values::lbd_name;
-use super::vrrp::{hook, NOTIFY_SLOTS};
+use super::vrrp::{hook, notify_yaml, NOTIFY_SLOTS};
 use crate::import::yaml_out::Y;
 
 /// The group as director.yaml writes it; `written`: the keepalived names of the instances
@@ -54,25 +54,6 @@ pub fn group(n: &Node, written: &[String], report: &mut Report) -> Option<Y> {
             ),
         }
     }
-    if let Some((h, c)) = generic {
-        let mut taken = Vec::new();
-        for (slot, word) in notify.iter_mut().zip(NOTIFY_SLOTS) {
-            match slot {
-                None => *slot = Some(h.clone()),
-                Some(_) => taken.push(word),
-            }
-        }
-        if !taken.is_empty() {
-            report.approximated(
-                &c.at,
-                "notify",
-                format!(
-                    "not run on {}: lbd runs one script per state (keepalived runs both)",
-                    taken.join("/")
-                ),
-            );
-        }
-    }
     if members.len() < 2 {
         report.dropped(
             &n.at,
@@ -87,13 +68,7 @@ pub fn group(n: &Node, written: &[String], report: &mut Report) -> Option<Y> {
     let mut y = Y::map();
     y.set("name", Y::str(lbd_name(kname, "group")));
     y.set("instances", Y::Seq(members.iter().map(Y::str).collect()));
-    if notify.iter().any(Option::is_some) {
-        let mut m = Y::map();
-        for (slot, word) in notify.iter().zip(NOTIFY_SLOTS) {
-            if let Some(h) = slot {
-                m.set(word, Y::str(h));
-            }
-        }
+    if let Some(m) = notify_yaml(notify, generic, report) {
         y.set("notify", m);
     }
     report.translated(

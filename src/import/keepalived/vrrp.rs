@@ -283,30 +283,7 @@ pub fn instance(
     if !matches!(&track_map, Y::Map(e) if e.is_empty()) {
         y.set("track", track_map);
     }
-    if let Some((h, c)) = generic_notify {
-        // lbd calls every notify script with keepalived's four arguments (INSTANCE NAME
-        // STATE PRIORITY): the generic script maps to each state lbd has a slot free for.
-        let mut taken = Vec::new();
-        for (slot, word) in notify.iter_mut().zip(NOTIFY_SLOTS) {
-            if slot.is_none() {
-                *slot = Some(h.clone());
-            } else {
-                taken.push(word);
-            }
-        }
-        if taken.is_empty() {
-            report.translated(&c.at, format!("notify {h} → notify master/backup/fault/stop (called with INSTANCE NAME STATE PRIORITY)"));
-        } else {
-            report.approximated(&c.at, "notify", format!("not run on {}: lbd runs one script per state and notify_{} takes it (keepalived runs both)", taken.join("/"), taken.join("/notify_")));
-        }
-    }
-    if notify.iter().any(Option::is_some) {
-        let mut m = Y::map();
-        for (slot, word) in notify.iter().zip(NOTIFY_SLOTS) {
-            if let Some(h) = slot {
-                m.set(word, Y::str(h));
-            }
-        }
+    if let Some(m) = notify_yaml(notify, generic_notify, report) {
         y.set("notify", m);
     }
     versions(
@@ -417,6 +394,40 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
         }
     }
     Some((a, p, dev, excluded, v.at.clone()))
+}
+
+/// The `notify:` block of an instance or a sync group from keepalived's `notify_STATE` scripts
+/// and its generic `notify`, which lbd calls with keepalived's four arguments too: it fills
+/// each state no `notify_STATE` took (reported where one did: lbd runs one script a state).
+pub(super) fn notify_yaml(
+    mut notify: [Option<String>; 4],
+    generic: Option<(String, &Node)>,
+    report: &mut Report,
+) -> Option<Y> {
+    if let Some((h, c)) = generic {
+        let mut taken = Vec::new();
+        for (slot, word) in notify.iter_mut().zip(NOTIFY_SLOTS) {
+            match slot {
+                None => *slot = Some(h.clone()),
+                Some(_) => taken.push(word),
+            }
+        }
+        if taken.is_empty() {
+            report.translated(&c.at, format!("notify {h} → notify master/backup/fault/stop (called with keepalived's four arguments)"));
+        } else {
+            report.approximated(&c.at, "notify", format!("not run on {}: lbd runs one script per state and notify_{} takes it (keepalived runs both)", taken.join("/"), taken.join("/notify_")));
+        }
+    }
+    if notify.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut m = Y::map();
+    for (slot, word) in notify.iter().zip(NOTIFY_SLOTS) {
+        if let Some(h) = slot {
+            m.set(word, Y::str(h));
+        }
+    }
+    Some(m)
 }
 
 /// A notify script: an absolute program with its arguments (split at blanks, as lbd's
