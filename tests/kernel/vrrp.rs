@@ -40,8 +40,17 @@ pub(crate) fn has_vip(ns: &str) -> Result<bool, String> {
     Ok(netns::run(ns, &["ip", "-o", "addr", "show", "dev", "eth0"])?.contains("192.0.2.10/"))
 }
 
-/// `lbctl status --json`'s state of vi_51.
+/// `lbctl status --json`'s state of vi_51 (the first instance).
 pub(crate) fn role(sock: &Path) -> Result<String, String> {
+    Ok(states(sock)?
+        .into_iter()
+        .next()
+        .map(|(_, s)| s)
+        .unwrap_or_default())
+}
+
+/// `lbctl status --json`'s VRRP instances as (name, state), in its order.
+pub(crate) fn states(sock: &Path) -> Result<Vec<(String, String)>, String> {
     let out = std::process::Command::new(LBCTL)
         .arg("--socket")
         .arg(sock)
@@ -60,12 +69,11 @@ pub(crate) fn role(sock: &Path) -> Result<String, String> {
         .or_else(|| v.get("status").and_then(|s| s.get("vrrp")))
         .and_then(|x| x.as_array())
         .ok_or_else(|| format!("no vrrp in {v}"))?;
+    let text = |i: &serde_json::Value, key: &str| i[key].as_str().unwrap_or("").to_string();
     Ok(vrrp
-        .first()
-        .and_then(|i| i.get("state"))
-        .and_then(|s| s.as_str())
-        .unwrap_or("")
-        .to_string())
+        .iter()
+        .map(|i| (text(i, "instance"), text(i, "state")))
+        .collect())
 }
 
 fn lbctl(sock: &Path, args: &[&str]) -> Result<String, String> {

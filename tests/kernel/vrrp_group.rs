@@ -15,7 +15,7 @@
 //! (about 8 intervals) for the noisy 2-core CI machines under TCG.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use libtest_mimic::{Failed, Trial};
@@ -31,7 +31,6 @@ pub fn tests() -> Vec<Trial> {
     )]
 }
 
-const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
 const WAIT: Duration = Duration::from_secs(30);
 const PUB_VIP: &str = "192.0.2.10/";
 const IN_VIP: &str = "198.51.100.1/";
@@ -130,29 +129,12 @@ fn vips(ns: &str) -> Result<(bool, bool), String> {
 
 /// lbd's states of (vi_pub, vi_in), from `lbctl status --json`.
 fn lbd_states(sock: &Path) -> Result<(String, String), String> {
-    let out = Command::new(LBCTL)
-        .arg("--socket")
-        .arg(sock)
-        .args(["status", "--json"])
-        .output()
-        .map_err(|e| format!("lbctl: {e}"))?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "lbctl status: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })?;
-    let vrrp = v
-        .get("vrrp")
-        .or_else(|| v.get("status").and_then(|s| s.get("vrrp")))
-        .and_then(|x| x.as_array())
-        .ok_or_else(|| format!("no vrrp in {v}"))?;
+    let all = super::vrrp::states(sock)?;
     let state = |name: &str| {
-        vrrp.iter()
-            .find(|i| i["instance"] == name)
-            .and_then(|i| i["state"].as_str())
-            .unwrap_or("")
-            .to_string()
+        (all.iter())
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
     };
     Ok((state("vi_pub"), state("vi_in")))
 }
