@@ -155,3 +155,35 @@ fn check_with_only_warnings_exits_0() {
     assert!(stdout.contains(": configuration ok\n"), "{stdout}");
     assert!(stdout.ends_with("\n1 warning\n"), "{stdout}");
 }
+
+/// `user:` needs CAP_SETUID and CAP_SETGID, which the packaged unit leaves out: `lbctl check`
+/// (the unit's ExecStartPre, under the same capabilities) refuses the configuration rather
+/// than letting the daemon's scripts fail at their first run. Needs root and setpriv(1).
+#[test]
+fn check_refuses_a_script_user_it_could_not_switch_to() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root (to drop CAP_SETUID as the unit does)");
+        return;
+    }
+    let dir = config_dir(
+        "name: dir1\n",
+        "nodes:\n  - name: a\n    address: 198.51.100.11\n",
+        "virtual: {address: 192.0.2.10, port: 80}\nhostgroup: web\nwatch:\n  monitor: {external: x.monitor, user: nobody}\n",
+    );
+    let path = dir.path().to_str().expect("utf-8 path");
+    assert_eq!(lbctl(&["check", "-c", path]).status.code(), Some(0));
+    let out = Command::new("setpriv")
+        .args(["--bounding-set", "-setuid,-setgid", "--"])
+        .arg(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["check", "-c", path])
+        .output()
+        .expect("run setpriv");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("services/web.yaml:4:")
+            && stderr.contains("user `nobody`: this process lacks CAP_SETUID and CAP_SETGID"),
+        "{stderr}"
+    );
+}

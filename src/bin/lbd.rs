@@ -20,8 +20,12 @@ use lbd::vrrp::{self, InstanceConfig, NoSyncDaemon, Track, TrackTarget, Vip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
+    /// `journal` when standard error is systemd's journal stream (`JOURNAL_STREAM`), else `text`.
+    Auto,
     Text,
     Json,
+    /// Native journal entries: PRIORITY from the level, the event's fields as journal fields.
+    Journal,
 }
 
 /// The LVS director daemon: keeps the kernel's IPVS table equal to the configuration and the
@@ -35,8 +39,8 @@ struct Cli {
     /// State directory (overrides director.yaml's `state_dir`).
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// Log line format on standard error.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    /// Log format: lines on standard error (text, json) or native journal entries.
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
     /// Record every input of the director and the effects it produced into FILE (JSON lines,
     /// for debugging: a test can replay it against the core, see ARCHITECTURE.md).
@@ -257,15 +261,52 @@ fn init_logs(format: LogFormat) {
         // The node machines log each (service, node) machine's own start; the daemon logs the
         // node transitions itself.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lbd::node=warn"));
+    let format = match format {
+        LogFormat::Auto if stderr_is_journal() => LogFormat::Journal,
+        LogFormat::Auto => LogFormat::Text,
+        f => f,
+    };
+    if format == LogFormat::Journal {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                tracing_subscriber::registry()
+                    .with(filter)
+                    // Fields under their own names (`journalctl NODE=rs1`), not F_NODE.
+                    .with(
+                        journal
+                            .with_syslog_identifier("lbd".into())
+                            .with_field_prefix(None),
+                    )
+                    .init();
+                return;
+            }
+            Err(e) => eprintln!("lbd: no journal ({e}); logging to standard error"),
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder
+        LogFormat::Json => builder.json().init(),
+        _ => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
-        LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Whether standard error is the journal's stream: systemd sets `JOURNAL_STREAM=DEV:INODE` to
+/// it, and the pair still matching means no one redirected stderr since (sd_journal_stream_fd(3)).
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(want) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    want.to_str() == Some(&format!("{}:{}", meta.dev(), meta.ino()))
 }
 
 fn runtime(multi: bool) -> Result<tokio::runtime::Runtime, ExitCode> {

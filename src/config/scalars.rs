@@ -43,16 +43,23 @@ pub(crate) fn nonempty(item: &Item, sink: &mut Sink) -> Option<String> {
     Some(s)
 }
 
-/// A user a script runs as (`user:`): it must exist on this machine, as the daemon looks it
-/// up when it starts the script.
+/// A user a script runs as (`user:`, with the user's primary group): it must exist on this
+/// machine, as the daemon looks it up when it starts the script, and this process must be
+/// able to switch to it (checked here so that `lbctl check` under the unit, its
+/// ExecStartPre, refuses what the daemon could not do).
 pub(crate) fn user(item: &Item, sink: &mut Sink) -> Option<String> {
+    use crate::monitor::process::{cannot_switch_to, lookup_user};
     let s = nonempty(item, sink)?;
-    if crate::monitor::process::lookup_user(&s).is_err() {
+    let Ok((uid, gid)) = lookup_user(&s) else {
         sink.error_hint(
             item.pos,
             format!("unknown user `{s}`"),
             "the user must exist on the director, as `getent passwd` lists",
         );
+        return None;
+    };
+    if let Some(why) = cannot_switch_to(uid, gid) {
+        sink.error(item.pos, format!("user `{s}`: {why}"));
         return None;
     }
     Some(s)

@@ -5,7 +5,7 @@
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::{suggest, Fields};
-use super::scalars::{abs_path, command, int_in, name, nonempty, positive, string};
+use super::scalars::{abs_path, command, int_in, name, positive, string, user};
 use super::yaml::{Item, Value};
 use crate::vrrp::config::{TrackFile, TrackScript, MAX_FILE_WEIGHT, MAX_TRACK_WEIGHT};
 use serde::Serialize;
@@ -76,22 +76,6 @@ fn decode_script(item: &Item, sink: &mut Sink) -> Option<(TrackScript, Pos)> {
         },
         name_pos,
     ))
-}
-
-/// `user: NAME`, which must exist on this machine (keepalived refuses an unknown one too).
-fn user(item: &Item, sink: &mut Sink) -> Option<String> {
-    let u = nonempty(item, sink)?;
-    match crate::monitor::process::lookup_user(&u) {
-        Ok(_) => Some(u),
-        Err(_) => {
-            sink.error_hint(
-                item.pos,
-                format!("unknown user `{u}`"),
-                "the script runs as this user and its primary group: give a user of this machine",
-            );
-            None
-        }
-    }
 }
 
 /// `track_files: [{name, path, weight}]`.

@@ -75,6 +75,28 @@ pub fn lookup_user(name: &str) -> Result<(u32, u32), ProcessError> {
     Ok((pwd.pw_uid, pwd.pw_gid))
 }
 
+/// Why this process cannot start a script as `uid`:`gid` (None when it can): another identity
+/// needs CAP_SETUID and CAP_SETGID in the effective set, which the packaged unit leaves out.
+pub fn cannot_switch_to(uid: u32, gid: u32) -> Option<String> {
+    // SAFETY: geteuid/getegid have no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == uid && unsafe { libc::getegid() } == gid {
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
+    const SETGID: u64 = 1 << 6;
+    const SETUID: u64 = 1 << 7;
+    (eff & (SETUID | SETGID) != SETUID | SETGID).then(|| {
+        "this process lacks CAP_SETUID and CAP_SETGID to run a script as another user \
+         (the packaged unit leaves them out: add `CapabilityBoundingSet=CAP_SETUID \
+         CAP_SETGID` with `systemctl edit lbd`)"
+            .to_string()
+    })
+}
+
 fn kill_group(pgid: i32) {
     if pgid > 1 {
         // SAFETY: plain syscall; a negative pid addresses the process group we created.

@@ -48,8 +48,17 @@ pub fn placement() -> Placement {
     }
 }
 
-/// Runs this very binary with the same arguments inside the lab; returns its exit status.
-pub fn rerun_in_lab() -> i32 {
+/// The two kinds of lab boot: the plain one (the guest's /init runs the trials in a chroot)
+/// and the one whose PID 1 is systemd (for the unit's trials).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Boot {
+    Plain,
+    Systemd,
+}
+
+/// Runs this very binary with the same arguments inside a lab boot of that kind; returns its
+/// exit status.
+pub fn rerun_in_lab(boot: Boot) -> i32 {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -59,8 +68,13 @@ pub fn rerun_in_lab() -> i32 {
     };
     let runner = project_dir().join("vagrant/lab");
     eprintln!(
-        "kernel tests: this kernel has no IPVS; running them in the qemu lab ({} run)",
-        runner.display()
+        "kernel tests: this kernel has no IPVS; running them in the qemu lab ({} run{})",
+        runner.display(),
+        if boot == Boot::Systemd {
+            " --init systemd"
+        } else {
+            ""
+        }
     );
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     // The guest's console is a terminal; colour only if ours is one too (or was asked for).
@@ -68,7 +82,11 @@ pub fn rerun_in_lab() -> i32 {
         .iter()
         .any(|a| a.to_string_lossy().starts_with("--color"));
     let mut command = Command::new(&runner);
-    command.arg("run").arg("--").arg(exe).args(&args);
+    command.arg("run");
+    if boot == Boot::Systemd {
+        command.args(["--init", "systemd"]);
+    }
+    command.arg("--").arg(exe).args(&args);
     if !asked_colour && !std::io::stdout().is_terminal() {
         command.arg("--color=never");
     }

@@ -7,7 +7,7 @@
 //! `TimeoutStopSec`; an upgrade (`dpkg -i` again) and `dpkg -r` leave the table alone, a
 //! purge removes the configuration. The guest has no systemd (the unit is proven elsewhere),
 //! so the maintainer scripts' `deb-systemd-invoke` steps are skipped as on any system
-//! without systemd running.
+//! without systemd running; `systemd::` runs the same package under systemd.
 
 use super::netns::{self, Netns};
 use libtest_mimic::{Failed, Trial};
@@ -23,7 +23,7 @@ pub fn tests() -> Vec<Trial> {
 }
 
 /// The package to install: `LBD_DEB`, else the one `packaging/build-deb` writes.
-fn deb() -> Result<PathBuf, String> {
+pub(crate) fn deb() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("LBD_DEB") {
         return Ok(p.into());
     }
@@ -42,7 +42,7 @@ fn deb() -> Result<PathBuf, String> {
     }
 }
 
-fn sh(cmd: &str) -> Result<String, String> {
+pub(crate) fn sh(cmd: &str) -> Result<String, String> {
     let t = Instant::now();
     let out = Command::new("sh")
         .args(["-c", cmd])
