@@ -13,7 +13,9 @@
 //!   table: 0 IPVS operations;
 //! - `systemctl stop` ends within TimeoutStopSec and leaves the table; an upgrade restarts lbd
 //!   over the converged table (0 operations); removing the package never flushes the table;
-//! - `systemd-analyze security` scores the loaded unit at most [`EXPOSURE_LIMIT`].
+//! - `systemd-analyze security` scores the loaded unit at most [`EXPOSURE_LIMIT`];
+//! - the failover demo (`vagrant/demo`) runs from the installed package's programs, monitors
+//!   and example configuration (`LBD_INSTALLED=1`).
 
 use super::daemon::{wait_for, write};
 use super::package::{deb, sh};
@@ -41,6 +43,9 @@ pub fn tests() -> Vec<Trial> {
             "systemd::watchdog_restarts_a_stalled_lbd_over_the_kept_table",
             || watchdog().map_err(Failed::from),
         ),
+        Trial::test("systemd::the_demo_runs_from_the_installed_package", || {
+            demo_from_package().map_err(Failed::from)
+        }),
         Trial::test(
             "systemd::stop_upgrade_and_removal_keep_the_table_and_the_unit_scores_ok",
             || stop_upgrade_remove().map_err(Failed::from),
@@ -336,6 +341,43 @@ fn watchdog() -> Result<(), String> {
         return Err(format!(
             "the restarted lbd made {ops} IPVS operations over a kept table"
         ));
+    }
+    Ok(())
+}
+
+fn demo_from_package() -> Result<(), String> {
+    setup()?;
+    // The unit's own lbd has nothing to do with the demo's namespaces: out of the way.
+    sh("systemctl stop lbd")?;
+    let project = super::lab::project_dir();
+    let out = std::process::Command::new(project.join("vagrant/demo"))
+        .env("LBD_INSTALLED", "1")
+        .current_dir(&project)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("vagrant/demo: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "the demo failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // "   requests: 52 in all, 3 failed", as tests/lab_demo.rs reads it.
+    let numbers: Vec<u32> = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("requests: "))
+        .ok_or_else(|| format!("no summary in:\n{stdout}"))?
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [all, failed] = numbers[..] else {
+        return Err(format!("unexpected summary in:\n{stdout}"));
+    };
+    eprintln!("systemd: the demo from the package: {all} requests, {failed} failed");
+    if all < 30 || failed * 5 > all || !stdout.contains("dir2 holds the VIP") {
+        return Err(format!("the demo from the package:\n{stdout}"));
     }
     Ok(())
 }
