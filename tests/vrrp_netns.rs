@@ -810,18 +810,25 @@ fn partition_then_heal_leaves_one_master() {
 /// Sends VRRP messages (IP protocol 112) to 224.0.0.18 from the client namespace: each
 /// `(ttl, message)` once.
 fn send_raw_adverts(lab: &Lab, msgs: Vec<(u32, Vec<u8>)>) {
+    send_raw_adverts_to(lab, Ipv4Addr::new(224, 0, 0, 18), msgs);
+}
+
+/// Sends VRRP messages (IP protocol 112) to `dst` from the client namespace (192.0.2.100):
+/// each `(ttl, message)` once.
+fn send_raw_adverts_to(lab: &Lab, dst: Ipv4Addr, msgs: Vec<(u32, Vec<u8>)>) {
     in_netns(&lab.client.0, move || {
         use socket2::{Domain, Protocol, SockAddr, Socket, Type};
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw");
         let client: Ipv4Addr = "192.0.2.100".parse().expect("addr");
         sock.set_multicast_if_v4(&client).expect("multicast if");
-        let group = SockAddr::from(std::net::SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
-            0,
-        ));
+        let to = SockAddr::from(std::net::SocketAddr::new(IpAddr::V4(dst), 0));
         for (ttl, msg) in msgs {
-            sock.set_multicast_ttl_v4(ttl).expect("ttl");
-            sock.send_to(&msg, &group).expect("send");
+            if dst.is_multicast() {
+                sock.set_multicast_ttl_v4(ttl).expect("ttl");
+            } else {
+                sock.set_ttl_v4(ttl).expect("ttl");
+            }
+            sock.send_to(&msg, &to).expect("send");
             thread::sleep(Duration::from_millis(20));
         }
     })
@@ -1247,6 +1254,81 @@ fn unicast_peers_and_notify_hooks() {
         "hook runs in order"
     );
     assert!(m.log().contains("notify hook ran"), "{}", m.log());
+}
+
+#[test]
+fn unicast_src_ip_is_the_source_and_adverts_from_strangers_are_dropped() {
+    use lbd::vrrp::packet::Advert;
+    let _g = serial();
+    let lab = Lab::new("us");
+    // d1 sends from a second address: d2 hears it only if the adverts really come from there.
+    ip(&[
+        "-n",
+        &lab.d1.0,
+        "addr",
+        "add",
+        "192.0.2.4/24",
+        "dev",
+        "eth0",
+    ]);
+    let args = |peer: &str, src: Option<&str>| {
+        let mut a = vec!["--unicast-peer".to_string(), peer.to_string()];
+        if let Some(s) = src {
+            a.extend(["--unicast-src-ip".to_string(), s.to_string()]);
+        }
+        a
+    };
+    let m = lbd_with(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        "100ms",
+        VIP4,
+        &args("192.0.2.3", Some("192.0.2.4")),
+    );
+    let b = lbd_with(
+        &lab,
+        &lab.d2,
+        "d2",
+        100,
+        "100ms",
+        VIP4,
+        &args("192.0.2.4", None),
+    );
+    wait_for("d1 master, d2 backup", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+            && status(&lab, "d1")["role"] == "master"
+            && status(&lab, "d2")["role"] == "backup"
+    });
+    // Well past Master_Down_Interval (~0.4 s): d2 still follows the adverts from 192.0.2.4.
+    thread::sleep(Duration::from_millis(1000));
+    assert_eq!(status(&lab, "d2")["role"], "backup", "{}", b.log());
+    assert!(!lab.has_vip(&lab.d2, VIP4), "d2 log:\n{}", b.log());
+    // A stranger (192.0.2.100, not a peer) sends well-formed priority-254 adverts to each.
+    let src: IpAddr = "192.0.2.100".parse().unwrap();
+    for (name, dst) in [("d1", "192.0.2.4"), ("d2", "192.0.2.3")] {
+        let dst: Ipv4Addr = dst.parse().unwrap();
+        let advert = Advert {
+            vrid: 51,
+            priority: 254,
+            max_adver_int: 10,
+            addrs: vec![VIP4.parse().unwrap()],
+        }
+        .encode(src, IpAddr::V4(dst));
+        send_raw_adverts_to(&lab, dst, vec![(255, advert.clone()), (255, advert)]);
+        wait_for(
+            &format!("{name} to count the stranger's adverts"),
+            Duration::from_secs(3),
+            || status(&lab, name)["drops"] == serde_json::json!({"unknown_peer": 2}),
+        );
+    }
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&lab, "d1")["role"], "master");
+    assert_eq!(status(&lab, "d2")["role"], "backup");
+    assert!(lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4));
+    assert!(!m.log().contains("Master -> Backup"), "{}", m.log());
+    assert!(!b.log().contains("-> Master"), "{}", b.log());
 }
 
 /// A tracked `uplink` in `ns`, up (this kernel has no dummy links: a veth pair stands in).

@@ -121,9 +121,14 @@ struct VrrpArgs {
     /// ADDR[/PREFIX][@INTERFACE], repeatable.
     #[arg(long, required_unless_present = "config")]
     vip: Vec<Vip>,
-    /// Send adverts to this peer instead of multicast, repeatable.
+    /// Send adverts to this peer instead of multicast, repeatable; adverts from others are
+    /// dropped.
     #[arg(long)]
     unicast_peer: Vec<IpAddr>,
+    /// The adverts' source address (default: the interface's first non-VIP IPv4 address, or
+    /// its IPv6 link-local one).
+    #[arg(long)]
+    unicast_src_ip: Option<IpAddr>,
     /// A program run on every transition (with keepalived's INSTANCE NAME STATE PRIORITY
     /// arguments and LBD_VRRP_* in its environment), repeatable.
     #[arg(long)]
@@ -206,6 +211,7 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
         preempt_delay: args.preempt_delay,
         vips: args.vip,
         unicast_peers: args.unicast_peer,
+        unicast_src_ip: args.unicast_src_ip,
         track: args.track_interface,
         track_scripts: Vec::new(),
         track_files: Vec::new(),

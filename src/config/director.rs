@@ -111,8 +111,11 @@ pub struct VrrpInstance {
     /// Default 0s.
     pub preempt_delay: Duration,
     pub vips: Vec<Vip>,
-    /// Send adverts to these peers instead of the multicast group.
+    /// Send adverts to these peers instead of the multicast group; adverts from others are
+    /// dropped (`unknown_peer`).
     pub unicast_peers: Vec<IpAddr>,
+    /// The adverts' source address (keepalived's `unicast_src_ip`); default: the interface's.
+    pub unicast_src_ip: Option<IpAddr>,
     pub track: Option<Track>,
     pub notify: Notify,
 }
@@ -395,15 +398,27 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
         decode_vips(item, &mut vip_pos, sink)
     });
     let peers = f.or("unicast_peers", sink, Vec::new(), list(ip));
+    let src_ip = f.opt("unicast_src_ip", sink, ip);
     let track = f.opt("track", sink, |item, sink| decode_track(item, known, sink));
     let notify = f.opt("notify", sink, decode_notify);
     let (name_pos, vrid_pos, vips_pos) = (f.pos_of("name"), f.pos_of("vrid"), f.pos_of("vips"));
     let (advert_pos, version_pos) = (f.pos_of("advert_interval"), f.pos_of("version"));
     let auth_pos = f.key_pos("authentication");
+    let (peers_pos, src_pos) = (f.pos_of("unicast_peers"), f.pos_of("unicast_src_ip"));
     f.finish(sink);
     let vips = vips?;
     if vips.is_empty() {
         sink.error(vips_pos, "VRRP instance has no VIPs");
+        return None;
+    }
+    let (peers, src_ip) = (peers?, src_ip?);
+    let unicast = Unicast {
+        peers: &peers,
+        src: src_ip,
+        peers_pos,
+        src_pos,
+    };
+    if !unicast.fits(&vips, sink) {
         return None;
     }
     let (version, authentication, advert) = (version?, authentication?, advert?);
@@ -441,7 +456,8 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
             preempt: preempt?,
             preempt_delay: preempt_delay?,
             vips,
-            unicast_peers: peers?,
+            unicast_peers: peers,
+            unicast_src_ip: src_ip,
             track: track?,
             notify: notify?.unwrap_or_default(),
         },
@@ -449,6 +465,60 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
         vrid_pos,
         vip_pos,
     ))
+}
+
+/// An instance's `unicast_peers` and `unicast_src_ip`, with where they were written.
+struct Unicast<'a> {
+    peers: &'a [IpAddr],
+    src: Option<IpAddr>,
+    peers_pos: Pos,
+    src_pos: Pos,
+}
+
+impl Unicast<'_> {
+    /// Peers and source are of the advertised family (the first VIP's), the source is no VIP,
+    /// and over IPv6 both are link-local, as RFC 5798 wants adverts' sources.
+    fn fits(&self, vips: &[Vip], sink: &mut Sink) -> bool {
+        let v6 = vips[0].address.is_ipv6();
+        let family = |a: &IpAddr| if a.is_ipv6() { "IPv6" } else { "IPv4" };
+        let mut ok = true;
+        let addrs = self
+            .peers
+            .iter()
+            .map(|p| ("unicast peer", p, self.peers_pos));
+        for (what, a, pos) in
+            addrs.chain(self.src.iter().map(|s| ("unicast_src_ip", s, self.src_pos)))
+        {
+            if a.is_ipv6() != v6 {
+                sink.error_hint(
+                    pos,
+                    format!(
+                        "{what} {a} is {}, but the instance advertises {}",
+                        family(a),
+                        family(&vips[0].address)
+                    ),
+                    "the first VIP's family is the instance's; an instance advertises one family",
+                );
+                ok = false;
+            } else if !crate::vrrp::config::link_local_or_v4(a) {
+                sink.error_hint(
+                    pos,
+                    format!("{what} {a} is not link-local"),
+                    "over IPv6, VRRPv3 adverts come from fe80::/10 addresses only: RFC 5798, section 5.1.2.1",
+                );
+                ok = false;
+            }
+        }
+        if let Some(src) = self.src.filter(|s| vips.iter().any(|v| v.address == *s)) {
+            sink.error_hint(
+                self.src_pos,
+                format!("unicast_src_ip {src} is one of the instance's VIPs"),
+                "adverts come from the director's own address, which does not move",
+            );
+            ok = false;
+        }
+        ok
+    }
 }
 
 /// `version`: 2 or 3.

@@ -115,6 +115,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
             })
             .collect(),
         unicast_peers: inst.unicast_peers.clone(),
+        unicast_src_ip: inst.unicast_src_ip,
         track,
         track_scripts,
         track_files,

@@ -58,9 +58,14 @@ pub struct InstanceConfig {
     /// Virtual addresses. Those of the first VIP's family on `interface` are advertised;
     /// the others move with them (keepalived's `virtual_ipaddress_excluded`).
     pub vips: Vec<Vip>,
-    /// Send adverts to these addresses instead of the multicast group.
+    /// Send adverts to these addresses instead of the multicast group; with peers, adverts
+    /// from any other address are dropped (`unknown_peer`).
     #[serde(default)]
     pub unicast_peers: Vec<IpAddr>,
+    /// The source address of the adverts (keepalived's `unicast_src_ip`). Default: the
+    /// interface's first IPv4 address that is not a VIP, or its IPv6 link-local address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_src_ip: Option<IpAddr>,
     /// Things whose failure lowers the priority.
     #[serde(default)]
     pub track: Vec<Track>,
@@ -273,6 +278,15 @@ pub enum ConfigError {
     BadPrefix(IpAddr, u8),
     #[error("unicast peer {0} is not of the instance's family")]
     PeerFamily(IpAddr),
+    #[error("unicast_src_ip {0} is not of the instance's family")]
+    SrcFamily(IpAddr),
+    #[error("unicast_src_ip {0} is one of the vips: adverts come from the director's own address")]
+    SrcIsVip(IpAddr),
+    #[error(
+        "{0} {1} is not link-local: VRRPv3 over IPv6 sends and accepts adverts from link-local \
+         addresses only (RFC 5798 5.1.2.1)"
+    )]
+    NotLinkLocal(&'static str, IpAddr),
     #[error("notify hook has an empty command")]
     EmptyHook,
     #[error("version must be 2 or 3, not {0}")]
@@ -500,6 +514,20 @@ impl InstanceConfig {
         {
             return Err(ConfigError::PeerFamily(*p));
         }
+        if let Some(p) = self.unicast_peers.iter().find(|p| !link_local_or_v4(p)) {
+            return Err(ConfigError::NotLinkLocal("unicast peer", *p));
+        }
+        if let Some(src) = self.unicast_src_ip {
+            if Family::of(&src) != self.family() {
+                return Err(ConfigError::SrcFamily(src));
+            }
+            if self.vips.iter().any(|v| v.address == src) {
+                return Err(ConfigError::SrcIsVip(src));
+            }
+            if !link_local_or_v4(&src) {
+                return Err(ConfigError::NotLinkLocal("unicast_src_ip", src));
+            }
+        }
         if self.notify.iter().any(|h| h.command.is_empty()) {
             return Err(ConfigError::EmptyHook);
         }
@@ -516,7 +544,16 @@ impl InstanceConfig {
             garp_repeat: self.garp.count.saturating_sub(1),
             garp_interval: self.garp.interval,
             garp_refresh: (!self.garp.refresh.is_zero()).then_some(self.garp.refresh),
+            peers: self.unicast_peers.clone(),
         })
+    }
+}
+
+/// An IPv4 address, or an IPv6 one in fe80::/10: what may source a VRRP advert.
+pub fn link_local_or_v4(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V4(_) => true,
+        IpAddr::V6(v) => v.is_unicast_link_local(),
     }
 }
 
@@ -586,6 +623,7 @@ mod tests {
             preempt_delay: Duration::ZERO,
             vips: vec!["192.0.2.10/24".parse().unwrap()],
             unicast_peers: vec![],
+            unicast_src_ip: None,
             track: vec![],
             track_scripts: vec![],
             track_files: vec![],
@@ -602,6 +640,34 @@ mod tests {
         c.vrid = 1;
         c.unicast_peers = vec!["2001:db8::3".parse().unwrap()];
         assert!(matches!(c.to_fsm(), Err(ConfigError::PeerFamily(_))));
+        c.unicast_peers = vec![];
+        c.unicast_src_ip = Some("2001:db8::3".parse().unwrap());
+        assert!(matches!(c.to_fsm(), Err(ConfigError::SrcFamily(_))));
+        c.unicast_src_ip = Some("192.0.2.10".parse().unwrap());
+        assert!(matches!(c.to_fsm(), Err(ConfigError::SrcIsVip(_))));
+        c.unicast_src_ip = Some("192.0.2.2".parse().unwrap());
+        c.unicast_peers = vec!["192.0.2.3".parse().unwrap()];
+        assert_eq!(c.to_fsm().unwrap().peers, c.unicast_peers);
+        let mut v6 = c.clone();
+        v6.vips = vec!["2001:db8::10/64".parse().unwrap()];
+        v6.unicast_src_ip = None;
+        v6.unicast_peers = vec!["2001:db8::3".parse().unwrap()];
+        assert_eq!(
+            v6.to_fsm(),
+            Err(ConfigError::NotLinkLocal(
+                "unicast peer",
+                v6.unicast_peers[0]
+            ))
+        );
+        v6.unicast_peers = vec!["fe80::3".parse().unwrap()];
+        v6.unicast_src_ip = Some("2001:db8::2".parse().unwrap());
+        assert!(matches!(
+            v6.to_fsm(),
+            Err(ConfigError::NotLinkLocal("unicast_src_ip", _))
+        ));
+        v6.unicast_src_ip = Some("fe80::2".parse().unwrap());
+        assert!(v6.to_fsm().is_ok());
+        c.unicast_src_ip = None;
         c.unicast_peers = vec![];
         c.track = vec![Track {
             target: TrackTarget::Interface("eth1".into()),

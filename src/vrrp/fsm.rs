@@ -153,6 +153,8 @@ pub struct FsmConfig {
     pub garp_interval: Duration,
     /// Periodic refresh while master (None = off).
     pub garp_refresh: Option<Duration>,
+    /// With unicast peers, adverts are accepted only from these addresses (empty: from any).
+    pub peers: Vec<IpAddr>,
 }
 
 impl FsmConfig {
@@ -318,6 +320,12 @@ impl Vrrp {
         if advert.vrid != self.cfg.vrid {
             return Err(DropReason::OtherVrid(advert.vrid));
         }
+        if Some(src) == self.local_addr {
+            return Err(DropReason::OwnPacket);
+        }
+        if !self.cfg.peers.is_empty() && !self.cfg.peers.contains(&src) {
+            return Err(DropReason::UnknownPeer(src));
+        }
         // RFC 3768 7.1: "MUST verify that the Adver Interval in the packet is the same as the
         // locally configured for this virtual router. If the above check fails, the receiver
         // MUST discard the packet".
@@ -326,9 +334,6 @@ impl Vrrp {
                 got_cs: advert.max_adver_int,
                 want_cs: self.cfg.advert_interval_cs,
             });
-        }
-        if Some(src) == self.local_addr {
-            return Err(DropReason::OwnPacket);
         }
         if self.priority == 255 {
             return Err(DropReason::LocalOwner);

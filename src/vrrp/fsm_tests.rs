@@ -46,6 +46,7 @@ fn cfg(priority: u8) -> FsmConfig {
         garp_repeat: 0,
         garp_interval: Duration::from_millis(200),
         garp_refresh: None,
+        peers: vec![],
     }
 }
 
@@ -465,6 +466,7 @@ fn garp_burst_then_refresh() {
         garp_repeat: 2,
         garp_interval: Duration::from_millis(200),
         garp_refresh: Some(Duration::from_secs(60)),
+        peers: vec![],
         ..cfg(255)
     });
     run(
@@ -525,6 +527,60 @@ fn receive_checks_of_section_7_1() {
         owner.receive(now, src, advert(51, 100, VIP)),
         Err(DropReason::LocalOwner)
     );
+}
+
+/// With unicast peers, an advert from any other address is dropped as `unknown_peer` before
+/// anything else about it counts: a stranger at priority 254 neither holds a backup (its
+/// Master_Down_Timer fires as if it had heard nothing) nor makes a master step down; a peer's
+/// advert is taken as usual.
+#[test]
+fn with_unicast_peers_only_a_peer_is_heard() {
+    let t0 = Instant::now();
+    let peer: IpAddr = "192.0.2.3".parse().unwrap();
+    let stranger: IpAddr = "192.0.2.100".parse().unwrap();
+    let advert = |priority| Advert {
+        vrid: 51,
+        priority,
+        max_adver_int: 100,
+        addrs: vec![VIP.parse().unwrap()],
+    };
+    let mut c = cfg(100);
+    c.peers = vec![peer];
+    let mut fsm = Vrrp::new(c);
+    fsm.set_local_addr(LOCAL.parse().unwrap());
+    fsm.handle(t0, Event::Startup);
+    assert_eq!(fsm.state(), State::Backup);
+    // Master_Down_Interval at priority 100: 3 s + 156/256 s = 3609.375 ms.
+    for ms in (0..3600).step_by(500) {
+        let now = t0 + Duration::from_millis(ms);
+        assert_eq!(
+            fsm.receive(now, stranger, advert(254)),
+            Err(DropReason::UnknownPeer(stranger))
+        );
+        assert!(fsm.handle_timeout(now).is_empty());
+    }
+    let acts: Vec<String> = fsm
+        .handle_timeout(t0 + Duration::from_millis(3610))
+        .iter()
+        .map(name)
+        .collect();
+    assert_eq!(acts, TO_MASTER);
+    let now = t0 + Duration::from_millis(4000);
+    assert_eq!(
+        fsm.receive(now, stranger, advert(254)),
+        Err(DropReason::UnknownPeer(stranger))
+    );
+    assert_eq!(fsm.state(), State::Master);
+    // Another virtual router's advert is still `other_vrid`, whoever sends it.
+    let mut other = advert(254);
+    other.vrid = 52;
+    assert_eq!(
+        fsm.receive(now, stranger, other),
+        Err(DropReason::OtherVrid(52))
+    );
+    // The peer at a higher priority is heard: the master steps down.
+    assert!(fsm.receive(now, peer, advert(200)).is_ok());
+    assert_eq!(fsm.state(), State::Backup);
 }
 
 /// Priority 150 at 1 s: Master_Down_Interval = 3 s + 106/256 s = 3414.0625 ms.

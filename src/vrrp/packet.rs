@@ -168,6 +168,10 @@ pub enum DropReason {
         "ipsec ah sequence number {seq} is not above {last}, the last accepted from the sender"
     )]
     AhReplay { seq: u32, last: u32 },
+    /// With `unicast_peers`: the advert's source is none of them (keepalived's
+    /// `vrrp_check_unicast_src`, always on in lbd).
+    #[error("advert from {0}, which is not one of the unicast peers")]
+    UnknownPeer(IpAddr),
 }
 
 /// What was wrong with a VRRPv2 advert's authentication ([`DropReason::AuthMismatch`]). None
@@ -219,6 +223,7 @@ impl DropReason {
             DropReason::BadAhHeader => "bad_ah_header",
             DropReason::IntervalMismatch { .. } => "interval_mismatch",
             DropReason::AhReplay { .. } => "ah_replay",
+            DropReason::UnknownPeer(_) => "unknown_peer",
         }
     }
 }
@@ -362,7 +367,7 @@ impl Advert {
         }
         let family = Family::of(&meta.src);
         if let IpAddr::V6(s) = meta.src {
-            if (s.segments()[0] & 0xffc0) != 0xfe80 {
+            if !s.is_unicast_link_local() {
                 return Err(DropReason::NotLinkLocal);
             }
         }

@@ -20,7 +20,7 @@ use super::netlink::{self, LinkInfo, NetlinkError};
 use super::notify::{HookQueue, HookRun};
 use super::socket::{AdvertSocket, Received, SocketMode};
 use super::track::{read_file, spawn_script, ScriptRun};
-use crate::vrrp::config::{InstanceConfig, TrackTarget};
+use crate::vrrp::config::{link_local_or_v4, InstanceConfig, TrackTarget};
 use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
 use crate::vrrp::packet::{DropCounters, Family};
 use crate::vrrp::sync::SyncDaemonControl;
@@ -324,14 +324,16 @@ impl Instance {
         matches!(self.rx.try_recv(), Ok(ControlMsg::Shutdown))
     }
 
-    /// Finds our source address: the first non-VIP IPv4 address, or the link-local IPv6
-    /// address once duplicate address detection is over. Waits for it (or for shutdown).
+    /// Finds our source address: `unicast_src_ip` once it is on the interface, or else the
+    /// first non-VIP IPv4 address, or the link-local IPv6 address once duplicate address
+    /// detection is over. Waits for it (or for shutdown).
     async fn source_addr(
         &mut self,
         handle: &Handle,
         index: u32,
     ) -> Result<Option<IpAddr>, RunError> {
         let family = self.cfg.family();
+        let wanted = self.cfg.unicast_src_ip;
         let vips: Vec<IpAddr> = self.cfg.vips.iter().map(|v| v.address).collect();
         let mut logged = false;
         loop {
@@ -340,19 +342,26 @@ impl Instance {
                 .map_err(|e| RunError::Netlink(self.cfg.name.clone(), e))?;
             let found = addrs.iter().find(|a| {
                 !a.tentative
-                    && Family::of(&a.addr) == family
-                    && !vips.contains(&a.addr)
-                    && match a.addr {
-                        IpAddr::V4(_) => true,
-                        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
+                    && match wanted {
+                        Some(w) => a.addr == w,
+                        None => {
+                            Family::of(&a.addr) == family
+                                && !vips.contains(&a.addr)
+                                && link_local_or_v4(&a.addr)
+                        }
                     }
             });
             if let Some(a) = found {
                 return Ok(Some(a.addr));
             }
             if !logged {
-                tracing::warn!(instance = %self.cfg.name, interface = %self.cfg.interface,
-                    "waiting for a usable source address");
+                match wanted {
+                    Some(w) => tracing::warn!(instance = %self.cfg.name,
+                        interface = %self.cfg.interface, unicast_src_ip = %w,
+                        "waiting for unicast_src_ip to be on the interface"),
+                    None => tracing::warn!(instance = %self.cfg.name,
+                        interface = %self.cfg.interface, "waiting for a usable source address"),
+                }
                 logged = true;
             }
             if self.is_shutdown() {
@@ -368,7 +377,7 @@ impl Instance {
             .await?
             .into_iter()
             .find_map(|a| match a.addr {
-                IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 && !a.tentative => Some(v),
+                IpAddr::V6(v) if v.is_unicast_link_local() && !a.tentative => Some(v),
                 _ => None,
             });
         Ok(Iface { info, link_local })

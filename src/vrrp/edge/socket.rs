@@ -150,7 +150,7 @@ impl AdvertSocket {
     pub fn send(&self, msg: &[u8], dst: IpAddr) -> io::Result<()> {
         let addr = match (dst, self.family) {
             (IpAddr::V6(d), Family::V6) => {
-                let link_scope = d.is_multicast() || (d.segments()[0] & 0xffc0) == 0xfe80;
+                let link_scope = d.is_multicast() || d.is_unicast_link_local();
                 let scope = if link_scope { self.ifindex } else { 0 };
                 SockAddr::from(SocketAddrV6::new(d, 0, 0, scope))
             }
