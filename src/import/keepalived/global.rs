@@ -23,6 +23,9 @@ pub struct Globals {
     /// The global_defs blocks (for the header of director.yaml).
     pub origin: Vec<(Pos, u32, String)>,
     pub mail: MailGlobals,
+    /// `vrrp_check_unicast_src`: keepalived then drops unicast adverts from non-peers, as lbd
+    /// always does.
+    pub check_unicast_src: bool,
 }
 
 /// global_defs' mail settings.
@@ -138,7 +141,11 @@ pub fn read(statements: &[Node], report: &mut Report) -> Globals {
                     k,
                     "lbd never flushes the IPVS table: it adopts what is there and repairs drift",
                 ),
-                "checker_log_all_failures" | "log_unknown_vrids" | "vrrp_check_unicast_src" => {
+                "vrrp_check_unicast_src" => {
+                    g.check_unicast_src = true;
+                    report.ignored(&n.at, k, "lbd always drops adverts from addresses not in an instance's unicast_peers");
+                }
+                "checker_log_all_failures" | "log_unknown_vrids" => {
                     report.dropped(&n.at, k, "lbd has no equivalent of this setting")
                 }
                 _ => report.dropped(&n.at, k, "lbd has no equivalent of this global setting"),

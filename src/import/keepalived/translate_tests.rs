@@ -663,3 +663,43 @@ fn global_mail_settings_become_the_mail_block_and_a_virtual_servers_smtp_alert_t
     let i = run(&text.replace("  smtp_server 192.0.2.25 2525\n", ""));
     assert!(load(&i).director.mail.is_none());
 }
+
+#[test]
+fn unicast_src_ip_is_carried_and_the_peer_filter_reported() {
+    let text = VRRP.replace(
+        "  nopreempt\n",
+        "  nopreempt\n  unicast_src_ip 192.0.2.2\n  unicast_peer {\n    192.0.2.3\n  }\n",
+    );
+    let i = run(&text);
+    let v = &load(&i).director.vrrp[0];
+    assert_eq!(v.unicast_src_ip, Some("192.0.2.2".parse().unwrap()));
+    assert_eq!(
+        v.unicast_peers,
+        vec!["192.0.2.3".parse::<std::net::IpAddr>().unwrap()]
+    );
+    // Without vrrp_check_unicast_src keepalived hears strangers; lbd does not.
+    assert_eq!(finding(&i, "unicast_peer").kind, Kind::Ignored);
+    let checked = text.replace(
+        "  router_id lb1\n",
+        "  router_id lb1\n  vrrp_check_unicast_src\n",
+    );
+    let i = run(&checked);
+    assert_eq!(finding(&i, "vrrp_check_unicast_src").kind, Kind::Ignored);
+    assert!(!i
+        .report
+        .findings
+        .iter()
+        .any(|f| f.keyword == "unicast_peer"));
+    // A source lbd cannot send from is dropped by name, the rest still imported.
+    for (src, why) in [
+        ("2001:db8::2", "family"),
+        ("192.0.2.11", "VIPs"),
+        ("bogus", "not an IP address"),
+    ] {
+        let i = run(&text.replace("192.0.2.2", src));
+        let f = finding(&i, "unicast_src_ip");
+        assert_eq!(f.kind, Kind::Dropped, "{src}");
+        assert!(f.reason.contains(why), "{src}: {}", f.reason);
+        assert_eq!(load(&i).director.vrrp[0].unicast_src_ip, None);
+    }
+}

@@ -47,6 +47,7 @@ pub fn instance(
     let mut preempt_delay = None;
     let mut vips: Vec<Vip> = Vec::new();
     let mut peers = Vec::new();
+    let mut src_ip: Option<(IpAddr, &Node)> = None;
     let mut track: Vec<(String, Option<i64>, &Node)> = Vec::new();
     let mut track_node = None;
     let (mut scripts, mut files) = (Vec::new(), Vec::new());
@@ -134,7 +135,10 @@ pub fn instance(
                 report.dropped(&c.at, k, "lbd's gratuitous ARP / NA timing is fixed: 5 messages 200 ms apart on becoming master, again every 60 s")
             }
             "smtp_alert" => smtp_alert = Some((super::values::boolean(c.arg(0)), &c.at)),
-            "unicast_src_ip" | "mcast_src_ip" => report.dropped(&c.at, k, "lbd has no setting for the source address of its adverts"),
+            "unicast_src_ip" | "mcast_src_ip" => match c.arg(0).map(str::parse::<IpAddr>) {
+                Some(Ok(a)) => src_ip = Some((a, c)),
+                _ => report.dropped(&c.at, k, "not an IP address"),
+            },
             "virtual_routes" | "virtual_rules" => report.dropped(&c.at, k, "lbd moves addresses only, no routes or rules"),
             _ => report.dropped(&c.at, k, "lbd has no equivalent of this instance setting"),
         }
@@ -265,10 +269,32 @@ pub fn instance(
         same
     });
     if !peers.is_empty() {
+        if !g.check_unicast_src {
+            report.ignored(&n.at, "unicast_peer", "lbd drops adverts from addresses not in unicast_peers (keepalived does with vrrp_check_unicast_src only): list every peer");
+        }
         y.set(
             "unicast_peers",
             Y::Seq(peers.iter().map(|p| Y::str(p.to_string())).collect()),
         );
+    }
+    if let Some((a, c)) = src_ip {
+        let why = if a.is_ipv4() != ipv4 {
+            Some("is not of the family of the instance's first VIP, which lbd advertises in")
+        } else if vips.iter().any(|v| v.0 == a) {
+            Some("is one of the instance's VIPs: lbd sends from an address it keeps as backup")
+        } else if !crate::vrrp::config::link_local_or_v4(&a) {
+            Some(
+                "is not link-local: lbd sends IPv6 adverts from fe80::/10 only (RFC 5798, 5.1.2.1)",
+            )
+        } else {
+            None
+        };
+        match why {
+            Some(w) => report.dropped(&c.at, &c.keyword, format!("{a} {w}")),
+            None => {
+                y.set("unicast_src_ip", Y::str(a.to_string()));
+            }
+        }
     }
     let mut track_map = match track_node.filter(|_| !track.is_empty()) {
         Some(t) => track_yaml(t, &track, report),
