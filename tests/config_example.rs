@@ -340,7 +340,9 @@ fn minimal_configuration_takes_the_defaults() {
     assert!(vi.preempt);
     assert_eq!(vi.preempt_delay, Duration::ZERO);
     assert!(vi.unicast_peers.is_empty());
+    assert_eq!(vi.unicast_src_ip, None);
     assert_eq!(vi.track, None);
+    assert_eq!(vi.garp, config::GarpConfig::default());
 
     let g = &c.hostgroups["web"];
     assert_eq!((g.nodes[0].weight, g.nodes[0].port), (1, None));
@@ -446,4 +448,47 @@ fn the_documented_track_scripts_and_files_load_as_documented() {
     assert_eq!(t.scripts[0].name, "chk_proxy");
     assert_eq!(t.scripts[0].weight, None, "the script's own weight");
     assert_eq!(t.files[0].name, "maint");
+}
+
+/// The commented `garp:` block of `director.yaml`, uncommented, loads with the documented
+/// values, which are the defaults.
+#[test]
+fn the_documented_garp_block_is_the_default() {
+    let dir = edited(&[]);
+    let file = dir.path().join("director.yaml");
+    let text: String = fs::read_to_string(&file)
+        .expect("read")
+        .lines()
+        .map(|l| {
+            let garp = [
+                "    # garp:",
+                "    #   count",
+                "    #   interval",
+                "    #   delay",
+            ]
+            .iter()
+            .chain(&["    #   refresh"])
+            .any(|p| l.starts_with(p));
+            if garp {
+                l.replacen("# ", "", 1) + "\n"
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(text.contains("    garp:"), "{text}");
+    fs::write(&file, &text).expect("write");
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("rejected:\n{e}\n{text}"));
+    let g = &loaded.config.director.vrrp[0].garp;
+    assert_eq!(g, &config::GarpConfig::default());
+    assert_eq!(
+        (g.count, g.interval, g.delay, g.refresh, g.refresh_count),
+        (
+            5,
+            Duration::from_millis(200),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            1
+        )
+    );
 }

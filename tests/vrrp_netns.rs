@@ -635,6 +635,53 @@ fn kill_failover_garp_and_preempt_ipv4() {
     assert!(lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4));
 }
 
+/// keepalived's GARP timing as configured: a burst of `count` on becoming master, a second
+/// one `delay` later, `refresh_count` every `refresh`. Windows are wide: only the counts and
+/// their order are asserted.
+#[test]
+fn garp_timing_follows_the_configuration() {
+    let _g = serial();
+    let lab = Lab::new("gt");
+    let watch = GarpWatch::start(&lab.client);
+    let started = Instant::now();
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        concat!(
+            "advert_interval: 100ms\n",
+            "garp: {count: 2, interval: 100ms, delay: 1500ms, refresh: 4s, refresh_count: 3}\n",
+        ),
+    );
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    let first = wait_for("a first GARP", Duration::from_secs(2), || {
+        watch.first_from(started, VIP4, MAC1).is_some()
+    });
+    let t0 = watch.first_from(started, VIP4, MAC1).expect("first GARP");
+    eprintln!("first GARP {first:?} after waiting for the VIP");
+    // Up to t0 + 6.5 s: burst (2) at 0 s, second burst (2) at 1.5 s, refresh (3) at 4 s; the
+    // next refresh is due at 8 s.
+    thread::sleep((t0 + Duration::from_millis(6500)).saturating_duration_since(Instant::now()));
+    let at: Vec<Duration> = watch
+        .all_from(t0, VIP4, MAC1)
+        .into_iter()
+        .map(|t| t - t0)
+        .filter(|d| *d < Duration::from_millis(6500))
+        .collect();
+    eprintln!("GARPs after the first: {at:?}");
+    let within = |lo: u64, hi: u64| {
+        at.iter()
+            .filter(|d| **d >= Duration::from_millis(lo) && **d < Duration::from_millis(hi))
+            .count()
+    };
+    assert_eq!(within(0, 1000), 2, "the first burst: {at:?}\n{}", m.log());
+    assert_eq!(within(1000, 3500), 2, "the delayed burst: {at:?}");
+    assert_eq!(within(3500, 6500), 3, "the refresh: {at:?}");
+}
+
 #[test]
 fn kill_failover_unsolicited_na_ipv6() {
     let _g = serial();

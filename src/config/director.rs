@@ -13,7 +13,7 @@ use super::vrrp_track;
 pub use super::vrrp_track::TrackRef;
 use super::yaml::{Item, Value};
 use crate::secret::Secret;
-pub use crate::vrrp::config::{AuthKind, Authentication, TrackFile, TrackScript};
+pub use crate::vrrp::config::{AuthKind, Authentication, GarpConfig, TrackFile, TrackScript};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -118,6 +118,8 @@ pub struct VrrpInstance {
     pub unicast_src_ip: Option<IpAddr>,
     pub track: Option<Track>,
     pub notify: Notify,
+    /// Gratuitous ARP / unsolicited NA timing (keepalived's `garp_master_*`).
+    pub garp: GarpConfig,
 }
 
 impl VrrpInstance {
@@ -401,6 +403,7 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
     let src_ip = f.opt("unicast_src_ip", sink, ip);
     let track = f.opt("track", sink, |item, sink| decode_track(item, known, sink));
     let notify = f.opt("notify", sink, decode_notify);
+    let garp = f.or("garp", sink, GarpConfig::default(), decode_garp);
     let (name_pos, vrid_pos, vips_pos) = (f.pos_of("name"), f.pos_of("vrid"), f.pos_of("vips"));
     let (advert_pos, version_pos) = (f.pos_of("advert_interval"), f.pos_of("version"));
     let auth_pos = f.key_pos("authentication");
@@ -460,6 +463,7 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
             unicast_src_ip: src_ip,
             track: track?,
             notify: notify?.unwrap_or_default(),
+            garp: garp?,
         },
         name_pos,
         vrid_pos,
@@ -559,6 +563,46 @@ fn advert_interval_fits(version: u8, d: Duration, pos: Pos, sink: &mut Sink) -> 
         sink.error_hint(pos, "advert_interval out of range", allows);
     }
     fits
+}
+
+/// `garp: {count, interval, delay, refresh, refresh_count}`, each defaulting to lbd's.
+fn decode_garp(item: &Item, sink: &mut Sink) -> Option<GarpConfig> {
+    use crate::vrrp::config::{GARP_MAX_COUNT, GARP_MAX_INTERVAL};
+    let d = GarpConfig::default();
+    let max = i128::from(GARP_MAX_COUNT);
+    let mut f = Fields::of(item, "garp", sink)?;
+    let count = f.or("count", sink, d.count, int_in(1, max, "garp count"));
+    let interval = f.or("interval", sink, d.interval, duration);
+    let delay = f.or("delay", sink, d.delay, duration);
+    let refresh = f.or("refresh", sink, d.refresh, duration);
+    let refresh_count = f.or(
+        "refresh_count",
+        sink,
+        d.refresh_count,
+        int_in(1, max, "garp refresh_count"),
+    );
+    let interval_pos = f.pos_of("interval");
+    f.finish(sink);
+    let interval = interval?;
+    if interval > GARP_MAX_INTERVAL {
+        sink.error_hint(
+            interval_pos,
+            format!(
+                "garp interval {} is longer than {}",
+                crate::config::format_duration(interval),
+                crate::config::format_duration(GARP_MAX_INTERVAL)
+            ),
+            "it spaces the messages of one burst: a few hundred milliseconds is usual",
+        );
+        return None;
+    }
+    Some(GarpConfig {
+        count: count?,
+        interval,
+        delay: delay?,
+        refresh: refresh?,
+        refresh_count: refresh_count?,
+    })
 }
 
 /// `authentication: {type: pass | ah, password: TEXT}` (keepalived's `auth_type`,

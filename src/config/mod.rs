@@ -30,8 +30,8 @@ mod yaml;
 pub use crate::duration::{format_duration, parse_duration, DurationError};
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use director::{
-    Control, ControlOthers, Director, Notify, SyncDaemon, SyncDestination, Track, TrackFile,
-    TrackRef, TrackScript, Vip, VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET,
+    Control, ControlOthers, Director, GarpConfig, Notify, SyncDaemon, SyncDestination, Track,
+    TrackFile, TrackRef, TrackScript, Vip, VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET,
     DEFAULT_LISTEN, DEFAULT_MONITOR_DIR, DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
 };
 pub use hostgroup::{

@@ -30,7 +30,7 @@ use super::io::{GroupSetup, VrrpSetup};
 use crate::config::{self, Config, SyncDestination, Virtual, VrrpInstance};
 use crate::control::proto::VrrpView;
 use crate::ipvs::{self, DaemonState};
-use crate::vrrp::config::{GarpConfig, NotifyHook};
+use crate::vrrp::config::NotifyHook;
 use crate::vrrp::{InstanceConfig, NotifyState, Track, TrackTarget, Vip};
 use std::collections::BTreeMap;
 
@@ -120,7 +120,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         track_scripts,
         track_files,
         notify,
-        garp: GarpConfig::default(),
+        garp: inst.garp.clone(),
     }
 }
 

@@ -213,18 +213,24 @@ pub struct NotifyHook {
     pub timeout: Duration,
 }
 
-/// Gratuitous ARP / unsolicited NA settings.
+/// Gratuitous ARP / unsolicited NA settings (keepalived's `garp_master_*`, `garp_interval`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GarpConfig {
-    /// How many are sent on becoming master (at least 1).
+    /// How many are sent on becoming master (at least 1; `garp_master_repeat`).
     pub count: u32,
-    /// Spacing of those.
+    /// Spacing of the messages of a burst (`garp_interval` / `gna_interval`).
     #[serde(with = "crate::duration::serde")]
     pub interval: Duration,
-    /// Periodic refresh while master; 0 = off.
+    /// A second burst of `count` this long after becoming master; 0 = none
+    /// (`garp_master_delay`).
+    #[serde(with = "crate::duration::serde")]
+    pub delay: Duration,
+    /// Periodic refresh while master; 0 = off (`garp_master_refresh`).
     #[serde(with = "crate::duration::serde")]
     pub refresh: Duration,
+    /// How many each refresh sends (at least 1; `garp_master_refresh_repeat`).
+    pub refresh_count: u32,
 }
 
 impl Default for GarpConfig {
@@ -232,8 +238,30 @@ impl Default for GarpConfig {
         GarpConfig {
             count: 5,
             interval: Duration::from_millis(200),
+            delay: Duration::from_secs(5),
             refresh: Duration::from_secs(60),
+            refresh_count: 1,
         }
+    }
+}
+
+/// The most messages one burst may send.
+pub const GARP_MAX_COUNT: u32 = 100;
+/// The longest spacing within a burst.
+pub const GARP_MAX_INTERVAL: Duration = Duration::from_secs(10);
+
+impl GarpConfig {
+    /// Counts within 1-[`GARP_MAX_COUNT`], the interval at most [`GARP_MAX_INTERVAL`].
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (what, n) in [("count", self.count), ("refresh_count", self.refresh_count)] {
+            if !(1..=GARP_MAX_COUNT).contains(&n) {
+                return Err(ConfigError::GarpCount(what, n));
+            }
+        }
+        if self.interval > GARP_MAX_INTERVAL {
+            return Err(ConfigError::GarpInterval(self.interval));
+        }
+        Ok(())
     }
 }
 
@@ -289,6 +317,10 @@ pub enum ConfigError {
     NotLinkLocal(&'static str, IpAddr),
     #[error("notify hook has an empty command")]
     EmptyHook,
+    #[error("garp {0} must be 1-{GARP_MAX_COUNT}, not {1}")]
+    GarpCount(&'static str, u32),
+    #[error("garp interval {0:?} is longer than {GARP_MAX_INTERVAL:?}")]
+    GarpInterval(Duration),
     #[error("version must be 2 or 3, not {0}")]
     BadVersion(u8),
     #[error("VRRPv2 is IPv4 only, but the first vip {0} is IPv6: use version 3")]
@@ -531,6 +563,7 @@ impl InstanceConfig {
         if self.notify.iter().any(|h| h.command.is_empty()) {
             return Err(ConfigError::EmptyHook);
         }
+        self.garp.check()?;
         self.check_track()?;
         Ok(FsmConfig {
             name: self.name.clone(),
@@ -543,7 +576,9 @@ impl InstanceConfig {
             advert_addrs: self.advert_addrs(),
             garp_repeat: self.garp.count.saturating_sub(1),
             garp_interval: self.garp.interval,
+            garp_delay: (!self.garp.delay.is_zero()).then_some(self.garp.delay),
             garp_refresh: (!self.garp.refresh.is_zero()).then_some(self.garp.refresh),
+            garp_refresh_repeat: self.garp.refresh_count.saturating_sub(1),
             peers: self.unicast_peers.clone(),
         })
     }
@@ -648,6 +683,28 @@ mod tests {
         c.unicast_src_ip = Some("192.0.2.2".parse().unwrap());
         c.unicast_peers = vec!["192.0.2.3".parse().unwrap()];
         assert_eq!(c.to_fsm().unwrap().peers, c.unicast_peers);
+        let mut g = c.clone();
+        g.garp.count = 0;
+        assert_eq!(g.to_fsm(), Err(ConfigError::GarpCount("count", 0)));
+        g.garp.count = 2;
+        g.garp.refresh_count = 101;
+        assert_eq!(
+            g.to_fsm(),
+            Err(ConfigError::GarpCount("refresh_count", 101))
+        );
+        g.garp.refresh_count = 3;
+        g.garp.interval = Duration::from_secs(11);
+        assert!(matches!(g.to_fsm(), Err(ConfigError::GarpInterval(_))));
+        g.garp.interval = Duration::from_millis(50);
+        g.garp.delay = Duration::ZERO;
+        let f = g.to_fsm().unwrap();
+        assert_eq!((f.garp_repeat, f.garp_refresh_repeat), (1, 2));
+        assert_eq!(f.garp_delay, None);
+        assert_eq!(
+            c.to_fsm().unwrap().garp_delay,
+            Some(Duration::from_secs(5)),
+            "keepalived's default garp_master_delay"
+        );
         let mut v6 = c.clone();
         v6.vips = vec!["2001:db8::10/64".parse().unwrap()];
         v6.unicast_src_ip = None;

@@ -71,6 +71,7 @@ impl Event {
             Event::Timer(TimerKind::Adver) => "adver-timer",
             Event::Timer(TimerKind::GarpRepeat) => "garp-timer",
             Event::Timer(TimerKind::GarpRefresh) => "garp-refresh-timer",
+            Event::Timer(TimerKind::GarpDelay) => "garp-delay-timer",
         }
     }
 }
@@ -153,6 +154,10 @@ pub struct FsmConfig {
     pub garp_interval: Duration,
     /// Periodic refresh while master (None = off).
     pub garp_refresh: Option<Duration>,
+    /// Gratuitous ARPs sent after the first one of each refresh.
+    pub garp_refresh_repeat: u32,
+    /// A second burst this long after becoming master (None = off).
+    pub garp_delay: Option<Duration>,
     /// With unicast peers, adverts are accepted only from these addresses (empty: from any).
     pub peers: Vec<IpAddr>,
 }
@@ -449,10 +454,13 @@ impl Vrrp {
                 }
             }
             (State::Master, Event::Timer(TimerKind::GarpRefresh)) => {
-                out.push(Action::SendGarp);
+                self.garp_burst(now, self.cfg.garp_refresh_repeat, &mut out);
                 if let Some(every) = self.cfg.garp_refresh {
                     self.timers.set(TimerKind::GarpRefresh, now + every);
                 }
+            }
+            (State::Master, Event::Timer(TimerKind::GarpDelay)) => {
+                self.garp_burst(now, self.cfg.garp_repeat, &mut out);
             }
             (State::Master, Event::Timer(TimerKind::MasterDown)) => {}
             (State::Master, Event::Advert { src, advert }) => {
@@ -460,6 +468,18 @@ impl Vrrp {
             }
         }
         out
+    }
+
+    /// One gratuitous ARP / NA now and `more` after it, `garp_interval` apart.
+    fn garp_burst(&mut self, now: Instant, more: u32, out: &mut Vec<Action>) {
+        out.push(Action::SendGarp);
+        self.garp_left = more;
+        if more > 0 {
+            self.timers
+                .set(TimerKind::GarpRepeat, now + self.cfg.garp_interval);
+        } else {
+            self.timers.cancel(TimerKind::GarpRepeat);
+        }
     }
 
     fn backup_advert(
@@ -607,16 +627,14 @@ impl Vrrp {
                     priority: self.priority,
                 });
                 out.push(Action::AddVips);
-                out.push(Action::SendGarp);
                 self.timers
                     .set(TimerKind::Adver, now + self.advert_interval());
-                self.garp_left = self.cfg.garp_repeat;
-                if self.garp_left > 0 {
-                    self.timers
-                        .set(TimerKind::GarpRepeat, now + self.cfg.garp_interval);
-                }
+                self.garp_burst(now, self.cfg.garp_repeat, out);
                 if let Some(every) = self.cfg.garp_refresh {
                     self.timers.set(TimerKind::GarpRefresh, now + every);
+                }
+                if let Some(after) = self.cfg.garp_delay {
+                    self.timers.set(TimerKind::GarpDelay, now + after);
                 }
                 out.push(Action::Sync(SyncRole::Master));
                 NotifyState::Master

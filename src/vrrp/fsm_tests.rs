@@ -46,6 +46,8 @@ fn cfg(priority: u8) -> FsmConfig {
         garp_repeat: 0,
         garp_interval: Duration::from_millis(200),
         garp_refresh: None,
+        garp_delay: None,
+        garp_refresh_repeat: 0,
         peers: vec![],
     }
 }
@@ -489,6 +491,58 @@ fn garp_burst_then_refresh() {
             Row(600, In::Tick, State::Master, &[]),
             Row(1000, In::Tick, State::Master, &["advert(255)"]),
             Row(60_000, In::Tick, State::Master, &["advert(255)", "garp"]),
+        ],
+    );
+}
+
+/// keepalived's garp_master_delay (a second burst) and garp_master_refresh_repeat (a burst
+/// at each refresh), spaced by garp_interval like the first.
+#[test]
+fn garp_second_burst_after_the_delay_and_refresh_bursts() {
+    let fsm = Vrrp::new(FsmConfig {
+        garp_repeat: 1,
+        garp_interval: Duration::from_millis(100),
+        garp_delay: Some(Duration::from_secs(5)),
+        garp_refresh: Some(Duration::from_secs(30)),
+        garp_refresh_repeat: 2,
+        ..cfg(255)
+    });
+    let masters = &[
+        "advert(255)",
+        "add-vips",
+        "garp",
+        "sync-master",
+        "notify-master",
+    ];
+    run(
+        fsm.clone(),
+        &[
+            Row(0, In::Startup, State::Master, masters),
+            Row(100, In::Tick, State::Master, &["garp"]),
+            Row(200, In::Tick, State::Master, &[]),
+            Row(5_000, In::Tick, State::Master, &["advert(255)", "garp"]),
+            Row(5_100, In::Tick, State::Master, &["garp"]),
+            Row(5_200, In::Tick, State::Master, &[]),
+            Row(30_000, In::Tick, State::Master, &["advert(255)", "garp"]),
+            Row(30_100, In::Tick, State::Master, &["garp"]),
+            Row(30_200, In::Tick, State::Master, &["garp"]),
+            Row(30_300, In::Tick, State::Master, &[]),
+            Row(60_000, In::Tick, State::Master, &["advert(255)", "garp"]),
+        ],
+    );
+    // Leaving master before the delay cancels the second burst.
+    run(
+        fsm,
+        &[
+            Row(0, In::Startup, State::Master, masters),
+            Row(100, In::Tick, State::Master, &["garp"]),
+            Row(
+                1_000,
+                In::Shutdown,
+                State::Initialize,
+                &["advert(0)", "del-vips", "sync-backup", "notify-stop"],
+            ),
+            Row(5_000, In::Tick, State::Initialize, &[]),
         ],
     );
 }

@@ -18,15 +18,18 @@ pub enum TimerKind {
     GarpRepeat,
     /// The periodic gratuitous ARP / NA refresh while master.
     GarpRefresh,
+    /// The second burst, a while after becoming master (keepalived's garp_master_delay).
+    GarpDelay,
 }
 
 impl TimerKind {
     /// Every kind, in the order expired timers fire.
-    pub const ALL: [TimerKind; 4] = [
+    pub const ALL: [TimerKind; 5] = [
         TimerKind::MasterDown,
         TimerKind::Adver,
         TimerKind::GarpRepeat,
         TimerKind::GarpRefresh,
+        TimerKind::GarpDelay,
     ];
 
     fn slot(self) -> usize {
@@ -36,7 +39,7 @@ impl TimerKind {
 
 /// Deadlines keyed by [`TimerKind`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Timers([Option<Instant>; 4]);
+pub struct Timers([Option<Instant>; TimerKind::ALL.len()]);
 
 impl Timers {
     /// Arms (or re-arms) a timer.
@@ -51,7 +54,7 @@ impl Timers {
 
     /// Disarms every timer.
     pub fn cancel_all(&mut self) {
-        self.0 = [None; 4];
+        self.0 = [None; TimerKind::ALL.len()];
     }
 
     /// The deadline of one timer.

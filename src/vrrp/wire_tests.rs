@@ -40,6 +40,8 @@ fn fsm(version: Version, vrid: u8, interval_cs: u16, addrs: &[&str]) -> FsmConfi
         garp_repeat: 0,
         garp_interval: Duration::from_millis(200),
         garp_refresh: None,
+        garp_delay: None,
+        garp_refresh_repeat: 0,
         peers: vec![],
     }
 }
