@@ -26,6 +26,8 @@ pub struct Globals {
     /// `vrrp_check_unicast_src`: keepalived then drops unicast adverts from non-peers, as lbd
     /// always does.
     pub check_unicast_src: bool,
+    /// The `vrrp_garp_*` / `vrrp_gna_interval` defaults of every instance.
+    pub garp: super::garp::Timing,
 }
 
 /// global_defs' mail settings.
@@ -70,7 +72,7 @@ impl MailGlobals {
 }
 
 const NO_VRRP_MAIL: &str = "lbd mails no VRRP transitions";
-const GARP: &str = "lbd's gratuitous ARP / NA timing is fixed: 5 messages 200 ms apart on becoming master, again every 60 s";
+pub(super) const GARP: &str = "lbd sends gratuitous ARPs / NAs on becoming master (and after garp.delay, every garp.refresh), never on lower-priority adverts";
 const SCRIPTS: &str =
     "lbd runs hooks and monitors as its own user and checks no script permissions";
 
@@ -116,10 +118,13 @@ pub fn read(statements: &[Node], report: &mut Report) -> Globals {
                 "no_email_faults" => report.ignored(&n.at, k, NO_VRRP_MAIL),
                 "email_faults" => report.dropped(&n.at, k, NO_VRRP_MAIL),
                 "script_user" | "enable_script_security" => report.dropped(&n.at, k, SCRIPTS),
+                k if g.garp.read(n, report) => {
+                    report.translated(&n.at, format!("{k} → every instance's garp"));
+                }
                 k if k.starts_with("vrrp_garp_")
-                    || k.starts_with("vrrp_gna_")
                     || k == "vrrp_min_garp"
-                    || k.starts_with("vrrp_lower_prio") =>
+                    || k.starts_with("vrrp_lower_prio")
+                    || k == "vrrp_higher_prio_send_advert" =>
                 {
                     report.dropped(&n.at, k, GARP)
                 }

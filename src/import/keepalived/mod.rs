@@ -10,6 +10,7 @@
 
 pub mod checker;
 pub mod findings;
+pub mod garp;
 pub mod global;
 pub mod lex;
 pub mod lvs;
@@ -135,7 +136,7 @@ const UNTRANSLATED_TOP: &[(&str, &str)] = &[
     ("linkbeat_interfaces", "lbd has no link-beat polling"),
     (
         "garp_group",
-        "lbd's gratuitous ARP timing is fixed (5 messages 200 ms apart, again every 60 s)",
+        "lbd sets gratuitous ARP timing per instance (garp:), not per interface group",
     ),
     ("track_group", "lbd has no track groups"),
     (

@@ -703,3 +703,54 @@ fn unicast_src_ip_is_carried_and_the_peer_filter_reported() {
         assert_eq!(load(&i).director.vrrp[0].unicast_src_ip, None);
     }
 }
+
+#[test]
+fn garp_timing_is_keepalived_s_defaults_then_global_then_instance() {
+    use std::time::Duration;
+    let garp = |i: &Import| load(i).director.vrrp[0].garp.clone();
+    let ms = Duration::from_millis;
+    // Nothing set: keepalived's defaults (5 at once, again after 5 s, no refresh).
+    let g = garp(&run(VRRP));
+    assert_eq!(
+        (g.count, g.interval, g.delay, g.refresh, g.refresh_count),
+        (5, Duration::ZERO, ms(5000), Duration::ZERO, 1)
+    );
+    let text = VRRP
+        .replace(
+            "  router_id lb1\n",
+            "  router_id lb1\n  vrrp_garp_master_repeat 3\n  vrrp_garp_interval 0.05\n  vrrp_garp_master_refresh 30\n  vrrp_gna_interval 0.5\n",
+        )
+        .replace(
+            "  nopreempt\n",
+            "  nopreempt\n  garp_master_delay 2\n  garp_master_repeat 4\n  garp_master_refresh_repeat 2\n",
+        );
+    let i = run(&text);
+    let g = garp(&i);
+    assert_eq!(
+        (g.count, g.interval, g.delay, g.refresh, g.refresh_count),
+        (4, ms(50), ms(2000), ms(30_000), 2)
+    );
+    // The instance carries IPv4 VIPs only: the NA spacing does not matter.
+    assert!(!i
+        .report
+        .findings
+        .iter()
+        .any(|f| f.keyword.contains("interval")));
+    // A value lbd cannot carry is dropped by name; the defaults stand.
+    let i = run(&VRRP.replace(
+        "  nopreempt\n",
+        "  nopreempt\n  garp_master_repeat 0\n  garp_interval 20\n",
+    ));
+    assert_eq!(finding(&i, "garp_master_repeat").kind, Kind::Dropped);
+    assert!(finding(&i, "garp_interval").reason.contains("at most 10s"));
+    assert_eq!(garp(&i).count, 5);
+    // Spacing lbd cannot keep per family is reported.
+    let mixed = VRRP
+        .replace("    192.0.2.11\n", "    192.0.2.11\n    2001:db8::11/64\n")
+        .replace("  nopreempt\n", "  nopreempt\n  gna_interval 1\n");
+    let i = run(&mixed);
+    assert_eq!(finding(&i, "gna_interval").kind, Kind::Approximated);
+    // What lbd has no equivalent of is still dropped.
+    let i = run(&VRRP.replace("  nopreempt\n", "  nopreempt\n  garp_lower_prio_repeat 2\n"));
+    assert_eq!(finding(&i, "garp_lower_prio_repeat").kind, Kind::Dropped);
+}

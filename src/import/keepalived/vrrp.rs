@@ -48,6 +48,7 @@ pub fn instance(
     let mut vips: Vec<Vip> = Vec::new();
     let mut peers = Vec::new();
     let mut src_ip: Option<(IpAddr, &Node)> = None;
+    let mut garp = super::garp::Timing::default();
     let mut track: Vec<(String, Option<i64>, &Node)> = Vec::new();
     let mut track_node = None;
     let (mut scripts, mut files) = (Vec::new(), Vec::new());
@@ -92,22 +93,39 @@ pub fn instance(
                         Err(_) => report.dropped(&p.at, &p.keyword, "not an IP address"),
                     }
                     if !p.args.is_empty() {
-                        report.dropped(p.arg_at(0), &p.args[0].text, "lbd checks no TTL of unicast adverts");
+                        report.dropped(
+                            p.arg_at(0),
+                            &p.args[0].text,
+                            "lbd checks no TTL of unicast adverts",
+                        );
                     }
                 }
             }
             "track_interface" => {
                 track_node = Some(c);
                 for t in c.children() {
-                    match (t.arg(0), t.arg(1).and_then(|w| int_in(w, -254, 254)), t.arg(2)) {
+                    match (
+                        t.arg(0),
+                        t.arg(1).and_then(|w| int_in(w, -254, 254)),
+                        t.arg(2),
+                    ) {
                         (None, _, _) => track.push((t.keyword.clone(), None, t)),
-                        (Some("weight"), Some(w), None) => track.push((t.keyword.clone(), Some(w), t)),
-                        _ => report.dropped(&t.at, &t.keyword, "lbd takes `IFNAME` or `IFNAME weight -N` only"),
+                        (Some("weight"), Some(w), None) => {
+                            track.push((t.keyword.clone(), Some(w), t))
+                        }
+                        _ => report.dropped(
+                            &t.at,
+                            &t.keyword,
+                            "lbd takes `IFNAME` or `IFNAME weight -N` only",
+                        ),
                     }
                 }
             }
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" => {
-                let slot = NOTIFY_SLOTS.iter().position(|s| k.ends_with(s)).unwrap_or(0);
+                let slot = NOTIFY_SLOTS
+                    .iter()
+                    .position(|s| k.ends_with(s))
+                    .unwrap_or(0);
                 notify[slot] = hook(c, report);
             }
             "notify" => generic_notify = hook(c, report).map(|h| (h, c)),
@@ -116,7 +134,11 @@ pub fn instance(
                 None => report.dropped(&c.at, k, "expected 2 or 3"),
             },
             "authentication" => auth = Some(c),
-            "state" => report.ignored(&c.at, k, "lbd starts every instance as backup and lets the priorities decide"),
+            "state" => report.ignored(
+                &c.at,
+                k,
+                "lbd starts every instance as backup and lets the priorities decide",
+            ),
             "accept" => report.ignored(&c.at, k, "lbd always accepts packets to its VIPs"),
             "debug" | "native_ipv6" | "kernel_rx_buf_size" | "linkbeat_use_polling" => {
                 report.ignored(&c.at, k, "no effect on what lbd does")
@@ -125,21 +147,31 @@ pub fn instance(
                 scripts.extend(super::track::references(c, &defined.script_names, report))
             }
             "track_file" => files.extend(super::track::references(c, &defined.file_names, report)),
-            "track_process" | "track_bfd" | "track_src_ip" => {
-                report.dropped(&c.at, k, "lbd's VRRP follows interfaces and lbd's own services only")
-            }
-            "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" => {
-                report.dropped(&c.at, k, "lbd announces the interface's own MAC address (no VMAC)")
-            }
-            k if k.starts_with("garp_") || k.starts_with("lower_prio") || k == "higher_prio_send_advert" => {
-                report.dropped(&c.at, k, "lbd's gratuitous ARP / NA timing is fixed: 5 messages 200 ms apart on becoming master, again every 60 s")
+            "track_process" | "track_bfd" | "track_src_ip" => report.dropped(
+                &c.at,
+                k,
+                "lbd's VRRP follows interfaces and lbd's own services only",
+            ),
+            "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" => report.dropped(
+                &c.at,
+                k,
+                "lbd announces the interface's own MAC address (no VMAC)",
+            ),
+            _ if garp.read(c, report) => {}
+            k if k.starts_with("garp_")
+                || k.starts_with("lower_prio")
+                || k == "higher_prio_send_advert" =>
+            {
+                report.dropped(&c.at, k, super::global::GARP)
             }
             "smtp_alert" => smtp_alert = Some((super::values::boolean(c.arg(0)), &c.at)),
             "unicast_src_ip" | "mcast_src_ip" => match c.arg(0).map(str::parse::<IpAddr>) {
                 Some(Ok(a)) => src_ip = Some((a, c)),
                 _ => report.dropped(&c.at, k, "not an IP address"),
             },
-            "virtual_routes" | "virtual_rules" => report.dropped(&c.at, k, "lbd moves addresses only, no routes or rules"),
+            "virtual_routes" | "virtual_rules" => {
+                report.dropped(&c.at, k, "lbd moves addresses only, no routes or rules")
+            }
             _ => report.dropped(&c.at, k, "lbd has no equivalent of this instance setting"),
         }
     }
@@ -312,6 +344,11 @@ pub fn instance(
     if let Some(m) = notify_yaml(notify, generic_notify, report) {
         y.set("notify", m);
     }
+    let both = vips.iter().any(|v| v.0.is_ipv4() != ipv4);
+    y.set(
+        "garp",
+        super::garp::yaml(&garp, &g.garp, !ipv4, both, &n.at, report),
+    );
     versions(
         &mut y,
         n,
