@@ -22,6 +22,7 @@ pub mod announce;
 pub mod config;
 pub mod edge;
 pub mod fsm;
+pub mod garp;
 pub mod ipvs_sync;
 pub mod packet;
 pub mod packet_v2;
