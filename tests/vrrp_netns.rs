@@ -1726,6 +1726,106 @@ fn a_track_file_moves_the_priority_by_value_times_weight_and_faults_below_minus_
     assert!(m.log().contains("track file value"), "{}", m.log());
 }
 
+/// Sleeping processes with a command line of their own, killed (by pid) on drop.
+struct Sleepers {
+    arg: String,
+    children: Vec<Child>,
+}
+
+impl Sleepers {
+    fn new() -> Sleepers {
+        Sleepers {
+            arg: format!("86399.{}", std::process::id()),
+            children: Vec::new(),
+        }
+    }
+
+    fn start(&mut self) {
+        let c = Command::new("/bin/sleep")
+            .arg(&self.arg)
+            .spawn()
+            .expect("spawn sleep");
+        self.children.push(c);
+    }
+
+    fn stop_one(&mut self) {
+        let mut c = self.children.pop().expect("a sleeper");
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        while !self.children.is_empty() {
+            self.stop_one();
+        }
+    }
+}
+
+#[test]
+fn a_track_process_below_its_quorum_fails_over_and_its_return_preempts_back() {
+    // keepalived's vrrp_track_process: two processes with this command line are d1's quorum;
+    // with one left, d1 (150 - 60 = 90) falls below d2 (100), which takes over; a second one
+    // started again brings d1 back to 150 and it preempts. A third is past quorum_max: FAULT
+    // would need weight 0, so with -60 it lowers d1 again.
+    let _g = serial();
+    let lab = Lab::new("tp");
+    let mut sleepers = Sleepers::new();
+    sleepers.start();
+    sleepers.start();
+    let advert = Duration::from_millis(100);
+    // /proc is scanned every 500ms.
+    let poll = Duration::from_millis(500) * 3;
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        &format!(
+            "advert_interval: 100ms\n\
+             track_processes: [{{name: sleepers, process: [/bin/sleep, '{}'], quorum: 2, \
+             quorum_max: 2, weight: -60}}]\n\
+             track: [{{process: sleepers}}]\n",
+            sleepers.arg
+        ),
+    );
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for(
+        "d1 (quorum: 2 of 2) to own the VIP",
+        Duration::from_secs(5),
+        || lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4),
+    );
+    assert_eq!(
+        status(&lab, "d1")["tracked"],
+        serde_json::json!([{"target": "process sleepers", "weight": -60, "state": "up"}])
+    );
+    sleepers.stop_one();
+    wait_for(
+        "d2 to preempt d1 lowered by its lost quorum",
+        poll + takeover_limit(advert),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    assert!(m.log().contains("track process down"), "{}", m.log());
+    assert!(m.log().contains("old=150 new=90"), "{}", m.log());
+    sleepers.start();
+    wait_for(
+        "d1 to preempt back with its quorum",
+        poll + takeover_limit(advert),
+        || lab.has_vip(&lab.d1, VIP4) && !lab.has_vip(&lab.d2, VIP4),
+    );
+    assert!(m.log().contains("track process up"), "{}", m.log());
+    sleepers.start();
+    wait_for(
+        "d2 to take over from d1 past quorum_max",
+        poll + takeover_limit(advert),
+        || lab.has_vip(&lab.d2, VIP4) && !lab.has_vip(&lab.d1, VIP4),
+    );
+    wait_for("d1 to report priority 90", Duration::from_secs(2), || {
+        status(&lab, "d1")["priority"] == 90
+    });
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]

@@ -215,6 +215,7 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
         track: args.track_interface,
         track_scripts: Vec::new(),
         track_files: Vec::new(),
+        track_processes: Vec::new(),
         notify: args
             .notify
             .into_iter()

@@ -13,7 +13,9 @@ use super::vrrp_track;
 pub use super::vrrp_track::TrackRef;
 use super::yaml::{Item, Value};
 use crate::secret::Secret;
-pub use crate::vrrp::config::{AuthKind, Authentication, GarpConfig, TrackFile, TrackScript};
+pub use crate::vrrp::config::{
+    AuthKind, Authentication, GarpConfig, TrackFile, TrackProcess, TrackScript,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -56,6 +58,9 @@ pub struct Director {
     pub track_scripts: Vec<TrackScript>,
     /// keepalived's `track_file`s, which instances name in `track.files`. Default none.
     pub track_files: Vec<TrackFile>,
+    /// keepalived's `vrrp_track_process`es, which instances name in `track.processes`.
+    /// Default none.
+    pub track_processes: Vec<TrackProcess>,
     /// Run the VRRP thread in SCHED_RR at this priority (1-99), as keepalived's
     /// `vrrp_rt_priority`. Needs CAP_SYS_NICE; refused, lbd logs it and runs at the normal
     /// priority. Default none.
@@ -148,6 +153,9 @@ pub struct Track {
     pub scripts: Vec<TrackRef>,
     /// Track files (`track_files` names), each with its weight or the file's.
     pub files: Vec<TrackRef>,
+    /// Track processes (`track_processes` names), each with its weight or the process's.
+    #[serde(default)]
+    pub processes: Vec<TrackRef>,
 }
 
 /// Scripts run on state changes.
@@ -231,7 +239,20 @@ pub(crate) fn decode(
     let file_names: Option<Vec<String>> = files
         .as_ref()
         .map(|v| v.iter().map(|s| s.name.clone()).collect());
-    let known = (script_names.as_deref(), file_names.as_deref());
+    let processes = f.or(
+        "track_processes",
+        sink,
+        Vec::new(),
+        vrrp_track::decode_processes,
+    );
+    let process_names: Option<Vec<String>> = processes
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.name.clone()).collect());
+    let known = (
+        script_names.as_deref(),
+        file_names.as_deref(),
+        process_names.as_deref(),
+    );
     let vrrp = f.or("vrrp", sink, Vec::new(), |item, sink| {
         decode_instances(item, known, &mut spots, sink)
     });
@@ -288,6 +309,7 @@ pub(crate) fn decode(
             vrrp: vrrp?,
             track_scripts: scripts?,
             track_files: files?,
+            track_processes: processes?,
             vrrp_rt_priority: vrrp_rt_priority?,
             sync_daemon: sync_daemon?,
             vrrp_sync_groups: vrrp_sync_groups?,
@@ -318,8 +340,12 @@ fn decode_control(item: &Item, sink: &mut Sink) -> Option<Control> {
     })
 }
 
-/// The track script and file names instances may reference.
-type KnownTrack<'a> = (vrrp_track::Known<'a>, vrrp_track::Known<'a>);
+/// The track script, file and process names instances may reference.
+type KnownTrack<'a> = (
+    vrrp_track::Known<'a>,
+    vrrp_track::Known<'a>,
+    vrrp_track::Known<'a>,
+);
 
 fn decode_instances(
     item: &Item,
@@ -709,12 +735,16 @@ fn decode_track(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<Track
     let files = f.or("files", sink, Vec::new(), |item, sink| {
         vrrp_track::decode_refs(item, "track file", known.1, sink)
     });
+    let processes = f.or("processes", sink, Vec::new(), |item, sink| {
+        vrrp_track::decode_refs(item, "track process", known.2, sink)
+    });
     f.finish(sink);
     Some(Track {
         interfaces: interfaces?,
         priority_decrement: decrement?,
         scripts: scripts?,
         files: files?,
+        processes: processes?,
     })
 }
 

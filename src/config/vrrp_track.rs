@@ -1,13 +1,20 @@
-//! `director.yaml`'s track scripts and track files (keepalived's `vrrp_script` and
-//! `track_file`), defined once at director level, and an instance's references to them
-//! (`track: {scripts: [...], files: [...]}`). Every error points at its line: an unknown or
-//! repeated name, a weight out of range, an unknown `user`.
+//! `director.yaml`'s track scripts, files and processes (keepalived's `vrrp_script`,
+//! `track_file` and `vrrp_track_process`), defined once at director level, and an instance's
+//! references to them (`track: {scripts: [...], files: [...], processes: [...]}`). Every error
+//! points at its line: an unknown or repeated name, a weight out of range, an unknown `user`,
+//! a process name the kernel would cut short.
 
 use super::diagnostic::{Pos, Sink};
 use super::fields::{suggest, Fields};
-use super::scalars::{abs_path, command, int_in, name, positive, string, user};
+use super::scalars::{
+    abs_path, boolean, command, duration, int_in, list, name, nonempty, positive, string, user,
+    word,
+};
 use super::yaml::{Item, Value};
-use crate::vrrp::config::{TrackFile, TrackScript, MAX_FILE_WEIGHT, MAX_TRACK_WEIGHT};
+use crate::vrrp::config::{
+    TrackFile, TrackProcess, TrackScript, MAX_FILE_WEIGHT, MAX_TRACK_WEIGHT,
+};
+use crate::vrrp::track_process::ParamMatch;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -109,6 +116,91 @@ pub(crate) fn decode_files(item: &Item, sink: &mut Sink) -> Option<Vec<TrackFile
     ok.then_some(out)
 }
 
+/// `track_processes: [{name, process, param_match, full_command, quorum, quorum_max, weight,
+/// delay, fork_delay, terminate_delay}]`.
+pub(crate) fn decode_processes(item: &Item, sink: &mut Sink) -> Option<Vec<TrackProcess>> {
+    let items = seq(item, "track process", sink)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut names: HashMap<String, Pos> = HashMap::new();
+    for it in items {
+        match decode_process(it, sink) {
+            Some((p, pos)) => {
+                ok &= unique(&mut names, &p.name, pos, "track process", sink);
+                out.push(p);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+const PARAM_MATCH: &[(&str, ParamMatch)] = &[
+    ("exact", ParamMatch::Exact),
+    ("partial", ParamMatch::Partial),
+    ("initial", ParamMatch::Initial),
+];
+
+fn decode_process(item: &Item, sink: &mut Sink) -> Option<(TrackProcess, Pos)> {
+    let mut f = Fields::of(item, "track process", sink)?;
+    let process_name = f.req("name", sink, name);
+    let process = f.req(
+        "process",
+        sink,
+        |item: &Item, sink: &mut Sink| match &item.value {
+            Value::Seq(_) => list(nonempty)(item, sink),
+            _ => nonempty(item, sink).map(|s| s.split_whitespace().map(str::to_string).collect()),
+        },
+    );
+    let param_match = f.opt("param_match", sink, word("param_match", PARAM_MATCH));
+    let full_command = f.or("full_command", sink, false, boolean);
+    let quorum = f.or("quorum", sink, 1, int_in(0, 65535, "quorum"));
+    let quorum_max = f.opt("quorum_max", sink, int_in(0, 65535, "quorum_max"));
+    let weight = f.or(
+        "weight",
+        sink,
+        1,
+        int_in(
+            -i128::from(MAX_TRACK_WEIGHT),
+            i128::from(MAX_TRACK_WEIGHT),
+            "track process weight",
+        ),
+    );
+    let delay = f.opt("delay", sink, duration);
+    let fork_delay = f.opt("fork_delay", sink, duration);
+    let terminate_delay = f.opt("terminate_delay", sink, duration);
+    let name_pos = f.pos_of("name");
+    let process_pos = f.pos_of("process");
+    let problem_pos = if f.has("quorum_max") {
+        f.pos_of("quorum_max")
+    } else {
+        process_pos
+    };
+    f.finish(sink);
+    let delay = delay?.unwrap_or_default();
+    let p = TrackProcess {
+        name: process_name?,
+        process: process?,
+        param_match: param_match?,
+        full_command: full_command?,
+        quorum: quorum?,
+        quorum_max: quorum_max?,
+        weight: weight?,
+        fork_delay: fork_delay?.unwrap_or(delay),
+        terminate_delay: terminate_delay?.unwrap_or(delay),
+    };
+    if let Some(why) = p.problem() {
+        let pos = if why.starts_with("quorum_max") {
+            problem_pos
+        } else {
+            process_pos
+        };
+        sink.error(pos, format!("track process `{}`: {why}", p.name));
+        return None;
+    }
+    Some((p, name_pos))
+}
+
 fn file_weight(item: &Item, sink: &mut Sink) -> Option<i16> {
     int_in(
         -i128::from(MAX_FILE_WEIGHT),
@@ -117,8 +209,8 @@ fn file_weight(item: &Item, sink: &mut Sink) -> Option<i16> {
     )(item, sink)
 }
 
-/// An instance's `track.scripts` or `track.files`: `[NAME | {name: NAME, weight: W}]`, each
-/// defined in `known` and named once.
+/// An instance's `track.scripts`, `track.files` or `track.processes`: `[NAME | {name: NAME,
+/// weight: W}]`, each defined in `known` and named once.
 pub(crate) fn decode_refs(
     item: &Item,
     what: &'static str,
@@ -147,7 +239,11 @@ pub(crate) fn decode_refs(
                         int_in(
                             -i128::from(MAX_TRACK_WEIGHT),
                             i128::from(MAX_TRACK_WEIGHT),
-                            "track script weight",
+                            if what == "track process" {
+                                "track process weight"
+                            } else {
+                                "track script weight"
+                            },
                         ),
                     )
                 };
@@ -172,7 +268,11 @@ pub(crate) fn decode_refs(
         if let Some(names) = known {
             if !names.contains(&r.name) {
                 let list: Vec<&str> = names.iter().map(String::as_str).collect();
-                let key = if file { "track_files" } else { "track_scripts" };
+                let key = match what {
+                    "track file" => "track_files",
+                    "track process" => "track_processes",
+                    _ => "track_scripts",
+                };
                 sink.error_opt(
                     pos,
                     format!("unknown {what} `{}`", r.name),

@@ -10,10 +10,11 @@
 //!   negative `track_interface` weight), or, without one, put the instance in FAULT while one
 //!   is down (keepalived's unweighted `track_interface`): it leaves the VIPs, any backup takes
 //!   over, and it rejoins the election when the interface is up again;
-//! - `track.scripts` and `track.files` name director-level `track_scripts` / `track_files`;
-//!   each reference becomes a tracked script or file with its own weight or the
-//!   definition's, and the instance carries the definitions it names (it runs the scripts
-//!   and polls the files itself);
+//! - `track.scripts`, `track.files` and `track.processes` name director-level
+//!   `track_scripts` / `track_files` / `track_processes`; each reference becomes a tracked
+//!   script, file or process with its own weight or the definition's, and the instance
+//!   carries the definitions it names (it runs the scripts, polls the files and counts the
+//!   processes itself);
 //! - a service is *carried* by an instance when its virtual address is one of the instance's
 //!   VIPs; "no healthy real server" for it lowers the priority by `priority_decrement`, or by
 //!   [`DEFAULT_SERVICE_DECREMENT`] without one;
@@ -72,6 +73,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
     }));
     let scripts = inst.track.iter().flat_map(|t| t.scripts.iter());
     let files = inst.track.iter().flat_map(|t| t.files.iter());
+    let processes = inst.track.iter().flat_map(|t| t.processes.iter());
     let track_scripts: Vec<_> = cfg
         .director
         .track_scripts
@@ -90,8 +92,19 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         target: TrackTarget::Script(r.name.clone()),
         weight: r.weight,
     }));
+    let track_processes: Vec<_> = cfg
+        .director
+        .track_processes
+        .iter()
+        .filter(|d| processes.clone().any(|r| r.name == d.name))
+        .cloned()
+        .collect();
     track.extend(files.map(|r| Track {
         target: TrackTarget::File(r.name.clone()),
+        weight: r.weight,
+    }));
+    track.extend(processes.map(|r| Track {
+        target: TrackTarget::Process(r.name.clone()),
         weight: r.weight,
     }));
     let notify = notify_hooks(&inst.notify);
@@ -119,6 +132,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         track,
         track_scripts,
         track_files,
+        track_processes,
         notify,
         garp: inst.garp.clone(),
     }
@@ -290,17 +304,19 @@ mod tests {
     }
 
     #[test]
-    fn track_scripts_and_files_reach_the_instance_with_their_weights() {
+    fn track_scripts_files_and_processes_reach_the_instance_with_their_weights() {
         let cfg = example_edited(|t| {
             t.replace(
                 "\nvrrp:\n",
                 "\ntrack_scripts:\n  - {name: chk, script: /bin/true, weight: -30, fall: 2}\n  \
                  - {name: unused, script: /bin/false}\n\
-                 track_files: [{name: maint, path: /run/maint, weight: 5}]\nvrrp:\n",
+                 track_files: [{name: maint, path: /run/maint, weight: 5}]\n\
+                 track_processes:\n  - {name: proxy, process: haproxy, weight: -40, delay: 2s}\n  \
+                 - {name: web, process: nginx, quorum: 2}\nvrrp:\n",
             )
             .replace(
                 "    preempt_delay: 0s",
-                "    track: {scripts: [chk], files: [{name: maint, weight: -2}]}\n    \
+                "    track: {scripts: [chk], files: [{name: maint, weight: -2}], processes: [proxy]}\n    \
                  preempt_delay: 0s",
             )
         });
@@ -313,6 +329,16 @@ mod tests {
         let of = |target: TrackTarget| t.iter().find(|t| t.target == target).map(|t| t.weight);
         assert_eq!(of(TrackTarget::Script("chk".into())), Some(Some(-30)));
         assert_eq!(of(TrackTarget::File("maint".into())), Some(Some(-2)));
+        assert_eq!(of(TrackTarget::Process("proxy".into())), Some(Some(-40)));
+        let names: Vec<&str> = c.track_processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["proxy"], "only the processes it names");
+        let p = &c.track_processes[0];
+        assert_eq!(p.process, ["haproxy"]);
+        assert_eq!(
+            (p.fork_delay, p.terminate_delay),
+            (Duration::from_secs(2), Duration::from_secs(2)),
+            "delay sets both"
+        );
     }
 
     #[test]
@@ -435,6 +461,7 @@ mod tests {
             priority_decrement: Some(30),
             scripts: vec![],
             files: vec![],
+            processes: vec![],
         });
         inst.notify.master = Some(vec!["/usr/local/sbin/to-master".into()]);
         inst.notify.fault = Some(vec!["/usr/local/sbin/to-fault".into(), "-q".into()]);

@@ -10,9 +10,10 @@
 //! `authentication` (`{type: pass | ah, password: TEXT}`; the password is a [`Secret`], never
 //! shown, and only its first 8 bytes are used, as keepalived truncates `auth_pass`).
 //!
-//! `track` names interfaces, services, and track scripts and files defined in
-//! `track_scripts` / `track_files` (`track: [{script: chk, weight: -20}, {file: maint}]`);
-//! a reference without a weight takes its definition's.
+//! `track` names interfaces, services, and track scripts, files and processes defined in
+//! `track_scripts` / `track_files` / `track_processes` (`track: [{script: chk, weight: -20},
+//! {file: maint}, {process: haproxy}]`); a reference without a weight takes its definition's
+//! (`track_refs.rs`).
 
 pub use super::garp::{GarpConfig, GARP_MAX_COUNT, GARP_MAX_INTERVAL};
 use std::net::IpAddr;
@@ -24,6 +25,8 @@ use super::fsm::{FsmConfig, NotifyState, Version};
 use super::packet::{Family, MAX_ADVER_INT_CS};
 use super::packet_v2::{Auth, Password, AUTH_DATA_LEN};
 pub use super::track_file::{TrackFile, MAX_FILE_WEIGHT};
+pub use super::track_process::TrackProcess;
+pub use super::track_refs::{Track, TrackTarget, MAX_TRACK_WEIGHT};
 pub use super::track_script::TrackScript;
 use crate::secret::Secret;
 
@@ -76,6 +79,9 @@ pub struct InstanceConfig {
     /// The track files `track` names (`{file: NAME}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_files: Vec<TrackFile>,
+    /// The track processes `track` names (`{process: NAME}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackProcess>,
     /// Hooks run in order on transitions.
     #[serde(default)]
     pub notify: Vec<NotifyHook>,
@@ -164,38 +170,6 @@ impl std::str::FromStr for Vip {
             interface,
         })
     }
-}
-
-/// A tracked object and what its state does to the instance (keepalived's `track_interface`,
-/// `track_script`, `track_file`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Track {
-    #[serde(flatten)]
-    pub target: TrackTarget,
-    /// -253..253. Positive: added to the priority while the target is up; negative:
-    /// subtracted while it is down (the priority stays within 1-254). None or 0: the instance
-    /// is in FAULT while the target is down. A script or file without one takes its
-    /// definition's weight; a file's (-254..254) multiplies its value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight: Option<i16>,
-}
-
-/// keepalived's bound on a `track_interface` weight.
-pub const MAX_TRACK_WEIGHT: i16 = 253;
-
-/// What is tracked.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TrackTarget {
-    /// An interface: down when not operationally up.
-    Interface(String),
-    /// A service: down when no real server of it is healthy (fed by the monitors).
-    Service(String),
-    /// A track script (one of `track_scripts`): up or down by its exit status, rise and fall.
-    Script(String),
-    /// A track file (one of `track_files`): the number it holds.
-    File(String),
 }
 
 /// A notify hook: a command (argv) run on some transitions, with a time limit.
@@ -292,6 +266,8 @@ pub enum ConfigError {
     DuplicateTrack(&'static str, String),
     #[error("track script `{0}`: {1}")]
     BadScript(String, &'static str),
+    #[error("track process `{0}`: {1}")]
+    BadProcess(String, String),
 }
 
 impl InstanceConfig {
@@ -341,112 +317,6 @@ impl InstanceConfig {
             }
         }
         out
-    }
-
-    /// The tracked targets with every weight given: a script or file reference without one
-    /// takes its definition's. References to undefined names are left as they are
-    /// ([`InstanceConfig::to_fsm`] refuses them).
-    pub fn effective_track(&self) -> Vec<Track> {
-        self.track
-            .iter()
-            .map(|t| {
-                let default = match &t.target {
-                    TrackTarget::Script(n) => self.script(n).map(|s| s.weight),
-                    TrackTarget::File(n) => self.file(n).map(|f| f.weight),
-                    _ => None,
-                };
-                Track {
-                    target: t.target.clone(),
-                    weight: t.weight.or(default),
-                }
-            })
-            .collect()
-    }
-
-    /// The definition of track script `name`.
-    pub fn script(&self, name: &str) -> Option<&TrackScript> {
-        self.track_scripts.iter().find(|s| s.name == name)
-    }
-
-    /// The definition of track file `name`.
-    pub fn file(&self, name: &str) -> Option<&TrackFile> {
-        self.track_files.iter().find(|f| f.name == name)
-    }
-
-    /// The scripts the instance tracks (each run for it).
-    pub fn tracked_scripts(&self) -> Vec<&TrackScript> {
-        let mut out: Vec<&TrackScript> = Vec::new();
-        for t in &self.track {
-            if let TrackTarget::Script(n) = &t.target {
-                if let Some(s) = self.script(n).filter(|s| !out.contains(s)) {
-                    out.push(s);
-                }
-            }
-        }
-        out
-    }
-
-    /// The files the instance tracks (polled for it).
-    pub fn tracked_files(&self) -> Vec<&TrackFile> {
-        let mut out: Vec<&TrackFile> = Vec::new();
-        for t in &self.track {
-            if let TrackTarget::File(n) = &t.target {
-                if let Some(f) = self.file(n).filter(|f| !out.contains(f)) {
-                    out.push(f);
-                }
-            }
-        }
-        out
-    }
-
-    /// Weights in range, references defined, definitions unique and sound.
-    fn check_track(&self) -> Result<(), ConfigError> {
-        for (i, s) in self.track_scripts.iter().enumerate() {
-            if self.track_scripts[..i].iter().any(|o| o.name == s.name) {
-                return Err(ConfigError::DuplicateTrack("script", s.name.clone()));
-            }
-            let bad = |why| Err(ConfigError::BadScript(s.name.clone(), why));
-            if s.command.first().is_none_or(|p| !p.starts_with('/')) {
-                return bad("the command must start with an absolute path");
-            }
-            if s.interval.is_zero() || s.timeout().is_zero() {
-                return bad("interval and timeout must be greater than zero");
-            }
-            if s.rise == 0 || s.fall == 0 {
-                return bad("rise and fall must be at least 1");
-            }
-            if s.weight.abs() > MAX_TRACK_WEIGHT {
-                return Err(ConfigError::BadTrackWeight(s.weight));
-            }
-        }
-        for (i, f) in self.track_files.iter().enumerate() {
-            if self.track_files[..i].iter().any(|o| o.name == f.name) {
-                return Err(ConfigError::DuplicateTrack("file", f.name.clone()));
-            }
-            if f.weight.abs() > MAX_FILE_WEIGHT {
-                return Err(ConfigError::BadFileWeight(f.weight));
-            }
-        }
-        for t in &self.track {
-            let max = match &t.target {
-                TrackTarget::Script(n) if self.script(n).is_none() => {
-                    return Err(ConfigError::UnknownTrack("script", n.clone()))
-                }
-                TrackTarget::File(n) if self.file(n).is_none() => {
-                    return Err(ConfigError::UnknownTrack("file", n.clone()))
-                }
-                TrackTarget::File(_) => MAX_FILE_WEIGHT,
-                _ => MAX_TRACK_WEIGHT,
-            };
-            match t.weight {
-                Some(w) if w.abs() > max && max == MAX_FILE_WEIGHT => {
-                    return Err(ConfigError::BadFileWeight(w))
-                }
-                Some(w) if w.abs() > max => return Err(ConfigError::BadTrackWeight(w)),
-                _ => {}
-            }
-        }
-        Ok(())
     }
 
     /// Checks the values and builds the state machine's parameters.
@@ -611,6 +481,7 @@ mod tests {
             track: vec![],
             track_scripts: vec![],
             track_files: vec![],
+            track_processes: vec![],
             notify: vec![],
             garp: GarpConfig::default(),
         };

@@ -8,9 +8,13 @@
 //!   version; VRRPv2's identification and AH counters and anti-replay) (pure).
 //! - [`fsm`]: the Initialize/Backup/Master state machine (pure, caller-supplied clock), with
 //!   its timer table in [`timers`].
-//! - [`track`]: interfaces, services, scripts and files whose state moves the priority.
+//! - [`track`]: interfaces, services, scripts, files and processes whose state moves the
+//!   priority.
 //! - [`track_script`]: keepalived's `vrrp_script`: the definition and its rise/fall counting.
 //! - [`track_file`]: keepalived's `track_file`: the definition, the value read, its effect.
+//! - [`track_process`]: keepalived's `vrrp_track_process`: the definition, which processes
+//!   match, quorum with its fork and terminate delays.
+//! - [`track_refs`]: what an instance tracks, each reference resolved to its definition.
 //! - [`announce`]: gratuitous ARP / unsolicited NA messages.
 //! - [`config`]: [`InstanceConfig`], what the operator writes.
 //! - [`sync`]: [`SyncDaemonControl`], the IPVS sync-daemon switch VRRP calls.
@@ -31,6 +35,8 @@ pub mod sync_group;
 pub mod timers;
 pub mod track;
 pub mod track_file;
+pub mod track_process;
+pub mod track_refs;
 pub mod track_script;
 pub mod wire;
 

@@ -1,18 +1,20 @@
-//! Tracking: interfaces, services, track scripts and track files whose state moves an
+//! Tracking: interfaces, services, track scripts, files and processes whose state moves an
 //! instance's priority, or puts it in FAULT, as keepalived's `track_interface`,
-//! `track_script` and `track_file` do.
+//! `track_script`, `track_file` and `track_process` do.
 //!
 //! Pure: the edge reports "interface eth1 is down", "script chk_proxy is down" (after its
 //! rise/fall counting, `track_script.rs`) or "file maint holds 5", or the daemon reports "no
-//! healthy real server for service http"; [`Tracker::set`] and [`Tracker::set_level`] return
+//! healthy real server for service http", or "process haproxy is down" (after its quorum
+//! and delays, `track_process.rs`); [`Tracker::set`] and [`Tracker::set_level`] return
 //! the new effective priority when it changes, which the caller feeds to the state machine as
 //! `Event::Priority`, and [`Tracker::fault`] says whether something faults the instance (the
 //! caller then treats it as if its own interface were down: FAULT).
 //!
 //! keepalived's weights: a positive weight is added to the priority while the target is up, a
 //! negative one subtracted while it is down; no weight (or 0) means FAULT while it is down. A
-//! script that has not run yet counts neither way, and unweighted it keeps the instance out of
-//! the election until its first result ([`Tracker::pending`]). A file adds value × weight
+//! script that has not run yet (or a process not yet counted) counts neither way, and
+//! unweighted it keeps the instance out of the election until its first result
+//! ([`Tracker::pending`]). A file adds value × weight
 //! (`track_file.rs`). The effective priority stays within 1-254. The address owner (priority
 //! 255) ignores weights.
 
@@ -42,13 +44,13 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Interfaces and services start up, scripts pending, files at 0.
+    /// Interfaces and services start up, scripts and processes pending, files at 0.
     pub fn new(base: u8, track: &[Track]) -> Tracker {
         let mut items = BTreeMap::new();
         for t in track {
             let start = match t.target {
                 TrackTarget::Interface(_) | TrackTarget::Service(_) => Level::Up,
-                TrackTarget::Script(_) => Level::Pending,
+                TrackTarget::Script(_) | TrackTarget::Process(_) => Level::Pending,
                 TrackTarget::File(_) => Level::Value(0),
             };
             let w = items.entry(t.target.clone()).or_insert((0i32, start));

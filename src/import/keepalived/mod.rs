@@ -20,6 +20,7 @@ pub mod real_server;
 pub mod source;
 pub mod sync_group;
 pub mod track;
+pub mod track_process;
 pub mod tree;
 pub mod values;
 pub mod vrrp;
@@ -124,7 +125,6 @@ pub fn import(
 
 /// Top-level keywords keepalived knows that lbd has nothing for, with the reason.
 const UNTRANSLATED_TOP: &[(&str, &str)] = &[
-    ("vrrp_track_process", "lbd does not track processes"),
     ("bfd_instance", "lbd has no BFD"),
     (
         "virtual_server_group",
@@ -170,6 +170,7 @@ fn translate(
                 | "vrrp_script"
                 | "track_file"
                 | "vrrp_track_file"
+                | "vrrp_track_process"
                 | "vrrp_sync_group"
         ) || UNTRANSLATED_TOP.iter().any(|(k, _)| *k == n.keyword);
         if !known {
@@ -195,6 +196,9 @@ fn translate(
     if !defined.files.is_empty() {
         director.set("track_files", Y::Seq(defined.files.clone()));
     }
+    if !defined.processes.is_empty() {
+        director.set("track_processes", Y::Seq(defined.processes.clone()));
+    }
     for n in statements {
         match n.keyword.as_str() {
             "vrrp_instance" => {
@@ -211,7 +215,7 @@ fn translate(
                 }
             }
             "global_defs" | "virtual_server" | "SSL" | "vrrp_script" | "track_file"
-            | "vrrp_track_file" | "vrrp_sync_group" => {}
+            | "vrrp_track_file" | "vrrp_track_process" | "vrrp_sync_group" => {}
             other => {
                 let reason = UNTRANSLATED_TOP
                     .iter()

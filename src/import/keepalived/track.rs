@@ -1,6 +1,7 @@
-//! keepalived's `vrrp_script` and `track_file` blocks → director.yaml's `track_scripts` and
-//! `track_files`, and an instance's `track_script` / `track_file` → its `track.scripts` /
-//! `track.files`. A script keepalived finds through PATH (a relative program) is written as
+//! keepalived's `vrrp_script`, `track_file` and `vrrp_track_process` blocks → director.yaml's
+//! `track_scripts`, `track_files` and `track_processes` (`track_process.rs`), and an
+//! instance's `track_script` / `track_file` / `track_process` → its `track.scripts` /
+//! `track.files` / `track.processes`. A script keepalived finds through PATH (a relative program) is written as
 //! `[/bin/sh, -c, LINE]`, noted; keepalived's `init_fail` and `init_file` are reported.
 
 use super::findings::Report;
@@ -10,22 +11,25 @@ use crate::config::format_duration;
 use crate::import::yaml_out::Y;
 use std::collections::BTreeSet;
 
-/// The definitions (`vrrp_script NAME {..}`, `track_file NAME {..}`; `vrrp_track_file` is the
-/// old name) and the names defined.
+/// The definitions (`vrrp_script NAME {..}`, `track_file NAME {..}`, `vrrp_track_process
+/// NAME {..}`; `vrrp_track_file` is the old name) and the names defined.
 #[derive(Debug, Default)]
 pub struct Defined {
     pub scripts: Vec<Y>,
     pub files: Vec<Y>,
+    pub processes: Vec<Y>,
     pub script_names: BTreeSet<String>,
     pub file_names: BTreeSet<String>,
+    pub process_names: BTreeSet<String>,
 }
 
 pub fn definitions(statements: &[Node], report: &mut Report) -> Defined {
     let mut d = Defined::default();
     for n in statements {
-        let file = match n.keyword.as_str() {
-            "vrrp_script" => false,
-            "track_file" | "vrrp_track_file" => true,
+        let key = match n.keyword.as_str() {
+            "vrrp_script" => "track_scripts",
+            "track_file" | "vrrp_track_file" => "track_files",
+            "vrrp_track_process" => "track_processes",
             _ => continue,
         };
         let Some(kname) = n.arg(0) else {
@@ -33,33 +37,32 @@ pub fn definitions(statements: &[Node], report: &mut Report) -> Defined {
             continue;
         };
         let name = lbd_name(kname, "track");
-        let y = if file {
-            track_file(n, &name, report)
-        } else {
-            script(n, &name, report)
+        let (y, names, list) = match key {
+            "track_files" => (
+                track_file(n, &name, report),
+                &mut d.file_names,
+                &mut d.files,
+            ),
+            "track_processes" => (
+                super::track_process::definition(n, &name, report),
+                &mut d.process_names,
+                &mut d.processes,
+            ),
+            _ => (
+                script(n, &name, report),
+                &mut d.script_names,
+                &mut d.scripts,
+            ),
         };
         let Some(y) = y else { continue };
-        let names = if file {
-            &mut d.file_names
-        } else {
-            &mut d.script_names
-        };
         if !names.insert(name) {
             report.dropped(&n.at, &n.keyword, "defined twice: the first is kept");
             continue;
         }
-        if file {
-            d.files.push(y)
-        } else {
-            d.scripts.push(y)
-        }
+        list.push(y);
         report.translated(
             &n.at,
-            format!(
-                "{} {kname} → director.yaml {}",
-                n.keyword,
-                if file { "track_files" } else { "track_scripts" }
-            ),
+            format!("{} {kname} → director.yaml {key}", n.keyword),
         );
     }
     d
@@ -166,7 +169,7 @@ fn track_file(n: &Node, name: &str, report: &mut Report) -> Option<Y> {
     }
 }
 
-/// An instance's `track_script { NAME [weight W] }` or `track_file { NAME [weight W] }`: the
+/// An instance's `track_script`, `track_file` or `track_process` `{ NAME [weight W] }`: the
 /// names lbd knows, with their weight.
 pub fn references(c: &Node, known: &BTreeSet<String>, report: &mut Report) -> Vec<Y> {
     let mut out = Vec::new();

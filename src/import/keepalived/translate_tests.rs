@@ -611,6 +611,61 @@ fn vrrp_scripts_and_track_files_become_track_scripts_and_files() {
 }
 
 #[test]
+fn vrrp_track_processes_become_track_processes() {
+    let text = "vrrp_track_process haproxy {\n  process haproxy\n  weight -50\n  quorum 2\n  quorum_max 4\n  delay 1.5\n}\n\
+                vrrp_track_process cfg {\n  process /usr/sbin/haproxy -f \"/etc/haproxy/a b.cfg\"\n  param_match partial\n  terminate_delay 2\n}\n\
+                vrrp_track_process long {\n  process prometheus-node-exporter\n}\n\
+                vrrp_track_process longfull {\n  process /usr/bin/prometheus-node-exporter\n  full_command\n  weight 2 reverse\n}\n\
+                vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  version 3\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n  track_process {\n    haproxy\n    cfg weight -10\n    long\n  }\n}\n";
+    let i = run(text);
+    let c = load(&i);
+    let p = &c.director.track_processes;
+    let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["haproxy", "cfg", "longfull"],
+        "{:?}",
+        i.report.findings
+    );
+    assert_eq!(
+        (p[0].weight, p[0].quorum, p[0].quorum_max),
+        (-50, 2, Some(4))
+    );
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(
+        (p[0].fork_delay, p[0].terminate_delay),
+        (ms(1500), ms(1500))
+    );
+    assert_eq!(
+        p[1].process,
+        ["/usr/sbin/haproxy", "-f", "/etc/haproxy/a b.cfg"]
+    );
+    assert_eq!(
+        p[1].param_match,
+        Some(crate::vrrp::track_process::ParamMatch::Partial)
+    );
+    assert_eq!((p[1].fork_delay, p[1].terminate_delay), (ms(0), ms(2000)));
+    assert!(p[2].full_command);
+    // The name the kernel would cut short is dropped with the reason, and so is its reference
+    // and the reverse weight.
+    let long = i
+        .report
+        .lossy()
+        .find(|f| f.reason.contains("15 bytes"))
+        .expect("long name dropped");
+    assert_eq!(long.keyword, "vrrp_track_process");
+    assert_eq!(finding(&i, "long").kind, Kind::Dropped);
+    assert!(i.report.lossy().any(|f| f.reason.contains("reverse")));
+    let t = c.director.vrrp[0].track.as_ref().expect("track");
+    let refs: Vec<(&str, Option<i16>)> = t
+        .processes
+        .iter()
+        .map(|r| (r.name.as_str(), r.weight))
+        .collect();
+    assert_eq!(refs, [("haproxy", None), ("cfg", Some(-10))]);
+}
+
+#[test]
 fn a_vrrp_sync_group_becomes_vrrp_sync_groups() {
     let text = "vrrp_sync_group VG_1 {\n  group {\n    PUB\n    INSIDE\n  }\n  notify_master /usr/local/sbin/g-master\n  notify /usr/local/sbin/g-any\n  smtp_alert\n}\n\
                 vrrp_instance PUB {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.10/24\n  }\n}\n\

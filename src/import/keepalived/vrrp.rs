@@ -51,7 +51,7 @@ pub fn instance(
     let mut garp = super::garp::Timing::default();
     let mut track: Vec<(String, Option<i64>, &Node)> = Vec::new();
     let mut track_node = None;
-    let (mut scripts, mut files) = (Vec::new(), Vec::new());
+    let (mut scripts, mut files, mut processes) = (Vec::new(), Vec::new(), Vec::new());
     let mut notify: [Option<String>; 4] = Default::default();
     let mut generic_notify = None;
     let mut version = g.vrrp_version.as_ref().map(|(v, at)| (*v, at.clone()));
@@ -147,7 +147,10 @@ pub fn instance(
                 scripts.extend(super::track::references(c, &defined.script_names, report))
             }
             "track_file" => files.extend(super::track::references(c, &defined.file_names, report)),
-            "track_process" | "track_bfd" | "track_src_ip" => report.dropped(
+            "track_process" => {
+                processes.extend(super::track::references(c, &defined.process_names, report))
+            }
+            "track_bfd" | "track_src_ip" => report.dropped(
                 &c.at,
                 k,
                 "lbd's VRRP follows interfaces and lbd's own services only",
@@ -337,6 +340,9 @@ pub fn instance(
     }
     if !files.is_empty() {
         track_map.set("files", Y::Seq(files));
+    }
+    if !processes.is_empty() {
+        track_map.set("processes", Y::Seq(processes));
     }
     if !matches!(&track_map, Y::Map(e) if e.is_empty()) {
         y.set("track", track_map);

@@ -19,7 +19,7 @@ use super::announce::{send_garp, send_na};
 use super::netlink::{self, LinkInfo, NetlinkError};
 use super::notify::{HookQueue, HookRun};
 use super::socket::{AdvertSocket, Received, SocketMode};
-use super::track::{read_file, spawn_script, ScriptRun};
+use super::track::{read_file, spawn_script, ProcessWatch, ScriptRun};
 use crate::vrrp::config::{link_local_or_v4, InstanceConfig, TrackTarget};
 use crate::vrrp::fsm::{Action, Event, State, SyncRole, Vrrp};
 use crate::vrrp::packet::{DropCounters, Family};
@@ -68,11 +68,12 @@ pub struct Status {
 /// One tracked target as the status shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackedStatus {
-    /// `interface eth1`, `service http`, `script chk_proxy`, `file maint`.
+    /// `interface eth1`, `service http`, `script chk_proxy`, `file maint`, `process haproxy`.
     pub target: String,
     /// The summed weight (0: FAULT while down).
     pub weight: i32,
-    /// `up`, `down`, `init` (a script before its first result) or a file's number.
+    /// `up`, `down`, `init` (a script before its first result, a process before its first
+    /// count) or a file's number.
     pub state: String,
 }
 
@@ -83,6 +84,7 @@ impl TrackedStatus {
             TrackTarget::Service(n) => format!("service {n}"),
             TrackTarget::Script(n) => format!("script {n}"),
             TrackTarget::File(n) => format!("file {n}"),
+            TrackTarget::Process(n) => format!("process {n}"),
         };
         let state = match level {
             Level::Pending => "init".to_string(),
@@ -437,9 +439,12 @@ impl Instance {
                 self.execute(&mut edge, acts).await;
             }
         }
-        // Track files are read before the first election; scripts start now and count
-        // neither way until their first result.
+        // Track files are read and processes counted before the first election; scripts
+        // start now and count neither way until their first result.
         self.read_files(&mut edge).await;
+        let tracked: Vec<_> = self.cfg.tracked_processes().into_iter().cloned().collect();
+        let mut processes = ProcessWatch::new(tracked);
+        self.count_processes(&mut edge, &mut processes).await;
         let (script_tx, mut script_rx) = mpsc::unbounded_channel::<ScriptRun>();
         let mut counters: HashMap<String, ScriptCounter> = HashMap::new();
         let mut script_tasks = Vec::new();
@@ -544,6 +549,7 @@ impl Instance {
                         }
                     }
                     self.read_files(&mut edge).await;
+                    self.count_processes(&mut edge, &mut processes).await;
                     self.retrack(&mut edge, None, &mut main_up).await;
                 }
             }
@@ -631,6 +637,19 @@ impl Instance {
             tracing::info!(instance = %self.cfg.name, track_file = %file, value,
                 "track file value");
             if let Some(p) = self.tracker.set_level(&target, Level::Value(value)) {
+                let acts = self.fsm.handle(now(), Event::Priority(p));
+                self.execute(edge, acts).await;
+            }
+        }
+    }
+
+    /// Counts the tracked processes and feeds the changed states to the tracker and the
+    /// machine (the FAULT check is the caller's, [`Instance::retrack`]).
+    async fn count_processes(&mut self, edge: &mut Edge, processes: &mut ProcessWatch) {
+        for (name, up, count) in processes.poll(&self.cfg.name).await {
+            tracing::info!(instance = %self.cfg.name, track_process = %name, count,
+                "track process {}", if up { "up" } else { "down" });
+            if let Some(p) = self.tracker.set(&TrackTarget::Process(name), up) {
                 let acts = self.fsm.handle(now(), Event::Priority(p));
                 self.execute(edge, acts).await;
             }
@@ -798,6 +817,7 @@ fn fault_words(t: &TrackTarget) -> &'static str {
         TrackTarget::Service(_) => "tracked service down: fault",
         TrackTarget::Script(_) => "tracked script down: fault",
         TrackTarget::File(_) => "tracked file value is a fault",
+        TrackTarget::Process(_) => "tracked process down: fault",
     }
 }
 
