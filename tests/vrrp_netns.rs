@@ -854,6 +854,67 @@ fn partition_then_heal_leaves_one_master() {
     });
 }
 
+#[test]
+fn a_healed_split_brain_brings_the_lower_priority_bursts() {
+    // keepalived's garp_lower_prio_repeat / garp_lower_prio_delay: d1, master again after the
+    // heal, answers d2's lower-priority adverts with a burst of 3 now and 3 more 1.5 s after
+    // the last of them. d1 sends no other GARP after its first one (no second burst, no
+    // refresh), so every GARP from d1 after the heal is one of these.
+    let _g = serial();
+    let lab = Lab::new("lp");
+    let m = lbd_yaml(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        concat!(
+            "advert_interval: 100ms\n",
+            "garp: {count: 1, delay: 0s, refresh: 0s, interval: 100ms, ",
+            "lower_prio_count: 3, lower_prio_delay: 1500ms}\n",
+        ),
+    );
+    let _b = lbd(&lab, &lab.d2, "d2", 100, "100ms", VIP4);
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    lab.connect_d2(false);
+    wait_for(
+        "both to be master (split brain)",
+        Duration::from_secs(3),
+        || lab.has_vip(&lab.d2, VIP4),
+    );
+    let watch = GarpWatch::start(&lab.client);
+    let healed = Instant::now();
+    lab.connect_d2(true);
+    wait_for("d2 to step down", Duration::from_secs(3), || {
+        !lab.has_vip(&lab.d2, VIP4)
+    });
+    wait_for(
+        "d1's first GARP after the heal",
+        Duration::from_secs(2),
+        || watch.first_from(healed, VIP4, MAC1).is_some(),
+    );
+    let t0 = watch.first_from(healed, VIP4, MAC1).expect("a GARP");
+    // The delayed burst is due 1.5 s after the last lower-priority advert, within the first
+    // second; wait until well after it.
+    thread::sleep((t0 + Duration::from_secs(4)).saturating_duration_since(Instant::now()));
+    let at: Vec<Duration> = watch
+        .all_from(t0, VIP4, MAC1)
+        .into_iter()
+        .map(|t| t - t0)
+        .collect();
+    eprintln!("d1's GARPs after the heal: {at:?}");
+    let within = |lo: u64, hi: u64| {
+        at.iter()
+            .filter(|d| **d >= Duration::from_millis(lo) && **d < Duration::from_millis(hi))
+            .count()
+    };
+    // Each lower-priority advert (d2 may send one or two before it yields) restarts the burst.
+    assert!(within(0, 1400) >= 3, "the burst: {at:?}\n{}", m.log());
+    assert_eq!(within(1400, 4000), 3, "the delayed burst: {at:?}");
+    assert!(m.log().contains("lower-priority master seen, reasserting"));
+}
+
 /// Sends VRRP messages (IP protocol 112) to 224.0.0.18 from the client namespace: each
 /// `(ttl, message)` once.
 fn send_raw_adverts(lab: &Lab, msgs: Vec<(u32, Vec<u8>)>) {

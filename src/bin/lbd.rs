@@ -209,6 +209,7 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
         advert_interval: args.advert_interval,
         preempt: !args.nopreempt,
         preempt_delay: args.preempt_delay,
+        lower_prio_no_advert: false,
         vips: args.vip,
         unicast_peers: args.unicast_peer,
         unicast_src_ip: args.unicast_src_ip,

@@ -115,6 +115,9 @@ pub struct VrrpInstance {
     pub preempt: bool,
     /// Default 0s.
     pub preempt_delay: Duration,
+    /// As master, no advert in reply to one of lower priority (keepalived's
+    /// `lower_prio_no_advert`, the RFCs' behaviour). Default false.
+    pub lower_prio_no_advert: bool,
     pub vips: Vec<Vip>,
     /// Send adverts to these peers instead of the multicast group; adverts from others are
     /// dropped (`unknown_peer`).
@@ -421,6 +424,7 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
     let advert = f.or("advert_interval", sink, Duration::from_secs(1), duration);
     let preempt = f.or("preempt", sink, true, boolean);
     let preempt_delay = f.or("preempt_delay", sink, Duration::ZERO, duration);
+    let lower_prio_no_advert = f.or("lower_prio_no_advert", sink, false, boolean);
     let mut vip_pos = Vec::new();
     let vips = f.req("vips", sink, |item, sink| {
         decode_vips(item, &mut vip_pos, sink)
@@ -484,6 +488,7 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
             advert_interval: advert,
             preempt: preempt?,
             preempt_delay: preempt_delay?,
+            lower_prio_no_advert: lower_prio_no_advert?,
             vips,
             unicast_peers: peers,
             unicast_src_ip: src_ip,
@@ -591,7 +596,8 @@ fn advert_interval_fits(version: u8, d: Duration, pos: Pos, sink: &mut Sink) -> 
     fits
 }
 
-/// `garp: {count, interval, delay, refresh, refresh_count}`, each defaulting to lbd's.
+/// `garp: {count, interval, delay, refresh, refresh_count, lower_prio_count,
+/// lower_prio_delay}`, each defaulting to lbd's.
 fn decode_garp(item: &Item, sink: &mut Sink) -> Option<GarpConfig> {
     use crate::vrrp::config::{GARP_MAX_COUNT, GARP_MAX_INTERVAL};
     let d = GarpConfig::default();
@@ -607,6 +613,12 @@ fn decode_garp(item: &Item, sink: &mut Sink) -> Option<GarpConfig> {
         d.refresh_count,
         int_in(1, max, "garp refresh_count"),
     );
+    let lower_prio_count = f.opt(
+        "lower_prio_count",
+        sink,
+        int_in(0, max, "garp lower_prio_count"),
+    );
+    let lower_prio_delay = f.opt("lower_prio_delay", sink, duration);
     let interval_pos = f.pos_of("interval");
     f.finish(sink);
     let interval = interval?;
@@ -628,6 +640,8 @@ fn decode_garp(item: &Item, sink: &mut Sink) -> Option<GarpConfig> {
         delay: delay?,
         refresh: refresh?,
         refresh_count: refresh_count?,
+        lower_prio_count: lower_prio_count?,
+        lower_prio_delay: lower_prio_delay?,
     })
 }
 

@@ -118,6 +118,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         advert_interval: inst.advert_interval,
         preempt: inst.preempt,
         preempt_delay: inst.preempt_delay,
+        lower_prio_no_advert: inst.lower_prio_no_advert,
         vips: inst
             .vips
             .iter()

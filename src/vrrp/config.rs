@@ -59,6 +59,10 @@ pub struct InstanceConfig {
     /// Tolerate a lower-priority master this long before preempting. Default 0.
     #[serde(default, with = "crate::duration::serde")]
     pub preempt_delay: Duration,
+    /// As master, send no advert in reply to one of lower priority (keepalived's
+    /// `lower_prio_no_advert`). Default false: reassert at once.
+    #[serde(default)]
+    pub lower_prio_no_advert: bool,
     /// Virtual addresses. Those of the first VIP's family on `interface` are advertised;
     /// the others move with them (keepalived's `virtual_ipaddress_excluded`).
     pub vips: Vec<Vip>,
@@ -398,6 +402,9 @@ impl InstanceConfig {
             garp_delay: (!self.garp.delay.is_zero()).then_some(self.garp.delay),
             garp_refresh: (!self.garp.refresh.is_zero()).then_some(self.garp.refresh),
             garp_refresh_repeat: self.garp.refresh_count.saturating_sub(1),
+            garp_lower_prio_count: self.garp.lower_prio_count(),
+            garp_lower_prio_delay: self.garp.lower_prio_delay(),
+            lower_prio_no_advert: self.lower_prio_no_advert,
             peers: self.unicast_peers.clone(),
         })
     }
@@ -475,6 +482,7 @@ mod tests {
             advert_interval: Duration::from_millis(105),
             preempt: true,
             preempt_delay: Duration::ZERO,
+            lower_prio_no_advert: false,
             vips: vec!["192.0.2.10/24".parse().unwrap()],
             unicast_peers: vec![],
             unicast_src_ip: None,

@@ -158,6 +158,14 @@ pub struct FsmConfig {
     pub garp_refresh_repeat: u32,
     /// A second burst this long after becoming master (None = off).
     pub garp_delay: Option<Duration>,
+    /// Gratuitous ARPs sent, as master, on an advert of lower priority (0 = none;
+    /// keepalived's `garp_lower_prio_repeat`).
+    pub garp_lower_prio_count: u32,
+    /// A second such burst this long after (None = off; `garp_lower_prio_delay`).
+    pub garp_lower_prio_delay: Option<Duration>,
+    /// No advert of ours in reply to one of lower priority (keepalived's
+    /// `lower_prio_no_advert`, RFC behaviour).
+    pub lower_prio_no_advert: bool,
     /// With unicast peers, adverts are accepted only from these addresses (empty: from any).
     pub peers: Vec<IpAddr>,
 }
@@ -187,6 +195,9 @@ pub struct Vrrp {
     master: Option<IpAddr>,
     timers: Timers,
     garp_left: u32,
+    /// The size of the burst the GarpDelay timer sends: `garp_repeat` after becoming master,
+    /// the lower-priority count after a lower-priority advert.
+    garp_delayed_count: u32,
     /// End of the preempt delay that started when a lower-priority master was first seen.
     preempt_deadline: Option<Instant>,
     /// Our interface is down.
@@ -214,6 +225,7 @@ impl Vrrp {
             master: None,
             timers: Timers::default(),
             garp_left: 0,
+            garp_delayed_count: 0,
             preempt_deadline: None,
             fault: false,
             hold: false,
@@ -460,7 +472,10 @@ impl Vrrp {
                 }
             }
             (State::Master, Event::Timer(TimerKind::GarpDelay)) => {
-                self.garp_burst(now, self.cfg.garp_repeat, &mut out);
+                let count = self.garp_delayed_count;
+                if count > 0 {
+                    self.garp_burst(now, count - 1, &mut out);
+                }
             }
             (State::Master, Event::Timer(TimerKind::MasterDown)) => {}
             (State::Master, Event::Advert { src, advert }) => {
@@ -565,18 +580,29 @@ impl Vrrp {
             self.change_state(now, State::Backup, event, &reason, out);
         } else {
             // "else: Discard ADVERTISEMENT". Beyond the RFC (as keepalived does): another
-            // master of lower priority is a split brain healing; assert ourselves at once and
-            // refresh the neighbours' caches so traffic comes back to us.
+            // master of lower priority is a split brain healing; assert ourselves at once
+            // (unless lower_prio_no_advert) and refresh the neighbours' caches so traffic comes
+            // back to us: keepalived's garp_lower_prio_repeat now, again after
+            // garp_lower_prio_delay.
             tracing::info!(
                 instance = %self.cfg.name, vrid = self.cfg.vrid, %src,
                 their_priority = advert.priority, "lower-priority master seen, reasserting"
             );
-            out.push(Action::SendAdvert {
-                priority: self.priority,
-            });
-            out.push(Action::SendGarp);
-            self.timers
-                .set(TimerKind::Adver, now + self.advert_interval());
+            if !self.cfg.lower_prio_no_advert {
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+                self.timers
+                    .set(TimerKind::Adver, now + self.advert_interval());
+            }
+            let count = self.cfg.garp_lower_prio_count;
+            if count > 0 {
+                self.garp_burst(now, count - 1, out);
+                if let Some(after) = self.cfg.garp_lower_prio_delay {
+                    self.garp_delayed_count = count;
+                    self.timers.set(TimerKind::GarpDelay, now + after);
+                }
+            }
         }
     }
 
@@ -634,6 +660,7 @@ impl Vrrp {
                     self.timers.set(TimerKind::GarpRefresh, now + every);
                 }
                 if let Some(after) = self.cfg.garp_delay {
+                    self.garp_delayed_count = self.cfg.garp_repeat + 1;
                     self.timers.set(TimerKind::GarpDelay, now + after);
                 }
                 out.push(Action::Sync(SyncRole::Master));

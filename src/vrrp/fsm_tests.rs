@@ -48,6 +48,9 @@ fn cfg(priority: u8) -> FsmConfig {
         garp_refresh: None,
         garp_delay: None,
         garp_refresh_repeat: 0,
+        garp_lower_prio_count: 1,
+        garp_lower_prio_delay: None,
+        lower_prio_no_advert: false,
         peers: vec![],
     }
 }
@@ -544,6 +547,59 @@ fn garp_second_burst_after_the_delay_and_refresh_bursts() {
             ),
             Row(5_000, In::Tick, State::Initialize, &[]),
         ],
+    );
+}
+
+/// keepalived's garp_lower_prio_repeat and garp_lower_prio_delay: a master that hears a
+/// lower-priority advert (a split brain healing) reasserts with a burst now and another after
+/// the delay; lower_prio_no_advert leaves out the advert (the RFCs' behaviour).
+#[test]
+fn a_lower_priority_advert_brings_its_own_bursts_and_lower_prio_no_advert_keeps_quiet() {
+    // Priority 100 becomes master at 3,610 ms (3 intervals + skew).
+    let start = || {
+        vec![
+            Row(
+                0,
+                In::Startup,
+                State::Backup,
+                &["sync-backup", "notify-backup"][..],
+            ),
+            Row(3610, In::Tick, State::Master, TO_MASTER),
+        ]
+    };
+    let lower = || In::Adv("192.0.2.3", 50, 100);
+    let mut rows = start();
+    rows.extend([
+        Row(4000, lower(), State::Master, &["advert(100)", "garp"][..]),
+        Row(4100, In::Tick, State::Master, &["garp"]),
+        Row(4200, In::Tick, State::Master, &[]),
+        Row(5000, In::Tick, State::Master, &["advert(100)"]),
+        Row(6000, In::Tick, State::Master, &["advert(100)"]),
+        Row(7000, In::Tick, State::Master, &["advert(100)", "garp"]),
+        Row(7100, In::Tick, State::Master, &["garp"]),
+        Row(7200, In::Tick, State::Master, &[]),
+    ]);
+    run(
+        Vrrp::new(FsmConfig {
+            garp_interval: Duration::from_millis(100),
+            garp_lower_prio_count: 2,
+            garp_lower_prio_delay: Some(Duration::from_secs(3)),
+            ..cfg(100)
+        }),
+        &rows,
+    );
+    let mut rows = start();
+    rows.extend([
+        Row(4000, lower(), State::Master, &[][..]),
+        Row(4610, In::Tick, State::Master, &["advert(100)"]),
+    ]);
+    run(
+        Vrrp::new(FsmConfig {
+            garp_lower_prio_count: 0,
+            lower_prio_no_advert: true,
+            ..cfg(100)
+        }),
+        &rows,
     );
 }
 

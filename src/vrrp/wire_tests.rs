@@ -42,6 +42,9 @@ fn fsm(version: Version, vrid: u8, interval_cs: u16, addrs: &[&str]) -> FsmConfi
         garp_refresh: None,
         garp_delay: None,
         garp_refresh_repeat: 0,
+        garp_lower_prio_count: 1,
+        garp_lower_prio_delay: None,
+        lower_prio_no_advert: false,
         peers: vec![],
     }
 }

@@ -1,6 +1,9 @@
 //! keepalived's gratuitous ARP / NA timing (`garp_master_delay`, `garp_master_repeat`,
-//! `garp_master_refresh`, `garp_master_refresh_repeat`, `garp_interval`, `gna_interval`, in
-//! global_defs with a `vrrp_` prefix as instance defaults) → an instance's `garp:` block.
+//! `garp_master_refresh`, `garp_master_refresh_repeat`, `garp_lower_prio_delay`,
+//! `garp_lower_prio_repeat`, `garp_interval`, `gna_interval`, in global_defs with a `vrrp_`
+//! prefix as instance defaults) → an instance's `garp:` block; `lower_prio_no_advert` (and
+//! `vrrp_lower_prio_no_advert`) → the instance's `lower_prio_no_advert`;
+//! `higher_prio_send_advert` is noted as ignored: lbd always sends that advert.
 //! keepalived's defaults apply where nothing is set, so the block is always written: lbd's own
 //! defaults differ (200 ms spacing, a refresh every 60 s).
 
@@ -21,11 +24,14 @@ pub struct Timing {
     refresh_repeat: Option<u32>,
     garp_interval: Option<Duration>,
     gna_interval: Option<Duration>,
+    lower_prio_repeat: Option<u32>,
+    lower_prio_delay: Option<Duration>,
+    lower_prio_no_advert: Option<bool>,
 }
 
 impl Timing {
-    /// Takes `n` if it is one of the six keywords (without the `vrrp_` prefix); reports a
-    /// value lbd cannot carry. `false` when the keyword is none of them.
+    /// Takes `n` if it is one of these keywords (without the `vrrp_` prefix); reports a value
+    /// lbd cannot carry. `false` when the keyword is none of them.
     pub fn read(&mut self, n: &Node, report: &mut Report) -> bool {
         let k = n.keyword.as_str();
         let bare = k.strip_prefix("vrrp_").unwrap_or(k);
@@ -37,6 +43,22 @@ impl Timing {
                 .filter(|d| *d <= GARP_MAX_INTERVAL)
         };
         let ok = match bare {
+            "higher_prio_send_advert" => {
+                report.ignored(
+                    &n.at,
+                    k,
+                    "lbd always sends one advert before it yields to a higher-priority master",
+                );
+                Some(())
+            }
+            "lower_prio_no_advert" => {
+                super::values::boolean(n.arg(0)).map(|v| self.lower_prio_no_advert = Some(v))
+            }
+            "garp_lower_prio_repeat" => int_in(arg, 0, i64::from(GARP_MAX_COUNT))
+                .map(|v| self.lower_prio_repeat = Some(v as u32)),
+            "garp_lower_prio_delay" => {
+                timer(arg).map(|d| self.lower_prio_delay = Some(to_millis(d)))
+            }
             "garp_master_repeat" => count().map(|v| self.repeat = Some(v)),
             "garp_master_refresh_repeat" => count().map(|v| self.refresh_repeat = Some(v)),
             "garp_master_delay" => timer(arg).map(|d| self.delay = Some(to_millis(d))),
@@ -46,7 +68,9 @@ impl Timing {
             _ => return false,
         };
         if ok.is_none() {
-            let why = if bare.ends_with("repeat") {
+            let why = if bare == "lower_prio_no_advert" {
+                "expected a boolean".to_string()
+            } else if bare.ends_with("repeat") {
                 format!("lbd sends 1-{GARP_MAX_COUNT} messages per burst")
             } else if bare.ends_with("interval") {
                 format!(
@@ -70,7 +94,15 @@ impl Timing {
             refresh_repeat: self.refresh_repeat.or(defaults.refresh_repeat),
             garp_interval: self.garp_interval.or(defaults.garp_interval),
             gna_interval: self.gna_interval.or(defaults.gna_interval),
+            lower_prio_repeat: self.lower_prio_repeat.or(defaults.lower_prio_repeat),
+            lower_prio_delay: self.lower_prio_delay.or(defaults.lower_prio_delay),
+            lower_prio_no_advert: self.lower_prio_no_advert.or(defaults.lower_prio_no_advert),
         }
+    }
+
+    /// keepalived's `lower_prio_no_advert` for an instance: its own, else the global one.
+    pub fn lower_prio_no_advert(instance: &Timing, global: &Timing) -> bool {
+        instance.over(global).lower_prio_no_advert.unwrap_or(false)
     }
 }
 
@@ -117,5 +149,12 @@ pub fn yaml(
             "refresh_count",
             Y::Int(i64::from(t.refresh_repeat.unwrap_or(1))),
         );
+    // keepalived's lower-priority bursts default to the master ones, as lbd's do.
+    if let Some(n) = t.lower_prio_repeat {
+        y.set("lower_prio_count", Y::Int(i64::from(n)));
+    }
+    if let Some(d) = t.lower_prio_delay {
+        y.set("lower_prio_delay", Y::str(format_duration(d)));
+    }
     y
 }

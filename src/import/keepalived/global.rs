@@ -72,7 +72,7 @@ impl MailGlobals {
 }
 
 const NO_VRRP_MAIL: &str = "lbd mails no VRRP transitions";
-pub(super) const GARP: &str = "lbd sends gratuitous ARPs / NAs on becoming master (and after garp.delay, every garp.refresh), never on lower-priority adverts";
+pub(super) const GARP: &str = "lbd has no equivalent of this gratuitous ARP / NA setting";
 const SCRIPTS: &str =
     "lbd runs hooks and monitors as its own user and checks no script permissions";
 
@@ -118,14 +118,15 @@ pub fn read(statements: &[Node], report: &mut Report) -> Globals {
                 "no_email_faults" => report.ignored(&n.at, k, NO_VRRP_MAIL),
                 "email_faults" => report.dropped(&n.at, k, NO_VRRP_MAIL),
                 "script_user" | "enable_script_security" => report.dropped(&n.at, k, SCRIPTS),
-                k if g.garp.read(n, report) => {
-                    report.translated(&n.at, format!("{k} → every instance's garp"));
-                }
-                k if k.starts_with("vrrp_garp_")
-                    || k == "vrrp_min_garp"
-                    || k.starts_with("vrrp_lower_prio")
-                    || k == "vrrp_higher_prio_send_advert" =>
-                {
+                k if g.garp.read(n, report) => match k {
+                    "vrrp_higher_prio_send_advert" => {}
+                    "vrrp_lower_prio_no_advert" => report.translated(
+                        &n.at,
+                        format!("{k} → every instance's lower_prio_no_advert"),
+                    ),
+                    _ => report.translated(&n.at, format!("{k} → every instance's garp")),
+                },
+                k if k.starts_with("vrrp_garp_") || k == "vrrp_min_garp" => {
                     report.dropped(&n.at, k, GARP)
                 }
                 "vrrp_mcast_group4" if n.arg(0) == Some("224.0.0.18") => {

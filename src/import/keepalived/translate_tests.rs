@@ -805,7 +805,30 @@ fn garp_timing_is_keepalived_s_defaults_then_global_then_instance() {
         .replace("  nopreempt\n", "  nopreempt\n  gna_interval 1\n");
     let i = run(&mixed);
     assert_eq!(finding(&i, "gna_interval").kind, Kind::Approximated);
+    // The lower-priority bursts and lower_prio_no_advert, from the instance or global_defs.
+    let i = run(&VRRP.replace(
+        "  nopreempt\n",
+        "  nopreempt\n  garp_lower_prio_repeat 2\n  lower_prio_no_advert\n  higher_prio_send_advert\n",
+    ));
+    let v = &load(&i).director.vrrp[0];
+    assert_eq!(v.garp.lower_prio_count, Some(2));
+    assert_eq!(
+        v.garp.lower_prio_delay, None,
+        "keepalived's default: garp_master_delay"
+    );
+    assert_eq!(v.garp.lower_prio_count(), 2);
+    assert!(v.lower_prio_no_advert);
+    assert_eq!(finding(&i, "higher_prio_send_advert").kind, Kind::Ignored);
+    let i = run(&format!(
+        "global_defs {{\n  vrrp_garp_lower_prio_delay 2\n  vrrp_lower_prio_no_advert false\n}}\n{VRRP}"
+    ));
+    let v = &load(&i).director.vrrp[0];
+    assert_eq!(
+        v.garp.lower_prio_delay,
+        Some(std::time::Duration::from_secs(2))
+    );
+    assert!(!v.lower_prio_no_advert);
     // What lbd has no equivalent of is still dropped.
-    let i = run(&VRRP.replace("  nopreempt\n", "  nopreempt\n  garp_lower_prio_repeat 2\n"));
-    assert_eq!(finding(&i, "garp_lower_prio_repeat").kind, Kind::Dropped);
+    let i = run(&VRRP.replace("  nopreempt\n", "  nopreempt\n  garp_extra_if 100\n"));
+    assert_eq!(finding(&i, "garp_extra_if").kind, Kind::Dropped);
 }

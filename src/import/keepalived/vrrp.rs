@@ -161,12 +161,7 @@ pub fn instance(
                 "lbd announces the interface's own MAC address (no VMAC)",
             ),
             _ if garp.read(c, report) => {}
-            k if k.starts_with("garp_")
-                || k.starts_with("lower_prio")
-                || k == "higher_prio_send_advert" =>
-            {
-                report.dropped(&c.at, k, super::global::GARP)
-            }
+            k if k.starts_with("garp_") => report.dropped(&c.at, k, super::global::GARP),
             "smtp_alert" => smtp_alert = Some((super::values::boolean(c.arg(0)), &c.at)),
             "unicast_src_ip" | "mcast_src_ip" => match c.arg(0).map(str::parse::<IpAddr>) {
                 Some(Ok(a)) => src_ip = Some((a, c)),
@@ -355,6 +350,9 @@ pub fn instance(
         "garp",
         super::garp::yaml(&garp, &g.garp, !ipv4, both, &n.at, report),
     );
+    if super::garp::Timing::lower_prio_no_advert(&garp, &g.garp) {
+        y.set("lower_prio_no_advert", Y::Bool(true));
+    }
     versions(
         &mut y,
         n,
