@@ -18,6 +18,7 @@
 //! | `lbd_check_latency_seconds` | histogram | `service` |
 //! | `lbd_check_intervals_missed_total` | counter: a check's interval skipped (its previous run still going, or no budget) | `service` |
 //! | `lbd_vrrp_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `vrrp_instance` |
+//! | `lbd_vrrp_sync_group_state` | gauge: initialize 0, backup 1, master 2, fault 3 | `vrrp_sync_group` |
 //! | `lbd_vrrp_transitions_total` | counter | `vrrp_instance`, `from`, `to` |
 //! | `lbd_vrrp_adverts_dropped_total` | counter: received VRRP packets dropped | `vrrp_instance`, `reason` |
 //! | `lbd_netlink_operations_total` | counter | `op` |
@@ -149,6 +150,11 @@ struct InstanceLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GroupLabels {
+    vrrp_sync_group: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VrrpTransitionLabels {
     vrrp_instance: String,
     from: String,
@@ -208,6 +214,7 @@ struct Inner {
     check_latency: HistogramFamily<ServiceLabels>,
     check_missed: Family<ServiceLabels, Counter>,
     vrrp_state: Family<InstanceLabels, Gauge>,
+    vrrp_group_state: Family<GroupLabels, Gauge>,
     vrrp_transitions: Family<VrrpTransitionLabels, Counter>,
     vrrp_drops: Family<VrrpDropLabels, Counter>,
     netlink_ops: Family<OpLabels, Counter>,
@@ -306,6 +313,12 @@ impl Metrics {
             "VRRP instance state: initialize 0, backup 1, master 2, fault 3",
             vrrp_state.clone(),
         );
+        let vrrp_group_state = Family::<GroupLabels, Gauge>::default();
+        registry.register(
+            "vrrp_sync_group_state",
+            "VRRP sync group state: initialize 0, backup 1, master 2, fault 3",
+            vrrp_group_state.clone(),
+        );
         let vrrp_transitions = Family::<VrrpTransitionLabels, Counter>::default();
         registry.register(
             "vrrp_transitions",
@@ -386,6 +399,7 @@ impl Metrics {
                 check_latency,
                 check_missed,
                 vrrp_state,
+                vrrp_group_state,
                 vrrp_transitions,
                 vrrp_drops,
                 netlink_ops,
@@ -496,6 +510,16 @@ impl Metrics {
             .vrrp_state
             .get_or_create(&InstanceLabels {
                 vrrp_instance: instance.into(),
+            })
+            .set(state.number());
+    }
+
+    /// A VRRP sync group's current state.
+    pub fn vrrp_group_state(&self, group: &str, state: VrrpState) {
+        self.inner
+            .vrrp_group_state
+            .get_or_create(&GroupLabels {
+                vrrp_sync_group: group.into(),
             })
             .set(state.number());
     }

@@ -17,6 +17,7 @@ fn records_show_up_in_the_encoding() {
     m.vrrp_transition("vi_51", VrrpState::Backup, VrrpState::Master);
     m.vrrp_adverts_dropped("vi_51", "bad_ttl", 2);
     m.vrrp_adverts_dropped("vi_51", "bad_ttl", 1);
+    m.vrrp_group_state("g1", VrrpState::Fault);
     m.netlink_op("new_dest", Some("EINVAL"));
     m.alert_run("mail.alert", AlertExit::Code(0));
     m.missed_intervals("http").inc_by(2);
@@ -37,6 +38,10 @@ fn records_show_up_in_the_encoding() {
     assert_eq!(
         line_with(&text, "lbd_vrrp_state{"),
         vec![r#"lbd_vrrp_state{vrrp_instance="vi_51"} 2"#]
+    );
+    assert_eq!(
+        line_with(&text, "lbd_vrrp_sync_group_state{"),
+        vec![r#"lbd_vrrp_sync_group_state{vrrp_sync_group="g1"} 3"#]
     );
     assert_eq!(
         line_with(&text, "lbd_vrrp_adverts_dropped_total{"),

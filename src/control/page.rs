@@ -138,20 +138,26 @@ fn vrrp_table(h: &mut String, vrrp: &[VrrpView]) {
         h.push_str("<p>No VRRP instance: this director holds its VIPs alone.</p>\n");
         return;
     }
+    // The sync group column only where there are groups.
+    let groups = vrrp.iter().any(|v| v.sync_group.is_some());
     h.push_str(
         "<table class=\"vrrp\"><thead><tr><th>instance</th><th>interface</th><th>VRID</th>\
-         <th>state</th><th>priority</th><th>VIPs</th></tr></thead><tbody>\n",
+         <th>state</th><th>priority</th><th>VIPs</th>",
     );
+    if groups {
+        h.push_str("<th>sync group</th>");
+    }
+    h.push_str("</tr></thead><tbody>\n");
     for v in vrrp {
         let prio = if v.priority == v.effective_priority {
             v.priority.to_string()
         } else {
             format!("{} (effective {})", v.priority, v.effective_priority)
         };
-        let _ = writeln!(
+        let _ = write!(
             h,
             "<tr data-instance=\"{}\" data-state=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-             <td><span class=\"badge {}\">{}</span></td><td class=\"num\">{}</td><td>{}</td></tr>",
+             <td><span class=\"badge {}\">{}</span></td><td class=\"num\">{}</td><td>{}</td>",
             escape(&v.instance),
             escape(&v.state),
             escape(&v.instance),
@@ -162,6 +168,14 @@ fn vrrp_table(h: &mut String, vrrp: &[VrrpView]) {
             prio,
             escape(&v.vips.join(" ")),
         );
+        if groups {
+            let _ = write!(
+                h,
+                "<td>{}</td>",
+                escape(v.sync_group.as_deref().unwrap_or("-"))
+            );
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table>\n");
 }
@@ -310,6 +324,41 @@ mod tests {
         assert!(!page.contains("<script"));
         assert!(!page.contains("<form"));
         assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+    }
+
+    #[test]
+    fn a_sync_group_column_only_where_there_are_groups() {
+        let view = |name: &str, group: Option<&str>| VrrpView {
+            instance: name.into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state: "master".into(),
+            priority: 150,
+            effective_priority: 150,
+            vips: vec!["192.0.2.10/24".into()],
+            drops: Default::default(),
+            sync_group: group.map(str::to_string),
+        };
+        let page = |vrrp| {
+            render(&StatusView {
+                director: "dir1".into(),
+                at_ms: 0,
+                vrrp,
+                services: vec![],
+            })
+        };
+        let alone = page(vec![view("vi_51", None)]);
+        assert!(!alone.contains("sync group"));
+        let grouped = page(vec![
+            view("vi_pub", Some("g1 (master)")),
+            view("vi_other", None),
+        ]);
+        assert!(grouped.contains("<th>sync group</th>"));
+        assert!(grouped.contains("<td>g1 (master)</td>"));
+        assert!(
+            grouped.contains("<td>-</td>"),
+            "an instance outside any group"
+        );
     }
 
     #[test]

@@ -67,6 +67,17 @@ fn metric_state(s: &Status) -> VrrpState {
     }
 }
 
+/// A sync group's state as `lbd_vrrp_sync_group_state` numbers it.
+fn group_metric_state(s: crate::vrrp::sync_group::GroupState) -> VrrpState {
+    use crate::vrrp::sync_group::GroupState;
+    match s {
+        GroupState::Init => VrrpState::Initialize,
+        GroupState::Backup => VrrpState::Backup,
+        GroupState::Master => VrrpState::Master,
+        GroupState::Fault => VrrpState::Fault,
+    }
+}
+
 /// A sync group's state as `lbctl status` shows it.
 fn group_word(s: crate::vrrp::sync_group::GroupState) -> &'static str {
     use crate::vrrp::sync_group::GroupState;
@@ -372,6 +383,11 @@ impl VrrpSet {
 
     /// Records state changes and dropped adverts in the metrics.
     pub fn observe(&mut self, metrics: Option<&Metrics>) {
+        if let Some(m) = metrics {
+            for g in self.groups.values() {
+                m.vrrp_group_state(&g.setup.name, group_metric_state(g.handle.state()));
+            }
+        }
         for r in self.running.values_mut() {
             let Some(st) = r.control.status() else {
                 continue;
