@@ -399,7 +399,10 @@ fn uncomment_tracking(text: &str) -> String {
     let mut out = String::new();
     let mut in_defs = false;
     for line in text.lines() {
-        if line.starts_with("# track_scripts:") || line.starts_with("# track_files:") {
+        if ["# track_scripts:", "# track_files:", "# track_processes:"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
             in_defs = true;
         } else if !line.starts_with("#   ") && !line.starts_with("    ") {
             in_defs = false;
@@ -410,6 +413,7 @@ fn uncomment_tracking(text: &str) -> String {
             "    #   priority",
             "    #   scripts",
             "    #   files",
+            "    #   processes",
         ]
         .iter()
         .any(|p| line.starts_with(p));
@@ -426,7 +430,7 @@ fn uncomment_tracking(text: &str) -> String {
 }
 
 #[test]
-fn the_documented_track_scripts_and_files_load_as_documented() {
+fn the_documented_track_scripts_files_and_processes_load_as_documented() {
     let dir = edited(&[]);
     let file = dir.path().join("director.yaml");
     let text = uncomment_tracking(&fs::read_to_string(&file).expect("read"));
@@ -443,11 +447,25 @@ fn the_documented_track_scripts_and_files_load_as_documented() {
     let f = &d.track_files[0];
     assert_eq!((f.name.as_str(), f.weight), ("maint", 1));
     assert_eq!(f.path, Path::new("/run/lbd/maint"));
+    let p = &d.track_processes[0];
+    assert_eq!(
+        (p.name.as_str(), p.process.as_slice()),
+        ("haproxy", &["haproxy".to_string()][..])
+    );
+    assert_eq!((p.quorum, p.quorum_max, p.weight), (1, Some(4), -50));
+    assert_eq!(p.fork_delay, Duration::from_secs(2));
+    assert_eq!(p.terminate_delay, Duration::from_secs(2));
     let t = d.vrrp[0].track.as_ref().expect("track");
-    assert_eq!(t.interfaces, ["eth1"]);
+    let ifs: Vec<(&str, Option<i16>)> = t
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i.weight))
+        .collect();
+    assert_eq!(ifs, [("eth1", None), ("eth2", Some(-40))]);
     assert_eq!(t.scripts[0].name, "chk_proxy");
     assert_eq!(t.scripts[0].weight, None, "the script's own weight");
     assert_eq!(t.files[0].name, "maint");
+    assert_eq!(t.processes[0].name, "haproxy");
 }
 
 /// The commented `garp:` block of `director.yaml`, uncommented, loads with the documented

@@ -150,7 +150,9 @@ pub struct Vip {
 /// and the track scripts and files whose state moves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Track {
-    pub interfaces: Vec<String>,
+    /// Interfaces, each with its own weight (keepalived's `track_interface IF weight W`) or
+    /// none: then `priority_decrement`, or without one the fault state while it is down.
+    pub interfaces: Vec<TrackRef>,
     pub priority_decrement: Option<u8>,
     /// Track scripts (`track_scripts` names), each with its weight or the script's.
     pub scripts: Vec<TrackRef>,
@@ -737,7 +739,12 @@ fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option
 
 fn decode_track(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<Track> {
     let mut f = Fields::of(item, "track", sink)?;
-    let interfaces = f.or("interfaces", sink, Vec::new(), list(interface));
+    let interfaces = f.or(
+        "interfaces",
+        sink,
+        Vec::new(),
+        vrrp_track::decode_interfaces,
+    );
     let decrement = f.opt(
         "priority_decrement",
         sink,

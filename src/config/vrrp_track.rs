@@ -7,8 +7,8 @@
 use super::diagnostic::{Pos, Sink};
 use super::fields::{suggest, Fields};
 use super::scalars::{
-    abs_path, boolean, command, duration, int_in, list, name, nonempty, positive, string, user,
-    word,
+    abs_path, boolean, command, duration, int_in, interface, list, name, nonempty, positive,
+    string, user, word,
 };
 use super::yaml::{Item, Value};
 use crate::vrrp::config::{
@@ -287,6 +287,63 @@ pub(crate) fn decode_refs(
             sink.error_hint(
                 pos,
                 format!("{what} `{}` is tracked twice by this instance", r.name),
+                format!("first at line {}", first.line),
+            );
+            ok = false;
+            continue;
+        }
+        out.push(r);
+    }
+    ok.then_some(out)
+}
+
+/// An instance's `track.interfaces`: `[IFNAME | {name: IFNAME, weight: W}]`, each once; W is
+/// -253..253 (positive: added while up, negative: subtracted while down, 0: the fault state
+/// while down).
+pub(crate) fn decode_interfaces(item: &Item, sink: &mut Sink) -> Option<Vec<TrackRef>> {
+    let items = seq(item, "tracked interface", sink)?;
+    let mut out: Vec<TrackRef> = Vec::new();
+    let mut ok = true;
+    let mut seen: HashMap<String, Pos> = HashMap::new();
+    for it in items {
+        let (r, pos) = match &it.value {
+            Value::Map(_) => {
+                let Some(mut f) = Fields::of(it, "tracked interface", sink) else {
+                    ok = false;
+                    continue;
+                };
+                let n = f.req("name", sink, interface);
+                let weight = f.opt(
+                    "weight",
+                    sink,
+                    int_in(
+                        -i128::from(MAX_TRACK_WEIGHT),
+                        i128::from(MAX_TRACK_WEIGHT),
+                        "track interface weight",
+                    ),
+                );
+                let pos = f.pos_of("name");
+                f.finish(sink);
+                match (n, weight) {
+                    (Some(name), Some(weight)) => (TrackRef { name, weight }, pos),
+                    _ => {
+                        ok = false;
+                        continue;
+                    }
+                }
+            }
+            _ => match interface(it, sink) {
+                Some(name) => (TrackRef { name, weight: None }, it.pos),
+                None => {
+                    ok = false;
+                    continue;
+                }
+            },
+        };
+        if let Some(first) = seen.insert(r.name.clone(), pos) {
+            sink.error_hint(
+                pos,
+                format!("interface `{}` is tracked twice by this instance", r.name),
                 format!("first at line {}", first.line),
             );
             ok = false;

@@ -6,8 +6,9 @@
 //! Mapping rules:
 //! - every VIP keeps its own interface; the instance advertises the VIPs of its first VIP's
 //!   family on its interface, the others move with them (one RFC 5798 router per instance);
-//! - `track.interfaces` lower the priority by `priority_decrement` while down (keepalived's
-//!   negative `track_interface` weight), or, without one, put the instance in FAULT while one
+//! - `track.interfaces` move the priority by their own weight (keepalived's `track_interface
+//!   IF weight W`: positive added while up, negative subtracted while down), else lower it by
+//!   `priority_decrement` while down, or, without either, put the instance in FAULT while one
 //!   is down (keepalived's unweighted `track_interface`): it leaves the VIPs, any backup takes
 //!   over, and it rejoins the election when the interface is up again;
 //! - `track.scripts`, `track.files` and `track.processes` name director-level
@@ -63,8 +64,8 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         .iter()
         .flat_map(|t| t.interfaces.iter())
         .map(|i| Track {
-            target: TrackTarget::Interface(i.clone()),
-            weight: decrement.map(|d| -i16::from(d)),
+            target: TrackTarget::Interface(i.name.clone()),
+            weight: i.weight.or(decrement.map(|d| -i16::from(d))),
         })
         .collect();
     track.extend(carried_services(cfg, inst).into_iter().map(|s| Track {
@@ -343,6 +344,38 @@ mod tests {
     }
 
     #[test]
+    fn each_tracked_interface_takes_its_own_weight_else_the_decrement_else_fault() {
+        let with = |track: &str| {
+            let track = track.to_string();
+            let cfg = example_edited(move |t| {
+                t.replace(
+                    "    preempt_delay: 0s",
+                    &format!("    track: {track}\n    preempt_delay: 0s"),
+                )
+            });
+            let c = instance_config(&cfg, &cfg.director.vrrp[0]);
+            assert!(c.to_fsm().is_ok());
+            c.track
+                .iter()
+                .filter_map(|t| match &t.target {
+                    TrackTarget::Interface(i) => Some((i.clone(), t.weight)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let i = |n: &str, w: Option<i16>| (n.to_string(), w);
+        assert_eq!(
+            with("{interfaces: [eth1, {name: eth2, weight: 30}, {name: eth3, weight: -50}]}"),
+            [i("eth1", None), i("eth2", Some(30)), i("eth3", Some(-50))]
+        );
+        assert_eq!(
+            with("{interfaces: [eth1, {name: eth2, weight: 0}], priority_decrement: 20}"),
+            [i("eth1", Some(-20)), i("eth2", Some(0))],
+            "the decrement for the unweighted; an explicit 0 is the fault state"
+        );
+    }
+
+    #[test]
     fn owner_and_stop_hook_with_timeout_from_director_yaml() {
         let cfg = example_edited(|t| {
             t.replace("priority: 150 ", "priority: 255 ").replace(
@@ -458,7 +491,10 @@ mod tests {
         let mut cfg = example();
         let inst = &mut cfg.director.vrrp[0];
         inst.track = Some(config::Track {
-            interfaces: vec!["eth1".into()],
+            interfaces: vec![config::TrackRef {
+                name: "eth1".into(),
+                weight: None,
+            }],
             priority_decrement: Some(30),
             scripts: vec![],
             files: vec![],

@@ -97,8 +97,25 @@ fn a_vrrp_instance_becomes_a_director_yaml_instance() {
         ]
     );
     let t = v.track.as_ref().unwrap();
-    assert_eq!(t.interfaces, ["eth1", "eth2"]);
-    assert_eq!(t.priority_decrement, Some(40));
+    let ifs: Vec<(&str, Option<i16>)> = t
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i.weight))
+        .collect();
+    assert_eq!(
+        ifs,
+        [("eth1", Some(-20)), ("eth2", Some(-40))],
+        "each its own weight"
+    );
+    assert_eq!(t.priority_decrement, None);
+    assert!(
+        i.report
+            .findings
+            .iter()
+            .all(|f| f.keyword != "track_interface"),
+        "{:?}",
+        i.report.findings
+    );
     assert_eq!(v.notify.master, Some(argv("/usr/local/sbin/master")));
     // A script with arguments keeps them; the generic notify fills the other slots.
     assert_eq!(v.notify.backup, Some(argv("/usr/local/sbin/backup arg")));
@@ -114,7 +131,6 @@ fn a_vrrp_instance_becomes_a_director_yaml_instance() {
         finding(&i, "label").at.to_string(),
         "/etc/keepalived/keepalived.conf:12:28"
     );
-    assert_eq!(finding(&i, "track_interface").kind, Kind::Approximated);
     assert_eq!(finding(&i, "state").kind, Kind::Ignored);
 }
 
@@ -517,8 +533,28 @@ fn unweighted_track_interfaces_are_a_fault_in_both() {
         .all(|f| f.keyword != "track_interface" && f.keyword != "eth1"));
     let c = load(&i);
     let t = c.director.vrrp[0].track.as_ref().unwrap();
-    assert_eq!(t.interfaces, ["eth1", "eth2"]);
+    let ifs: Vec<(&str, Option<i16>)> = t
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i.weight))
+        .collect();
+    assert_eq!(ifs, [("eth1", None), ("eth2", None)]);
     assert_eq!(t.priority_decrement, None);
+    // Weighted and unweighted side by side, a positive weight among them: each as written.
+    let text = VRRP.replace(
+        "    eth1 weight -20\n    eth2 weight -40\n",
+        "    eth1\n    eth2 weight 30\n    eth3 weight 300\n",
+    );
+    let i = run(&text);
+    let c = load(&i);
+    let t = c.director.vrrp[0].track.as_ref().unwrap();
+    let ifs: Vec<(&str, Option<i16>)> = t
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i.weight))
+        .collect();
+    assert_eq!(ifs, [("eth1", None), ("eth2", Some(30))]);
+    assert_eq!(finding(&i, "eth3").kind, Kind::Dropped);
 }
 
 #[test]

@@ -327,7 +327,7 @@ pub fn instance(
         }
     }
     let mut track_map = match track_node.filter(|_| !track.is_empty()) {
-        Some(t) => track_yaml(t, &track, report),
+        Some(_) => track_yaml(&track, report),
         None => Y::map(),
     };
     if !scripts.is_empty() {
@@ -532,39 +532,22 @@ pub(super) fn hook(c: &Node, report: &mut Report) -> Option<String> {
     Some(cmd.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// track_interface → `track: {interfaces, priority_decrement}` (one decrement for all; none when
-/// no interface has a weight: FAULT while one is down, in both).
-fn track_yaml(t: &Node, track: &[(String, Option<i64>, &Node)], report: &mut Report) -> Y {
+/// track_interface → `track: {interfaces}`: each interface with its keepalived weight, or
+/// unweighted (the fault state while it is down, in both).
+fn track_yaml(track: &[(String, Option<i64>, &Node)], report: &mut Report) -> Y {
     let mut m = Y::map();
-    m.set(
-        "interfaces",
-        Y::Seq(track.iter().map(|(i, _, _)| Y::str(i)).collect()),
-    );
-    let weights: Vec<i64> = track.iter().filter_map(|(_, w, _)| *w).collect();
-    if weights.is_empty() {
-        // No decrement: lbd's fault state while one is down, as keepalived's.
-        return m;
-    }
-    for (_, w, node) in track {
+    let mut interfaces = Vec::new();
+    for (name, w, node) in track {
         match w {
-            None => report.approximated(&node.at, &node.keyword, "unweighted (FAULT in keepalived) next to weighted interfaces: lbd lowers the priority by the same decrement"),
-            Some(w) if *w >= 0 => report.approximated(&node.at, &node.keyword, "a positive weight raises keepalived's priority while the interface is up; lbd lowers the priority while it is down"),
-            Some(_) => {}
+            None => interfaces.push(Y::str(name)),
+            Some(w) if w.abs() <= 253 => {
+                let mut i = Y::map();
+                i.set("name", Y::str(name)).set("weight", Y::Int(*w));
+                interfaces.push(i);
+            }
+            Some(_) => report.dropped(&node.at, &node.keyword, "a weight must be -253..253"),
         }
     }
-    let decrement = weights
-        .iter()
-        .map(|w| w.unsigned_abs())
-        .max()
-        .unwrap_or(0)
-        .clamp(1, 253);
-    if weights.iter().any(|w| w.unsigned_abs() != decrement) {
-        report.approximated(
-            &t.at,
-            "track_interface",
-            format!("lbd has one decrement for all tracked interfaces: {decrement}"),
-        );
-    }
-    m.set("priority_decrement", Y::Int(decrement as i64));
+    m.set("interfaces", Y::Seq(interfaces));
     m
 }
