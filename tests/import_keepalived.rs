@@ -125,7 +125,13 @@ fn the_two_director_setup_imports_and_passes_lbctl_check() {
     assert_eq!(v.unicast_peers, ["192.0.2.3".parse::<IpAddr>().unwrap()]);
     assert_eq!(v.vips.len(), 3);
     assert_eq!(v.vips[2].interface.as_deref(), Some("eth1"));
-    assert_eq!(v.track.as_ref().unwrap().priority_decrement, Some(60));
+    let t = v.track.as_ref().unwrap();
+    assert_eq!(t.priority_decrement, None);
+    assert!(
+        t.interfaces.iter().all(|i| i.weight == Some(-60)),
+        "keepalived's weights: {:?}",
+        t.interfaces
+    );
     assert_eq!(
         v.notify.fault.as_deref(),
         Some(&["/usr/local/sbin/lvs-fault".to_string()][..])
