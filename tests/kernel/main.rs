@@ -23,6 +23,7 @@ mod import;
 mod ipvs;
 mod ipvs_traffic;
 mod ipvsadm;
+mod keepalived;
 mod lab;
 mod lateness;
 mod misc;
