@@ -1,9 +1,10 @@
 //! keepalived 2.2.7 as a lab peer of the real `lbd`. [`Keepalived::start`] writes the given
-//! keepalived.conf and runs keepalived in a namespace: in the foreground, VRRP only, logging
-//! to a file and not to syslog (which in the lab guest is the console). [`Keepalived::stop`]
-//! sends SIGTERM as `systemctl stop keepalived` does (keepalived then releases its VIPs with a
-//! priority-0 advert) and waits for the exit. Drop kills whatever is left of it by pid: the
-//! parent, and the children named in their pid files.
+//! keepalived.conf and runs keepalived in a namespace: in the foreground, VRRP only or VRRP and
+//! the IPVS checker, logging to a file and not to syslog (which in the lab guest is the
+//! console). [`Keepalived::stop`] sends SIGTERM as `systemctl stop keepalived` does (keepalived
+//! then releases its VIPs with a priority-0 advert and removes the IPVS services it made) and
+//! waits for the exit. Drop kills whatever is left of it by pid: the parent, and the children
+//! named in their pid files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -14,10 +15,19 @@ use super::netns;
 /// How long keepalived may take to exit after SIGTERM.
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
+/// Which of keepalived's subsystems run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subsystems {
+    /// `-P`: VRRP only.
+    Vrrp,
+    /// VRRP and the checker (`virtual_server` blocks, in the namespace's IPVS table).
+    VrrpAndIpvs,
+}
+
 /// A running keepalived; killed (with its children, by pid) on drop.
 pub struct Keepalived {
     child: Option<Child>,
-    /// The children's pid files (VRRP).
+    /// The children's pid files (VRRP, checkers).
     child_pids: Vec<PathBuf>,
     log: PathBuf,
     /// When [`Keepalived::terminate`] sent SIGTERM.
@@ -25,24 +35,29 @@ pub struct Keepalived {
 }
 
 impl Keepalived {
-    /// Writes `conf` to `DIR/keepalived-NS.conf` and starts keepalived with it in `ns` (VRRP
-    /// only); its log (console and detail) goes to `DIR/keepalived-NS.log`, replaced at each
-    /// start.
-    pub fn start(ns: &str, dir: &Path, conf: &str) -> Result<Self, String> {
+    /// Writes `conf` to `DIR/keepalived-NS.conf` and starts keepalived with it in `ns`; its
+    /// log (console and detail) goes to `DIR/keepalived-NS.log`, replaced at each start.
+    pub fn start(ns: &str, dir: &Path, conf: &str, run: Subsystems) -> Result<Self, String> {
         let file = |what: &str| dir.join(format!("keepalived-{ns}{what}"));
         let conf_path = file(".conf");
         std::fs::write(&conf_path, conf).map_err(|e| format!("{}: {e}", conf_path.display()))?;
-        let vrrp_pid = file(".vrrp.pid");
+        let (vrrp_pid, checkers_pid) = (file(".vrrp.pid"), file(".checkers.pid"));
         let log = file(".log");
         let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = netns::command(ns, "keepalived")
-            .args(["-n", "-l", "-G", "-P", "-D", "--dont-respawn", "-f"])
+        let mut cmd = netns::command(ns, "keepalived");
+        cmd.args(["-n", "-l", "-G", "-D", "--dont-respawn", "-f"])
             .arg(&conf_path)
             .arg("-p")
             .arg(file(".pid"))
             .arg("-r")
             .arg(&vrrp_pid)
+            .arg("-c")
+            .arg(&checkers_pid);
+        if run == Subsystems::Vrrp {
+            cmd.arg("-P");
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -50,7 +65,7 @@ impl Keepalived {
             .map_err(|e| format!("keepalived in {ns}: {e}"))?;
         Ok(Keepalived {
             child: Some(child),
-            child_pids: vec![vrrp_pid],
+            child_pids: vec![vrrp_pid, checkers_pid],
             log,
             terminated: None,
         })

@@ -26,6 +26,7 @@ mod ipvsadm;
 mod keepalived;
 mod lab;
 mod lateness;
+mod migration;
 mod misc;
 #[allow(dead_code)]
 mod netns;
@@ -67,6 +68,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(vrrp::tests());
     trials.extend(vrrp_group::tests());
     trials.extend(scenario::tests());
+    trials.extend(migration::tests());
     trials.extend(reference::tests());
     trials.extend(lateness::tests());
     trials

@@ -20,7 +20,7 @@ use std::time::Duration;
 use libtest_mimic::{Failed, Trial};
 
 use super::daemon::{lab_config, tail, tempdir, wait_for, Lbd};
-use super::keepalived::Keepalived;
+use super::keepalived::{Keepalived, Subsystems};
 use super::netns;
 use super::topology::{Options, Topology};
 
@@ -50,11 +50,11 @@ fn start_keepalived(dir: &Path, priority: u8) -> Result<Keepalived, String> {
         instance("VI_PUB", "eth0", 51, "192.0.2.10"),
         instance("VI_IN", "eth1", 52, "198.51.100.1"),
     );
-    Keepalived::start("dir1", dir, &text)
+    Keepalived::start("dir1", dir, &text, Subsystems::Vrrp)
 }
 
 /// Which of the two VIPs `ns` holds: (public, inside).
-fn vips(ns: &str) -> Result<(bool, bool), String> {
+pub(crate) fn vips(ns: &str) -> Result<(bool, bool), String> {
     let addrs = netns::run(ns, &["ip", "-o", "addr"])?;
     Ok((addrs.contains(PUB_VIP), addrs.contains(IN_VIP)))
 }
