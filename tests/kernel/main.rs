@@ -23,8 +23,10 @@ mod import;
 mod ipvs;
 mod ipvs_traffic;
 mod ipvsadm;
+mod keepalived;
 mod lab;
 mod lateness;
+mod migration;
 mod misc;
 #[allow(dead_code)]
 mod netns;
@@ -66,6 +68,7 @@ fn all_trials() -> Vec<Trial> {
     trials.extend(vrrp::tests());
     trials.extend(vrrp_group::tests());
     trials.extend(scenario::tests());
+    trials.extend(migration::tests());
     trials.extend(reference::tests());
     trials.extend(lateness::tests());
     trials

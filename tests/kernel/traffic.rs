@@ -190,14 +190,27 @@ pub fn summary(reqs: &[Request]) -> String {
 /// The longest time between two successful answers among `reqs` (in completion order): what a
 /// client sees as the outage, failed and slow requests included.
 pub fn longest_gap(reqs: &[Request]) -> Duration {
+    let gaps = gaps(reqs);
+    gaps.iter().map(|(a, b)| *b - *a).max().unwrap_or_default()
+}
+
+/// [`longest_gap`] among the gaps that overlap `from..=to`.
+pub fn longest_gap_over(reqs: &[Request], from: Instant, to: Instant) -> Duration {
+    let gaps = gaps(reqs);
+    (gaps.iter().filter(|(a, b)| *b >= from && *a <= to))
+        .map(|(a, b)| *b - *a)
+        .max()
+        .unwrap_or_default()
+}
+
+/// Each time between two successful answers among `reqs`, as (one's end, the next one's end),
+/// in order.
+fn gaps(reqs: &[Request]) -> Vec<(Instant, Instant)> {
     let mut done: Vec<Instant> = reqs
         .iter()
         .filter(|r| r.outcome.is_ok())
         .map(|r| r.at + r.took)
         .collect();
     done.sort();
-    done.windows(2)
-        .map(|w| w[1].saturating_duration_since(w[0]))
-        .max()
-        .unwrap_or_default()
+    done.windows(2).map(|w| (w[0], w[1])).collect()
 }

@@ -51,6 +51,15 @@ pub(crate) fn role(sock: &Path) -> Result<String, String> {
 
 /// `lbctl status --json`'s VRRP instances as (name, state), in its order.
 pub(crate) fn states(sock: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = |i: &serde_json::Value, key: &str| i[key].as_str().unwrap_or("").to_string();
+    Ok(instances(sock)?
+        .iter()
+        .map(|i| (text(i, "instance"), text(i, "state")))
+        .collect())
+}
+
+/// `lbctl status --json`'s VRRP instances, in its order.
+pub(crate) fn instances(sock: &Path) -> Result<Vec<serde_json::Value>, String> {
     let out = std::process::Command::new(LBCTL)
         .arg("--socket")
         .arg(sock)
@@ -64,16 +73,11 @@ pub(crate) fn states(sock: &Path) -> Result<Vec<(String, String)>, String> {
             String::from_utf8_lossy(&out.stderr)
         )
     })?;
-    let vrrp = v
-        .get("vrrp")
+    v.get("vrrp")
         .or_else(|| v.get("status").and_then(|s| s.get("vrrp")))
         .and_then(|x| x.as_array())
-        .ok_or_else(|| format!("no vrrp in {v}"))?;
-    let text = |i: &serde_json::Value, key: &str| i[key].as_str().unwrap_or("").to_string();
-    Ok(vrrp
-        .iter()
-        .map(|i| (text(i, "instance"), text(i, "state")))
-        .collect())
+        .cloned()
+        .ok_or_else(|| format!("no vrrp in {v}"))
 }
 
 fn lbctl(sock: &Path, args: &[&str]) -> Result<String, String> {

@@ -14,13 +14,13 @@
 //! after the master's last advert or at once on a priority-0 one; each wait allows 30 s
 //! (about 8 intervals) for the noisy 2-core CI machines under TCG.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use libtest_mimic::{Failed, Trial};
 
 use super::daemon::{lab_config, tail, tempdir, wait_for, Lbd};
+use super::keepalived::{Keepalived, Subsystems};
 use super::netns;
 use super::topology::{Options, Topology};
 
@@ -35,94 +35,26 @@ const WAIT: Duration = Duration::from_secs(30);
 const PUB_VIP: &str = "192.0.2.10/";
 const IN_VIP: &str = "198.51.100.1/";
 
-/// keepalived in `dir1`, killed (with its VRRP child, by pid) on drop.
-struct Keepalived {
-    child: Option<Child>,
-    vrrp_pid: PathBuf,
-    log: PathBuf,
-}
-
-impl Keepalived {
-    fn start(dir: &Path, priority: u8) -> Result<Keepalived, String> {
-        let conf = dir.join("keepalived.conf");
-        let instance = |name: &str, ifname: &str, vrid: u8, vip: &str| {
-            format!(
-                "vrrp_instance {name} {{\n  state BACKUP\n  interface {ifname}\n  \
-                 virtual_router_id {vrid}\n  priority {priority}\n  advert_int 1\n  \
-                 virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
-            )
-        };
-        let text = format!(
-            "global_defs {{\n  router_id dir1\n}}\n\
-             vrrp_sync_group G {{\n  group {{\n    VI_PUB\n    VI_IN\n  }}\n}}\n{}{}",
-            instance("VI_PUB", "eth0", 51, "192.0.2.10"),
-            instance("VI_IN", "eth1", 52, "198.51.100.1"),
-        );
-        std::fs::write(&conf, text).map_err(|e| e.to_string())?;
-        let vrrp_pid = dir.join("keepalived.vrrp.pid");
-        let log = dir.join("keepalived.log");
-        let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = netns::command("dir1", "keepalived")
-            .args(["-n", "-l", "-P", "-D", "--dont-respawn", "-f"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.join("keepalived.pid"))
-            .arg("-r")
-            .arg(&vrrp_pid)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("keepalived: {e}"))?;
-        Ok(Keepalived {
-            child: Some(child),
-            vrrp_pid,
-            log,
-        })
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, as `systemctl stop keepalived`: it releases its VIPs (and sends priority 0).
-    fn stop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let pid = i32::try_from(c.id()).unwrap_or(0);
-            // SAFETY: keepalived's parent process, started by this test.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let deadline = std::time::Instant::now() + WAIT;
-            while matches!(c.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        self.kill();
-    }
-
-    fn kill(&mut self) {
-        if let Some(pid) = std::fs::read_to_string(&self.vrrp_pid)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            // SAFETY: keepalived's VRRP child, started (through its parent) by this test.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Keepalived {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// keepalived in `dir1` (VRRP only) with the sync group at `priority`.
+fn start_keepalived(dir: &Path, priority: u8) -> Result<Keepalived, String> {
+    let instance = |name: &str, ifname: &str, vrid: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface {ifname}\n  \
+             virtual_router_id {vrid}\n  priority {priority}\n  advert_int 1\n  \
+             virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+        )
+    };
+    let text = format!(
+        "global_defs {{\n  router_id dir1\n}}\n\
+         vrrp_sync_group G {{\n  group {{\n    VI_PUB\n    VI_IN\n  }}\n}}\n{}{}",
+        instance("VI_PUB", "eth0", 51, "192.0.2.10"),
+        instance("VI_IN", "eth1", 52, "198.51.100.1"),
+    );
+    Keepalived::start("dir1", dir, &text, Subsystems::Vrrp)
 }
 
 /// Which of the two VIPs `ns` holds: (public, inside).
-fn vips(ns: &str) -> Result<(bool, bool), String> {
+pub(crate) fn vips(ns: &str) -> Result<(bool, bool), String> {
     let addrs = netns::run(ns, &["ip", "-o", "addr"])?;
     Ok((addrs.contains(PUB_VIP), addrs.contains(IN_VIP)))
 }
@@ -173,7 +105,7 @@ fn sync_group() -> Result<(), String> {
     std::fs::write(&d, text.replace("name: dir1", "name: dir2")).map_err(|e| e.to_string())?;
 
     // 1. keepalived the master.
-    let mut ka = Keepalived::start(tmp.path(), 150)?;
+    let mut ka = start_keepalived(tmp.path(), 150)?;
     let lbd = Lbd::start(
         "dir2",
         &config,
@@ -222,14 +154,14 @@ fn sync_group() -> Result<(), String> {
     .map_err(|e| format!("{e}\n{}", logs(&ka, &lbd)))?;
 
     // 2. lbd the master: keepalived again at a lower priority.
-    ka.stop();
+    ka.stop().map_err(|e| format!("{e}\n{}", logs(&ka, &lbd)))?;
     wait_for(
         "keepalived gone: lbd master of both",
         WAIT,
         both((false, false), (true, true), ("master", "master")),
     )
     .map_err(|e| format!("{e}\n{}", logs(&ka, &lbd)))?;
-    let ka = Keepalived::start(tmp.path(), 50)?;
+    let ka = start_keepalived(tmp.path(), 50)?;
     wait_for(
         "keepalived at 50 stays backup",
         WAIT,
