@@ -144,6 +144,10 @@ pub struct Vip {
     pub prefix: u8,
     /// Another interface than the instance's (for example the inside gateway on eth1).
     pub interface: Option<String>,
+    /// Carried in the adverts or not; default: when on the instance's interface (and of the
+    /// family of its first VIP). keepalived advertises every `virtual_ipaddress`, whatever
+    /// its `dev`: `advertise: true` on another interface pairs with it.
+    pub advertise: Option<bool>,
 }
 
 /// Interfaces whose loss lowers the priority (or, without a decrement, faults the instance),
@@ -446,6 +450,19 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
         sink.error(vips_pos, "VRRP instance has no VIPs");
         return None;
     }
+    let first_v6 = vips[0].address.is_ipv6();
+    if let Some((v, pos)) = vips
+        .iter()
+        .zip(&vip_pos)
+        .find(|(v, _)| v.advertise == Some(true) && v.address.is_ipv6() != first_v6)
+    {
+        sink.error_hint(
+            *pos,
+            format!("VIP {} cannot be advertised", v.address),
+            "adverts carry the addresses of the instance's family (its first VIP's): leave `advertise` out",
+        );
+        return None;
+    }
     let (peers, src_ip) = (peers?, src_ip?);
     let unicast = Unicast {
         peers: &peers,
@@ -706,18 +723,21 @@ fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option
             Value::Map(_) => Fields::of(it, "VIP", sink).and_then(|mut f| {
                 let addr = f.req("address", sink, cidr);
                 let iface = f.opt("interface", sink, interface);
+                let advertise = f.opt("advertise", sink, boolean);
                 f.finish(sink);
                 let (address, prefix) = addr?;
                 Some(Vip {
                     address,
                     prefix,
                     interface: iface?,
+                    advertise: advertise?,
                 })
             }),
             _ => cidr(it, sink).map(|(address, prefix)| Vip {
                 address,
                 prefix,
                 interface: None,
+                advertise: None,
             }),
         };
         match vip {

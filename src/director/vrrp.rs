@@ -127,6 +127,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
                 address: v.address,
                 prefix: v.prefix,
                 interface: v.interface.clone(),
+                advertise: v.advertise,
             })
             .collect(),
         unicast_peers: inst.unicast_peers.clone(),

@@ -122,6 +122,11 @@ pub struct Vip {
     pub prefix: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// Whether the adverts carry it. None: when it is of the instance's family and on the
+    /// instance's interface. `true` on another interface is keepalived's `virtual_ipaddress`
+    /// with `dev`; `false` on the instance's interface its `virtual_ipaddress_excluded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +137,7 @@ enum VipRepr {
         address: IpAddr,
         prefix: Option<u8>,
         interface: Option<String>,
+        advertise: Option<bool>,
     },
 }
 
@@ -143,10 +149,12 @@ impl<'de> Deserialize<'de> for Vip {
                 address,
                 prefix,
                 interface,
+                advertise,
             } => Ok(Vip {
                 prefix: prefix.unwrap_or(if address.is_ipv4() { 32 } else { 128 }),
                 address,
                 interface,
+                advertise,
             }),
         }
     }
@@ -172,6 +180,7 @@ impl std::str::FromStr for Vip {
             prefix: prefix.unwrap_or(if address.is_ipv4() { 32 } else { 128 }),
             address,
             interface,
+            advertise: None,
         })
     }
 }
@@ -231,6 +240,8 @@ pub enum ConfigError {
     BadVip(String),
     #[error("vip {0} has prefix /{1}, longer than its family allows")]
     BadPrefix(IpAddr, u8),
+    #[error("vip {0} cannot be advertised: adverts carry the addresses of the instance's family (its first VIP's)")]
+    AdvertiseFamily(IpAddr),
     #[error("unicast peer {0} is not of the instance's family")]
     PeerFamily(IpAddr),
     #[error("unicast_src_ip {0} is not of the instance's family")]
@@ -283,13 +294,17 @@ impl InstanceConfig {
             .unwrap_or(Family::V4)
     }
 
-    /// The VIPs carried in adverts: the instance's family, on the instance's interface.
+    /// The VIPs carried in adverts: the instance's family, on the instance's interface unless
+    /// a VIP's `advertise` says otherwise.
     pub fn advert_addrs(&self) -> Vec<IpAddr> {
         let fam = self.family();
         self.vips
             .iter()
             .filter(|v| Family::of(&v.address) == fam)
-            .filter(|v| v.interface.as_deref().is_none_or(|i| i == self.interface))
+            .filter(|v| {
+                v.advertise
+                    .unwrap_or_else(|| v.interface.as_deref().is_none_or(|i| i == self.interface))
+            })
             .map(|v| v.address)
             .collect()
     }
@@ -360,6 +375,9 @@ impl InstanceConfig {
             let max = if v.address.is_ipv4() { 32 } else { 128 };
             if v.prefix > max {
                 return Err(ConfigError::BadPrefix(v.address, v.prefix));
+            }
+            if v.advertise == Some(true) && Family::of(&v.address) != self.family() {
+                return Err(ConfigError::AdvertiseFamily(v.address));
             }
         }
         if let Some(p) = self
@@ -468,6 +486,27 @@ mod tests {
             .to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn advertise_overrides_the_interface_rule_within_the_family() {
+        let c: InstanceConfig = serde_saphyr::from_str(
+            "name: vi\ninterface: eth0\nvrid: 51\nvips:\n  - 192.0.2.10/24\n  \
+             - {address: 192.0.2.11, prefix: 24, advertise: false}\n  \
+             - {address: 198.51.100.1, interface: eth1}\n  \
+             - {address: 198.51.100.2, interface: eth1, advertise: true}\n  \
+             - 2001:db8::10/64\n",
+        )
+        .unwrap();
+        let addrs: Vec<String> = c.advert_addrs().iter().map(|a| a.to_string()).collect();
+        assert_eq!(addrs, ["192.0.2.10", "198.51.100.2"]);
+        assert!(c.to_fsm().is_ok());
+        let mut bad = c.clone();
+        bad.vips[4].advertise = Some(true);
+        assert_eq!(
+            bad.to_fsm().unwrap_err(),
+            ConfigError::AdvertiseFamily("2001:db8::10".parse().unwrap())
+        );
     }
 
     #[test]

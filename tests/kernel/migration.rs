@@ -19,12 +19,12 @@
 //! checks the end: lbd master on dir1 with both VIPs, lbd backup on dir2 with none, and both
 //! IPVS tables as keepalived built them.
 //!
-//! The inside gateway 198.51.100.1 is keepalived's `virtual_ipaddress_excluded`: lbd advertises
-//! only the VIPs on the instance's interface (`config/director.yaml`), keepalived every address
-//! of its `virtual_ipaddress`, whatever its `dev`. With the gateway there, lbd drops
-//! keepalived's adverts (their address list is not its own), becomes master beside it and both
-//! hold the VIPs (seen in this lab; keepalived logs `received an unexpected ip number count 1,
-//! expected 2!` for lbd's adverts).
+//! The inside gateway 198.51.100.1 is in keepalived's `virtual_ipaddress` (`dev eth1`), as in
+//! most LVS-NAT configurations, so keepalived lists it in its adverts; lbd lists it too because
+//! its VIP says `advertise: true` (what `lbctl import keepalived` writes). Without that, each
+//! side drops the other's adverts (their address lists differ), lbd becomes master beside
+//! keepalived and both hold the VIPs (seen in this lab; keepalived logs `received an unexpected
+//! ip number count 1, expected 2!` for lbd's adverts).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,8 +74,8 @@ fn keepalived_conf(ns: &str, state: &str, priority: u8) -> String {
         "global_defs {{\n  router_id {ns}\n}}\n\
          vrrp_instance VI_1 {{\n  state {state}\n  interface eth0\n  virtual_router_id 51\n  \
          priority {priority}\n  advert_int {}\n  authentication {{\n    auth_type PASS\n    \
-         auth_pass {PASSWORD}\n  }}\n  virtual_ipaddress {{\n    192.0.2.10/24 dev eth0\n  }}\n  \
-         virtual_ipaddress_excluded {{\n    198.51.100.1/24 dev eth1\n  }}\n}}\n",
+         auth_pass {PASSWORD}\n  }}\n  virtual_ipaddress {{\n    192.0.2.10/24 dev eth0\n    \
+         198.51.100.1/24 dev eth1\n  }}\n}}\n",
         ADVERT.as_secs()
     );
     for (port, scheduler, reals) in SERVICES {
@@ -101,7 +101,7 @@ fn lbd_config(dir: &Path, ns: &str, sock: &Path, priority: u8) -> Result<(), Str
          vrrp:\n  - name: vi_51\n    interface: eth0\n    vrid: 51\n    version: 2\n    \
          authentication: {{type: pass, password: {PASSWORD}}}\n    priority: {priority}\n    \
          advert_interval: {}s\n    vips:\n      - 192.0.2.10/24\n      \
-         - {{address: 198.51.100.1/24, interface: eth1}}\n",
+         - {{address: 198.51.100.1/24, interface: eth1, advertise: true}}\n",
         sock.display(),
         ADVERT.as_secs()
     );

@@ -520,6 +520,34 @@ fn a_sorry_server_replaces_the_real_servers_as_keepalived_s_does() {
 }
 
 #[test]
+fn the_advertised_addresses_are_keepalived_s() {
+    // keepalived advertises every virtual_ipaddress (the gateway on eth1 too) and no excluded
+    // one (192.0.2.12, on the instance's own interface): lbd's adverts must list the same.
+    let text = VRRP
+        .replace(
+            "    192.0.2.11\n  }\n",
+            "    192.0.2.11\n    198.51.100.254/24 dev eth1\n  }\n",
+        )
+        .replace(
+            "    198.51.100.1/24 dev eth1\n",
+            "    198.51.100.1/24 dev eth1\n    192.0.2.12\n",
+        );
+    let i = run(&text);
+    let c = load(&i);
+    let cfg = crate::director::vrrp::instance_config(&c, &c.director.vrrp[0]);
+    let addrs: Vec<String> = cfg.advert_addrs().iter().map(|a| a.to_string()).collect();
+    assert_eq!(addrs, ["192.0.2.10", "192.0.2.11", "198.51.100.254"]);
+    assert!(
+        i.report
+            .findings
+            .iter()
+            .all(|f| f.keyword != "virtual_ipaddress_excluded"),
+        "{:?}",
+        i.report.findings
+    );
+}
+
+#[test]
 fn unweighted_track_interfaces_are_a_fault_in_both() {
     let text = VRRP.replace(
         "    eth1 weight -20\n    eth2 weight -40\n",

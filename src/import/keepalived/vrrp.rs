@@ -264,27 +264,34 @@ pub fn instance(
     if let Some(d) = preempt_delay {
         y.set("preempt_delay", Y::str(format_duration(d)));
     }
+    // keepalived advertises every `virtual_ipaddress` of the instance's family, whatever its
+    // `dev`, and none of `virtual_ipaddress_excluded`: lbd's default (the VIPs on the
+    // instance's interface) is told where it differs, so both list the same addresses.
     let vip_list = vips
         .iter()
-        .map(|(a, p, dev, _, _)| {
+        .map(|(a, p, dev, excluded, _)| {
             let text = format!("{a}/{p}");
-            match dev.as_deref().filter(|d| *d != interface) {
-                Some(d) => {
-                    let mut m = Y::map();
-                    m.set("address", Y::str(text)).set("interface", Y::str(d));
-                    m
-                }
-                None => Y::str(text),
+            let other = dev.as_deref().filter(|d| *d != interface);
+            let advertise = match (a.is_ipv4() == ipv4, *excluded, other) {
+                (true, false, Some(_)) => Some(true),
+                (true, true, None) => Some(false),
+                _ => None,
+            };
+            if other.is_none() && advertise.is_none() {
+                return Y::str(text);
             }
+            let mut m = Y::map();
+            m.set("address", Y::str(text));
+            if let Some(d) = other {
+                m.set("interface", Y::str(d));
+            }
+            if let Some(adv) = advertise {
+                m.set("advertise", Y::Bool(adv));
+            }
+            m
         })
         .collect();
     y.set("vips", Y::Seq(vip_list));
-    for (a, _, dev, excluded, at) in &vips {
-        let on_iface = dev.as_deref().is_none_or(|d| d == interface);
-        if *excluded && on_iface && a.is_ipv4() == ipv4 {
-            report.approximated(at, "virtual_ipaddress_excluded", format!("{a} is carried, but lbd also lists it in its adverts (it advertises every VIP of the first VIP's family on the instance's interface)"));
-        }
-    }
     peers.retain(|p| {
         let same = p.is_ipv4() == ipv4;
         if !same {
