@@ -13,6 +13,8 @@
 //! - [`track_file`]: keepalived's `track_file`: the definition, the value read, its effect.
 //! - [`announce`]: gratuitous ARP / unsolicited NA messages.
 //! - [`config`]: [`InstanceConfig`], what the operator writes.
+//! - [`vmac`]: keepalived's `use_vmac`: the VMAC's name, MAC, sysctls, and what to do with
+//!   a left-over one (pure).
 //! - [`sync`]: [`SyncDaemonControl`], the IPVS sync-daemon switch VRRP calls.
 //! - [`sync_group`]: keepalived's `vrrp_sync_group`: which members follow, the group's state
 //!   (pure).
@@ -32,6 +34,7 @@ pub mod timers;
 pub mod track;
 pub mod track_file;
 pub mod track_script;
+pub mod vmac;
 pub mod wire;
 
 #[cfg(test)]
