@@ -22,6 +22,7 @@ pub mod sync_group;
 pub mod track;
 pub mod tree;
 pub mod values;
+pub mod vmac;
 pub mod vrrp;
 
 pub use findings::{Finding, Kind, Report};
