@@ -427,3 +427,74 @@ fn a_clean_stop_deletes_the_vmac_and_a_killed_one_is_reused_recreated_or_refused
     );
     assert!(lab.link_mac(d2, "vx").is_some(), "the veth is left alone");
 }
+
+/// As under the packaged unit (`ProtectKernelTunables=yes`: `/proc/sys` read-only), the
+/// VMAC still gets its ARP settings and no IPv6 address (rtnetlink); only what has no
+/// rtnetlink form (`disable_ipv6`) is refused, and said.
+#[test]
+fn the_arp_settings_hold_under_a_read_only_proc_sys() {
+    let _g = serial();
+    let lab = Lab::new("vro");
+    let d = &lab.d1;
+    let conf = lab.dir.path().join("d1.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "name: d1\ninterface: eth0\nvrid: 51\npriority: 150\nvips: ['{VIP4}/24']\n\
+             advert_interval: 100ms\nuse_vmac: true\n"
+        ),
+    )
+    .expect("write conf");
+    let log = lab.dir.path().join("d1.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let script = format!(
+        "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && \
+         exec ip netns exec {} {} vrrp --config {}",
+        d.0,
+        env!("CARGO_BIN_EXE_lbd"),
+        conf.display()
+    );
+    let child = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out)
+        .spawn()
+        .expect("spawn");
+    let m = Proc {
+        child: Some(child),
+        log,
+        extra_pid_file: None,
+    };
+    wait_for(
+        "d1 to own the VIP on its VMAC",
+        Duration::from_secs(8),
+        || lab.has_vip_on(d, VMAC_IF, VIP4),
+    );
+    let read = |p: &str| sysctl(d, p);
+    for (path, want) in [
+        ("net/ipv4/conf/eth0/arp_ignore", "1"),
+        ("net/ipv4/conf/eth0/arp_filter", "1"),
+        ("net/ipv4/conf/eth0/arp_announce", "2"),
+        ("net/ipv4/conf/vrrp.51/arp_ignore", "1"),
+        ("net/ipv4/conf/vrrp.51/accept_local", "1"),
+        ("net/ipv6/conf/vrrp.51/addr_gen_mode", "1"),
+    ] {
+        assert_eq!(read(path), want, "{path}\n{}", m.log());
+    }
+    let v6 = ip(&["-n", &d.0, "-6", "-br", "addr", "show", "dev", VMAC_IF]);
+    assert!(!v6.contains("fe80"), "no link-local on the VMAC: {v6}");
+    assert!(
+        m.log()
+            .contains("sysctl=net/ipv6/conf/vrrp.51/disable_ipv6"),
+        "{}",
+        m.log()
+    );
+    lab.poke(VIP4);
+    wait_for(
+        "the client to resolve the VIP",
+        Duration::from_secs(3),
+        || lab.neigh_mac(VIP4).is_some(),
+    );
+    assert_eq!(lab.neigh_mac(VIP4).as_deref(), Some(VMAC4));
+}

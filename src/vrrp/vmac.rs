@@ -158,6 +158,48 @@ fn sysctl(dir: &str, iface: &str, key: &str, value: u8) -> Sysctl {
     }
 }
 
+/// How a setting can be written over rtnetlink (which systemd's `ProtectKernelTunables`, a
+/// read-only `/proc/sys`, does not stop), if the kernel takes it so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Netlink {
+    /// `IFLA_INET_CONF`: this `IPV4_DEVCONF_*` number of the interface (`linux/ip.h`).
+    Ipv4Conf(u16),
+    /// `IFLA_INET6_ADDR_GEN_MODE`.
+    AddrGenMode,
+}
+
+impl Sysctl {
+    /// The interface and the rtnetlink form of this setting, if it has one: an interface's
+    /// IPv4 devconf or IPv6 `addr_gen_mode`, not `all` or `default`, nor IPv6's others.
+    pub fn netlink(&self) -> Option<(&str, Netlink)> {
+        let mut parts = self.path.split('/');
+        let (Some("net"), Some(family), Some("conf"), Some(iface), Some(key), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        if iface == "all" || iface == "default" {
+            return None;
+        }
+        let how = match (family, key) {
+            ("ipv4", "rp_filter") => Netlink::Ipv4Conf(8),
+            ("ipv4", "arp_filter") => Netlink::Ipv4Conf(13),
+            ("ipv4", "arp_announce") => Netlink::Ipv4Conf(18),
+            ("ipv4", "arp_ignore") => Netlink::Ipv4Conf(19),
+            ("ipv4", "promote_secondaries") => Netlink::Ipv4Conf(20),
+            ("ipv4", "accept_local") => Netlink::Ipv4Conf(23),
+            ("ipv6", "addr_gen_mode") => Netlink::AddrGenMode,
+            _ => return None,
+        };
+        Some((iface, how))
+    }
+}
+
 /// What the VMAC itself needs, set before it is brought up.
 pub fn vmac_sysctls(v: &Vmac) -> Vec<Sysctl> {
     let n = v.name.as_str();
@@ -167,6 +209,9 @@ pub fn vmac_sysctls(v: &Vmac) -> Vec<Sysctl> {
             sysctl("ipv4", n, "accept_local", 1),
             sysctl("ipv4", n, "rp_filter", 0),
             sysctl("ipv4", n, "promote_secondaries", 1),
+            // IN6_ADDR_GEN_MODE_NONE: no IPv6 address, so nothing (MLD, solicitations) goes
+            // out of the VMAC with its MAC, even where IPv6 cannot be turned off.
+            sysctl("ipv6", n, "addr_gen_mode", 1),
             sysctl("ipv6", n, "disable_ipv6", 1),
         ],
         Family::V6 => vec![
@@ -366,6 +411,7 @@ mod tests {
                 ("net/ipv4/conf/vrrp.51/accept_local", 1),
                 ("net/ipv4/conf/vrrp.51/rp_filter", 0),
                 ("net/ipv4/conf/vrrp.51/promote_secondaries", 1),
+                ("net/ipv6/conf/vrrp.51/addr_gen_mode", 1),
                 ("net/ipv6/conf/vrrp.51/disable_ipv6", 1),
             ]
             .map(|(p, v)| (p.to_string(), v))
@@ -396,6 +442,59 @@ mod tests {
             base_sysctls("eth0", Family::V6).is_empty(),
             "no ARP in IPv6"
         );
+    }
+
+    #[test]
+    fn interface_settings_go_over_rtnetlink_where_the_kernel_takes_them() {
+        let on = |path: &str| {
+            Sysctl {
+                path: path.into(),
+                value: 1,
+            }
+            .netlink()
+            .map(|(i, n)| (i.to_string(), n))
+        };
+        let v4 = |id| Some(("eth0".to_string(), Netlink::Ipv4Conf(id)));
+        assert_eq!(on("net/ipv4/conf/eth0/arp_ignore"), v4(19));
+        assert_eq!(on("net/ipv4/conf/eth0/arp_filter"), v4(13));
+        assert_eq!(on("net/ipv4/conf/eth0/arp_announce"), v4(18));
+        assert_eq!(on("net/ipv4/conf/eth0/rp_filter"), v4(8));
+        assert_eq!(on("net/ipv4/conf/eth0/accept_local"), v4(23));
+        assert_eq!(on("net/ipv4/conf/eth0/promote_secondaries"), v4(20));
+        assert_eq!(
+            on("net/ipv6/conf/vrrp.51/addr_gen_mode"),
+            Some(("vrrp.51".to_string(), Netlink::AddrGenMode))
+        );
+        for proc_only in [
+            "net/ipv4/conf/all/rp_filter",
+            "net/ipv4/conf/default/rp_filter",
+            "net/ipv6/conf/vrrp.51/disable_ipv6",
+            "net/ipv6/conf/vrrp.51/accept_ra",
+            "net/ipv4/conf/eth0/arp_ignore/x",
+        ] {
+            assert_eq!(on(proc_only), None, "{proc_only}");
+        }
+        // Every interface setting lbd writes has its rtnetlink form but IPv6's two.
+        let mut six = v4_vmac();
+        six.family = Family::V6;
+        let all: Vec<Sysctl> = vmac_sysctls(&v4_vmac())
+            .into_iter()
+            .chain(vmac_sysctls(&six))
+            .chain(base_sysctls("eth0", Family::V4))
+            .filter(|s| s.netlink().is_none())
+            .collect();
+        let left: Vec<&str> = all.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(
+            left,
+            [
+                "net/ipv6/conf/vrrp.51/disable_ipv6",
+                "net/ipv6/conf/vrrp.51/accept_ra"
+            ]
+        );
+    }
+
+    fn v4_vmac() -> Vmac {
+        v4("vrrp.51")
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! An instance's VMAC on the host: the macvlan (mode private, the virtual router MAC) made
-//! over rtnetlink on the instance's interface, or a previous run's reused or recreated; the
-//! sysctls written under `/proc/sys`; brought up; deleted on a clean stop. The decisions are
-//! `crate::vrrp::vmac`'s.
+//! over rtnetlink on the instance's interface, or a previous run's reused or recreated; its
+//! sysctls set (over rtnetlink where the kernel takes them, an interface's IPv4 devconf and
+//! IPv6 `addr_gen_mode`, so that a read-only `/proc/sys` (systemd's `ProtectKernelTunables`)
+//! does not stop them; the others, `all.rp_filter`, IPv6's `disable_ipv6` and `accept_ra`,
+//! under `/proc/sys`, logged when refused); brought up; deleted on a clean stop. The
+//! decisions are `crate::vrrp::vmac`'s.
 //!
 //! Private mode is what lets a backup hear the master's adverts: they come from the same
 //! MAC as its own VMAC, and a private macvlan takes such frames for itself (a bridge-mode
@@ -15,8 +18,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use rtnetlink::packet_core::{DefaultNla, NLA_F_NESTED};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoMacVlan, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode,
+    AfSpecInet, AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoMacVlan, LinkAttribute,
+    LinkInfo, LinkMessage, MacVlanMode,
 };
 use rtnetlink::{Handle, LinkMacVlan, LinkUnspec};
 
@@ -24,7 +29,7 @@ use super::netlink::{self, NetlinkError};
 use crate::vrrp::packet::Family;
 use crate::vrrp::vmac::{
     base_sysctls, existing, fmt_mac, link_local, rp_filter_moves, vmac_sysctls, Existing, Found,
-    Sysctl, Vmac,
+    Netlink, Sysctl, Vmac,
 };
 
 /// Why a VMAC could not be set up.
@@ -71,11 +76,13 @@ pub async fn set_up(
     }
     let index = netlink::link(handle, &v.name).await.map_err(nl)?.index;
     if v.family == Family::V4 {
-        move_rp_filter();
-        hold_base(base, v.family);
+        move_rp_filter(handle).await;
+        for s in hold_base(base, v.family) {
+            write(handle, &s).await;
+        }
     }
     for s in vmac_sysctls(v) {
-        write(&s);
+        write(handle, &s).await;
     }
     let up = LinkUnspec::new_with_index(index).up().build();
     handle
@@ -105,7 +112,9 @@ pub async fn remove(handle: &Handle, v: &Vmac, base: &str) {
         Err(e) => tracing::warn!(vmac = %v.name, "vmac lookup failed: {e}"),
     }
     if v.family == Family::V4 {
-        release_base(base);
+        for s in release_base(base) {
+            write(handle, &s).await;
+        }
     }
 }
 
@@ -163,14 +172,55 @@ fn read(p: &str) -> Option<u8> {
     std::fs::read_to_string(path(p)).ok()?.trim().parse().ok()
 }
 
-fn write(s: &Sysctl) {
-    if let Err(e) = std::fs::write(path(&s.path), s.value.to_string()) {
+/// `IFLA_INET_CONF` in `IFLA_AF_SPEC`'s `AF_INET` (`linux/if_link.h`).
+const IFLA_INET_CONF: u16 = 1;
+
+/// Sets `s` over rtnetlink where it can, else under `/proc/sys`; a refusal is logged (the
+/// VMAC works without it, less well).
+async fn write(handle: &Handle, s: &Sysctl) {
+    let res = match s.netlink() {
+        Some((iface, how)) => set_link_conf(handle, iface, how, s.value)
+            .await
+            .map_err(|e| e.to_string()),
+        None => std::fs::write(path(&s.path), s.value.to_string()).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = res {
         tracing::warn!(sysctl = %s.path, value = s.value, "cannot set: {e}");
     }
 }
 
+/// One setting of `iface` in an `RTM_SETLINK`'s `IFLA_AF_SPEC`.
+async fn set_link_conf(
+    handle: &Handle,
+    iface: &str,
+    how: Netlink,
+    value: u8,
+) -> Result<(), NetlinkError> {
+    let index = netlink::link(handle, iface).await?.index;
+    let af = match how {
+        Netlink::Ipv4Conf(id) => {
+            // One nested attribute: type IPV4_DEVCONF_*, a u32 value (the crate's request
+            // form leaves zeroes out, and 0 is a value lbd sets).
+            let mut conf = Vec::with_capacity(8);
+            conf.extend_from_slice(&8u16.to_ne_bytes());
+            conf.extend_from_slice(&id.to_ne_bytes());
+            conf.extend_from_slice(&u32::from(value).to_ne_bytes());
+            let nla = DefaultNla::new(IFLA_INET_CONF | NLA_F_NESTED, conf);
+            AfSpecUnspec::Inet(vec![AfSpecInet::Other(nla)])
+        }
+        Netlink::AddrGenMode => {
+            AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::from(value))])
+        }
+    };
+    let msg = LinkUnspec::new_with_index(index)
+        .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![af]))
+        .build();
+    handle.link().set(msg).execute().await?;
+    Ok(())
+}
+
 /// A non-zero `net.ipv4.conf.all.rp_filter` onto each interface (see `rp_filter_moves`).
-fn move_rp_filter() {
+async fn move_rp_filter(handle: &Handle) {
     let all = read("net/ipv4/conf/all/rp_filter").unwrap_or(0);
     if all == 0 {
         return;
@@ -186,17 +236,19 @@ fn move_rp_filter() {
         })
         .collect();
     for s in rp_filter_moves(all, &each) {
-        write(&s);
+        write(handle, &s).await;
     }
     tracing::info!(all,
         "moved net.ipv4.conf.all.rp_filter onto each interface (the same filtering) so that the VMAC can have 0");
 }
 
-fn hold_base(base: &str, family: Family) {
+/// Counts one more VMAC on `base`; the settings to write when it is the first (the values
+/// found are kept for [`release_base`]).
+fn hold_base(base: &str, family: Family) -> Vec<Sysctl> {
     let mut bases = BASES.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((users, _)) = bases.get_mut(base) {
         *users += 1;
-        return;
+        return Vec::new();
     }
     let wanted = base_sysctls(base, family);
     let before: Vec<Sysctl> = wanted
@@ -208,22 +260,22 @@ fn hold_base(base: &str, family: Family) {
             })
         })
         .collect();
-    for s in &wanted {
-        write(s);
-    }
     bases.insert(base.to_string(), (1, before));
+    wanted
 }
 
-fn release_base(base: &str) {
+/// Counts one VMAC less on `base`; the values to put back when it was the last.
+fn release_base(base: &str) -> Vec<Sysctl> {
     let mut bases = BASES.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((users, before)) = bases.get_mut(base) else {
-        return;
+    let Some((users, _)) = bases.get_mut(base) else {
+        return Vec::new();
     };
     *users -= 1;
-    if *users == 0 {
-        for s in before.iter() {
-            write(s);
-        }
-        bases.remove(base);
+    if *users > 0 {
+        return Vec::new();
     }
+    bases
+        .remove(base)
+        .map(|(_, before)| before)
+        .unwrap_or_default()
 }
