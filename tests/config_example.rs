@@ -343,6 +343,7 @@ fn minimal_configuration_takes_the_defaults() {
     assert_eq!(vi.unicast_src_ip, None);
     assert_eq!(vi.track, None);
     assert_eq!(vi.garp, config::GarpConfig::default());
+    assert_eq!((&vi.use_vmac, vi.vmac_xmit_base), (&None, false));
 
     let g = &c.hostgroups["web"];
     assert_eq!((g.nodes[0].weight, g.nodes[0].port), (1, None));
@@ -509,4 +510,54 @@ fn the_documented_garp_block_is_the_default() {
             1
         )
     );
+}
+
+/// The commented `use_vmac` and `vmac_xmit_base` lines of `director.yaml`, uncommented, load:
+/// `true` is named `vrrp.VRID`.
+#[test]
+fn the_documented_vmac_keys_load() {
+    let dir = edited(&[
+        (
+            "director.yaml",
+            "    # use_vmac: true",
+            "    use_vmac: true",
+        ),
+        (
+            "director.yaml",
+            "    # vmac_xmit_base: false",
+            "    vmac_xmit_base: false",
+        ),
+    ]);
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("rejected:\n{e}"));
+    let vi = &loaded.config.director.vrrp[0];
+    assert_eq!(vi.use_vmac, Some(config::UseVmac::Named("vrrp.51".into())));
+    assert!(!vi.vmac_xmit_base);
+}
+
+/// keepalived's default names, with no name given to two VMACs: a second VRID 51 gets
+/// `vrrp6.51` over IPv6; a name an instance gives is not taken by a `true`.
+#[test]
+fn vmacs_are_named_as_keepalived_names_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        dir.path().join("director.yaml"),
+        "name: d\nvrrp:\n\
+         \x20 - {name: a, interface: eth0, vrid: 51, priority: 100, vips: [192.0.2.10], use_vmac: true}\n\
+         \x20 - {name: b, interface: eth1, vrid: 51, priority: 100, vips: ['2001:db8::10'], use_vmac: true}\n\
+         \x20 - {name: c, interface: eth0, vrid: 52, priority: 100, vips: [192.0.2.11], use_vmac: vrrp.53}\n\
+         \x20 - {name: e, interface: eth1, vrid: 53, priority: 100, vips: [198.51.100.1], use_vmac: true}\n",
+    )
+    .expect("write");
+    let loaded = config::load(dir.path()).unwrap_or_else(|e| panic!("rejected:\n{e}"));
+    let names: Vec<_> = loaded
+        .config
+        .director
+        .vrrp
+        .iter()
+        .map(|i| match &i.use_vmac {
+            Some(config::UseVmac::Named(n)) => n.as_str(),
+            other => panic!("{}: {other:?}", i.name),
+        })
+        .collect();
+    assert_eq!(names, ["vrrp.51", "vrrp6.51", "vrrp.53", "vrrp1.53"]);
 }

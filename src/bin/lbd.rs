@@ -141,6 +141,13 @@ struct VrrpArgs {
     /// Gratuitous ARPs sent on becoming master.
     #[arg(long, default_value_t = 5)]
     garp_count: u32,
+    /// keepalived's use_vmac: the VIPs (and adverts) on a macvlan with the virtual router MAC,
+    /// named NAME (default vrrp.VRID).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    use_vmac: Option<String>,
+    /// keepalived's vmac_xmit_base: adverts sent and received on --interface, not the VMAC.
+    #[arg(long)]
+    vmac_xmit_base: bool,
     /// Keep the instance's status (role, priority, drops...) in this JSON file.
     #[arg(long)]
     status_file: Option<PathBuf>,
@@ -235,6 +242,11 @@ fn load(args: VrrpArgs) -> Result<InstanceConfig, String> {
             count: args.garp_count,
             ..GarpConfig::default()
         },
+        use_vmac: args.use_vmac.map(|n| match n.is_empty() {
+            true => vrrp::config::UseVmac::Auto,
+            false => vrrp::config::UseVmac::Named(n),
+        }),
+        vmac_xmit_base: args.vmac_xmit_base,
     })
 }
 

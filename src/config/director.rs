@@ -11,10 +11,11 @@ use super::scalars::{
 };
 use super::vrrp_track;
 pub use super::vrrp_track::TrackRef;
+use super::vrrp_vmac;
 use super::yaml::{Item, Value};
 use crate::secret::Secret;
 pub use crate::vrrp::config::{
-    AuthKind, Authentication, GarpConfig, TrackFile, TrackProcess, TrackScript,
+    AuthKind, Authentication, GarpConfig, TrackFile, TrackProcess, TrackScript, UseVmac,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -128,6 +129,12 @@ pub struct VrrpInstance {
     pub notify: Notify,
     /// Gratuitous ARP / unsolicited NA timing (keepalived's `garp_master_*`).
     pub garp: GarpConfig,
+    /// keepalived's `use_vmac`: the VIPs of the advertised family, and the adverts, on a
+    /// macvlan with the virtual router MAC; always a name once loaded (`true` is
+    /// `vrrp.VRID`). Default none.
+    pub use_vmac: Option<UseVmac>,
+    /// keepalived's `vmac_xmit_base`: adverts on `interface`, not on the VMAC. Default false.
+    pub vmac_xmit_base: bool,
 }
 
 impl VrrpInstance {
@@ -372,10 +379,12 @@ fn decode_instances(
     let mut out = Vec::new();
     let mut ok = true;
     let mut names: HashMap<String, Pos> = HashMap::new();
+    let mut vmac_pos = Vec::new();
     let mut vrids: HashMap<(String, u8), (String, Pos)> = HashMap::new();
     let mut vips: HashMap<IpAddr, String> = HashMap::new();
     for it in items {
-        let Some((inst, name_pos, vrid_pos, vip_pos)) = decode_instance(it, known, sink) else {
+        let Some(((inst, name_pos, vrid_pos, vip_pos), vmac_at)) = decode_instance(it, known, sink)
+        else {
             ok = false;
             continue;
         };
@@ -413,11 +422,14 @@ fn decode_instances(
             spots.vips.push((vip.address, pos));
         }
         out.push(inst);
+        vmac_pos.push(vmac_at);
     }
+    ok &= vrrp_vmac::name_all(&mut out, &vmac_pos, sink);
     ok.then_some(out)
 }
 
-type InstanceAndSpots = (VrrpInstance, Pos, Pos, Vec<Pos>);
+/// An instance, where its name, VRID and VIPs were written, and where its `use_vmac` was.
+type InstanceAndSpots = ((VrrpInstance, Pos, Pos, Vec<Pos>), Pos);
 
 fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<InstanceAndSpots> {
     let mut f = Fields::of(item, "VRRP instance", sink)?;
@@ -440,6 +452,7 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
     let track = f.opt("track", sink, |item, sink| decode_track(item, known, sink));
     let notify = f.opt("notify", sink, decode_notify);
     let garp = f.or("garp", sink, GarpConfig::default(), decode_garp);
+    let vmac = vrrp_vmac::read(&mut f, sink);
     let (name_pos, vrid_pos, vips_pos) = (f.pos_of("name"), f.pos_of("vrid"), f.pos_of("vips"));
     let (advert_pos, version_pos) = (f.pos_of("advert_interval"), f.pos_of("version"));
     let auth_pos = f.key_pos("authentication");
@@ -473,6 +486,10 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
     if !unicast.fits(&vips, sink) {
         return None;
     }
+    let (vmac, iface) = (vmac?, iface?);
+    if !vmac.fits(&iface, !peers.is_empty(), sink) {
+        return None;
+    }
     let (version, authentication, advert) = (version?, authentication?, advert?);
     if !advert_interval_fits(version, advert, advert_pos, sink) {
         return None;
@@ -497,27 +514,32 @@ fn decode_instance(item: &Item, known: KnownTrack, sink: &mut Sink) -> Option<In
         return None;
     }
     Some((
-        VrrpInstance {
-            name: inst_name?,
-            interface: iface?,
-            vrid: vrid?,
-            version,
-            authentication,
-            priority: priority?,
-            advert_interval: advert,
-            preempt: preempt?,
-            preempt_delay: preempt_delay?,
-            lower_prio_no_advert: lower_prio_no_advert?,
-            vips,
-            unicast_peers: peers,
-            unicast_src_ip: src_ip,
-            track: track?,
-            notify: notify?.unwrap_or_default(),
-            garp: garp?,
-        },
-        name_pos,
-        vrid_pos,
-        vip_pos,
+        (
+            VrrpInstance {
+                name: inst_name?,
+                interface: iface,
+                vrid: vrid?,
+                version,
+                authentication,
+                priority: priority?,
+                advert_interval: advert,
+                preempt: preempt?,
+                preempt_delay: preempt_delay?,
+                lower_prio_no_advert: lower_prio_no_advert?,
+                vips,
+                unicast_peers: peers,
+                unicast_src_ip: src_ip,
+                track: track?,
+                notify: notify?.unwrap_or_default(),
+                garp: garp?,
+                use_vmac: vmac.use_vmac,
+                vmac_xmit_base: vmac.xmit_base,
+            },
+            name_pos,
+            vrid_pos,
+            vip_pos,
+        ),
+        vmac.use_pos,
     ))
 }
 

@@ -23,6 +23,7 @@ mod service_parts;
 mod summary;
 mod vrrp_sync_group;
 mod vrrp_track;
+mod vrrp_vmac;
 mod watch;
 mod watch_http;
 mod yaml;
@@ -31,8 +32,9 @@ pub use crate::duration::{format_duration, parse_duration, DurationError};
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use director::{
     Control, ControlOthers, Director, GarpConfig, Notify, SyncDaemon, SyncDestination, Track,
-    TrackFile, TrackRef, TrackScript, Vip, VrrpInstance, DEFAULT_ALERT_DIR, DEFAULT_CONTROL_SOCKET,
-    DEFAULT_LISTEN, DEFAULT_MONITOR_DIR, DEFAULT_STATE_DIR, DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
+    TrackFile, TrackRef, TrackScript, UseVmac, Vip, VrrpInstance, DEFAULT_ALERT_DIR,
+    DEFAULT_CONTROL_SOCKET, DEFAULT_LISTEN, DEFAULT_MONITOR_DIR, DEFAULT_STATE_DIR,
+    DEFAULT_SYNC_GROUP, DEFAULT_SYNC_PORT,
 };
 pub use hostgroup::{
     Hostgroup, Node, PingWatch, DEFAULT_PING_FALL, DEFAULT_PING_INTERVAL, DEFAULT_PING_RISE,

@@ -138,6 +138,8 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
         track_processes,
         notify,
         garp: inst.garp.clone(),
+        use_vmac: inst.use_vmac.clone(),
+        vmac_xmit_base: inst.vmac_xmit_base,
     }
 }
 

@@ -11,7 +11,9 @@
 //! link-layer address set to the virtual router MAC address."
 //!
 //! Like keepalived without `use_vmac`, lbd announces the interface's own MAC address: the VIP
-//! moves between directors' MACs, and these messages repoint the neighbours' caches.
+//! moves between directors' MACs, and these messages repoint the neighbours' caches. With
+//! `use_vmac` the VIPs are on the VMAC, whose MAC these messages carry: the virtual router
+//! MAC, the same on every director, as the RFC's text above has it.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -28,6 +28,8 @@ pub use super::track_file::{TrackFile, MAX_FILE_WEIGHT};
 pub use super::track_process::TrackProcess;
 pub use super::track_refs::{Track, TrackTarget, MAX_TRACK_WEIGHT};
 pub use super::track_script::TrackScript;
+pub use super::vmac::UseVmac;
+use super::vmac::Vmac;
 use crate::secret::Secret;
 
 /// One VRRP instance (virtual router) as the operator writes it.
@@ -92,6 +94,19 @@ pub struct InstanceConfig {
     /// Gratuitous ARP / unsolicited NA on taking over.
     #[serde(default)]
     pub garp: GarpConfig,
+    /// keepalived's `use_vmac`: `true` (named `vrrp.VRID`) or the name of a macvlan with the
+    /// virtual router MAC, on `interface`, that carries the VIPs of the advertised family
+    /// that name no interface, and the adverts. Default none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::vmac::deserialize_use"
+    )]
+    pub use_vmac: Option<UseVmac>,
+    /// keepalived's `vmac_xmit_base`: adverts are sent and received on `interface`, not on
+    /// the VMAC (needed with unicast peers). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vmac_xmit_base: bool,
 }
 
 /// keepalived's VRRPv2 `authentication { auth_type ...; auth_pass ... }`.
@@ -283,6 +298,15 @@ pub enum ConfigError {
     BadScript(String, &'static str),
     #[error("track process `{0}`: {1}")]
     BadProcess(String, String),
+    #[error("use_vmac `{0}`: {1}")]
+    BadVmacName(String, &'static str),
+    #[error("vmac_xmit_base needs use_vmac")]
+    XmitBaseWithoutVmac,
+    #[error(
+        "use_vmac with unicast_peers needs vmac_xmit_base: unicast adverts arrive on the base \
+         interface"
+    )]
+    VmacUnicast,
 }
 
 impl InstanceConfig {
@@ -307,6 +331,33 @@ impl InstanceConfig {
             })
             .map(|v| v.address)
             .collect()
+    }
+
+    /// The instance's VMAC, if it has one (`use_vmac: true` is named `vrrp.VRID`).
+    pub fn vmac(&self) -> Option<Vmac> {
+        let family = self.family();
+        let name = match self.use_vmac.as_ref()? {
+            UseVmac::Named(n) => n.clone(),
+            UseVmac::Auto => super::vmac::default_name(self.vrid, family, |_| false),
+        };
+        Some(Vmac {
+            name,
+            mac: super::vmac::mac(family, self.vrid),
+            family,
+            xmit_base: self.vmac_xmit_base,
+        })
+    }
+
+    /// The interface a VIP goes on: its own, the VMAC for the advertised family, or
+    /// `interface` (a VIP of the other family stays there: the VMAC's MAC is not its family's).
+    pub fn vip_interface(&self, vip: &Vip) -> String {
+        if let Some(i) = &vip.interface {
+            return i.clone();
+        }
+        match self.vmac() {
+            Some(v) if Family::of(&vip.address) == v.family => v.name,
+            _ => self.interface.clone(),
+        }
     }
 
     /// The VRRPv2 authentication the codec uses (none for VRRPv3).
@@ -406,6 +457,12 @@ impl InstanceConfig {
         }
         self.garp.check()?;
         self.check_track()?;
+        super::vmac::check(
+            self.vmac().as_ref(),
+            self.vmac_xmit_base,
+            &self.interface,
+            !self.unicast_peers.is_empty(),
+        )?;
         Ok(FsmConfig {
             name: self.name.clone(),
             version,
@@ -531,6 +588,8 @@ mod tests {
             track_processes: vec![],
             notify: vec![],
             garp: GarpConfig::default(),
+            use_vmac: None,
+            vmac_xmit_base: false,
         };
         assert!(matches!(base.to_fsm(), Err(ConfigError::BadInterval(_))));
         let mut c = base.clone();

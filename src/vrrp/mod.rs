@@ -17,6 +17,8 @@
 //! - [`track_refs`]: what an instance tracks, each reference resolved to its definition.
 //! - [`announce`]: gratuitous ARP / unsolicited NA messages.
 //! - [`config`]: [`InstanceConfig`], what the operator writes.
+//! - [`vmac`]: keepalived's `use_vmac`: the VMAC's name, MAC, sysctls, and what to do with
+//!   a left-over one (pure).
 //! - [`sync`]: [`SyncDaemonControl`], the IPVS sync-daemon switch VRRP calls.
 //! - [`sync_group`]: keepalived's `vrrp_sync_group`: which members follow, the group's state
 //!   (pure).
@@ -38,6 +40,7 @@ pub mod track_file;
 pub mod track_process;
 pub mod track_refs;
 pub mod track_script;
+pub mod vmac;
 pub mod wire;
 
 #[cfg(test)]

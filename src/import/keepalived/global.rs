@@ -28,6 +28,8 @@ pub struct Globals {
     pub check_unicast_src: bool,
     /// The `vrrp_garp_*` / `vrrp_gna_interval` defaults of every instance.
     pub garp: super::garp::Timing,
+    /// `vmac_prefix`: the default VMAC names are `PREFIX.VRID`.
+    pub vmac_prefix: Option<String>,
 }
 
 /// global_defs' mail settings.
@@ -139,6 +141,13 @@ pub fn read(statements: &[Node], report: &mut Report) -> Globals {
                     report.dropped(&n.at, k, "lbd advertises to 224.0.0.18 / ff02::12 only")
                 }
                 "vrrp_strict" => report.dropped(&n.at, k, "lbd has no strict RFC mode"),
+                "vmac_prefix" => match n.arg(0) {
+                    Some(p) => {
+                        report.translated(&n.at, format!("vmac_prefix {p} → use_vmac: {p}.VRID"));
+                        g.vmac_prefix = Some(p.to_string());
+                    }
+                    None => report.dropped(&n.at, k, "no value"),
+                },
                 "lvs_timeouts" => {
                     report.dropped(&n.at, k, "lbd leaves the IPVS timeouts as they are")
                 }

@@ -23,6 +23,7 @@ pub mod track;
 pub mod track_process;
 pub mod tree;
 pub mod values;
+pub mod vmac;
 pub mod vrrp;
 
 pub use findings::{Finding, Kind, Report};

@@ -896,3 +896,52 @@ fn garp_timing_is_keepalived_s_defaults_then_global_then_instance() {
     let i = run(&VRRP.replace("  nopreempt\n", "  nopreempt\n  garp_extra_if 100\n"));
     assert_eq!(finding(&i, "garp_extra_if").kind, Kind::Dropped);
 }
+
+#[test]
+fn use_vmac_and_vmac_xmit_base_are_carried_with_keepalived_s_corrections() {
+    let vmac = |i: &Import| {
+        let v = &load(i).director.vrrp[0];
+        (v.use_vmac.clone(), v.vmac_xmit_base)
+    };
+    let named = |n: &str| Some(crate::config::UseVmac::Named(n.into()));
+    let with = |lines: &str| VRRP.replace("  nopreempt\n", &format!("  nopreempt\n{lines}"));
+    // Bare: keepalived's default name, which lbd's `true` gives.
+    let i = run(&with("  use_vmac\n"));
+    assert_eq!(vmac(&i), (named("vrrp.51"), false));
+    assert!(file(&i, "director.yaml").text().contains("use_vmac: true"));
+    assert!(
+        i.report.findings.iter().all(|f| f.keyword != "use_vmac"),
+        "carried as it is: {:#?}",
+        i.report.findings
+    );
+    // A name and vmac_xmit_base.
+    let i = run(&with("  use_vmac vmac51\n  vmac_xmit_base\n"));
+    assert_eq!(vmac(&i), (named("vmac51"), true));
+    // A MAC of one's own is not lbd's: dropped, the VMAC kept.
+    let i = run(&with("  use_vmac vmac51 02:00:00:00:00:01\n"));
+    assert_eq!(vmac(&i), (named("vmac51"), false));
+    assert_eq!(finding(&i, "02:00:00:00:00:01").kind, Kind::Dropped);
+    // A name the kernel refuses: keepalived's default instead, with vmac_prefix.
+    let prefixed = with("  use_vmac a-name-far-too-long\n")
+        .replace("  router_id lb1\n", "  router_id lb1\n  vmac_prefix vm\n");
+    let i = run(&prefixed);
+    assert_eq!(vmac(&i), (named("vm.51"), false));
+    assert_eq!(finding(&i, "use_vmac").kind, Kind::Approximated);
+    // vmac_xmit_base alone means nothing to keepalived.
+    let i = run(&with("  vmac_xmit_base\n"));
+    assert_eq!(vmac(&i), (None, false));
+    assert_eq!(finding(&i, "vmac_xmit_base").kind, Kind::Ignored);
+    // Unicast peers: keepalived turns vmac_xmit_base on, and lbd requires it.
+    let i = run(&with("  use_vmac\n  unicast_peer {\n    192.0.2.3\n  }\n"));
+    assert_eq!(vmac(&i), (named("vrrp.51"), true));
+    // An IPv6 eVIP without a device stays on the interface (its MAC would be IPv4's).
+    let i =
+        run(&with("  use_vmac\n")
+            .replace("    198.51.100.1/24 dev eth1\n", "    2001:db8::10/64\n"));
+    let f = finding(&i, "use_vmac");
+    assert_eq!(f.kind, Kind::Approximated);
+    assert!(f.reason.contains("2001:db8::10"), "{}", f.reason);
+    // use_vmac_addr and use_ipvlan stay out.
+    let i = run(&with("  use_vmac\n  use_vmac_addr\n"));
+    assert_eq!(finding(&i, "use_vmac_addr").kind, Kind::Dropped);
+}

@@ -57,6 +57,7 @@ pub fn instance(
     let mut version = g.vrrp_version.as_ref().map(|(v, at)| (*v, at.clone()));
     let mut auth: Option<&Node> = None;
     let mut smtp_alert = None;
+    let mut vmac = super::vmac::VmacStatements::default();
     for c in n.children() {
         let k = c.keyword.as_str();
         match k {
@@ -155,10 +156,11 @@ pub fn instance(
                 k,
                 "lbd's VRRP follows interfaces and lbd's own services only",
             ),
-            "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" => report.dropped(
+            _ if vmac.read(c) => {}
+            "use_vmac_addr" | "use_ipvlan" => report.dropped(
                 &c.at,
                 k,
-                "lbd announces the interface's own MAC address (no VMAC)",
+                "lbd makes a VMAC on the instance's interface only (use_vmac)",
             ),
             _ if garp.read(c, report) => {}
             k if k.starts_with("garp_") => report.dropped(&c.at, k, super::global::GARP),
@@ -360,6 +362,13 @@ pub fn instance(
     if super::garp::Timing::lower_prio_no_advert(&garp, &g.garp) {
         y.set("lower_prio_no_advert", Y::Bool(true));
     }
+    let others: Vec<String> = vips
+        .iter()
+        .filter(|v| v.0.is_ipv4() != ipv4 && v.2.as_deref().is_none_or(|d| d == interface))
+        .map(|v| v.0.to_string())
+        .collect();
+    let prefix = g.vmac_prefix.as_deref();
+    vmac.yaml(&mut y, vrid, !peers.is_empty(), &others, prefix, report);
     versions(
         &mut y,
         n,

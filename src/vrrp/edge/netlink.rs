@@ -1,11 +1,11 @@
 //! rtnetlink at the VRRP edge: interface facts (index, MAC, addresses, state) and adding or
-//! removing the VIPs, with the `rtnetlink` crate.
+//! removing the VIPs, with the `rtnetlink` crate (the VMAC's links: `vmac.rs`).
 
 use std::net::IpAddr;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, State as OperState};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, State as OperState};
 use rtnetlink::Handle;
 
 /// Errors of the rtnetlink edge.
@@ -46,16 +46,23 @@ pub fn connect() -> Result<Handle, NetlinkError> {
     Ok(handle)
 }
 
+/// The link message of `name`, if there is such an interface.
+pub async fn link_message(
+    handle: &Handle,
+    name: &str,
+) -> Result<Option<LinkMessage>, NetlinkError> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(m) => Ok(m),
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Index, MAC and state of `name`.
 pub async fn link(handle: &Handle, name: &str) -> Result<LinkInfo, NetlinkError> {
-    let mut links = handle.link().get().match_name(name.to_string()).execute();
-    let msg = match links.try_next().await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Err(NetlinkError::NoInterface(name.to_string())),
-        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {
-            return Err(NetlinkError::NoInterface(name.to_string()))
-        }
-        Err(e) => return Err(e.into()),
+    let Some(msg) = link_message(handle, name).await? else {
+        return Err(NetlinkError::NoInterface(name.to_string()));
     };
     let mut mac = [0u8; 6];
     let mut oper_ok = true;

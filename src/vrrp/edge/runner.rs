@@ -199,6 +199,8 @@ pub enum RunError {
     Netlink(String, NetlinkError),
     #[error("instance {0}: cannot open vrrp sockets on {1}: {2}")]
     Socket(String, String, std::io::Error),
+    #[error("instance {0}: {1}")]
+    Vmac(String, super::vmac::VmacError),
 }
 
 /// A prepared instance: call [`Instance::run`] to drive it.
@@ -405,6 +407,19 @@ impl Instance {
         let Some(src) = self.source_addr(&handle, index).await? else {
             return Ok(());
         };
+        // The VMAC carries the VIPs, and the adverts unless vmac_xmit_base.
+        let vmac = self.cfg.vmac();
+        let (mut sock_if, mut sock_index) = (main.clone(), index);
+        if let Some(v) = &vmac {
+            super::vmac::set_up(&handle, v, &main, index, src)
+                .await
+                .map_err(|e| RunError::Vmac(name.clone(), e))?;
+            let i = Self::iface(&handle, &v.name).await.map_err(nl)?;
+            if !v.xmit_base {
+                (sock_if, sock_index) = (v.name.clone(), i.info.index);
+            }
+            ifaces.insert(v.name.clone(), i);
+        }
         let codec = Codec::new(
             self.fsm.config(),
             self.cfg.auth(),
@@ -414,8 +429,8 @@ impl Instance {
             header_included: codec.header_included(),
             ah: codec.receives_ah(),
         };
-        let sock = AdvertSocket::open(&main, index, src, mode)
-            .map_err(|e| RunError::Socket(name.clone(), main.clone(), e))?;
+        let sock = AdvertSocket::open(&sock_if, sock_index, src, mode)
+            .map_err(|e| RunError::Socket(name.clone(), sock_if.clone(), e))?;
         self.fsm.set_local_addr(src);
         tracing::info!(instance = %name, interface = %main, %src, vrid = self.cfg.vrid,
             version = self.cfg.version, priority = self.cfg.priority, "vrrp instance starting");
@@ -562,6 +577,9 @@ impl Instance {
         let acts = self.fsm.handle(now(), Event::Shutdown);
         self.execute(&mut edge, acts).await;
         self.tell_group();
+        if let Some(v) = &vmac {
+            super::vmac::remove(&edge.handle, v, &main).await;
+        }
         edge.hooks.finish(Duration::from_secs(10)).await;
         self.publish(&edge, accepted, &drops);
         // Closing the channel lets the worker apply the last role (backup) and end.
@@ -769,8 +787,8 @@ impl Instance {
 
     async fn vips(&self, edge: &mut Edge, add: bool) {
         for v in &self.cfg.vips {
-            let ifname = v.interface.as_deref().unwrap_or(&self.cfg.interface);
-            let Some(index) = edge.ifaces.get(ifname).map(|i| i.info.index) else {
+            let ifname = self.cfg.vip_interface(v);
+            let Some(index) = edge.ifaces.get(&ifname).map(|i| i.info.index) else {
                 continue;
             };
             let res = if add {
@@ -782,7 +800,7 @@ impl Instance {
             };
             match res {
                 Ok(true) => tracing::info!(instance = %self.cfg.name, vip = %v.address,
-                    interface = ifname, "{} vip", if add { "added" } else { "removed" }),
+                    interface = %ifname, "{} vip", if add { "added" } else { "removed" }),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(instance = %self.cfg.name, vip = %v.address,
                     "vip {} failed: {e}", if add { "add" } else { "removal" }),
@@ -792,14 +810,14 @@ impl Instance {
 
     fn announce(&self, edge: &Edge) {
         for v in &self.cfg.vips {
-            let ifname = v.interface.as_deref().unwrap_or(&self.cfg.interface);
-            let Some(i) = edge.ifaces.get(ifname) else {
+            let ifname = self.cfg.vip_interface(v);
+            let Some(i) = edge.ifaces.get(&ifname) else {
                 continue;
             };
             let res = match v.address {
                 IpAddr::V4(a) => send_garp(i.info.index, i.info.mac, a),
                 IpAddr::V6(a) => match i.link_local {
-                    Some(ll) => send_na(ifname, i.info.index, ll, i.info.mac, a),
+                    Some(ll) => send_na(&ifname, i.info.index, ll, i.info.mac, a),
                     None => Err(std::io::Error::other("no link-local address yet")),
                 },
             };

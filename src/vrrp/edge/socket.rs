@@ -64,6 +64,31 @@ fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Resul
     }
 }
 
+/// `IP_MULTICAST_IF` by interface index (`ip_mreqn`): by address, the kernel would pick the
+/// interface that holds it, which is not the one the socket is bound to on a VMAC.
+fn set_multicast_if_index_v4(sock: &Socket, ifindex: u32) -> io::Result<()> {
+    let mreq = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: ifindex as i32,
+    };
+    // SAFETY: setsockopt with a pointer to a local ip_mreqn and its true size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&mreq as *const libc::ip_mreqn).cast(),
+            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 impl AdvertSocket {
     /// Opens the sockets on `ifname` (index `ifindex`) sending from `src`.
     pub fn open(
@@ -87,9 +112,9 @@ impl AdvertSocket {
         // The sending socket is never read: keep its receive queue minimal.
         tx.set_recv_buffer_size(0)?;
         match src {
-            IpAddr::V4(a) => {
+            IpAddr::V4(_) => {
                 tx.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
-                tx.set_multicast_if_v4(&a)?;
+                set_multicast_if_index_v4(&tx, ifindex)?;
                 tx.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
                 tx.set_ttl_v4(u32::from(VRRP_TTL))?;
                 tx.set_multicast_loop_v4(false)?;
