@@ -498,3 +498,67 @@ fn the_arp_settings_hold_under_a_read_only_proc_sys() {
     );
     assert_eq!(lab.neigh_mac(VIP4).as_deref(), Some(VMAC4));
 }
+
+/// A reload restarts a changed instance: its successor starts while it stops, in the same
+/// process, on the same VMAC, which the one stopping leaves to it; the successor's own clean
+/// stop then deletes it.
+#[test]
+fn a_reloaded_instance_leaves_its_vmac_to_its_successor() {
+    use lbd::vrrp::{run_instance, InstanceConfig, NoSyncDaemon};
+    let _g = serial();
+    let lab = Lab::new("vrl");
+    let outcome = in_netns(&lab.d1.0, || {
+        let vmac_there = || {
+            std::process::Command::new("ip")
+                .args(["-br", "link", "show", "dev", VMAC_IF])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let cfg: InstanceConfig = serde_saphyr::from_str(&format!(
+                "name: vi\ninterface: eth0\nvrid: 51\npriority: 150\nadvert_interval: 100ms\n\
+                 use_vmac: true\nvips: ['{VIP4}/24']\n"
+            ))
+            .expect("config");
+            let master = |c: &lbd::vrrp::Control| c.status().is_some_and(|s| s.role() == "master");
+            let (a, ca) = run_instance(cfg.clone(), std::sync::Arc::new(NoSyncDaemon)).expect("a");
+            let ta = tokio::spawn(a.run());
+            let mut waited = 0;
+            while !master(&ca) && waited < 80 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                waited += 1;
+            }
+            assert!(master(&ca), "the first instance never became master");
+            let successor = InstanceConfig {
+                priority: 140,
+                ..cfg
+            };
+            let (b, cb) = run_instance(successor, std::sync::Arc::new(NoSyncDaemon)).expect("b");
+            let tb = tokio::spawn(b.run());
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            ca.shutdown();
+            ta.await.expect("join").expect("the first instance's run");
+            let kept = vmac_there();
+            waited = 0;
+            while !master(&cb) && waited < 80 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                waited += 1;
+            }
+            let took_over = master(&cb);
+            cb.shutdown();
+            tb.await.expect("join").expect("the successor's run");
+            (kept, took_over, vmac_there())
+        })
+    })
+    .join()
+    .expect("the instances' thread");
+    assert_eq!(
+        outcome,
+        (true, true, false),
+        "(VMAC kept for the successor, the successor master on it, deleted by its stop)"
+    );
+}

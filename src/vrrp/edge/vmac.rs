@@ -13,10 +13,14 @@
 //! The base interface's ARP sysctls are shared by every VMAC on it: the first instance that
 //! needs them saves the values it finds, the last one to stop cleanly puts them back
 //! (within this process, as keepalived counts them). After a crash they stay set.
+//!
+//! A reload starts an instance's successor while the instance stops, on the same VMAC: the
+//! setups and removals of this process run one at a time and count the instances on each
+//! VMAC, so the one that stops leaves the VMAC to its successor.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use tokio::sync::Mutex;
 
 use rtnetlink::packet_core::{DefaultNla, NLA_F_NESTED};
 use rtnetlink::packet_route::link::{
@@ -44,8 +48,19 @@ pub enum VmacError {
     Netlink(String, NetlinkError),
 }
 
-/// Base interface → (VMACs using it, the values its ARP sysctls had before the first).
-static BASES: Mutex<BTreeMap<String, (usize, Vec<Sysctl>)>> = Mutex::new(BTreeMap::new());
+/// What the VMACs of this process share.
+struct Shared {
+    /// VMAC → the instances using it.
+    users: BTreeMap<String, usize>,
+    /// Base interface → (VMACs using it, the values its ARP sysctls had before the first).
+    bases: BTreeMap<String, (usize, Vec<Sysctl>)>,
+}
+
+/// Held by every setup and removal for its whole length.
+static SHARED: Mutex<Shared> = Mutex::const_new(Shared {
+    users: BTreeMap::new(),
+    bases: BTreeMap::new(),
+});
 
 /// Creates (or reuses) `v` on `base` (index `base_index`), sets its sysctls, brings it up
 /// and, over IPv6, gives it the instance's link-local source address `src`.
@@ -57,10 +72,15 @@ pub async fn set_up(
     src: IpAddr,
 ) -> Result<(), VmacError> {
     let nl = |e| VmacError::Netlink(v.name.clone(), e);
+    let mut shared = SHARED.lock().await;
     let found = netlink::link_message(handle, &v.name).await.map_err(nl)?;
     let facts = found.as_ref().map(found_of);
     match existing(facts.as_ref(), base_index, v.mac) {
         Existing::Create => create(handle, v, base_index).await.map_err(nl)?,
+        Existing::Reuse if shared.users.contains_key(&v.name) => {
+            tracing::info!(vmac = %v.name, interface = %base,
+                "sharing the VMAC with the instance this one replaces")
+        }
         Existing::Reuse => {
             tracing::info!(vmac = %v.name, interface = %base, "reusing the VMAC a previous run left")
         }
@@ -77,7 +97,7 @@ pub async fn set_up(
     let index = netlink::link(handle, &v.name).await.map_err(nl)?.index;
     if v.family == Family::V4 {
         move_rp_filter(handle).await;
-        for s in hold_base(base, v.family) {
+        for s in shared.hold_base(base, v.family) {
             write(handle, &s).await;
         }
     }
@@ -96,14 +116,33 @@ pub async fn set_up(
             .await
             .map_err(nl)?;
     }
+    *shared.users.entry(v.name.clone()).or_insert(0) += 1;
     tracing::info!(vmac = %v.name, mac = %fmt_mac(&v.mac), interface = %base, %index, "vmac up");
     Ok(())
 }
 
-/// Deletes `v` (a clean stop) and, if it was the last VMAC on `base`, puts the base's ARP
-/// sysctls back.
+/// Deletes `v` (a clean stop) unless another instance of this process uses it and, if it was
+/// the last VMAC on `base`, puts the base's ARP sysctls back.
 pub async fn remove(handle: &Handle, v: &Vmac, base: &str) {
-    match netlink::link_message(handle, &v.name).await {
+    let mut shared = SHARED.lock().await;
+    let others = match shared.users.get_mut(&v.name) {
+        Some(n) if *n > 1 => {
+            *n -= 1;
+            true
+        }
+        _ => {
+            shared.users.remove(&v.name);
+            false
+        }
+    };
+    let found = match others {
+        true => {
+            tracing::info!(vmac = %v.name, "vmac kept for the instance that replaces this one");
+            Ok(None)
+        }
+        false => netlink::link_message(handle, &v.name).await,
+    };
+    match found {
         Ok(Some(m)) => match delete(handle, m.header.index).await {
             Ok(()) => tracing::info!(vmac = %v.name, "vmac deleted"),
             Err(e) => tracing::warn!(vmac = %v.name, "vmac deletion failed: {e}"),
@@ -112,7 +151,7 @@ pub async fn remove(handle: &Handle, v: &Vmac, base: &str) {
         Err(e) => tracing::warn!(vmac = %v.name, "vmac lookup failed: {e}"),
     }
     if v.family == Family::V4 {
-        for s in release_base(base) {
+        for s in shared.release_base(base) {
             write(handle, &s).await;
         }
     }
@@ -242,40 +281,40 @@ async fn move_rp_filter(handle: &Handle) {
         "moved net.ipv4.conf.all.rp_filter onto each interface (the same filtering) so that the VMAC can have 0");
 }
 
-/// Counts one more VMAC on `base`; the settings to write when it is the first (the values
-/// found are kept for [`release_base`]).
-fn hold_base(base: &str, family: Family) -> Vec<Sysctl> {
-    let mut bases = BASES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((users, _)) = bases.get_mut(base) {
-        *users += 1;
-        return Vec::new();
-    }
-    let wanted = base_sysctls(base, family);
-    let before: Vec<Sysctl> = wanted
-        .iter()
-        .filter_map(|s| {
-            read(&s.path).map(|value| Sysctl {
-                path: s.path.clone(),
-                value,
+impl Shared {
+    /// Counts one more VMAC on `base`; the settings to write when it is the first (the
+    /// values found are kept for [`Shared::release_base`]).
+    fn hold_base(&mut self, base: &str, family: Family) -> Vec<Sysctl> {
+        if let Some((users, _)) = self.bases.get_mut(base) {
+            *users += 1;
+            return Vec::new();
+        }
+        let wanted = base_sysctls(base, family);
+        let before: Vec<Sysctl> = wanted
+            .iter()
+            .filter_map(|s| {
+                read(&s.path).map(|value| Sysctl {
+                    path: s.path.clone(),
+                    value,
+                })
             })
-        })
-        .collect();
-    bases.insert(base.to_string(), (1, before));
-    wanted
-}
-
-/// Counts one VMAC less on `base`; the values to put back when it was the last.
-fn release_base(base: &str) -> Vec<Sysctl> {
-    let mut bases = BASES.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((users, _)) = bases.get_mut(base) else {
-        return Vec::new();
-    };
-    *users -= 1;
-    if *users > 0 {
-        return Vec::new();
+            .collect();
+        self.bases.insert(base.to_string(), (1, before));
+        wanted
     }
-    bases
-        .remove(base)
-        .map(|(_, before)| before)
-        .unwrap_or_default()
+
+    /// Counts one VMAC less on `base`; the values to put back when it was the last.
+    fn release_base(&mut self, base: &str) -> Vec<Sysctl> {
+        let Some((users, _)) = self.bases.get_mut(base) else {
+            return Vec::new();
+        };
+        *users -= 1;
+        if *users > 0 {
+            return Vec::new();
+        }
+        self.bases
+            .remove(base)
+            .map(|(_, before)| before)
+            .unwrap_or_default()
+    }
 }
