@@ -369,6 +369,29 @@ fn a_healed_split_brain_brings_the_lower_priority_bursts() {
     assert!(m.log().contains("lower-priority master seen, reasserting"));
 }
 
+#[test]
+fn a_vip_label_is_the_address_s_label() {
+    // keepalived's `192.0.2.10/24 dev eth0 label eth0:1`: the master's address carries the
+    // label, as `ip addr` (and ifconfig's alias) shows it.
+    let _g = serial();
+    let lab = Lab::new("lb");
+    let _m = lbd_yaml_vips(
+        &lab,
+        &lab.d1,
+        "d1",
+        150,
+        &format!("[{{address: {VIP4}, prefix: 24, label: 'eth0:vip'}}]"),
+        "advert_interval: 100ms\n",
+    );
+    wait_for("d1 to own the VIP", Duration::from_secs(5), || {
+        lab.has_vip(&lab.d1, VIP4)
+    });
+    let shown = ip(&[
+        "-n", &lab.d1.0, "-4", "-o", "addr", "show", "label", "eth0:vip",
+    ]);
+    assert!(shown.contains(&format!("{VIP4}/24")), "{shown}");
+}
+
 /// Sends VRRP messages (IP protocol 112) to 224.0.0.18 from the client namespace: each
 /// `(ttl, message)` once.
 fn send_raw_adverts(lab: &Lab, msgs: Vec<(u32, Vec<u8>)>) {

@@ -155,6 +155,8 @@ pub struct Vip {
     /// family of its first VIP). keepalived advertises every `virtual_ipaddress`, whatever
     /// its `dev`: `advertise: true` on another interface pairs with it.
     pub advertise: Option<bool>,
+    /// The address's label (IPv4, keepalived's `label eth0:1`).
+    pub label: Option<String>,
 }
 
 /// Interfaces whose loss lowers the priority (or, without a decrement, faults the instance),
@@ -746,13 +748,24 @@ fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option
                 let addr = f.req("address", sink, cidr);
                 let iface = f.opt("interface", sink, interface);
                 let advertise = f.opt("advertise", sink, boolean);
+                let label = f.opt("label", sink, nonempty);
+                let label_pos = f.pos_of("label");
                 f.finish(sink);
                 let (address, prefix) = addr?;
+                let label = label?;
+                if let Some(why) = label
+                    .as_deref()
+                    .and_then(|l| crate::vrrp::config::label_problem(&address, l))
+                {
+                    sink.error(label_pos, format!("VIP {address}: label: {why}"));
+                    return None;
+                }
                 Some(Vip {
                     address,
                     prefix,
                     interface: iface?,
                     advertise: advertise?,
+                    label,
                 })
             }),
             _ => cidr(it, sink).map(|(address, prefix)| Vip {
@@ -760,6 +773,7 @@ fn decode_vips(item: &Item, positions: &mut Vec<Pos>, sink: &mut Sink) -> Option
                 prefix,
                 interface: None,
                 advertise: None,
+                label: None,
             }),
         };
         match vip {

@@ -128,6 +128,7 @@ pub fn instance_config(cfg: &Config, inst: &VrrpInstance) -> InstanceConfig {
                 prefix: v.prefix,
                 interface: v.interface.clone(),
                 advertise: v.advertise,
+                label: v.label.clone(),
             })
             .collect(),
         unicast_peers: inst.unicast_peers.clone(),

@@ -142,6 +142,23 @@ pub struct Vip {
     /// with `dev`; `false` on the instance's interface its `virtual_ipaddress_excluded`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertise: Option<bool>,
+    /// The address's label (IPv4 only, at most 15 bytes: `eth0:1`, keepalived's `label`), as
+    /// `ip addr` and ifconfig show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// Why the kernel (or `ip addr`) would refuse `label` on `address`, if it would.
+pub fn label_problem(address: &IpAddr, label: &str) -> Option<&'static str> {
+    if address.is_ipv6() {
+        Some("IPv6 addresses have no label")
+    } else if label.is_empty() || label.len() > 15 {
+        Some("a label has 1 to 15 characters")
+    } else if label.chars().any(|c| c.is_whitespace() || c == '/') {
+        Some("a label has no spaces or `/`")
+    } else {
+        None
+    }
 }
 
 #[derive(Deserialize)]
@@ -153,6 +170,7 @@ enum VipRepr {
         prefix: Option<u8>,
         interface: Option<String>,
         advertise: Option<bool>,
+        label: Option<String>,
     },
 }
 
@@ -165,11 +183,13 @@ impl<'de> Deserialize<'de> for Vip {
                 prefix,
                 interface,
                 advertise,
+                label,
             } => Ok(Vip {
                 prefix: prefix.unwrap_or(if address.is_ipv4() { 32 } else { 128 }),
                 address,
                 interface,
                 advertise,
+                label,
             }),
         }
     }
@@ -196,6 +216,7 @@ impl std::str::FromStr for Vip {
             address,
             interface,
             advertise: None,
+            label: None,
         })
     }
 }
@@ -257,6 +278,8 @@ pub enum ConfigError {
     BadPrefix(IpAddr, u8),
     #[error("vip {0} cannot be advertised: adverts carry the addresses of the instance's family (its first VIP's)")]
     AdvertiseFamily(IpAddr),
+    #[error("vip {0}: label: {1}")]
+    BadLabel(IpAddr, &'static str),
     #[error("unicast peer {0} is not of the instance's family")]
     PeerFamily(IpAddr),
     #[error("unicast_src_ip {0} is not of the instance's family")]
@@ -429,6 +452,13 @@ impl InstanceConfig {
             }
             if v.advertise == Some(true) && Family::of(&v.address) != self.family() {
                 return Err(ConfigError::AdvertiseFamily(v.address));
+            }
+            if let Some(why) = v
+                .label
+                .as_deref()
+                .and_then(|l| label_problem(&v.address, l))
+            {
+                return Err(ConfigError::BadLabel(v.address, why));
             }
         }
         if let Some(p) = self

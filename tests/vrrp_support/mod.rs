@@ -445,12 +445,24 @@ pub fn keepalived_conf(lab: &Lab, ns: &Netns, name: &str, text: &str) -> Proc {
 /// `lbd vrrp --config` in `ns` from an instance file: `extra` is YAML appended to the
 /// instance (VRID 51 on eth0, the VIP, `priority`).
 pub fn lbd_yaml(lab: &Lab, ns: &Netns, name: &str, priority: u8, extra: &str) -> Proc {
+    lbd_yaml_vips(lab, ns, name, priority, &format!("['{VIP4}/24']"), extra)
+}
+
+/// [`lbd_yaml`] with the instance's `vips:` as given (YAML).
+pub fn lbd_yaml_vips(
+    lab: &Lab,
+    ns: &Netns,
+    name: &str,
+    priority: u8,
+    vips: &str,
+    extra: &str,
+) -> Proc {
     let conf = lab.dir.path().join(format!("{name}.yaml"));
     std::fs::write(
         &conf,
         format!(
             "name: {name}\ninterface: eth0\nvrid: 51\npriority: {priority}\n\
-             vips: ['{VIP4}/24']\n{extra}"
+             vips: {vips}\n{extra}"
         ),
     )
     .expect("write conf");

@@ -128,10 +128,29 @@ fn a_vrrp_instance_becomes_a_director_yaml_instance() {
     assert_eq!(finding(&i, "notify").kind, Kind::Approximated);
     assert_eq!(finding(&i, "advert_int").kind, Kind::Approximated);
     assert_eq!(
-        finding(&i, "label").at.to_string(),
-        "/etc/keepalived/keepalived.conf:12:28"
+        v.vips[0].label.as_deref(),
+        Some("eth0:1"),
+        "keepalived's label"
     );
+    assert!(i.report.findings.iter().all(|f| f.keyword != "label"));
     assert_eq!(finding(&i, "state").kind, Kind::Ignored);
+    // A VIP listed twice is added once; a label the kernel would refuse is reported.
+    let i = run(&VRRP.replace(
+        "    192.0.2.11\n",
+        "    192.0.2.11\n    192.0.2.11 label eth0:1\n    192.0.2.12 label a-very-long-label\n",
+    ));
+    assert_eq!(finding(&i, "virtual_ipaddress").kind, Kind::Ignored);
+    assert_eq!(finding(&i, "label").kind, Kind::Dropped);
+    let c = load(&i);
+    let addrs: Vec<String> = c.director.vrrp[0]
+        .vips
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(
+        addrs,
+        ["192.0.2.10", "192.0.2.11", "192.0.2.12", "198.51.100.1"]
+    );
 }
 
 #[test]

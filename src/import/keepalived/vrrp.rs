@@ -196,10 +196,27 @@ pub fn instance(
         report.dropped(&n.at, "vrrp_instance", format!("instance {kname} lacks an interface or a virtual_router_id, which lbd needs: not written"));
         return None;
     };
-    vips.retain(|(a, _, _, _, at)| {
+    // The same address twice in one instance: keepalived adds it once.
+    let mut mine = std::collections::BTreeSet::new();
+    vips.retain(|(a, _, _, _, at, _)| {
+        let once = mine.insert(*a);
+        if !once {
+            report.ignored(
+                at,
+                "virtual_ipaddress",
+                format!("{a} is listed twice: added once"),
+            );
+        }
+        once
+    });
+    vips.retain(|(a, _, _, _, at, _)| {
         let first = seen.vips.insert(*a);
         if !first {
-            report.dropped(at, "virtual_ipaddress", format!("{a} is carried by another instance (or twice by this one): lbd carries a VIP in one place"));
+            report.dropped(
+                at,
+                "virtual_ipaddress",
+                format!("{a} is carried by another instance: lbd carries a VIP in one place"),
+            );
         }
         first
     });
@@ -271,7 +288,7 @@ pub fn instance(
     // instance's interface) is told where it differs, so both list the same addresses.
     let vip_list = vips
         .iter()
-        .map(|(a, p, dev, excluded, _)| {
+        .map(|(a, p, dev, excluded, _, label)| {
             let text = format!("{a}/{p}");
             let other = dev.as_deref().filter(|d| *d != interface);
             let advertise = match (a.is_ipv4() == ipv4, *excluded, other) {
@@ -279,11 +296,14 @@ pub fn instance(
                 (true, true, None) => Some(false),
                 _ => None,
             };
-            if other.is_none() && advertise.is_none() {
+            if other.is_none() && advertise.is_none() && label.is_none() {
                 return Y::str(text);
             }
             let mut m = Y::map();
             m.set("address", Y::str(text));
+            if let Some(l) = label {
+                m.set("label", Y::str(l));
+            }
             if let Some(d) = other {
                 m.set("interface", Y::str(d));
             }
@@ -445,8 +465,16 @@ fn versions(
     y.set("authentication", m);
 }
 
-/// A VIP: address, prefix, `dev`, whether it is excluded from adverts, where it was written.
-type Vip = (IpAddr, u8, Option<String>, bool, super::pos::Pos);
+/// A VIP: address, prefix, `dev`, whether it is excluded from adverts, where it was written,
+/// its `label`.
+type Vip = (
+    IpAddr,
+    u8,
+    Option<String>,
+    bool,
+    super::pos::Pos,
+    Option<String>,
+);
 
 /// One line of virtual_ipaddress: `ADDR[/MASK] [dev IF] [options]`.
 fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
@@ -455,6 +483,7 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
         return None;
     };
     let mut dev = None;
+    let mut label = None;
     let mut i = 0;
     while let Some(word) = v.arg(i) {
         match (word, v.arg(i + 1)) {
@@ -462,11 +491,18 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
                 dev = Some(d.to_string());
                 i += 2;
             }
+            ("label", Some(l)) => {
+                match crate::vrrp::config::label_problem(&a, l) {
+                    Some(why) => report.dropped(v.arg_at(i), "label", why),
+                    None => label = Some(l.to_string()),
+                }
+                i += 2;
+            }
             (w, _) => {
                 report.dropped(
                     v.arg_at(i),
                     w,
-                    "lbd adds VIPs with address, prefix and interface only",
+                    "lbd adds VIPs with address, prefix, interface and label only",
                 );
                 let takes_value = matches!(
                     w,
@@ -476,7 +512,7 @@ fn vip(v: &Node, excluded: bool, report: &mut Report) -> Option<Vip> {
             }
         }
     }
-    Some((a, p, dev, excluded, v.at.clone()))
+    Some((a, p, dev, excluded, v.at.clone(), label))
 }
 
 /// The `notify:` block of an instance or a sync group from keepalived's `notify_STATE` scripts

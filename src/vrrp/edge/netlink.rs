@@ -120,14 +120,21 @@ pub async fn addresses(handle: &Handle, index: u32) -> Result<Vec<IfAddr>, Netli
 }
 
 /// Adds `addr/prefix` to interface `index` (IPv6 without duplicate address detection, so the
-/// VIP is usable at once). Already present is fine.
+/// VIP is usable at once), with `label` for IPv4. Already present is fine.
 pub async fn add_address(
     handle: &Handle,
     index: u32,
     addr: IpAddr,
     prefix: u8,
+    label: Option<&str>,
 ) -> Result<(), NetlinkError> {
     let mut req = handle.address().add(index, addr, prefix);
+    if let (Some(l), true) = (label, addr.is_ipv4()) {
+        let msg = req.message_mut();
+        msg.attributes
+            .retain(|a| !matches!(a, AddressAttribute::Label(_)));
+        msg.attributes.push(AddressAttribute::Label(l.to_string()));
+    }
     if addr.is_ipv6() {
         let msg = req.message_mut();
         msg.header.flags |= AddressHeaderFlags::Nodad;

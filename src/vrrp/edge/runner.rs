@@ -792,7 +792,7 @@ impl Instance {
                 continue;
             };
             let res = if add {
-                netlink::add_address(&edge.handle, index, v.address, v.prefix)
+                netlink::add_address(&edge.handle, index, v.address, v.prefix, v.label.as_deref())
                     .await
                     .map(|()| true)
             } else {

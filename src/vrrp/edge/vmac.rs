@@ -112,7 +112,7 @@ pub async fn set_up(
         .await
         .map_err(|e| nl(e.into()))?;
     if let Some((addr, prefix)) = link_local(src) {
-        netlink::add_address(handle, index, addr, prefix)
+        netlink::add_address(handle, index, addr, prefix, None)
             .await
             .map_err(nl)?;
     }
