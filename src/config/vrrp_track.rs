@@ -33,15 +33,26 @@ pub(crate) type Known<'a> = Option<&'a [String]>;
 
 /// `track_scripts: [{name, script, interval, timeout, weight, rise, fall, user}]`.
 pub(crate) fn decode_scripts(item: &Item, sink: &mut Sink) -> Option<Vec<TrackScript>> {
-    let items = seq(item, "track script", sink)?;
+    decode_named(item, "track script", decode_script, |s| &s.name, sink)
+}
+
+/// A list of definitions, each decoded by `one` (with where its name is), names unique.
+fn decode_named<T>(
+    item: &Item,
+    what: &str,
+    one: impl Fn(&Item, &mut Sink) -> Option<(T, Pos)>,
+    name_of: impl Fn(&T) -> &str,
+    sink: &mut Sink,
+) -> Option<Vec<T>> {
+    let items = seq(item, what, sink)?;
     let mut out = Vec::new();
     let mut ok = true;
     let mut names: HashMap<String, Pos> = HashMap::new();
     for it in items {
-        match decode_script(it, sink) {
-            Some((s, pos)) => {
-                ok &= unique(&mut names, &s.name, pos, "track script", sink);
-                out.push(s);
+        match one(it, sink) {
+            Some((d, pos)) => {
+                ok &= unique(&mut names, name_of(&d), pos, what, sink);
+                out.push(d);
             }
             None => ok = false,
         }
@@ -87,52 +98,30 @@ fn decode_script(item: &Item, sink: &mut Sink) -> Option<(TrackScript, Pos)> {
 
 /// `track_files: [{name, path, weight}]`.
 pub(crate) fn decode_files(item: &Item, sink: &mut Sink) -> Option<Vec<TrackFile>> {
-    let items = seq(item, "track file", sink)?;
-    let mut out = Vec::new();
-    let mut ok = true;
-    let mut names: HashMap<String, Pos> = HashMap::new();
-    for it in items {
-        let Some(mut f) = Fields::of(it, "track file", sink) else {
-            ok = false;
-            continue;
-        };
-        let file_name = f.req("name", sink, name);
-        let path = f.req("path", sink, abs_path);
-        let weight = f.or("weight", sink, 1, file_weight);
-        let name_pos = f.pos_of("name");
-        f.finish(sink);
-        match (file_name, path, weight) {
-            (Some(n), Some(path), Some(weight)) => {
-                ok &= unique(&mut names, &n, name_pos, "track file", sink);
-                out.push(TrackFile {
-                    name: n,
-                    path,
-                    weight,
-                });
-            }
-            _ => ok = false,
-        }
-    }
-    ok.then_some(out)
+    decode_named(item, "track file", decode_file, |f| &f.name, sink)
+}
+
+fn decode_file(item: &Item, sink: &mut Sink) -> Option<(TrackFile, Pos)> {
+    let mut f = Fields::of(item, "track file", sink)?;
+    let file_name = f.req("name", sink, name);
+    let path = f.req("path", sink, abs_path);
+    let weight = f.or("weight", sink, 1, file_weight);
+    let name_pos = f.pos_of("name");
+    f.finish(sink);
+    Some((
+        TrackFile {
+            name: file_name?,
+            path: path?,
+            weight: weight?,
+        },
+        name_pos,
+    ))
 }
 
 /// `track_processes: [{name, process, param_match, full_command, quorum, quorum_max, weight,
 /// delay, fork_delay, terminate_delay}]`.
 pub(crate) fn decode_processes(item: &Item, sink: &mut Sink) -> Option<Vec<TrackProcess>> {
-    let items = seq(item, "track process", sink)?;
-    let mut out = Vec::new();
-    let mut ok = true;
-    let mut names: HashMap<String, Pos> = HashMap::new();
-    for it in items {
-        match decode_process(it, sink) {
-            Some((p, pos)) => {
-                ok &= unique(&mut names, &p.name, pos, "track process", sink);
-                out.push(p);
-            }
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
+    decode_named(item, "track process", decode_process, |p| &p.name, sink)
 }
 
 const PARAM_MATCH: &[(&str, ParamMatch)] = &[

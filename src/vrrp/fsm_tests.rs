@@ -33,6 +33,19 @@ enum In {
 /// One row: at `ms`, feed `input`; expect `state` and exactly these actions.
 struct Row(u64, In, State, &'static [&'static str]);
 
+/// Priority 100 starts as backup and becomes master at 3,610 ms (3 intervals + skew).
+fn backup_then_master() -> Vec<Row> {
+    vec![
+        Row(
+            0,
+            In::Startup,
+            State::Backup,
+            &["sync-backup", "notify-backup"][..],
+        ),
+        Row(3610, In::Tick, State::Master, TO_MASTER),
+    ]
+}
+
 fn cfg(priority: u8) -> FsmConfig {
     FsmConfig {
         name: "t".into(),
@@ -307,20 +320,9 @@ fn backup_preempt_delay_tolerates_a_lower_master_for_a_while() {
 
 #[test]
 fn master_6_4_3() {
-    let start = || {
-        vec![
-            Row(
-                0,
-                In::Startup,
-                State::Backup,
-                &["sync-backup", "notify-backup"][..],
-            ),
-            Row(3610, In::Tick, State::Master, TO_MASTER),
-        ]
-    };
     // "If the Adver_Timer fires, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
     // "If the Priority in the ADVERTISEMENT is zero, then: Send an ADVERTISEMENT; Reset".
-    let mut rows = start();
+    let mut rows = backup_then_master();
     rows.extend([
         Row(4610, In::Tick, State::Master, &["advert(100)"][..]),
         Row(
@@ -358,7 +360,7 @@ fn master_6_4_3() {
     assert_eq!(fsm.master(), Some("192.0.2.3".parse().unwrap()));
 
     // Higher priority takes over; its interval is learnt.
-    let mut rows = start();
+    let mut rows = backup_then_master();
     rows.push(Row(
         4000,
         In::Adv("192.0.2.1", 200, 25),
@@ -370,7 +372,7 @@ fn master_6_4_3() {
 
     // "If a Shutdown event is received, then: Cancel the Adver_Timer; Send an ADVERTISEMENT
     // with Priority = 0; Transition to the {Initialize} state".
-    let mut rows = start();
+    let mut rows = backup_then_master();
     rows.extend([
         Row(
             4000,
@@ -555,20 +557,8 @@ fn garp_second_burst_after_the_delay_and_refresh_bursts() {
 /// the delay; lower_prio_no_advert leaves out the advert (the RFCs' behaviour).
 #[test]
 fn a_lower_priority_advert_brings_its_own_bursts_and_lower_prio_no_advert_keeps_quiet() {
-    // Priority 100 becomes master at 3,610 ms (3 intervals + skew).
-    let start = || {
-        vec![
-            Row(
-                0,
-                In::Startup,
-                State::Backup,
-                &["sync-backup", "notify-backup"][..],
-            ),
-            Row(3610, In::Tick, State::Master, TO_MASTER),
-        ]
-    };
     let lower = || In::Adv("192.0.2.3", 50, 100);
-    let mut rows = start();
+    let mut rows = backup_then_master();
     rows.extend([
         Row(4000, lower(), State::Master, &["advert(100)", "garp"][..]),
         Row(4100, In::Tick, State::Master, &["garp"]),
@@ -588,7 +578,7 @@ fn a_lower_priority_advert_brings_its_own_bursts_and_lower_prio_no_advert_keeps_
         }),
         &rows,
     );
-    let mut rows = start();
+    let mut rows = backup_then_master();
     rows.extend([
         Row(4000, lower(), State::Master, &[][..]),
         Row(4610, In::Tick, State::Master, &["advert(100)"]),

@@ -90,6 +90,22 @@ pub struct ProcessInfo {
 }
 
 impl TrackProcess {
+    /// `process` (name or command, then parameters) under `name`, with keepalived's defaults:
+    /// quorum 1, no quorum_max, weight 1, no delays, parameters compared exactly.
+    pub fn new(name: &str, process: &[&str]) -> TrackProcess {
+        TrackProcess {
+            name: name.to_string(),
+            process: process.iter().map(|s| s.to_string()).collect(),
+            param_match: None,
+            full_command: false,
+            quorum: 1,
+            quorum_max: None,
+            weight: 1,
+            fork_delay: Duration::ZERO,
+            terminate_delay: Duration::ZERO,
+        }
+    }
+
     /// Whether the command line, not only the process name, must be read.
     pub fn uses_cmdline(&self) -> bool {
         self.full_command || self.process.len() > 1 || self.param_match.is_some()
@@ -224,17 +240,7 @@ mod tests {
     use super::*;
 
     fn def(process: &[&str]) -> TrackProcess {
-        TrackProcess {
-            name: "p".into(),
-            process: process.iter().map(|s| s.to_string()).collect(),
-            param_match: None,
-            full_command: false,
-            quorum: 1,
-            quorum_max: None,
-            weight: 1,
-            fork_delay: Duration::ZERO,
-            terminate_delay: Duration::ZERO,
-        }
+        TrackProcess::new("p", process)
     }
 
     fn proc(comm: &str, args: &[&str]) -> ProcessInfo {

@@ -288,17 +288,7 @@ mod tests {
             .arg("86399.25")
             .spawn()
             .unwrap();
-        let def = |process: &[&str]| TrackProcess {
-            name: "sleeper".into(),
-            process: process.iter().map(|s| s.to_string()).collect(),
-            param_match: None,
-            full_command: false,
-            quorum: 1,
-            quorum_max: None,
-            weight: 1,
-            fork_delay: Duration::ZERO,
-            terminate_delay: Duration::ZERO,
-        };
+        let def = |process: &[&str]| TrackProcess::new("sleeper", process);
         let procs = scan_processes(Path::new("/proc"), true).unwrap();
         assert_eq!(def(&["/bin/sleep", "86399.25"]).count(&procs), 1);
         assert!(def(&["sleep"]).count(&procs) >= 1);
